@@ -1,0 +1,78 @@
+/** Argument parsing and the CLI's error and output conventions. */
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DsError } from '../shared/errors.js';
+
+/** A failure the user can fix; printed as one line, exit code 2 for usage, 1 otherwise. */
+export class CliError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses argv strictly; unknown flags and missing values are usage errors that name the flag. */
+export function parse<O extends Options>(argv: string[], options: O, help: string): ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true; args: string[] }>> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(help.trimStart());
+    process.exit(0);
+  }
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError(`${err instanceof Error ? err.message.split('\n')[0] : String(err)} (see --help)`, 2);
+  }
+}
+
+/** Reads the CA file given by --ca or DEVICESTREAMS_CA; undefined when neither is set. */
+export function readCa(file: string | undefined): string | undefined {
+  const path = file ?? process.env.DEVICESTREAMS_CA;
+  if (path === undefined || path === '') return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/** The service connection string from --hub-connection-string or IOTHUB_CONNECTION_STRING. */
+export function hubConnectionString(flag: string | undefined): string {
+  const cs = flag ?? process.env.IOTHUB_CONNECTION_STRING;
+  if (cs === undefined || cs === '') {
+    throw new CliError('no hub connection string: pass --hub-connection-string or set IOTHUB_CONNECTION_STRING (the hub printed it on first start)', 2);
+  }
+  return cs;
+}
+
+/** Parses HOST:PORT (IPv6 in brackets). */
+export function parseHostPort(text: string, flag: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  if (m === null) throw new CliError(`${flag} must be HOST:PORT, for example 127.0.0.1:2222`, 2);
+  const port = Number(m[2]);
+  if (port > 65535) throw new CliError(`${flag}: port must be 0-65535`, 2);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+/** A number flag within bounds. */
+export function numberFlag(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`${flag} must be a number from ${min} to ${max}`, 2);
+  return n;
+}
+
+/** One line for an error, with its stable code when it has one. */
+export function describeError(err: unknown): string {
+  if (err instanceof DsError) return `${err.message} (${err.code})`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Log line to stderr with a timestamp. */
+export function logLine(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}

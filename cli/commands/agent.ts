@@ -1,0 +1,58 @@
+/** `devicestreams agent` — the device agent. */
+import { parseMapping, startAgent, type Target } from '../../device/agent.js';
+import { CliError, logLine, numberFlag, parse, readCa } from '../args.js';
+
+const HELP = `
+Usage: devicestreams agent --connection-string CS --ca FILE --map NAME=HOST:PORT [--map …]
+
+Runs on the device. Keeps one outbound TLS connection to the hub and bridges each accepted stream
+to the local TCP service its name maps to. Any other stream name is rejected with a reason.
+Reconnects by itself (exponential backoff with jitter, capped at 30 s) and renews its token.
+
+Options:
+  --connection-string CS   device connection string (or DEVICE_CONNECTION_STRING)
+  --ca FILE                CA that signed the hub's certificate (or DEVICESTREAMS_CA)
+  --map NAME=HOST:PORT     a stream name and the local service it reaches (repeatable)
+  --hub-url URL            hub base URL when it differs from wss://HostName
+  --token-ttl SECS         SAS token lifetime, renewed at 80% (default 3600)
+  -h, --help               this help
+
+Example:
+  devicestreams agent --connection-string "$DEVICE_CONNECTION_STRING" --ca hub-ca.pem \\
+    --map ssh=127.0.0.1:22 --map shell=127.0.0.1:4022
+`;
+
+export function run(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    'connection-string': { type: 'string' },
+    ca: { type: 'string' },
+    map: { type: 'string', multiple: true },
+    'hub-url': { type: 'string' },
+    'token-ttl': { type: 'string' },
+  }, HELP);
+  const cs = values['connection-string'] ?? process.env.DEVICE_CONNECTION_STRING;
+  if (cs === undefined || cs === '') throw new CliError('no device connection string: pass --connection-string or set DEVICE_CONNECTION_STRING', 2);
+  const targets = new Map<string, Target>();
+  for (const m of values.map ?? []) {
+    const [name, target] = parseMapping(m);
+    if (targets.has(name)) throw new CliError(`--map: stream name "${name}" is mapped twice`, 2);
+    targets.set(name, target);
+  }
+  if (targets.size === 0) logLine('warning: no --map given; every stream request will be rejected');
+  const agent = startAgent({
+    connectionString: cs,
+    ca: readCa(values.ca),
+    hubUrl: values['hub-url'],
+    tokenTtlSeconds: numberFlag(values['token-ttl'], '--token-ttl', 3600, 60, 366 * 24 * 3600),
+    targets,
+    log: logLine,
+  });
+  logLine(`agent for ${agent.client.deviceId}: ${[...targets].map(([n, t]) => `${n} → ${t.host}:${t.port}`).join(', ') || 'no mappings'}`);
+  const stop = (): void => {
+    agent.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return Promise.resolve();
+}

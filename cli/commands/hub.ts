@@ -1,0 +1,141 @@
+/** `devicestreams hub` — runs the hub (and by default the streaming endpoint) in this process. */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startServer, type Role, type RoleHandler, type RunningServer } from '../../server/server.js';
+import { CliError, logLine, numberFlag, parse } from '../args.js';
+
+const HELP = `
+Usage: devicestreams hub [options]
+
+Runs the hub: device registry, SAS authentication, device control channels, stream initiation,
+the stream log and /metrics; by default also the streaming endpoint, in one process over TLS.
+
+Options:
+  --data-dir DIR              where the SQLite store, TLS files and secrets live (default ./data)
+  --host H                    address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+  --port P                    port (default 8443; 0 picks a free one)
+  --public-url URL            URL devices and clients use, e.g. https://hub.example.com
+                              (default https://localhost:PORT); connection strings carry its host
+  --roles LIST                comma-separated: hub, gateway (default hub,gateway)
+  --gateway-url URL           streaming endpoint base URL, when this process has no gateway role
+  --hub-url URL               hub URL, when this process runs only the gateway role
+  --hub-ca FILE               CA of the hub, for a gateway-only process
+  --tls-cert FILE             certificate chain (PEM) instead of the local CA's
+  --tls-key FILE              its private key (PEM)
+  --insecure                  plain HTTP, no TLS (development on loopback only)
+  --heartbeat-interval SECS   ping interval on control channels and streams (default 15)
+  --handshake-timeout SECS    initiation to both sides connected, at most 60 (default 60)
+  --max-streams-per-device N  concurrent streams per device (default 20)
+  --max-streams N             concurrent streams on this hub (default 2000)
+  --max-initiations N         stream initiations per second (default 500)
+  -h, --help                  this help
+
+On first start it prints the iothubowner connection string (keep it secret) and the CA file that
+agents and clients trust with --ca.
+
+Examples:
+  devicestreams hub
+  devicestreams hub --host 0.0.0.0 --port 443 --public-url https://hub.example.com \\
+    --tls-cert /etc/ssl/hub.pem --tls-key /etc/ssl/hub.key
+`;
+
+const ROLES: readonly Role[] = ['hub', 'gateway'];
+
+/** The console's BFF, plugged in when the bff role is asked for. */
+let consoleRole: ((server: RunningServer, dataDir: string) => RoleHandler | Promise<RoleHandler>) | undefined;
+
+export function setConsoleRole(make: typeof consoleRole): void {
+  consoleRole = make;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    'data-dir': { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'public-url': { type: 'string' },
+    roles: { type: 'string' },
+    'gateway-url': { type: 'string' },
+    'hub-url': { type: 'string' },
+    'hub-ca': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    insecure: { type: 'boolean' },
+    'heartbeat-interval': { type: 'string' },
+    'handshake-timeout': { type: 'string' },
+    'max-streams-per-device': { type: 'string' },
+    'max-streams': { type: 'string' },
+    'max-initiations': { type: 'string' },
+  }, HELP);
+  const dataDir = resolve(values['data-dir'] ?? 'data');
+  const roles = new Set((values.roles ?? 'hub,gateway').split(',').map((r) => r.trim()).filter(Boolean) as Role[]);
+  for (const r of roles) if (!ROLES.includes(r)) throw new CliError(`--roles: unknown role "${r}" (use hub, gateway)`, 2);
+  if (roles.size === 0) throw new CliError('--roles: name at least one role', 2);
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new CliError('--tls-cert and --tls-key go together', 2);
+  if (values.insecure === true && values['tls-cert'] !== undefined) throw new CliError('--insecure and --tls-cert contradict each other', 2);
+  if (!roles.has('gateway') && roles.has('hub') && values['gateway-url'] === undefined) {
+    throw new CliError('without the gateway role, pass --gateway-url (where the streaming endpoint runs)', 2);
+  }
+  if (roles.has('gateway') && !roles.has('hub') && values['hub-url'] === undefined) {
+    throw new CliError('without the hub role, pass --hub-url (where the hub runs)', 2);
+  }
+  if (values['public-url'] !== undefined && !/^https?:\/\/[^/]+\/?$/.test(values['public-url'])) {
+    throw new CliError('--public-url must be a scheme and host, like https://hub.example.com:8443', 2);
+  }
+  const host = values.host ?? '127.0.0.1';
+  const firstStart = roles.has('hub') && !existsSync(join(dataDir, 'hub.db'));
+  const bff = roles.has('bff') ? consoleRole : undefined;
+
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      roles,
+      dataDir,
+      host,
+      port: numberFlag(values.port, '--port', 8443, 0, 65535),
+      publicUrl: values['public-url'],
+      tls: values.insecure === true ? { kind: 'none' } : values['tls-cert'] !== undefined
+        ? { kind: 'files', certFile: values['tls-cert'], keyFile: values['tls-key'] as string }
+        : { kind: 'local' },
+      gatewayUrl: values['gateway-url'],
+      hubUrl: values['hub-url'],
+      hubCaFile: values['hub-ca'],
+      heartbeatIntervalMs: numberFlag(values['heartbeat-interval'], '--heartbeat-interval', 15, 0.1, 3600) * 1000,
+      handshakeTimeoutMs: numberFlag(values['handshake-timeout'], '--handshake-timeout', 60, 1, 60) * 1000,
+      throttle: {
+        maxStreamsPerDevice: numberFlag(values['max-streams-per-device'], '--max-streams-per-device', 20, 1, 1_000_000),
+        maxStreamsPerHub: numberFlag(values['max-streams'], '--max-streams', 2000, 1, 10_000_000),
+        initiationsPerSecond: numberFlag(values['max-initiations'], '--max-initiations', 500, 1, 1_000_000),
+      },
+      log: logLine,
+      extraRoles: bff === undefined ? [] : [(s) => (bff)(s, dataDir)],
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new CliError(`port ${values.port ?? 8443} on ${host} is in use; pick another with --port`);
+    if (e.code === 'EACCES') throw new CliError(`not allowed to listen on ${host}:${values.port ?? 8443}; use a port above 1023 or run with the needed privilege`);
+    throw err;
+  }
+  if (values.insecure === true && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
+    logLine('warning: --insecure on a non-loopback address sends keys and stream bytes in clear text');
+  }
+  logLine(`DeviceStreams ${[...roles].join('+')} listening on ${server.url} (data in ${dataDir})`);
+  if (server.caFile !== undefined) logLine(`CA certificate for agents and clients (--ca): ${server.caFile}`);
+  if (firstStart) {
+    process.stdout.write(
+      `\nFirst start: the iothubowner connection string (shown once; keep it secret):\n\n  ${server.ownerConnectionString() ?? ''}\n\n` +
+        `  export IOTHUB_CONNECTION_STRING='${server.ownerConnectionString() ?? ''}'\n` +
+        (server.caFile !== undefined ? `  export DEVICESTREAMS_CA='${server.caFile}'\n` : '') +
+        '\n',
+    );
+  }
+  process.stdout.write(`READY ${server.url}\n`);
+  const stop = (signal: string): void => {
+    logLine(`${signal}: shutting down`);
+    const force = setTimeout(() => process.exit(1), 5000);
+    force.unref();
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,94 @@
+/** `devicestreams proxy` — a local TCP listener; each connection gets its own stream. */
+import { createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createServiceClient } from '../../server/sdk/service-client.js';
+import { CliError, describeError, hubConnectionString, logLine, numberFlag, parse, parseHostPort, readCa } from '../args.js';
+
+const HELP = `
+Usage: devicestreams proxy --device ID --stream NAME --listen HOST:PORT [options]
+
+Listens locally; every accepted TCP connection initiates its own stream to the device's NAME
+service and carries the connection's bytes through it. For example, with the agent mapping
+ssh=127.0.0.1:22 on the device:
+
+  devicestreams proxy --device pump-17 --stream ssh --listen 127.0.0.1:2222
+  ssh -p 2222 user@127.0.0.1
+
+Options:
+  --device ID                 device id
+  --stream NAME               stream name (a mapping on the device's agent)
+  --listen HOST:PORT          local address (port 0 picks a free one; the port is printed)
+  --hub-connection-string CS  service connection string (or IOTHUB_CONNECTION_STRING)
+  --ca FILE                   CA that signed the hub's certificate (or DEVICESTREAMS_CA)
+  --hub-url URL               hub base URL when it differs from https://HostName
+  --connect-timeout SECS      wait this long for an offline device (default 10)
+  --response-timeout SECS     wait this long for the device's answer (default 10)
+  -h, --help                  this help
+`;
+
+export async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    device: { type: 'string' },
+    stream: { type: 'string' },
+    listen: { type: 'string' },
+    'hub-connection-string': { type: 'string' },
+    ca: { type: 'string' },
+    'hub-url': { type: 'string' },
+    'connect-timeout': { type: 'string' },
+    'response-timeout': { type: 'string' },
+  }, HELP);
+  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
+  const deviceId = values.device;
+  const streamName = values.stream;
+  if (deviceId === undefined || streamName === undefined || values.listen === undefined) {
+    throw new CliError('--device, --stream and --listen are required (see --help)', 2);
+  }
+  const { host, port } = parseHostPort(values.listen, '--listen');
+  const timeouts = {
+    connectTimeoutSeconds: numberFlag(values['connect-timeout'], '--connect-timeout', 10, 0, 60),
+    responseTimeoutSeconds: numberFlag(values['response-timeout'], '--response-timeout', 10, 0, 60),
+  };
+  const service = createServiceClient(hubConnectionString(values['hub-connection-string']), { ca: readCa(values.ca), hubUrl: values['hub-url'] });
+
+  const onConnection = (socket: Socket): void => {
+    socket.setNoDelay(true);
+    socket.pause();
+    socket.on('error', () => undefined);
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    service.initiateStream(deviceId, streamName, timeouts).then(
+      (stream) => {
+        logLine(`${peer}: stream ${stream.streamId ?? ''} open to ${deviceId}/${streamName}`);
+        stream.on('error', (err) => {
+          logLine(`${peer}: ${describeError(err)}`);
+          socket.destroy();
+        });
+        socket.on('error', (err) => stream.destroy(err));
+        stream.on('close', () => {
+          if (!socket.destroyed) socket.end();
+        });
+        socket.pipe(stream);
+        stream.pipe(socket);
+        socket.resume();
+      },
+      (err: unknown) => {
+        logLine(`${peer}: ${describeError(err)}`);
+        socket.destroy();
+      },
+    );
+  };
+  const server = createServer({ noDelay: true }, onConnection);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new CliError(`${values.listen} is in use; pick another --listen port`) : err));
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  logLine(`listening on ${bound.address}:${bound.port} → ${deviceId}/${streamName}`);
+  process.stdout.write(`LISTENING ${bound.address}:${bound.port}\n`);
+  const stop = (): void => {
+    server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

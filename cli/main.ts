@@ -1,0 +1,50 @@
+/** `devicestreams` — dispatches to a subcommand. */
+import { CliError, describeError } from './args.js';
+
+const HELP = `
+devicestreams — reach TCP services and terminals on devices behind firewalls
+
+Usage: devicestreams <command> [options]
+
+Commands:
+  hub                  run the hub (registry, control channels, streaming endpoint, console)
+  device               create, list, show and delete devices; print a device's connection string
+  agent                run the device agent: map stream names to local TCP services
+  proxy                listen locally; each connection opens a stream to a device service
+  stream               pipe stdin/stdout through one stream (like netcat)
+  streams              list and show the stream log
+  policy               print a policy's connection string from the hub's data directory
+
+Run "devicestreams <command> --help" for a command's options.
+`;
+
+type Command = (argv: string[]) => Promise<void>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  hub: async () => (await import('./commands/hub.js')).run,
+  device: async () => (await import('./commands/device.js')).run,
+  agent: async () => (await import('./commands/agent.js')).run,
+  proxy: async () => (await import('./commands/proxy.js')).run,
+  stream: async () => (await import('./commands/stream.js')).run,
+  streams: async () => (await import('./commands/streams.js')).run,
+  policy: async () => (await import('./commands/policy.js')).run,
+};
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP.trimStart());
+    process.exit(name === undefined ? 2 : 0);
+  }
+  const load = commands[name];
+  if (load === undefined) {
+    process.stderr.write(`devicestreams: unknown command "${name}" (see devicestreams --help)\n`);
+    process.exit(2);
+  }
+  try {
+    await (await load())(rest);
+  } catch (err) {
+    process.stderr.write(`devicestreams ${name}: ${describeError(err)}\n`);
+    process.exit(err instanceof CliError ? err.exitCode : 1);
+  }
+}

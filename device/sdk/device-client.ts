@@ -1,0 +1,256 @@
+/**
+ * The device SDK. Keeps one control channel to the hub (WSS, SAS-authenticated), reconnects with
+ * capped exponential backoff and jitter, renews its SAS token before it expires (a fresh connection
+ * replaces the old one at the hub), and hands each stream request to the application, which accepts
+ * (and gets a Duplex) or rejects with a reason.
+ *
+ *   const client = createDeviceClient(process.env.DEVICE_CONNECTION_STRING, { ca });
+ *   client.onStreamRequest(async (req) => {
+ *     if (req.streamName !== 'ssh') return req.reject('no such service');
+ *     const stream = await req.accept();
+ *     stream.pipe(net.connect(22, '127.0.0.1')).pipe(stream);
+ *   });
+ *   await client.open();
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type WebSocket from 'ws';
+import { CloseCode, describeClose } from '../../shared/close-codes.js';
+import { parseDeviceConnectionString, type DeviceConnectionString } from '../../shared/connection-string.js';
+import { CONTROL_PROTOCOL_VERSION, decodeControlMessage, encodeControlMessage, type StreamRequestMessage } from '../../shared/control-protocol.js';
+import { DsError } from '../../shared/errors.js';
+import { createSasToken, deviceResource } from '../../shared/sas.js';
+import { connectBridge, connectWebSocket } from '../../shared/ws-connect.js';
+import { backoffDelay } from './backoff.js';
+
+export interface DeviceClientOptions {
+  /** PEM of the CA that signed the hub's certificate (the hub's own CA by default setup). */
+  ca?: string | Buffer | undefined;
+  /** Base URL of the hub, default `wss://{HostName}`; `ws://` only against a hub run with --insecure. */
+  hubUrl?: string | undefined;
+  /** Names this agent to the hub. */
+  agent?: string;
+  /** SAS token lifetime; renewed at 80 %. Default one hour. */
+  tokenTtlSeconds?: number;
+  /** Reconnect backoff: first delay and cap. Defaults 500 ms and 30 s. */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+}
+
+/** A stream the hub asks this device to accept. Call exactly one of accept() or reject(). */
+export interface StreamRequest {
+  readonly streamId: string;
+  readonly streamName: string;
+  /** Tells the hub yes and connects the device side; resolves with the stream. */
+  accept(): Promise<Duplex>;
+  /** Tells the hub no, with a reason the initiator will see. */
+  reject(reason: string): void;
+}
+
+export type StreamRequestHandler = (request: StreamRequest) => void | Promise<unknown>;
+
+export interface DeviceClient extends EventEmitter {
+  readonly deviceId: string;
+  readonly connected: boolean;
+  onStreamRequest(handler: StreamRequestHandler): void;
+  /** Starts connecting; resolves once the first connection is up (keeps retrying until then). */
+  open(): Promise<void>;
+  /** Stops reconnecting and closes the control channel. Streams already open go on. */
+  close(): void;
+}
+
+interface Options {
+  ca: string | Buffer | undefined;
+  hubUrl: string;
+  agent: string;
+  tokenTtlSeconds: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+}
+
+class DeviceClientImpl extends EventEmitter implements DeviceClient {
+  readonly #cs: DeviceConnectionString;
+  readonly #o: Options;
+  #handler: StreamRequestHandler | undefined;
+  #ws: WebSocket | undefined;
+  #closed = false;
+  #attempt = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+  #connecting = false;
+  #firstOpen: { resolve: () => void } | undefined;
+
+  constructor(connectionString: string, options: DeviceClientOptions) {
+    super();
+    this.#cs = parseDeviceConnectionString(connectionString);
+    this.#o = {
+      ca: options.ca,
+      hubUrl: (options.hubUrl ?? `wss://${this.#cs.hostName}`).replace(/^http/, 'ws').replace(/\/+$/, ''),
+      agent: options.agent ?? 'devicestreams-sdk',
+      tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
+      backoffBaseMs: options.backoffBaseMs ?? 500,
+      backoffCapMs: options.backoffCapMs ?? 30_000,
+    };
+  }
+
+  get deviceId(): string {
+    return this.#cs.deviceId;
+  }
+
+  get connected(): boolean {
+    return this.#ws !== undefined;
+  }
+
+  onStreamRequest(handler: StreamRequestHandler): void {
+    this.#handler = handler;
+  }
+
+  open(): Promise<void> {
+    this.#closed = false;
+    const p = new Promise<void>((resolve) => {
+      this.#firstOpen = { resolve };
+    });
+    void this.#connect();
+    return p;
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#renewTimer);
+    clearTimeout(this.#watchdog);
+    const ws = this.#ws;
+    this.#ws = undefined;
+    ws?.close(1000, 'device client closed');
+  }
+
+  #token(): { token: string; expiry: number } {
+    const expiry = Math.floor(Date.now() / 1000) + this.#o.tokenTtlSeconds;
+    return { token: createSasToken({ resource: deviceResource(this.#cs.hostName, this.#cs.deviceId), key: this.#cs.sharedAccessKey, expiry }), expiry };
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#closed || this.#connecting) return;
+    this.#connecting = true;
+    const { token } = this.#token();
+    const url = `${this.#o.hubUrl}/devices/${encodeURIComponent(this.#cs.deviceId)}/control`;
+    let ws: WebSocket;
+    try {
+      ws = await connectWebSocket(url, { headers: { authorization: token }, ca: this.#o.ca, maxPayload: 64 * 1024 });
+    } catch (err) {
+      this.#connecting = false;
+      this.emit('connectError', err instanceof Error ? err : new Error(String(err)));
+      this.#scheduleRetry();
+      return;
+    }
+    this.#connecting = false;
+    if (this.#closed) {
+      ws.close(1000);
+      return;
+    }
+    const previous = this.#ws;
+    this.#ws = ws;
+    this.#attempt = 0;
+    ws.on('error', () => undefined);
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const decoded = decodeControlMessage((data as Buffer).toString('utf8'));
+      if (!decoded.ok) {
+        this.emit('protocolError', new Error(decoded.error));
+        return;
+      }
+      const msg = decoded.value;
+      if (msg.type === 'welcome') this.#armWatchdog(ws, msg.heartbeatIntervalMs);
+      else if (msg.type === 'streamRequest') this.#dispatch(ws, msg);
+    });
+    ws.on('ping', () => this.#feedWatchdog());
+    ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString('utf8')));
+    ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: this.#o.agent }));
+    // The old channel (if this is a renewal) is replaced at the hub; close our end too.
+    previous?.close(1000, 'renewed');
+    this.#renewTimer = setTimeout(() => void this.#connect(), this.#o.tokenTtlSeconds * 800);
+    this.#renewTimer.unref();
+    this.emit('connected');
+    this.#firstOpen?.resolve();
+    this.#firstOpen = undefined;
+  }
+
+  #watchdogMs = 0;
+
+  #armWatchdog(ws: WebSocket, heartbeatMs: number): void {
+    this.#watchdogMs = heartbeatMs * 2 + 1000;
+    this.#feedWatchdog();
+    void ws;
+  }
+
+  /** No ping from the hub for two heartbeat intervals means the path is dead: drop and reconnect. */
+  #feedWatchdog(): void {
+    if (this.#watchdogMs === 0) return;
+    clearTimeout(this.#watchdog);
+    const ws = this.#ws;
+    this.#watchdog = setTimeout(() => {
+      this.emit('heartbeatTimeout');
+      ws?.terminate();
+    }, this.#watchdogMs);
+    this.#watchdog.unref();
+  }
+
+  #onClose(ws: WebSocket, code: number, reason: string): void {
+    if (this.#ws !== ws) return; // a replaced (renewed) channel
+    this.#ws = undefined;
+    clearTimeout(this.#renewTimer);
+    clearTimeout(this.#watchdog);
+    this.emit('disconnected', code, describeClose(code, reason));
+    if (code === CloseCode.Replaced) {
+      // Another process connected with this device's identity; do not fight over the channel.
+      this.emit('replaced');
+    }
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed) return;
+    const delay = backoffDelay(this.#attempt, { baseMs: this.#o.backoffBaseMs, capMs: this.#o.backoffCapMs });
+    this.#attempt += 1;
+    this.emit('reconnecting', delay);
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => void this.#connect(), delay);
+  }
+
+  #dispatch(ws: WebSocket, msg: StreamRequestMessage): void {
+    let answered = false;
+    const answer = (accepted: boolean, reason?: string): void => {
+      if (answered) throw new Error('stream request already answered');
+      answered = true;
+      if (ws.readyState === ws.OPEN) {
+        ws.send(encodeControlMessage({ type: 'streamResponse', requestId: msg.requestId, accepted, ...(reason === undefined ? {} : { reason: reason.slice(0, 500) }) }));
+      }
+    };
+    const request: StreamRequest = {
+      streamId: msg.requestId,
+      streamName: msg.streamName,
+      accept: async () => {
+        answer(true);
+        return connectBridge(msg.url, msg.authToken, this.#o.ca);
+      },
+      reject: (reason) => answer(false, reason),
+    };
+    const handler = this.#handler;
+    if (handler === undefined) {
+      request.reject('this device accepts no streams');
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(request))
+      .catch((err: unknown) => {
+        this.emit('streamError', err, msg.streamName);
+        if (!answered) request.reject(err instanceof DsError || err instanceof Error ? err.message : 'device error');
+      });
+  }
+}
+
+/** Creates a device client from a device connection string. Throws DsError if it is malformed. */
+export function createDeviceClient(connectionString: string, options: DeviceClientOptions = {}): DeviceClient {
+  return new DeviceClientImpl(connectionString, options);
+}

@@ -1,0 +1,87 @@
+/**
+ * Pipes two WebSockets into each other: binary frames as they come, no copies, with flow control.
+ * Bytes sent towards a side but not yet handed to its TCP socket are counted; past the high
+ * watermark the source socket is paused (so its TCP window closes all the way back to the sender)
+ * and it resumes below the low watermark. Memory per stream is therefore bounded by about
+ * 2 × high watermark, however slow the reader.
+ */
+import type { WebSocket } from 'ws';
+import { CloseCode, describeClose } from '../../shared/close-codes.js';
+import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES } from '../../shared/limits.js';
+import type { StreamSide } from '../../shared/stream-token.js';
+
+export interface BridgeEnd {
+  closedBy: StreamSide;
+  closeCode: number;
+  reason: string;
+  bytesToDevice: number;
+  bytesFromDevice: number;
+}
+
+/** Pipes `from` into `to`; returns a getter for the bytes forwarded. */
+function pipe(from: WebSocket, to: WebSocket, onProtocolError: () => void): () => number {
+  let forwarded = 0;
+  let queued = 0;
+  let paused = false;
+  const drained = (size: number) => (): void => {
+    queued -= size;
+    if (paused && queued <= BRIDGE_LOW_WATER_BYTES) {
+      paused = false;
+      from.resume();
+    }
+  };
+  from.on('message', (data, isBinary) => {
+    if (!isBinary) return onProtocolError();
+    const buf = data as Buffer;
+    forwarded += buf.length;
+    if (to.readyState !== to.OPEN) return;
+    queued += buf.length;
+    to.send(buf, { binary: true }, drained(buf.length));
+    if (!paused && queued > BRIDGE_HIGH_WATER_BYTES) {
+      paused = true;
+      from.pause();
+    }
+  });
+  return () => forwarded;
+}
+
+/** The close code and reason to give the survivor when its peer closed with `code`. */
+function forwardClose(code: number, reason: string): [number, string] {
+  if (code === CloseCode.Normal) return [CloseCode.Normal, reason];
+  if (code >= 4000 && code < 5000) return [code, reason];
+  return [CloseCode.PeerDropped, `the other side ${code === 1006 ? 'dropped' : `closed: ${describeClose(code, reason)}`}`];
+}
+
+/**
+ * Bridges the service and device sockets of one stream until either ends; `onEnd` is called once
+ * with who ended it, how, and the byte counts.
+ */
+export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: BridgeEnd) => void): void {
+  let ended = false;
+  const protocolError = (who: WebSocket) => (): void => {
+    who.close(1003, 'stream frames must be binary');
+  };
+  const toDevice = pipe(service, device, protocolError(service));
+  const fromDevice = pipe(device, service, protocolError(device));
+  const finish = (side: StreamSide, other: WebSocket) => (code: number, reasonBuf: Buffer): void => {
+    if (ended) return;
+    ended = true;
+    const reason = reasonBuf.toString('utf8');
+    const [fwdCode, fwdReason] = forwardClose(code, reason);
+    if (other.readyState === other.OPEN || other.readyState === other.CONNECTING) {
+      other.close(fwdCode, fwdReason.slice(0, 120));
+      setTimeout(() => other.terminate(), 5000).unref();
+    }
+    onEnd({
+      closedBy: side,
+      closeCode: code,
+      reason: describeClose(code, reason),
+      bytesToDevice: toDevice(),
+      bytesFromDevice: fromDevice(),
+    });
+  };
+  service.on('close', finish('service', device));
+  device.on('close', finish('device', service));
+  service.resume();
+  device.resume();
+}

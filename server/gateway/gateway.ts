@@ -1,0 +1,178 @@
+/**
+ * The streaming endpoint: `wss://…/bridges/{streamId}` with `Authorization: Bearer {token}`.
+ * Authenticates each side during the upgrade with its single-use token, holds the first side
+ * (paused, so anything it sends waits in TCP) until the second arrives, then bridges them and
+ * reports the stream's opening and end to the hub.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from '../../shared/close-codes.js';
+import { DsError, ErrorCode } from '../../shared/errors.js';
+import { MAX_FRAME_BYTES } from '../../shared/limits.js';
+import { verifyStreamToken, type StreamSide } from '../../shared/stream-token.js';
+import type { StreamEnd } from '../store/streams.js';
+import { bridge } from './bridge.js';
+import { ExpiringSet } from './used-tokens.js';
+
+/** Where the endpoint reports stream events: the broker in-process, or the hub over HTTPS. */
+export interface StreamReporter {
+  opened(streamId: string): void;
+  ended(streamId: string, end: StreamEnd): void;
+}
+
+export interface GatewayOptions {
+  tokenSecret: Buffer;
+  reporter: StreamReporter;
+  heartbeatIntervalMs: number;
+  log: (line: string) => void;
+  /** Most token ids remembered at once (each lives at most 60 s). */
+  maxRememberedTokens?: number;
+}
+
+interface Waiting {
+  deviceId: string;
+  side: StreamSide;
+  ws: WebSocket;
+  timer: NodeJS.Timeout;
+}
+
+interface Alive {
+  alive: boolean;
+}
+
+export class Gateway {
+  readonly #o: GatewayOptions;
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  readonly #usedTokens: ExpiringSet;
+  readonly #endedStreams: ExpiringSet;
+  readonly #waiting = new Map<string, Waiting>();
+  readonly #open = new Map<string, [WebSocket, WebSocket]>();
+  readonly #heartbeat: NodeJS.Timeout;
+  readonly #liveness = new WeakMap<WebSocket, Alive>();
+
+  constructor(options: GatewayOptions) {
+    this.#o = options;
+    this.#usedTokens = new ExpiringSet(options.maxRememberedTokens ?? 200_000);
+    this.#endedStreams = new ExpiringSet(options.maxRememberedTokens ?? 200_000);
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Streams with both sides connected. */
+  get openStreams(): number {
+    return this.#open.size;
+  }
+
+  /**
+   * Authenticates an upgrade for `streamId`; throws DsError (401/404) before any socket exists.
+   * On success completes the upgrade.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, streamId: string): void {
+    const auth = req.headers.authorization;
+    if (auth === undefined || !auth.startsWith('Bearer ')) {
+      throw new DsError(ErrorCode.MissingCredentials, 'missing "Authorization: Bearer <stream token>"');
+    }
+    const now = Date.now();
+    const claims = verifyStreamToken(this.#o.tokenSecret, auth.slice(7).trim(), Math.floor(now / 1000));
+    if (claims.sid !== streamId) throw new DsError(ErrorCode.WrongScope, 'stream token is for another stream');
+    if (this.#endedStreams.has(streamId, now)) throw new DsError(ErrorCode.StreamNotFound, 'this stream has already ended; initiate a new one');
+    const waiting = this.#waiting.get(streamId);
+    if (waiting !== undefined && waiting.side === claims.side) {
+      throw new DsError(ErrorCode.WrongScope, `the ${claims.side} side of this stream is already connected`);
+    }
+    if (this.#open.has(streamId)) throw new DsError(ErrorCode.WrongScope, 'this stream is already connected');
+    if (!this.#usedTokens.add(claims.jti, (claims.exp + 1) * 1000, now)) {
+      throw new DsError(ErrorCode.Unauthorized, 'stream token has already been used; tokens are single-use');
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#attach(ws, streamId, claims.side, claims.dev, claims.exp));
+  }
+
+  #attach(ws: WebSocket, streamId: string, side: StreamSide, deviceId: string, exp: number): void {
+    ws.on('error', () => undefined);
+    const alive: Alive = { alive: true };
+    this.#liveness.set(ws, alive);
+    ws.on('pong', () => { alive.alive = true; });
+    const peer = this.#waiting.get(streamId);
+    if (peer === undefined) {
+      // First side: hold it, unread, until the other arrives or the handshake deadline passes.
+      ws.pause();
+      const timer = setTimeout(() => {
+        this.#waiting.delete(streamId);
+        ws.close(CloseCode.HandshakeTimeout, 'the other side did not connect in time');
+        this.#end(streamId, { closedBy: 'gateway', closeCode: CloseCode.HandshakeTimeout, reason: 'handshakeTimeout: the other side did not connect in time', bytesToDevice: 0, bytesFromDevice: 0 });
+      }, Math.max(0, (exp + 1) * 1000 - Date.now()));
+      timer.unref();
+      this.#waiting.set(streamId, { deviceId, side, ws, timer });
+      ws.once('close', (code, reason) => {
+        const w = this.#waiting.get(streamId);
+        if (w?.ws !== ws) return;
+        clearTimeout(w.timer);
+        this.#waiting.delete(streamId);
+        this.#end(streamId, { closedBy: side, closeCode: code, reason: `closed before the other side connected (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`, bytesToDevice: 0, bytesFromDevice: 0 });
+      });
+      return;
+    }
+    clearTimeout(peer.timer);
+    this.#waiting.delete(streamId);
+    peer.ws.removeAllListeners('close');
+    const service = side === 'service' ? ws : peer.ws;
+    const device = side === 'device' ? ws : peer.ws;
+    this.#open.set(streamId, [service, device]);
+    this.#o.reporter.opened(streamId);
+    bridge(service, device, (end) => {
+      this.#open.delete(streamId);
+      this.#end(streamId, end);
+    });
+    if (peer.ws.readyState !== peer.ws.OPEN) {
+      // The first side vanished in the same tick; the bridge's close handler will not fire for it.
+      service.close(CloseCode.PeerDropped, 'the other side dropped');
+      device.close(CloseCode.PeerDropped, 'the other side dropped');
+    }
+  }
+
+  #end(streamId: string, end: StreamEnd): void {
+    this.#endedStreams.add(streamId, Date.now() + 120_000);
+    try {
+      this.#o.reporter.ended(streamId, end);
+    } catch (err) {
+      this.#o.log(`stream ${streamId}: could not record its end: ${String(err)}`);
+    }
+  }
+
+  #beat(): void {
+    for (const ws of this.#wss.clients) {
+      const a = this.#liveness.get(ws);
+      if (a === undefined) continue;
+      if (!a.alive) {
+        ws.terminate();
+        continue;
+      }
+      a.alive = false;
+      ws.ping();
+    }
+  }
+
+  /** Closes a stream from outside (handshake deadline passed at the hub, hub shutting down). */
+  abort(streamId: string, code: number, reason: string): void {
+    const w = this.#waiting.get(streamId);
+    if (w !== undefined) {
+      clearTimeout(w.timer);
+      this.#waiting.delete(streamId);
+      w.ws.removeAllListeners('close');
+      w.ws.close(code, reason);
+      this.#endedStreams.add(streamId, Date.now() + 120_000);
+    }
+    const open = this.#open.get(streamId);
+    if (open !== undefined) for (const ws of open) ws.close(code, reason);
+  }
+
+  /** Closes every stream (hub shutdown) and stops the heartbeat. */
+  close(): void {
+    clearInterval(this.#heartbeat);
+    for (const id of [...this.#waiting.keys()]) this.abort(id, CloseCode.HubShutdown, 'hub shut down');
+    for (const [, pair] of this.#open) for (const ws of pair) ws.close(CloseCode.HubShutdown, 'hub shut down');
+    for (const ws of this.#wss.clients) setTimeout(() => ws.terminate(), 1000).unref();
+    this.#wss.close();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * A small router: method + path pattern (`/devices/:id`) → handler. Path parameters are
+ * URL-decoded once; a malformed escape is a 400, an unknown path a 404, a known path with another
+ * method a 405.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DsError, ErrorCode } from '../../shared/errors.js';
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+}
+
+export type Handler = (ctx: RouteContext) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  segments: string[];
+  handler: Handler;
+}
+
+export class Router {
+  readonly #routes: Route[] = [];
+
+  add(method: string, pattern: string, handler: Handler): this {
+    this.#routes.push({ method, segments: pattern.split('/').filter(Boolean), handler });
+    return this;
+  }
+
+  /** Finds the handler for a request, or throws the 404/405 DsError. Returns undefined if nothing matched and `optional`. */
+  match(method: string, url: string): { handler: Handler; params: Record<string, string>; query: URLSearchParams } | undefined {
+    const parsed = new URL(url, 'http://x');
+    const parts = parsed.pathname.split('/').filter(Boolean);
+    let pathMatched = false;
+    for (const route of this.#routes) {
+      const params = matchSegments(route.segments, parts);
+      if (params === undefined) continue;
+      pathMatched = true;
+      if (route.method === method || (method === 'HEAD' && route.method === 'GET')) {
+        return { handler: route.handler, params, query: parsed.searchParams };
+      }
+    }
+    if (pathMatched) throw new DsError(ErrorCode.MethodNotAllowed, `${method} is not allowed on ${parsed.pathname}`);
+    return undefined;
+  }
+}
+
+function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
+  if (pattern.length !== parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i] as string;
+    const v = parts[i] as string;
+    if (p.startsWith(':')) {
+      try {
+        params[p.slice(1)] = decodeURIComponent(v);
+      } catch {
+        throw new DsError(ErrorCode.ArgumentInvalid, `path segment "${v.slice(0, 40)}" is not valid URL encoding`);
+      }
+    } else if (p !== v) {
+      return undefined;
+    }
+  }
+  return params;
+}

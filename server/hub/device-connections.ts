@@ -1,0 +1,197 @@
+/**
+ * The devices' control channels: one WebSocket per connected device, heartbeats, the replacement
+ * of an older connection by a newer one, and the request/response exchange for stream requests.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from '../../shared/close-codes.js';
+import {
+  CONTROL_PROTOCOL_VERSION,
+  decodeControlMessage,
+  encodeControlMessage,
+  type StreamRequestMessage,
+  type StreamResponseMessage,
+} from '../../shared/control-protocol.js';
+import { CLOCK_SKEW_SECONDS, MAX_CONTROL_MESSAGE_BYTES } from '../../shared/limits.js';
+
+export interface DeviceConnectionsOptions {
+  heartbeatIntervalMs: number;
+  /** Called when a device connects or disconnects (for lastActivity and metrics). */
+  onChange: (deviceId: string, online: boolean) => void;
+  log: (line: string) => void;
+}
+
+interface Pending {
+  resolve: (r: StreamResponseMessage | undefined) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Connection {
+  deviceId: string;
+  ws: WebSocket;
+  alive: boolean;
+  pending: Map<string, Pending>;
+  expiryTimer: NodeJS.Timeout | undefined;
+}
+
+/** Longest setTimeout delay Node accepts. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class DeviceConnections {
+  readonly #opts: DeviceConnectionsOptions;
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CONTROL_MESSAGE_BYTES, perMessageDeflate: false });
+  readonly #conns = new Map<string, Connection>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(opts: DeviceConnectionsOptions) {
+    this.#opts = opts;
+    this.#heartbeat = setInterval(() => this.#beat(), opts.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  isOnline(deviceId: string): boolean {
+    return this.#conns.has(deviceId);
+  }
+
+  /** Completes an already-authenticated upgrade. `tokenExpiry` is the SAS token's `se`. */
+  accept(req: IncomingMessage, socket: Duplex, head: Buffer, deviceId: string, tokenExpiry: number): void {
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#attach(ws, deviceId, tokenExpiry));
+  }
+
+  #attach(ws: WebSocket, deviceId: string, tokenExpiry: number): void {
+    const old = this.#conns.get(deviceId);
+    const conn: Connection = { deviceId, ws, alive: true, pending: new Map(), expiryTimer: undefined };
+    this.#conns.set(deviceId, conn);
+    if (old !== undefined) this.#drop(old, CloseCode.Replaced, 'a newer connection for this device replaced this one');
+    this.#armExpiry(conn, tokenExpiry);
+    ws.on('error', () => undefined);
+    ws.on('pong', () => { conn.alive = true; });
+    ws.on('message', (data, isBinary) => {
+      conn.alive = true;
+      if (isBinary) return this.#drop(conn, CloseCode.ProtocolError, 'control messages are JSON text');
+      const decoded = decodeControlMessage((data as Buffer).toString('utf8'));
+      if (!decoded.ok) return this.#drop(conn, CloseCode.ProtocolError, decoded.error);
+      const msg = decoded.value;
+      if (msg.type === 'hello') {
+        ws.send(encodeControlMessage({ type: 'welcome', protocol: CONTROL_PROTOCOL_VERSION, deviceId, heartbeatIntervalMs: this.#opts.heartbeatIntervalMs }));
+      } else if (msg.type === 'streamResponse') {
+        const p = conn.pending.get(msg.requestId);
+        if (p !== undefined) {
+          conn.pending.delete(msg.requestId);
+          clearTimeout(p.timer);
+          p.resolve(msg);
+        }
+      } else {
+        this.#drop(conn, CloseCode.ProtocolError, `a device may not send ${msg.type}`);
+      }
+    });
+    ws.on('close', () => this.#closed(conn));
+    this.#opts.onChange(deviceId, true);
+    const waiters = this.#waiters.get(deviceId);
+    if (waiters !== undefined) {
+      this.#waiters.delete(deviceId);
+      for (const w of waiters) w();
+    }
+  }
+
+  #armExpiry(conn: Connection, tokenExpiry: number): void {
+    const delay = (tokenExpiry + CLOCK_SKEW_SECONDS) * 1000 - Date.now();
+    conn.expiryTimer = setTimeout(() => {
+      if (delay > MAX_TIMER_MS) this.#armExpiry(conn, tokenExpiry);
+      else this.#drop(conn, CloseCode.TokenExpired, 'SAS token expired; reconnect with a fresh one');
+    }, Math.max(0, Math.min(delay, MAX_TIMER_MS)));
+    conn.expiryTimer.unref();
+  }
+
+  #closed(conn: Connection): void {
+    clearTimeout(conn.expiryTimer);
+    for (const p of conn.pending.values()) {
+      clearTimeout(p.timer);
+      p.resolve(undefined);
+    }
+    conn.pending.clear();
+    if (this.#conns.get(conn.deviceId) === conn) {
+      this.#conns.delete(conn.deviceId);
+      this.#opts.onChange(conn.deviceId, false);
+    }
+  }
+
+  #drop(conn: Connection, code: number, reason: string): void {
+    if (this.#conns.get(conn.deviceId) === conn) {
+      this.#conns.delete(conn.deviceId);
+      this.#opts.onChange(conn.deviceId, false);
+    }
+    conn.ws.close(code, reason.slice(0, 120));
+    // A peer that does not finish the closing handshake is cut off.
+    setTimeout(() => conn.ws.terminate(), 2000).unref();
+  }
+
+  #beat(): void {
+    for (const conn of this.#conns.values()) {
+      if (!conn.alive) {
+        this.#opts.log(`device ${conn.deviceId}: no heartbeat answer, closing its control channel`);
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+
+  /** Resolves true as soon as the device is connected, false after `timeoutMs`. */
+  waitOnline(deviceId: string, timeoutMs: number): Promise<boolean> {
+    if (this.#conns.has(deviceId)) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(deviceId);
+      if (set === undefined) this.#waiters.set(deviceId, (set = new Set()));
+      const waiter = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        set.delete(waiter);
+        if (set.size === 0 && this.#waiters.get(deviceId) === set) this.#waiters.delete(deviceId);
+        resolve(false);
+      }, timeoutMs);
+      set.add(waiter);
+    });
+  }
+
+  /**
+   * Sends a stream request and waits for the answer. Resolves undefined when the device does not
+   * answer within `timeoutMs` or its connection ends first.
+   */
+  request(deviceId: string, msg: StreamRequestMessage, timeoutMs: number): Promise<StreamResponseMessage | undefined> {
+    const conn = this.#conns.get(deviceId);
+    if (conn === undefined) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        conn.pending.delete(msg.requestId);
+        resolve(undefined);
+      }, timeoutMs);
+      conn.pending.set(msg.requestId, { resolve, timer });
+      conn.ws.send(encodeControlMessage(msg));
+    });
+  }
+
+  /** Closes a device's channel (disabled or deleted in the registry). */
+  disconnect(deviceId: string, code: number, reason: string): void {
+    const conn = this.#conns.get(deviceId);
+    if (conn !== undefined) this.#drop(conn, code, reason);
+  }
+
+  /** Closes every channel and stops the heartbeat. */
+  close(code: number = CloseCode.GoingAway, reason = 'hub shutting down'): void {
+    clearInterval(this.#heartbeat);
+    for (const conn of [...this.#conns.values()]) this.#drop(conn, code, reason);
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#wss.close();
+  }
+}

@@ -1,0 +1,19 @@
+/** What the hub's route handlers share. */
+import type { Store } from '../store/store.js';
+import type { Authenticator } from './auth.js';
+import type { DeviceConnections } from './device-connections.js';
+import type { HubMetrics } from './metrics.js';
+import type { StreamBroker } from './stream-broker.js';
+
+export interface HubContext {
+  store: Store;
+  auth: Authenticator;
+  connections: DeviceConnections;
+  broker: StreamBroker;
+  metrics: HubMetrics;
+  /** https URL of the streaming endpoint, for GET /devicestreams. */
+  streamingEndpoint: () => string;
+  /** Bearer key a separate streaming-endpoint process uses to report stream events. */
+  gatewayReportKey: Buffer;
+  log: (line: string) => void;
+}

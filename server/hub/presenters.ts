@@ -1,0 +1,57 @@
+/**
+ * What a REST answer may carry, field by field. Registry answers carry device keys (the Azure
+ * registry API does, and only callers with RegistryRead get them); nothing else does.
+ */
+import type { DeviceRecord } from '../store/devices.js';
+import type { StreamRecord } from '../store/streams.js';
+
+const NEVER = '0001-01-01T00:00:00Z';
+
+/** A device in the shape of the azure-iothub Registry. */
+export function presentDevice(d: DeviceRecord, online: boolean): Record<string, unknown> {
+  return {
+    deviceId: d.deviceId,
+    generationId: d.generationId,
+    etag: d.etag,
+    connectionState: online ? 'Connected' : 'Disconnected',
+    status: d.status,
+    statusReason: d.statusReason,
+    connectionStateUpdatedTime: d.connectionStateUpdatedTime ?? NEVER,
+    statusUpdatedTime: d.statusUpdatedTime,
+    lastActivityTime: d.lastActivityTime ?? NEVER,
+    cloudToDeviceMessageCount: 0,
+    authentication: {
+      type: 'sas',
+      symmetricKey: { primaryKey: d.primaryKey, secondaryKey: d.secondaryKey },
+      x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
+    },
+    capabilities: { iotEdge: false },
+  };
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** One stream-log record. */
+export function presentStream(s: StreamRecord): Record<string, unknown> {
+  return {
+    streamId: s.id,
+    deviceId: s.deviceId,
+    streamName: s.streamName,
+    initiator: s.initiator,
+    operator: s.operator,
+    state: s.state,
+    result: s.result,
+    reason: s.reason,
+    createdAt: iso(s.createdAt),
+    acceptedAt: iso(s.acceptedAt),
+    connectedAt: iso(s.connectedAt),
+    endedAt: iso(s.endedAt),
+    durationMs: s.endedAt === null ? null : s.endedAt - s.createdAt,
+    closedBy: s.closedBy,
+    closeCode: s.closeCode,
+    bytesToDevice: s.bytesToDevice,
+    bytesFromDevice: s.bytesFromDevice,
+  };
+}

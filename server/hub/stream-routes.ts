@@ -1,0 +1,126 @@
+/**
+ * Stream initiation in the wire shape of Azure IoT Hub device streams (preview):
+ * `POST /twins/{deviceId}/streams/{streamName}` with the two timeout headers, answered with
+ * `iothub-streaming-*` headers. Plus endpoint discovery and the stream log.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { DsError, ErrorCode } from '../../shared/errors.js';
+import { DEFAULT_STREAM_TIMEOUT_SECONDS, DEVICE_ID_PATTERN, MAX_STREAM_TIMEOUT_SECONDS, STREAM_NAME_PATTERN } from '../../shared/limits.js';
+import { readJson, sendJson } from '../http/respond.js';
+import type { Router } from '../http/router.js';
+import { STREAM_RESULTS, type StreamResult } from '../store/streams.js';
+import type { HubContext } from './hub-context.js';
+import { presentStream } from './presenters.js';
+
+/** Header a trusted service (the console's BFF) sets to name the operator it acts for. */
+export const OPERATOR_HEADER = 'x-devicestreams-operator';
+
+function timeoutHeader(value: string | string[] | undefined, name: string): number {
+  if (value === undefined) return DEFAULT_STREAM_TIMEOUT_SECONDS * 1000;
+  const text = Array.isArray(value) ? value[0] ?? '' : value;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_STREAM_TIMEOUT_SECONDS) {
+    throw new DsError(ErrorCode.ArgumentInvalid, `header ${name} must be a number of seconds from 0 to ${MAX_STREAM_TIMEOUT_SECONDS}`);
+  }
+  return Math.round(n * 1000);
+}
+
+function numberParam(query: URLSearchParams, name: string): number | undefined {
+  const v = query.get(name);
+  if (v === null || v === '') return undefined;
+  const asNumber = Number(v);
+  const ms = Number.isFinite(asNumber) ? asNumber : Date.parse(v);
+  if (!Number.isFinite(ms)) throw new DsError(ErrorCode.ArgumentInvalid, `query parameter ${name} must be epoch milliseconds or an ISO time`);
+  return ms;
+}
+
+const gatewayEvent = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('opened') }),
+  z.object({
+    event: z.literal('ended'),
+    closedBy: z.enum(['device', 'service', 'hub', 'gateway']),
+    closeCode: z.number().int().nullable(),
+    reason: z.string().max(500),
+    bytesToDevice: z.number().int().nonnegative(),
+    bytesFromDevice: z.number().int().nonnegative(),
+  }),
+]);
+
+export function addStreamRoutes(router: Router, hub: HubContext): void {
+  const { auth, broker, store } = hub;
+
+  router.add('POST', '/twins/:deviceId/streams/:streamName', async ({ req, res, params }) => {
+    const principal = auth.service(req.headers.authorization, ['ServiceConnect']);
+    const deviceId = params.deviceId as string;
+    const streamName = params.streamName as string;
+    if (!DEVICE_ID_PATTERN.test(deviceId)) throw new DsError(ErrorCode.ArgumentInvalid, 'device id is not valid');
+    if (!STREAM_NAME_PATTERN.test(streamName)) {
+      throw new DsError(ErrorCode.ArgumentInvalid, 'stream name must be 1-64 characters of letters, digits, "-", "." and "_"');
+    }
+    const connectTimeoutMs = timeoutHeader(req.headers['iothub-streaming-connect-timeout-in-seconds'], 'iothub-streaming-connect-timeout-in-seconds');
+    const responseTimeoutMs = timeoutHeader(req.headers['iothub-streaming-response-timeout-in-seconds'], 'iothub-streaming-response-timeout-in-seconds');
+    const op = req.headers[OPERATOR_HEADER];
+    const operator = typeof op === 'string' && op !== '' ? op.slice(0, 128) : null;
+    req.resume();
+    const result = await broker.initiate({ deviceId, streamName, initiator: principal.policy, operator, connectTimeoutMs, responseTimeoutMs });
+    const headers: Record<string, string> = {
+      'iothub-streaming-is-accepted': result.accepted ? 'True' : 'False',
+      'x-devicestreams-stream-id': result.streamId,
+    };
+    if (result.accepted) {
+      headers['iothub-streaming-url'] = result.url;
+      headers['iothub-streaming-auth-token'] = result.authToken;
+      sendJson(res, 200, { streamId: result.streamId, isAccepted: true }, headers);
+    } else {
+      sendJson(res, 200, { streamId: result.streamId, isAccepted: false, reason: result.reason }, headers);
+    }
+  });
+
+  router.add('GET', '/devicestreams', ({ req, res }) => {
+    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead']);
+    sendJson(res, 200, { streamingEndpoints: [hub.streamingEndpoint()] });
+  });
+
+  router.add('GET', '/streams', ({ req, res, query }) => {
+    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead']);
+    const result = query.get('result') ?? undefined;
+    if (result !== undefined && !STREAM_RESULTS.includes(result as StreamResult)) {
+      throw new DsError(ErrorCode.ArgumentInvalid, `query parameter result must be one of ${STREAM_RESULTS.join(', ')}`);
+    }
+    const limit = Math.min(Math.max(Number(query.get('limit') ?? '50') || 50, 1), 1000);
+    const rows = store.streams.list({
+      deviceId: query.get('deviceId') ?? undefined,
+      result: result as StreamResult | undefined,
+      initiator: query.get('initiator') ?? undefined,
+      operator: query.get('operator') ?? undefined,
+      before: numberParam(query, 'before'),
+      since: numberParam(query, 'since'),
+      limit,
+    });
+    const last = rows.at(-1);
+    sendJson(res, 200, { streams: rows.map(presentStream), nextBefore: rows.length === limit && last !== undefined ? last.createdAt : null });
+  });
+
+  router.add('GET', '/streams/:id', ({ req, res, params }) => {
+    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead']);
+    const s = store.streams.get(params.id as string);
+    if (s === undefined) throw new DsError(ErrorCode.StreamNotFound, `stream "${params.id}" is not in the log`);
+    sendJson(res, 200, presentStream(s));
+  });
+
+  // A streaming endpoint running as its own process reports stream events here.
+  router.add('POST', '/internal/streams/:id', async ({ req, res, params }) => {
+    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''), 'utf8');
+    const expected = Buffer.from(hub.gatewayReportKey.toString('base64url'), 'utf8');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new DsError(ErrorCode.Unauthorized, 'streaming endpoint report key does not match');
+    }
+    const parsed = gatewayEvent.safeParse(await readJson(req));
+    if (!parsed.success) throw new DsError(ErrorCode.InvalidRequest, `invalid stream event: ${parsed.error.issues[0]?.message ?? ''}`);
+    const e = parsed.data;
+    if (e.event === 'opened') broker.opened(params.id as string);
+    else broker.ended(params.id as string, e);
+    res.writeHead(204).end();
+  });
+}

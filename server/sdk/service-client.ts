@@ -1,0 +1,238 @@
+/**
+ * The service SDK: registry calls, the stream log, and stream initiation, over the hub's REST API
+ * with a SAS token made from a service connection string (renewed before it expires).
+ *
+ *   const service = createServiceClient(process.env.IOTHUB_CONNECTION_STRING, { ca });
+ *   const stream = await service.initiateStream('my-device', 'ssh');   // a Duplex
+ */
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { parseServiceConnectionString, type ServiceConnectionString } from '../../shared/connection-string.js';
+import { DsError, ErrorCode, isErrorBody } from '../../shared/errors.js';
+import { createSasToken } from '../../shared/sas.js';
+import { connectBridge } from '../../shared/ws-connect.js';
+import type { WebSocketDuplex } from '../../shared/ws-duplex.js';
+
+export interface ServiceClientOptions {
+  ca?: string | Buffer | undefined;
+  /** Base URL of the hub, default `https://{HostName}`. */
+  hubUrl?: string | undefined;
+  /** Recorded in the stream log as the operator on whose behalf streams are opened. */
+  operator?: string | undefined;
+  /** Per-request time limit (stream initiation adds its own timeouts). Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+export interface DeviceDescription {
+  deviceId: string;
+  status: 'enabled' | 'disabled';
+  statusReason?: string | null;
+  connectionState: 'Connected' | 'Disconnected';
+  lastActivityTime: string;
+  etag: string;
+  authentication: { symmetricKey: { primaryKey: string; secondaryKey: string } };
+  [k: string]: unknown;
+}
+
+export interface StreamLogEntry {
+  streamId: string;
+  deviceId: string;
+  streamName: string;
+  initiator: string;
+  operator: string | null;
+  state: string;
+  result: string | null;
+  reason: string | null;
+  createdAt: string;
+  connectedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  closedBy: string | null;
+  closeCode: number | null;
+  bytesToDevice: number;
+  bytesFromDevice: number;
+}
+
+export interface StreamQuery {
+  deviceId?: string | undefined;
+  result?: string | undefined;
+  operator?: string | undefined;
+  before?: number | undefined;
+  since?: number | undefined;
+  limit?: number | undefined;
+}
+
+export interface InitiateOptions {
+  connectTimeoutSeconds?: number;
+  responseTimeoutSeconds?: number;
+}
+
+/** The device answered the stream request with no; `reason` is its words. */
+export class StreamRejectedError extends Error {
+  readonly streamId: string;
+  readonly reason: string;
+
+  constructor(streamId: string, reason: string) {
+    super(`the device rejected the stream: ${reason}`);
+    this.name = 'StreamRejectedError';
+    this.streamId = streamId;
+    this.reason = reason;
+  }
+}
+
+export interface ServiceStream extends WebSocketDuplex {
+  streamId?: string;
+}
+
+interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+export class ServiceClient {
+  readonly #cs: ServiceConnectionString;
+  readonly #o: ServiceClientOptions;
+  readonly #base: URL;
+  #token: { value: string; expiry: number } | undefined;
+
+  constructor(connectionString: string, options: ServiceClientOptions = {}) {
+    this.#cs = parseServiceConnectionString(connectionString);
+    this.#o = options;
+    this.#base = new URL(options.hubUrl ?? `https://${this.#cs.hostName}`);
+  }
+
+  get hostName(): string {
+    return this.#cs.hostName;
+  }
+
+  #sas(): string {
+    const now = Math.floor(Date.now() / 1000);
+    if (this.#token === undefined || this.#token.expiry - now < 300) {
+      const expiry = now + 3600;
+      this.#token = { value: createSasToken({ resource: this.#cs.hostName, key: this.#cs.sharedAccessKey, keyName: this.#cs.sharedAccessKeyName, expiry }), expiry };
+    }
+    return this.#token.value;
+  }
+
+  /** One REST call; a non-2xx answer becomes the hub's DsError. */
+  async call(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+    const url = new URL(path, this.#base);
+    const text = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers: Record<string, string> = { authorization: this.#sas(), accept: 'application/json', ...options.headers };
+    if (text !== undefined) {
+      headers['content-type'] = 'application/json; charset=utf-8';
+      headers['content-length'] = String(Buffer.byteLength(text));
+    }
+    if (this.#o.operator !== undefined) headers['x-devicestreams-operator'] = this.#o.operator;
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const answer = await new Promise<HttpAnswer>((resolve, reject) => {
+      const req = send(url, { method, headers, ca: this.#o.ca, timeout: options.timeoutMs ?? this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > 16 * 1024 * 1024) req.destroy(new Error('answer larger than 16 MiB'));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = raw;
+          if ((res.headers['content-type'] ?? '').includes('json') && raw !== '') {
+            try {
+              body = JSON.parse(raw);
+            } catch {
+              body = raw;
+            }
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new DsError(ErrorCode.DeviceResponseTimeout, `the hub did not answer ${method} ${url.pathname} in time`)));
+      req.on('error', reject);
+      req.end(text);
+    }).catch((err: unknown) => {
+      if (err instanceof DsError) throw err;
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new Error(`cannot reach the hub at ${this.#base.origin}: ${msg}`);
+    });
+    if (answer.status >= 300) {
+      if (isErrorBody(answer.body)) throw new DsError(answer.body.errorCode as never, answer.body.message);
+      throw new DsError(ErrorCode.InternalError, `hub answered HTTP ${answer.status}`);
+    }
+    return answer;
+  }
+
+  async createDevice(deviceId: string, options: { status?: 'enabled' | 'disabled' } = {}): Promise<DeviceDescription> {
+    const r = await this.call('PUT', `/devices/${encodeURIComponent(deviceId)}`, { body: { deviceId, status: options.status ?? 'enabled' } });
+    return r.body as DeviceDescription;
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceDescription> {
+    return (await this.call('GET', `/devices/${encodeURIComponent(deviceId)}`)).body as DeviceDescription;
+  }
+
+  async listDevices(): Promise<DeviceDescription[]> {
+    return (await this.call('GET', '/devices')).body as DeviceDescription[];
+  }
+
+  async updateDevice(deviceId: string, changes: { status?: 'enabled' | 'disabled'; statusReason?: string | null }): Promise<DeviceDescription> {
+    const r = await this.call('PUT', `/devices/${encodeURIComponent(deviceId)}`, { body: { deviceId, ...changes }, headers: { 'if-match': '"*"' } });
+    return r.body as DeviceDescription;
+  }
+
+  async deleteDevice(deviceId: string): Promise<void> {
+    await this.call('DELETE', `/devices/${encodeURIComponent(deviceId)}`, { headers: { 'if-match': '"*"' } });
+  }
+
+  /** The device connection string for a registered device. */
+  async deviceConnectionString(deviceId: string): Promise<string> {
+    const d = await this.getDevice(deviceId);
+    return `HostName=${this.#cs.hostName};DeviceId=${d.deviceId};SharedAccessKey=${d.authentication.symmetricKey.primaryKey}`;
+  }
+
+  async listStreams(q: StreamQuery = {}): Promise<{ streams: StreamLogEntry[]; nextBefore: number | null }> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return (await this.call('GET', `/streams${qs === '' ? '' : `?${qs}`}`)).body as { streams: StreamLogEntry[]; nextBefore: number | null };
+  }
+
+  async getStream(streamId: string): Promise<StreamLogEntry> {
+    return (await this.call('GET', `/streams/${encodeURIComponent(streamId)}`)).body as StreamLogEntry;
+  }
+
+  /**
+   * Asks the device for a stream and connects the service side. Resolves with the stream as a
+   * Duplex; rejects with StreamRejectedError (the device said no) or DsError (404103 offline,
+   * 504101 no answer, 429xxx throttled, 401/403 credentials, 404001 unknown device).
+   */
+  async initiateStream(deviceId: string, streamName: string, options: InitiateOptions = {}): Promise<ServiceStream> {
+    const connect = options.connectTimeoutSeconds ?? 60;
+    const response = options.responseTimeoutSeconds ?? 60;
+    const r = await this.call('POST', `/twins/${encodeURIComponent(deviceId)}/streams/${encodeURIComponent(streamName)}?api-version=2021-04-12`, {
+      headers: {
+        'iothub-streaming-connect-timeout-in-seconds': String(connect),
+        'iothub-streaming-response-timeout-in-seconds': String(response),
+      },
+      timeoutMs: (connect + response + 15) * 1000,
+    });
+    const streamId = String(r.headers['x-devicestreams-stream-id'] ?? '');
+    if (String(r.headers['iothub-streaming-is-accepted']).toLowerCase() !== 'true') {
+      const reason = typeof r.body === 'object' && r.body !== null && 'reason' in r.body ? String((r.body).reason) : 'rejected';
+      throw new StreamRejectedError(streamId, reason);
+    }
+    const url = r.headers['iothub-streaming-url'];
+    const token = r.headers['iothub-streaming-auth-token'];
+    if (typeof url !== 'string' || typeof token !== 'string') throw new DsError(ErrorCode.InternalError, 'hub accepted the stream but sent no URL or token');
+    const stream: ServiceStream = await connectBridge(url, token, this.#o.ca);
+    stream.streamId = streamId;
+    return stream;
+  }
+}
+
+/** Creates a service client from a service connection string. Throws DsError if it is malformed. */
+export function createServiceClient(connectionString: string, options: ServiceClientOptions = {}): ServiceClient {
+  return new ServiceClient(connectionString, options);
+}

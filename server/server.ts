@@ -1,0 +1,197 @@
+/**
+ * One process serving the roles it is given (hub, gateway, bff) over one HTTPS server: TLS by
+ * default with a local CA on first start, plain HTTP only when asked. `startServer` listens (port 0
+ * picks a free port) and returns something you can `close()`.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { DsError, ErrorCode } from '../shared/errors.js';
+import { buildConnectionString } from '../shared/connection-string.js';
+import { HANDSHAKE_DEADLINE_MS } from '../shared/limits.js';
+import { createRemoteReporter } from './gateway/remote-reporter.js';
+import { Gateway, type StreamReporter } from './gateway/gateway.js';
+import { sendError } from './http/respond.js';
+import { rejectUpgrade, refuseBrowserOrigin } from './http/upgrade.js';
+import { createHub, gatewayReportKey, type Hub } from './hub/hub.js';
+import { loadOrCreateSecret } from './secrets.js';
+import { openStore, type Store } from './store/store.js';
+import { ensureLocalTls, loadTlsFiles, type TlsMaterial } from './tls.js';
+
+export type Role = 'hub' | 'gateway' | 'bff';
+
+/** A role plugged into the server: answers what is its own, returns false otherwise. */
+export interface RoleHandler {
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  close(): void | Promise<void>;
+}
+
+export interface ServerOptions {
+  roles: ReadonlySet<Role>;
+  dataDir: string;
+  host: string;
+  port: number;
+  /** The URL clients use to reach this server; default `https://localhost:{port}`. */
+  publicUrl?: string | undefined;
+  tls: { kind: 'local' } | { kind: 'files'; certFile: string; keyFile: string } | { kind: 'none' };
+  /** Streaming endpoint base URL when this process does not run the gateway role. */
+  gatewayUrl?: string | undefined;
+  /** Hub URL when this process runs the gateway without the hub. */
+  hubUrl?: string | undefined;
+  /** CA to trust when talking to the hub from a separate gateway. */
+  hubCaFile?: string | undefined;
+  heartbeatIntervalMs: number;
+  /** Initiation → both sides connected (default and most: 60 s). */
+  handshakeTimeoutMs?: number | undefined;
+  throttle: { maxStreamsPerDevice: number; maxStreamsPerHub: number; initiationsPerSecond: number };
+  log: (line: string) => void;
+  /** Extra roles (the console's BFF) built once the server knows its URL. */
+  extraRoles?: Array<(ctx: RunningServer) => RoleHandler | Promise<RoleHandler>>;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** `host[:port]` that connection strings carry. */
+  hostName: string;
+  caFile: string | undefined;
+  store: Store | undefined;
+  hub: Hub | undefined;
+  gateway: Gateway | undefined;
+  /** The iothubowner connection string, when this process runs the hub. */
+  ownerConnectionString(): string | undefined;
+  /** A connection string for any policy, when this process runs the hub. */
+  policyConnectionString(policy: string): string | undefined;
+  close(): Promise<void>;
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '127.0.0.1' || host === '') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const secure = o.tls.kind !== 'none';
+  const presetPublic = o.publicUrl === undefined ? undefined : new URL(o.publicUrl);
+  let tls: TlsMaterial | undefined;
+  if (o.tls.kind === 'local') tls = await ensureLocalTls(o.dataDir, [o.host, presetPublic?.hostname.replace(/^\[|\]$/g, '') ?? '']);
+  else if (o.tls.kind === 'files') tls = loadTlsFiles(o.tls.certFile, o.tls.keyFile);
+
+  const handlers: RoleHandler[] = [];
+  let ready = false;
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!ready) return sendError(res, new DsError(ErrorCode.RoleUnavailable, 'server is starting; retry in a moment'));
+    for (const h of handlers) if (h.handleRequest(req, res)) return;
+    sendError(res, new DsError(ErrorCode.NotFound, `no route for ${req.method} ${(req.url ?? '').split('?')[0]}`));
+  };
+  const server: Server = secure
+    ? createHttpsServer({ cert: tls?.cert, key: tls?.key, minVersion: 'TLSv1.2' }, onRequest)
+    : createHttpServer(onRequest);
+  server.keepAliveTimeout = 30_000;
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 120_000;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    try {
+      if (!ready) throw new DsError(ErrorCode.RoleUnavailable, 'server is starting; retry in a moment');
+      for (const h of handlers) if (h.handleUpgrade(req, socket, head)) return;
+      throw new DsError(ErrorCode.NotFound, `no WebSocket endpoint at ${(req.url ?? '').split('?')[0]}`);
+    } catch (err) {
+      rejectUpgrade(socket, err);
+    }
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const scheme = secure ? 'https' : 'http';
+  const publicUrl = (o.publicUrl ?? `${scheme}://${hostForUrl(o.host)}:${port}`).replace(/\/+$/, '');
+  const pub = new URL(publicUrl);
+  const hostName = pub.port === '' ? pub.hostname : `${pub.hostname}:${pub.port}`;
+  const wsBase = publicUrl.replace(/^http/, 'ws');
+
+  let store: Store | undefined;
+  let hub: Hub | undefined;
+  let gateway: Gateway | undefined;
+  const tokenSecret = o.roles.has('hub') || o.roles.has('gateway') ? loadOrCreateSecret(o.dataDir, 'stream-token.key') : undefined;
+
+  if (o.roles.has('hub') && tokenSecret !== undefined) {
+    store = openStore(o.dataDir);
+    const gatewayUrl = o.roles.has('gateway') ? wsBase : o.gatewayUrl?.replace(/^http/, 'ws').replace(/\/+$/, '');
+    if (gatewayUrl === undefined) throw new Error('without the gateway role, --gateway-url must name the streaming endpoint');
+    hub = createHub({
+      store,
+      hostNames: [hostName, ...(pub.hostname === 'localhost' ? [`127.0.0.1:${port}`] : [])],
+      tokenSecret,
+      gatewayUrl: () => gatewayUrl,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      handshakeTimeoutMs: Math.min(o.handshakeTimeoutMs ?? HANDSHAKE_DEADLINE_MS, HANDSHAKE_DEADLINE_MS),
+      throttle: o.throttle,
+      log: o.log,
+    });
+    handlers.push(hub);
+  }
+  if (o.roles.has('gateway') && tokenSecret !== undefined) {
+    let reporter: StreamReporter;
+    if (hub !== undefined) {
+      const broker = hub.context.broker;
+      reporter = { opened: (id) => broker.opened(id), ended: (id, end) => broker.ended(id, end) };
+    } else {
+      if (o.hubUrl === undefined) throw new Error('without the hub role, --hub-url must name the hub');
+      reporter = createRemoteReporter({
+        hubUrl: o.hubUrl,
+        key: gatewayReportKey(tokenSecret),
+        ca: o.hubCaFile !== undefined ? readFileSync(o.hubCaFile, 'utf8') : tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined,
+        log: o.log,
+      });
+    }
+    const gw = new Gateway({ tokenSecret, reporter, heartbeatIntervalMs: o.heartbeatIntervalMs, log: o.log });
+    gateway = gw;
+    if (hub !== undefined) hub.context.broker.gateway = gw;
+    handlers.push({
+      handleRequest: () => false,
+      handleUpgrade(req, socket, head) {
+        const m = /^\/bridges\/([A-Za-z0-9-]{1,64})(?:\?.*)?$/.exec(req.url ?? '');
+        if (m === null) return false;
+        refuseBrowserOrigin(req);
+        gw.handleUpgrade(req, socket, head, m[1] as string);
+        return true;
+      },
+      close: () => gw.close(),
+    });
+  }
+
+  const policyConnectionString = (policy: string): string | undefined => {
+    const p = store?.policies.get(policy);
+    return p === undefined ? undefined : buildConnectionString({ kind: 'service', hostName, sharedAccessKeyName: p.name, sharedAccessKey: p.primaryKey });
+  };
+  const running: RunningServer = {
+    url: publicUrl,
+    port,
+    hostName,
+    caFile: tls?.caFile,
+    store,
+    hub,
+    gateway,
+    ownerConnectionString: () => policyConnectionString('iothubowner'),
+    policyConnectionString,
+    async close() {
+      ready = false;
+      for (const h of [...handlers].reverse()) await h.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      store?.close();
+    },
+  };
+  for (const make of o.extraRoles ?? []) handlers.push(await make(running));
+  ready = true;
+  return running;
+}

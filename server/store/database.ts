@@ -1,0 +1,70 @@
+/**
+ * The embedded store: one SQLite file (WAL) in the data directory. Schema migrations are plain
+ * numbered SQL steps applied in order and recorded in `user_version`.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type Db = Database.Database;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE devices (
+     device_id TEXT PRIMARY KEY,
+     generation_id TEXT NOT NULL,
+     etag TEXT NOT NULL,
+     primary_key TEXT NOT NULL,
+     secondary_key TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('enabled','disabled')),
+     status_reason TEXT,
+     status_updated_time TEXT NOT NULL,
+     created_time TEXT NOT NULL,
+     last_activity_time TEXT,
+     connection_state_updated_time TEXT
+   );
+   CREATE TABLE policies (
+     name TEXT PRIMARY KEY,
+     primary_key TEXT NOT NULL,
+     secondary_key TEXT NOT NULL,
+     rights TEXT NOT NULL
+   );
+   CREATE TABLE streams (
+     id TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     stream_name TEXT NOT NULL,
+     initiator TEXT NOT NULL,
+     operator TEXT,
+     state TEXT NOT NULL CHECK (state IN ('pending','accepted','open','ended')),
+     result TEXT,
+     reason TEXT,
+     created_at INTEGER NOT NULL,
+     accepted_at INTEGER,
+     connected_at INTEGER,
+     ended_at INTEGER,
+     closed_by TEXT,
+     close_code INTEGER,
+     bytes_to_device INTEGER NOT NULL DEFAULT 0,
+     bytes_from_device INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX streams_created ON streams (created_at DESC);
+   CREATE INDEX streams_device ON streams (device_id, created_at DESC);
+   CREATE INDEX streams_operator ON streams (operator, created_at DESC);`,
+];
+
+/** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */
+export function openDatabase(dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, 'hub.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return db;
+}

@@ -1,0 +1,59 @@
+/** Shared access policies: named keys with rights, as in Azure IoT Hub. */
+import type { Db } from './database.js';
+import { newKey } from './devices.js';
+
+export type Right = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
+
+export interface PolicyRecord {
+  name: string;
+  primaryKey: string;
+  secondaryKey: string;
+  rights: ReadonlySet<Right>;
+}
+
+/** The policies a new hub starts with. */
+export const DEFAULT_POLICIES: ReadonlyArray<{ name: string; rights: Right[] }> = [
+  { name: 'iothubowner', rights: ['RegistryRead', 'RegistryWrite', 'ServiceConnect', 'DeviceConnect'] },
+  { name: 'service', rights: ['ServiceConnect'] },
+  { name: 'device', rights: ['DeviceConnect'] },
+  { name: 'registryRead', rights: ['RegistryRead'] },
+  { name: 'registryReadWrite', rights: ['RegistryRead', 'RegistryWrite'] },
+];
+
+interface Row {
+  name: string;
+  primary_key: string;
+  secondary_key: string;
+  rights: string;
+}
+
+export class PolicyRepository {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  /** Creates the default policies that are missing; returns the names created. */
+  ensureDefaults(): string[] {
+    const created: string[] = [];
+    const insert = this.#db.prepare('INSERT OR IGNORE INTO policies (name, primary_key, secondary_key, rights) VALUES (?,?,?,?)');
+    this.#db.transaction(() => {
+      for (const p of DEFAULT_POLICIES) {
+        if (insert.run(p.name, newKey(), newKey(), p.rights.join(',')).changes > 0) created.push(p.name);
+      }
+    })();
+    return created;
+  }
+
+  get(name: string): PolicyRecord | undefined {
+    const row = this.#db.prepare<[string], Row>('SELECT * FROM policies WHERE name = ?').get(name);
+    if (row === undefined) return undefined;
+    return {
+      name: row.name,
+      primaryKey: row.primary_key,
+      secondaryKey: row.secondary_key,
+      rights: new Set(row.rights.split(',').filter(Boolean) as Right[]),
+    };
+  }
+}

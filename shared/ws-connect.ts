@@ -1,0 +1,68 @@
+/**
+ * Opening a client WebSocket to the hub (node-only): TLS with an optional CA, a bounded wait, and
+ * refusals turned into the hub's own typed error (its JSON body) instead of "Unexpected server
+ * response: 401".
+ */
+import WebSocket from 'ws';
+import { DsError, ErrorCode, isErrorBody } from './errors.js';
+import { MAX_FRAME_BYTES } from './limits.js';
+import { WebSocketDuplex } from './ws-duplex.js';
+
+export interface ConnectOptions {
+  headers: Record<string, string>;
+  /** PEM of the CA to trust (the hub's own CA); the system store otherwise. */
+  ca?: string | Buffer | undefined;
+  timeoutMs?: number;
+  maxPayload?: number;
+}
+
+/** Resolves with an open WebSocket, or rejects with a DsError (refused) or a network Error. */
+export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, {
+      headers: o.headers,
+      ca: o.ca,
+      perMessageDeflate: false,
+      maxPayload: o.maxPayload ?? MAX_FRAME_BYTES,
+      handshakeTimeout: o.timeoutMs ?? 15_000,
+    });
+    let settled = false;
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      ws.terminate();
+      reject(err);
+    };
+    ws.once('open', () => {
+      settled = true;
+      resolve(ws);
+    });
+    ws.on('error', (err) => fail(err));
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= 16 * 1024) chunks.push(c);
+      });
+      res.on('end', () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          body = undefined;
+        }
+        if (isErrorBody(body)) fail(new DsError(body.errorCode as never, body.message));
+        else fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`));
+      });
+      res.on('error', () => fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`)));
+    });
+  });
+}
+
+/** Connects one side of a stream to the streaming endpoint and returns it as a Duplex. */
+export async function connectBridge(url: string, authToken: string, ca?: string | Buffer): Promise<WebSocketDuplex> {
+  if (!/^wss?:\/\//.test(url)) throw new DsError(ErrorCode.ArgumentInvalid, `stream URL must be ws:// or wss://, got "${url.slice(0, 60)}"`);
+  const ws = await connectWebSocket(url, { headers: { authorization: `Bearer ${authToken}` }, ca });
+  return new WebSocketDuplex(ws);
+}

@@ -1,0 +1,100 @@
+/**
+ * A stream bridge WebSocket as a Node Duplex (node-only). Writes are split into frames of at most
+ * 64 KiB and sent without copying; the writable side holds back (callback withheld) while more than
+ * a high watermark is queued towards the socket. Reads pause the socket when the consumer does not
+ * keep up. `end()` closes the WebSocket with 1000 after everything written has been sent (WebSocket
+ * has no half-close); a close with any other code destroys the Duplex with a StreamClosedError.
+ */
+import { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { describeClose } from './close-codes.js';
+import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, MAX_FRAME_BYTES } from './limits.js';
+
+/** The stream was closed by the far side (or the network) with a code other than 1000. */
+export class StreamClosedError extends Error {
+  readonly closeCode: number;
+  readonly closeReason: string;
+
+  constructor(code: number, reason: string) {
+    super(`stream closed: ${describeClose(code, reason)}`);
+    this.name = 'StreamClosedError';
+    this.closeCode = code;
+    this.closeReason = reason;
+  }
+}
+
+export class WebSocketDuplex extends Duplex {
+  readonly #ws: WebSocket;
+  #queued = 0;
+  #waiting: ((err?: Error | null) => void) | undefined;
+  /** Close code and reason once the socket has closed. */
+  closeCode: number | undefined;
+  closeReason = '';
+
+  constructor(ws: WebSocket) {
+    super({ allowHalfOpen: false, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
+    this.#ws = ws;
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) return;
+      if (!this.push(data)) ws.pause();
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString('utf8');
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      if (code === 1000) {
+        this.push(null);
+        waiting?.();
+        // Nothing more can be written once the socket is closed.
+        if (!this.writableFinished) this.destroy();
+      } else {
+        const err = new StreamClosedError(code, this.closeReason);
+        waiting?.(err);
+        this.destroy(err);
+      }
+    });
+  }
+
+  override _read(): void {
+    this.#ws.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) {
+      callback(new StreamClosedError(this.closeCode ?? 1006, 'the stream is closed'));
+      return;
+    }
+    for (let off = 0; off < chunk.length; off += MAX_FRAME_BYTES) {
+      const slice = off === 0 && chunk.length <= MAX_FRAME_BYTES ? chunk : chunk.subarray(off, off + MAX_FRAME_BYTES);
+      this.#queued += slice.length;
+      this.#ws.send(slice, { binary: true }, () => this.#sent(slice.length));
+    }
+    if (this.#queued <= BRIDGE_HIGH_WATER_BYTES) callback();
+    else this.#waiting = callback;
+  }
+
+  #sent(size: number): void {
+    this.#queued -= size;
+    if (this.#waiting !== undefined && this.#queued <= BRIDGE_LOW_WATER_BYTES) {
+      const cb = this.#waiting;
+      this.#waiting = undefined;
+      cb();
+    }
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(1000);
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
+    if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
+      if (err === null) this.#ws.close(1000);
+      else this.#ws.close(4001, err.message.slice(0, 120));
+      setTimeout(() => this.#ws.terminate(), 2000).unref();
+    }
+    callback(err);
+  }
+}

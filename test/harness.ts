@@ -1,0 +1,163 @@
+/**
+ * Test harness: real processes of the real CLI, real TLS, ports chosen at run time. Every process
+ * started here is recorded and killed by pid in `stopAll()` (call it in afterAll/afterEach).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServiceClient, type ServiceClient } from '../server/sdk/service-client.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const CLI = join(ROOT, 'bin', 'devicestreams.js');
+
+export interface Proc {
+  child: ChildProcess;
+  pid: number;
+  output(): string;
+  /** Resolves with the first match of `re` in stdout+stderr (waits up to `timeoutMs`). */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const live = new Set<Proc>();
+const dirs: string[] = [];
+
+export function tempDir(prefix = 'ds-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+export function spawnProc(command: string, args: string[], env: Record<string, string | undefined> = {}): Proc {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let text = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer): void => {
+    text += d.toString('utf8');
+    if (text.length > 1_000_000) text = text.slice(-500_000);
+    for (const l of listeners) l();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const proc: Proc = {
+    child,
+    pid: child.pid ?? -1,
+    output: () => text,
+    waitFor(re, timeoutMs = 20_000) {
+      return new Promise((resolveMatch, reject) => {
+        const check = (): boolean => {
+          const m = re.exec(text);
+          if (m !== null) {
+            listeners.delete(onChange);
+            clearTimeout(timer);
+            resolveMatch(m);
+            return true;
+          }
+          return false;
+        };
+        const onChange = (): void => void check();
+        const timer = setTimeout(() => {
+          listeners.delete(onChange);
+          reject(new Error(`timed out waiting for ${String(re)} from pid ${child.pid}; output so far:\n${text.slice(-3000)}`));
+        }, timeoutMs);
+        if (check()) return;
+        listeners.add(onChange);
+        void exited.then(() => {
+          if (listeners.has(onChange) && !check()) {
+            listeners.delete(onChange);
+            clearTimeout(timer);
+            reject(new Error(`pid ${child.pid} exited before printing ${String(re)}; output:\n${text.slice(-3000)}`));
+          }
+        });
+      });
+    },
+    exited,
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+  live.add(proc);
+  void exited.then(() => live.delete(proc));
+  return proc;
+}
+
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): Proc {
+  return spawnProc(process.execPath, [CLI, ...args], env);
+}
+
+/** Kills every process this harness started (SIGKILL after 3 s) and removes temp dirs. */
+export async function stopAll(): Promise<void> {
+  const procs = [...live];
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(
+    procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 3000))]).then(() => p.kill('SIGKILL'))),
+  );
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+export interface HubHandle {
+  proc: Proc;
+  url: string;
+  port: number;
+  dataDir: string;
+  caFile: string;
+  ca: string;
+  ownerCs: string;
+  service: ServiceClient;
+}
+
+/** Starts `devicestreams hub` on a free port with a fresh (or given) data directory. */
+export async function startHub(extraArgs: string[] = [], dataDir = tempDir()): Promise<HubHandle> {
+  const proc = spawnCli(['hub', '--data-dir', dataDir, '--port', '0', '--heartbeat-interval', '1', ...extraArgs]);
+  const ready = await proc.waitFor(/READY (https?:\/\/\S+)/);
+  const url = ready[1] as string;
+  const caFile = join(dataDir, 'tls', 'ca.pem');
+  const ca = url.startsWith('https') ? readFileSync(caFile, 'utf8') : '';
+  const m = /(HostName=[^\s']+;SharedAccessKeyName=iothubowner;SharedAccessKey=[^\s']+)/.exec(proc.output());
+  if (m === null) throw new Error(`hub did not print the owner connection string:\n${proc.output()}`);
+  const ownerCs = m[1] as string;
+  return { proc, url, port: Number(new URL(url).port), dataDir, caFile, ca, ownerCs, service: createServiceClient(ownerCs, { ca, hubUrl: url }) };
+}
+
+/** Starts the fixture echo server as its own process; resolves with its port. */
+export async function startEchoServer(): Promise<{ proc: Proc; port: number }> {
+  const proc = spawnProc(process.execPath, [join(ROOT, 'test', 'fixtures', 'echo-server.mjs')]);
+  const m = await proc.waitFor(/PORT (\d+)/);
+  return { proc, port: Number(m[1]) };
+}
+
+/** Registers `deviceId` (if needed) and starts `devicestreams agent` for it with `maps`. */
+export async function startAgent(hub: HubHandle, deviceId: string, maps: string[], extraArgs: string[] = []): Promise<Proc> {
+  try {
+    await hub.service.createDevice(deviceId);
+  } catch (err) {
+    if (!(err instanceof Error && /already exists/.test(err.message))) throw err;
+  }
+  const cs = await hub.service.deviceConnectionString(deviceId);
+  const proc = spawnCli(['agent', '--ca', hub.caFile, ...maps.flatMap((m) => ['--map', m]), ...extraArgs], { DEVICE_CONNECTION_STRING: cs });
+  await proc.waitFor(/connected to the hub/);
+  return proc;
+}
+
+/** Starts `devicestreams proxy` on a free loopback port; resolves with the port. */
+export async function startProxy(hub: HubHandle, deviceId: string, stream: string): Promise<{ proc: Proc; port: number }> {
+  const proc = spawnCli(['proxy', '--device', deviceId, '--stream', stream, '--listen', '127.0.0.1:0', '--ca', hub.caFile], {
+    IOTHUB_CONNECTION_STRING: hub.ownerCs,
+  });
+  const m = await proc.waitFor(/LISTENING [^:]+:(\d+)/);
+  return { proc, port: Number(m[1]) };
+}
+
+/** Resident memory of a process in bytes (Linux). */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
