@@ -1,0 +1,59 @@
+/**
+ * The console's terminal WebSocket (browser ⇄ BFF, `/api/terminal?deviceId=…`). Binary frames are
+ * terminal-protocol bytes passed through unchanged to and from the device's shell server. Text
+ * frames carry the BFF's status messages below, so the page can show each step and, at the end,
+ * why. Browser-safe.
+ */
+
+/** BFF → browser text messages. */
+export type ConsoleStatus =
+  /** The BFF asked the hub for a stream to the device. */
+  | { type: 'status'; phase: 'requesting' }
+  /** The device accepted; the BFF is connecting to the streaming endpoint. */
+  | { type: 'status'; phase: 'accepted'; streamId: string }
+  /** Bytes flow end to end. */
+  | { type: 'status'; phase: 'connected'; streamId: string }
+  /** Round-trip reply to a browser ping (latency display). */
+  | { type: 'pong'; t: number }
+  /** Why the session could not start or ended; the socket closes right after with `code`. */
+  | { type: 'error'; code: ConsoleCloseCodeValue; message: string };
+
+/** Browser → BFF text messages. */
+export type ConsoleRequest = { type: 'ping'; t: number };
+
+/** Close codes of the console's terminal socket, each with a sentence for the status line. */
+export const ConsoleCloseCode = {
+  /** The shell exited (its EXIT frame went before) or the device closed the stream cleanly. */
+  Normal: 1000,
+  /** The device is connected but refused the stream. */
+  Rejected: 4100,
+  /** The device is not connected and did not connect within the connect timeout. */
+  Offline: 4101,
+  /** The device did not answer in time, or the stream did not connect in time. */
+  Timeout: 4102,
+  /** The operator's role may not open terminals, or the session ended (logout). */
+  Forbidden: 4103,
+  /** No such device. */
+  NotFound: 4104,
+  /** The stream to the device dropped. */
+  ConnectionLost: 4105,
+  /** Throttled by the hub: too many streams. */
+  Busy: 4106,
+  /** The BFF hit an unexpected error. */
+  Internal: 4107,
+  /** The operator logged out (this or another tab). */
+  LoggedOut: 4108,
+} as const;
+
+export type ConsoleCloseCodeValue = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];
+
+/** Parses a BFF status message; undefined for anything that is not one. */
+export function parseConsoleStatus(text: string): ConsoleStatus | undefined {
+  try {
+    const v = JSON.parse(text) as { type?: unknown };
+    if (v !== null && typeof v === 'object' && (v.type === 'status' || v.type === 'pong' || v.type === 'error')) return v as ConsoleStatus;
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
