@@ -104,6 +104,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     }
   });
   server.on('clientError', (_err, socket) => socket.destroy());
+  // Keepalive finds peers that vanished while their stream was paused by flow control (no pings then).
+  server.on('connection', (socket: import('node:net').Socket) => socket.setKeepAlive(true, 30_000));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

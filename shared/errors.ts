@@ -64,6 +64,15 @@ export interface ErrorBody {
   trackingId: string;
   message: string;
   timestampUtc: string;
+  /** `ErrorCode:{Name};{message}`: the form Azure's own clients parse. */
+  Message?: string;
+  ExceptionMessage?: string;
+}
+
+/** The catalogue name of a code (`DeviceNotFound`), or `Error` for unknown ones. */
+export function errorName(code: number): string {
+  for (const [name, value] of Object.entries(ErrorCode)) if (value === code) return name;
+  return 'Error';
 }
 
 /** An error with a stable code; thrown anywhere, turned into an answer at the edge. */

@@ -144,6 +144,12 @@ export class Gateway {
     for (const ws of this.#wss.clients) {
       const a = this.#liveness.get(ws);
       if (a === undefined) continue;
+      // A socket we stopped reading (its peer is slow) cannot show us its pong, and one whose
+      // window is closed has our ping queued behind data: both are flow control, not death.
+      if (ws.isPaused || ws.bufferedAmount > 0) {
+        a.alive = true;
+        continue;
+      }
       if (!a.alive) {
         ws.terminate();
         continue;

@@ -1,7 +1,7 @@
 /** Turning results and errors into HTTP answers, and reading bounded request bodies. */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DsError, ErrorCode, type ErrorBody } from '../../shared/errors.js';
+import { DsError, ErrorCode, errorName, type ErrorBody } from '../../shared/errors.js';
 import { MAX_REST_BODY_BYTES } from '../../shared/limits.js';
 
 /** Writes a JSON answer. */
@@ -22,9 +22,19 @@ export function errorBody(err: unknown): { status: number; body: ErrorBody; head
   const ds = err instanceof DsError ? err : new DsError(ErrorCode.InternalError, `internal error (tracking id ${trackingId})`);
   const headers: Record<string, string> = {};
   if (ds.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(ds.retryAfterSeconds)));
+  const timestampUtc = new Date().toISOString();
   return {
     status: ds.status,
-    body: { errorCode: ds.code, trackingId, message: ds.message, timestampUtc: new Date().toISOString() },
+    body: {
+      errorCode: ds.code,
+      trackingId,
+      message: ds.message,
+      timestampUtc,
+      // Azure's older field, which the published azure-iothub client parses into typed errors
+      // (DeviceNotFoundError, DeviceAlreadyExistsError, …).
+      Message: `ErrorCode:${errorName(ds.code)};${ds.message}`,
+      ExceptionMessage: `Tracking ID:${trackingId}-TimeStamp:${timestampUtc}`,
+    },
     headers,
   };
 }

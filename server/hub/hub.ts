@@ -111,7 +111,11 @@ export function createHub(o: HubOptions): Hub {
         return true;
       }
       if (matched === undefined) return false;
-      Promise.resolve(matched.handler({ req, res, params: matched.params, query: matched.query })).catch((err: unknown) => sendError(res, err, o.log));
+      const { handler, params, query } = matched;
+      // Handlers may throw synchronously or reject; both become an error answer, never a crash.
+      Promise.resolve()
+        .then(() => handler({ req, res, params, query }))
+        .catch((err: unknown) => sendError(res, err, o.log));
       return true;
     },
     handleUpgrade(req, socket, head) {
