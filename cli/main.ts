@@ -11,6 +11,7 @@ Commands:
   device               create, list, show and delete devices; print a device's connection string
   agent                run the device agent: map stream names to local TCP services
   proxy                listen locally; each connection opens a stream to a device service
+  shell-server         serve a terminal (shell on a PTY) per connection, for the web console
   stream               pipe stdin/stdout through one stream (like netcat)
   streams              list and show the stream log
   policy               print a policy's connection string from the hub's data directory
@@ -25,6 +26,7 @@ const commands: Record<string, () => Promise<Command>> = {
   device: async () => (await import('./commands/device.js')).run,
   agent: async () => (await import('./commands/agent.js')).run,
   proxy: async () => (await import('./commands/proxy.js')).run,
+  'shell-server': async () => (await import('./commands/shell-server.js')).run,
   stream: async () => (await import('./commands/stream.js')).run,
   streams: async () => (await import('./commands/streams.js')).run,
   policy: async () => (await import('./commands/policy.js')).run,

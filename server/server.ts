@@ -5,7 +5,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { DsError, ErrorCode } from '../shared/errors.js';
@@ -54,6 +54,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
+  /** How a client in this process (the BFF) reaches this server: its listen address. */
+  internalUrl: string;
   port: number;
   /** `host[:port]` that connection strings carry. */
   hostName: string;
@@ -105,7 +107,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   server.on('clientError', (_err, socket) => socket.destroy());
   // Keepalive finds peers that vanished while their stream was paused by flow control (no pings then).
-  server.on('connection', (socket: import('node:net').Socket) => socket.setKeepAlive(true, 30_000));
+  server.on('connection', (socket: Socket) => socket.setKeepAlive(true, 30_000));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -173,8 +175,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const p = store?.policies.get(policy);
     return p === undefined ? undefined : buildConnectionString({ kind: 'service', hostName, sharedAccessKeyName: p.name, sharedAccessKey: p.primaryKey });
   };
+  const listenHost = o.host === '0.0.0.0' || o.host === '' ? '127.0.0.1' : o.host === '::' ? '[::1]' : o.host.includes(':') ? `[${o.host}]` : o.host;
   const running: RunningServer = {
     url: publicUrl,
+    internalUrl: `${scheme}://${listenHost}:${port}`,
     port,
     hostName,
     caFile: tls?.caFile,

@@ -110,8 +110,8 @@ export interface HubHandle {
 }
 
 /** Starts `devicestreams hub` on a free port with a fresh (or given) data directory. */
-export async function startHub(extraArgs: string[] = [], dataDir = tempDir()): Promise<HubHandle> {
-  const proc = spawnCli(['hub', '--data-dir', dataDir, '--port', '0', '--heartbeat-interval', '1', ...extraArgs]);
+export async function startHub(extraArgs: string[] = [], dataDir = tempDir(), env: Record<string, string> = {}): Promise<HubHandle> {
+  const proc = spawnCli(['hub', '--data-dir', dataDir, '--port', '0', '--heartbeat-interval', '1', ...extraArgs], env);
   const ready = await proc.waitFor(/READY (https?:\/\/\S+)/);
   const url = ready[1] as string;
   const caFile = join(dataDir, 'tls', 'ca.pem');

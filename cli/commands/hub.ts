@@ -1,7 +1,8 @@
 /** `devicestreams hub` — runs the hub (and by default the streaming endpoint) in this process. */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startServer, type Role, type RoleHandler, type RunningServer } from '../../server/server.js';
+import { createBffRole } from '../../server/bff/role.js';
+import { startServer, type Role, type RunningServer } from '../../server/server.js';
 import { CliError, logLine, numberFlag, parse } from '../args.js';
 
 const HELP = `
@@ -16,10 +17,16 @@ Options:
   --port P                    port (default 8443; 0 picks a free one)
   --public-url URL            URL devices and clients use, e.g. https://hub.example.com
                               (default https://localhost:PORT); connection strings carry its host
-  --roles LIST                comma-separated: hub, gateway (default hub,gateway)
+  --roles LIST                comma-separated: hub, gateway, bff (default hub,gateway,bff)
+                              bff is the operator console (web UI) at the same URL
   --gateway-url URL           streaming endpoint base URL, when this process has no gateway role
   --hub-url URL               hub URL, when this process runs only the gateway role
-  --hub-ca FILE               CA of the hub, for a gateway-only process
+  --hub-ca FILE               CA of the hub, for a process without the hub role
+  --hub-connection-string CS  service connection string for a bff-only process
+                              (or IOTHUB_CONNECTION_STRING; RegistryRead + ServiceConnect)
+  --terminal-connect-timeout SECS
+                              how long the console waits for an offline device (default 10)
+  --console-origin URL        an extra Origin the console accepts (a dev server), repeatable
   --tls-cert FILE             certificate chain (PEM) instead of the local CA's
   --tls-key FILE              its private key (PEM)
   --insecure                  plain HTTP, no TLS (development on loopback only)
@@ -39,14 +46,8 @@ Examples:
     --tls-cert /etc/ssl/hub.pem --tls-key /etc/ssl/hub.key
 `;
 
-const ROLES: readonly Role[] = ['hub', 'gateway'];
+const ROLES: readonly Role[] = ['hub', 'gateway', 'bff'];
 
-/** The console's BFF, plugged in when the bff role is asked for. */
-let consoleRole: ((server: RunningServer, dataDir: string) => RoleHandler | Promise<RoleHandler>) | undefined;
-
-export function setConsoleRole(make: typeof consoleRole): void {
-  consoleRole = make;
-}
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
@@ -58,6 +59,9 @@ export async function run(argv: string[]): Promise<void> {
     'gateway-url': { type: 'string' },
     'hub-url': { type: 'string' },
     'hub-ca': { type: 'string' },
+    'hub-connection-string': { type: 'string' },
+    'terminal-connect-timeout': { type: 'string' },
+    'console-origin': { type: 'string', multiple: true },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
@@ -68,8 +72,8 @@ export async function run(argv: string[]): Promise<void> {
     'max-initiations': { type: 'string' },
   }, HELP);
   const dataDir = resolve(values['data-dir'] ?? 'data');
-  const roles = new Set((values.roles ?? 'hub,gateway').split(',').map((r) => r.trim()).filter(Boolean) as Role[]);
-  for (const r of roles) if (!ROLES.includes(r)) throw new CliError(`--roles: unknown role "${r}" (use hub, gateway)`, 2);
+  const roles = new Set((values.roles ?? 'hub,gateway,bff').split(',').map((r) => r.trim()).filter(Boolean) as Role[]);
+  for (const r of roles) if (!ROLES.includes(r)) throw new CliError(`--roles: unknown role "${r}" (use hub, gateway, bff)`, 2);
   if (roles.size === 0) throw new CliError('--roles: name at least one role', 2);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new CliError('--tls-cert and --tls-key go together', 2);
   if (values.insecure === true && values['tls-cert'] !== undefined) throw new CliError('--insecure and --tls-cert contradict each other', 2);
@@ -84,7 +88,10 @@ export async function run(argv: string[]): Promise<void> {
   }
   const host = values.host ?? '127.0.0.1';
   const firstStart = roles.has('hub') && !existsSync(join(dataDir, 'hub.db'));
-  const bff = roles.has('bff') ? consoleRole : undefined;
+  if (roles.has('bff') && !roles.has('hub') && (values['hub-url'] === undefined || (values['hub-connection-string'] ?? process.env.IOTHUB_CONNECTION_STRING) === undefined)) {
+    throw new CliError('the bff role without the hub role needs --hub-url and --hub-connection-string (or IOTHUB_CONNECTION_STRING)', 2);
+  }
+  const terminalConnectTimeout = numberFlag(values['terminal-connect-timeout'], '--terminal-connect-timeout', 10, 0, 60);
 
   let server: RunningServer;
   try {
@@ -108,7 +115,19 @@ export async function run(argv: string[]): Promise<void> {
         initiationsPerSecond: numberFlag(values['max-initiations'], '--max-initiations', 500, 1, 1_000_000),
       },
       log: logLine,
-      extraRoles: bff === undefined ? [] : [(s) => (bff)(s, dataDir)],
+      extraRoles: !roles.has('bff') ? [] : [
+        (s) => createBffRole(s, {
+          dataDir,
+          hubUrl: values['hub-url'],
+          hubConnectionString: values['hub-connection-string'] ?? process.env.IOTHUB_CONNECTION_STRING,
+          hubCaFile: values['hub-ca'],
+          adminPassword: process.env.DEVICESTREAMS_ADMIN_PASSWORD,
+          terminalConnectTimeoutSeconds: terminalConnectTimeout,
+          allowedOrigins: values['console-origin'] ?? [],
+          log: logLine,
+          announce: (line) => process.stdout.write(`\n${line}\n`),
+        }),
+      ],
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -120,6 +139,7 @@ export async function run(argv: string[]): Promise<void> {
     logLine('warning: --insecure on a non-loopback address sends keys and stream bytes in clear text');
   }
   logLine(`DeviceStreams ${[...roles].join('+')} listening on ${server.url} (data in ${dataDir})`);
+  if (roles.has('bff')) process.stdout.write(`Operator console: ${server.url}/\n`);
   if (server.caFile !== undefined) logLine(`CA certificate for agents and clients (--ca): ${server.caFile}`);
   if (firstStart) {
     process.stdout.write(

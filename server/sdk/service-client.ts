@@ -65,6 +65,8 @@ export interface StreamQuery {
 export interface InitiateOptions {
   connectTimeoutSeconds?: number;
   responseTimeoutSeconds?: number;
+  /** Recorded as the operator of this stream (overrides the client's option). */
+  operator?: string | undefined;
 }
 
 /** The device answered the stream request with no; `reason` is its words. */
@@ -215,6 +217,7 @@ export class ServiceClient {
       headers: {
         'iothub-streaming-connect-timeout-in-seconds': String(connect),
         'iothub-streaming-response-timeout-in-seconds': String(response),
+        ...(options.operator === undefined ? {} : { 'x-devicestreams-operator': options.operator }),
       },
       timeoutMs: (connect + response + 15) * 1000,
     });

@@ -49,6 +49,19 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX streams_created ON streams (created_at DESC);
    CREATE INDEX streams_device ON streams (device_id, created_at DESC);
    CREATE INDEX streams_operator ON streams (operator, created_at DESC);`,
+  `CREATE TABLE operators (
+     name TEXT PRIMARY KEY,
+     password_hash TEXT NOT NULL,
+     role TEXT NOT NULL CHECK (role IN ('admin','operator','viewer')),
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE sessions (
+     token_hash TEXT PRIMARY KEY,
+     operator TEXT NOT NULL REFERENCES operators(name) ON DELETE CASCADE,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX sessions_expiry ON sessions (expires_at);`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

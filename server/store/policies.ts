@@ -18,6 +18,8 @@ export const DEFAULT_POLICIES: ReadonlyArray<{ name: string; rights: Right[] }> 
   { name: 'device', rights: ['DeviceConnect'] },
   { name: 'registryRead', rights: ['RegistryRead'] },
   { name: 'registryReadWrite', rights: ['RegistryRead', 'RegistryWrite'] },
+  // What the operator console's BFF needs: read the registry and the log, open streams.
+  { name: 'console', rights: ['RegistryRead', 'ServiceConnect'] },
 ];
 
 interface Row {

@@ -1,0 +1,214 @@
+/** The console's REST API (see shared/console-api.ts). */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Me, Role, StreamPage } from '../../shared/console-api.js';
+import { ConsoleCloseCode } from '../../shared/console-protocol.js';
+import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
+import { readBody } from '../http/respond.js';
+import type { ServiceClient } from '../sdk/service-client.js';
+import { ApiFailure, badRequest, forbidden, fromHubError, sendApiJson, unauthorized } from './api-errors.js';
+import type { LoginLimiter } from './login-limiter.js';
+import { ROLES, type OperatorRepository } from './operators.js';
+import { presentDevice, presentStream } from './presenters.js';
+import { SESSION_COOKIE, readCookie, type Session, type SessionStore } from './sessions.js';
+import type { TerminalSessions } from './terminal-bridge.js';
+
+export interface ApiContext {
+  operators: OperatorRepository;
+  sessions: SessionStore;
+  limiter: LoginLimiter;
+  service: ServiceClient;
+  terminals: TerminalSessions;
+  secureCookies: boolean;
+}
+
+export interface Caller {
+  session: Session;
+  me: Me;
+}
+
+const NAME = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'use letters, digits and . _ @ -');
+const PASSWORD = z.string().min(8, 'must be at least 8 characters').max(256);
+const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) });
+const newOperator = z.object({ name: NAME, password: PASSWORD, role: z.enum(['admin', 'operator', 'viewer']) });
+const changeOperator = z.object({ password: PASSWORD.optional(), role: z.enum(['admin', 'operator', 'viewer']).optional() });
+
+async function json<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+  let raw: unknown;
+  try {
+    const body = await readBody(req, 16 * 1024);
+    raw = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw badRequest('The request body must be JSON (at most 16 KiB).');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw badRequest(`Field "${issue?.path.join('.') || 'body'}": ${issue?.message ?? 'invalid'}.`);
+  }
+  return parsed.data;
+}
+
+/** The request's client address (for rate limiting). */
+function clientAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+function sessionCookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+}
+
+export function callerOf(ctx: ApiContext, req: IncomingMessage): Caller | undefined {
+  const session = ctx.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+  if (session === undefined) return undefined;
+  const op = ctx.operators.get(session.operator);
+  if (op === undefined) return undefined;
+  return { session, me: { name: op.name, role: op.role } };
+}
+
+function need(caller: Caller | undefined, roles: readonly Role[], what: string): Caller {
+  if (caller === undefined) throw unauthorized();
+  if (!roles.includes(caller.me.role)) throw forbidden(what);
+  return caller;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse, caller: Caller | undefined, match: RegExpExecArray) => Promise<void> | void;
+
+export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp; run: Route }> {
+  const all: readonly Role[] = ROLES;
+  return [
+    {
+      method: 'POST',
+      path: /^\/api\/login$/,
+      run: async (req, res) => {
+        const body = await json(req, loginBody);
+        const address = clientAddress(req);
+        const wait = ctx.limiter.retryAfter(address, body.username);
+        if (wait > 0) {
+          throw new ApiFailure(429, 'rate_limited', `Too many failed logins; try again in ${wait} s.`, { 'retry-after': String(wait) });
+        }
+        const op = await ctx.operators.authenticate(body.username, body.password);
+        if (op === undefined) {
+          ctx.limiter.fail(address, body.username);
+          throw new ApiFailure(401, 'bad_credentials', 'Wrong user name or password.');
+        }
+        ctx.limiter.succeed(body.username);
+        const { token, expiresAt } = ctx.sessions.create(op.name);
+        const me: Me = { name: op.name, role: op.role };
+        sendApiJson(res, 200, me, { 'set-cookie': sessionCookie(token, Math.floor((expiresAt - Date.now()) / 1000), ctx.secureCookies) });
+      },
+    },
+    {
+      method: 'POST',
+      path: /^\/api\/logout$/,
+      run: (_req, res, caller) => {
+        if (caller !== undefined) {
+          ctx.sessions.delete(caller.session.tokenHash);
+          ctx.terminals.closeSession(caller.session.tokenHash, ConsoleCloseCode.LoggedOut, 'You logged out.');
+        }
+        res.writeHead(204, { 'set-cookie': sessionCookie('', 0, ctx.secureCookies), 'cache-control': 'no-store' }).end();
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/me$/,
+      run: (_req, res, caller) => sendApiJson(res, 200, need(caller, all, 'see this').me),
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/devices$/,
+      run: async (_req, res, caller) => {
+        need(caller, all, 'list devices');
+        const devices = await ctx.service.listDevices().catch((e: unknown) => { throw fromHubError(e); });
+        sendApiJson(res, 200, { devices: devices.map(presentDevice) });
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/devices\/([^/]+)$/,
+      run: async (_req, res, caller, m) => {
+        need(caller, all, 'see devices');
+        const id = decodeURIComponent(m[1] ?? '');
+        if (!DEVICE_ID_PATTERN.test(id)) throw badRequest('That is not a valid device id.');
+        const d = await ctx.service.getDevice(id).catch((e: unknown) => { throw fromHubError(e); });
+        sendApiJson(res, 200, presentDevice(d));
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/streams$/,
+      run: async (req, res, caller) => {
+        need(caller, all, 'see the history');
+        const q = new URL(req.url ?? '/', 'http://x').searchParams;
+        const time = (name: string): number | undefined => {
+          const v = q.get(name);
+          if (v === null || v === '') return undefined;
+          const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+          if (!Number.isFinite(ms)) throw badRequest(`"${name}" must be a date and time.`);
+          return ms;
+        };
+        const until = time('until');
+        const before = time('before');
+        const limit = Math.min(Math.max(Number(q.get('limit') ?? '50') || 50, 1), 200);
+        const page = await ctx.service
+          .listStreams({
+            deviceId: q.get('deviceId') || undefined,
+            result: q.get('result') || undefined,
+            operator: q.get('operator') || undefined,
+            since: time('since'),
+            before: before !== undefined && until !== undefined ? Math.min(before, until) : (before ?? until),
+            limit,
+          })
+          .catch((e: unknown) => { throw fromHubError(e); });
+        const body: StreamPage = { streams: page.streams.map(presentStream), nextBefore: page.nextBefore };
+        sendApiJson(res, 200, body);
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/operators$/,
+      run: (_req, res, caller) => {
+        need(caller, ['admin'], 'manage operators');
+        sendApiJson(res, 200, { operators: ctx.operators.list().map((o) => ({ name: o.name, role: o.role, createdAt: new Date(o.createdAt).toISOString() })) });
+      },
+    },
+    {
+      method: 'POST',
+      path: /^\/api\/operators$/,
+      run: async (req, res, caller) => {
+        need(caller, ['admin'], 'manage operators');
+        const body = await json(req, newOperator);
+        if (!(await ctx.operators.create(body.name, body.password, body.role))) throw new ApiFailure(409, 'exists', `There is already an operator named ${body.name}.`);
+        sendApiJson(res, 201, { name: body.name, role: body.role });
+      },
+    },
+    {
+      method: 'PATCH',
+      path: /^\/api\/operators\/([^/]+)$/,
+      run: async (req, res, caller, m) => {
+        need(caller, ['admin'], 'manage operators');
+        const name = decodeURIComponent(m[1] ?? '');
+        const body = await json(req, changeOperator);
+        if (ctx.operators.get(name) === undefined) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
+        if (body.role !== undefined) ctx.operators.setRole(name, body.role);
+        if (body.password !== undefined) {
+          await ctx.operators.setPassword(name, body.password);
+          ctx.sessions.deleteFor(name);
+        }
+        const op = ctx.operators.get(name);
+        sendApiJson(res, 200, { name, role: op?.role });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: /^\/api\/operators\/([^/]+)$/,
+      run: (_req, res, caller, m) => {
+        const me = need(caller, ['admin'], 'manage operators');
+        const name = decodeURIComponent(m[1] ?? '');
+        if (name === me.me.name) throw badRequest('You cannot delete your own account.');
+        if (!ctx.operators.delete(name)) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
+        res.writeHead(204).end();
+      },
+    },
+  ];
+}

@@ -1,0 +1,137 @@
+/**
+ * The console's backend (BFF): operator login and roles, the console API, terminal sessions and
+ * the built SPA. It holds the hub credentials (a service connection string) and talks to the hub
+ * only through the hub's REST API, so it runs in the hub's process or in its own. Nothing it sends
+ * the browser carries a key, a token or a connection string.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { RoleHandler } from '../server.js';
+import type { ServiceClient } from '../sdk/service-client.js';
+import type { Db } from '../store/database.js';
+import { rejectUpgrade } from '../http/upgrade.js';
+import { DsError, ErrorCode } from '../../shared/errors.js';
+import { ApiFailure, sendApiError } from './api-errors.js';
+import { apiRoutes, callerOf, type ApiContext } from './api-routes.js';
+import { LoginLimiter } from './login-limiter.js';
+import { OperatorRepository } from './operators.js';
+import { SessionStore } from './sessions.js';
+import { SECURITY_HEADERS, createStaticHandler } from './static-files.js';
+import { TerminalSessions, type TerminalTap } from './terminal-bridge.js';
+
+export interface BffOptions {
+  db: Db;
+  service: ServiceClient;
+  webRoot: string;
+  /** Secure cookies (the console is served over HTTPS). */
+  secure: boolean;
+  /** Password for the first `admin` account; random (and printed once) when not given. */
+  adminPassword?: string | undefined;
+  sessionTtlMs?: number;
+  terminalConnectTimeoutSeconds?: number;
+  terminalResponseTimeoutSeconds?: number;
+  /** Extra allowed Origins besides the page's own (e.g. a dev server). */
+  allowedOrigins?: readonly string[];
+  log: (line: string) => void;
+  /** Announces the first admin password (default: log it). */
+  announce?: (line: string) => void;
+  onTerminalOpen?: (info: { streamId: string; operator: string; deviceId: string }) => TerminalTap | undefined;
+}
+
+export interface Bff extends RoleHandler {
+  operators: OperatorRepository;
+  terminals: TerminalSessions;
+}
+
+/** The request's own origin as the browser sees it: scheme + Host header. */
+function ownOrigin(req: IncomingMessage): string {
+  const secure = 'encrypted' in req.socket && (req.socket as { encrypted?: boolean }).encrypted === true;
+  return `${secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+}
+
+export async function createBff(o: BffOptions): Promise<Bff> {
+  const operators = new OperatorRepository(o.db);
+  if (operators.count() === 0) {
+    const password = o.adminPassword ?? randomBytes(12).toString('base64url');
+    await operators.create('admin', password, 'admin');
+    (o.announce ?? o.log)(
+      o.adminPassword === undefined
+        ? `Console login created: user "admin", password "${password}" (shown once; change it or add operators as admin)`
+        : 'Console login created: user "admin" with the password from DEVICESTREAMS_ADMIN_PASSWORD',
+    );
+  }
+  const terminals = new TerminalSessions({
+    service: o.service,
+    streamName: 'shell',
+    connectTimeoutSeconds: o.terminalConnectTimeoutSeconds ?? 10,
+    responseTimeoutSeconds: o.terminalResponseTimeoutSeconds ?? 10,
+    log: o.log,
+    ...(o.onTerminalOpen === undefined ? {} : { onOpen: o.onTerminalOpen }),
+  });
+  const ctx: ApiContext = {
+    operators,
+    sessions: new SessionStore(o.db, o.sessionTtlMs ?? 12 * 3600 * 1000),
+    limiter: new LoginLimiter({ windowMs: 5 * 60 * 1000, maxFailuresPerAddress: 20, maxFailuresPerName: 5 }),
+    service: o.service,
+    terminals,
+    secureCookies: o.secure,
+  };
+  const routes = apiRoutes(ctx);
+  const staticFiles = createStaticHandler(o.webRoot);
+  const allowed = new Set(o.allowedOrigins ?? []);
+  const originOk = (req: IncomingMessage): boolean => {
+    const origin = req.headers.origin;
+    return origin !== undefined && (origin === ownOrigin(req) || allowed.has(origin));
+  };
+
+  return {
+    operators,
+    terminals,
+    handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const method = req.method ?? 'GET';
+      if (!path.startsWith('/api/')) {
+        if (method !== 'GET' && method !== 'HEAD') return false;
+        staticFiles(req, res);
+        return true;
+      }
+      for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+      const route = routes.find((r) => r.method === method && r.path.test(path));
+      if (route === undefined) {
+        const exists = routes.some((r) => r.path.test(path));
+        sendApiError(res, new ApiFailure(exists ? 405 : 404, exists ? 'method_not_allowed' : 'not_found', exists ? `${method} is not allowed here.` : 'No such API.'), o.log);
+        return true;
+      }
+      // Cross-site request forgery: every state-changing call must come from our own page.
+      if (method !== 'GET' && method !== 'HEAD' && !originOk(req)) {
+        sendApiError(res, new ApiFailure(403, 'bad_origin', 'This request did not come from the console page.'), o.log);
+        return true;
+      }
+      const match = route.path.exec(path) as RegExpExecArray;
+      Promise.resolve()
+        .then(() => route.run(req, res, callerOf(ctx, req), match))
+        .catch((err: unknown) => sendApiError(res, err, o.log));
+      return true;
+    },
+    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== '/api/terminal') return false;
+      if (!originOk(req)) throw new DsError(ErrorCode.Forbidden, 'terminal sockets may only be opened from the console page (Origin refused)');
+      const caller = callerOf(ctx, req);
+      if (caller === undefined) {
+        rejectUpgrade(socket, new DsError(ErrorCode.MissingCredentials, 'log in first'));
+        return true;
+      }
+      terminals.open(req, socket, head, {
+        sessionKey: caller.session.tokenHash,
+        operator: caller.me.name,
+        mayOpen: caller.me.role === 'admin' || caller.me.role === 'operator',
+      });
+      return true;
+    },
+    close(): void {
+      terminals.close();
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/** Operator accounts of the console: scrypt-hashed passwords and a role. */
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Role } from '../../shared/console-api.js';
+import type { Db } from '../store/database.js';
+
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+const PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+const KEYLEN = 32;
+
+export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
+
+export interface Operator {
+  name: string;
+  role: Role;
+  createdAt: number;
+}
+
+/** `scrypt$N$r$p$salt$hash`, all base64. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(password, salt, KEYLEN, PARAMS);
+  return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
+  const expected = Buffer.from(hash, 'base64');
+  const actual = await scryptAsync(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: PARAMS.maxmem });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** A password hash that matches nothing, so unknown names cost as much time as known ones. */
+let decoy: string | undefined;
+async function decoyHash(): Promise<string> {
+  decoy ??= await hashPassword(randomBytes(16).toString('base64'));
+  return decoy;
+}
+
+interface Row {
+  name: string;
+  password_hash: string;
+  role: Role;
+  created_at: number;
+}
+
+export class OperatorRepository {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  count(): number {
+    return this.#db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM operators').get()?.n ?? 0;
+  }
+
+  get(name: string): Operator | undefined {
+    const row = this.#db.prepare<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
+    return row === undefined ? undefined : { name: row.name, role: row.role, createdAt: row.created_at };
+  }
+
+  list(): Operator[] {
+    return this.#db.prepare<[], Row>('SELECT * FROM operators ORDER BY name').all().map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at }));
+  }
+
+  /** Creates an account; false when the name is taken. */
+  async create(name: string, password: string, role: Role): Promise<boolean> {
+    const hash = await hashPassword(password);
+    return this.#db.prepare('INSERT OR IGNORE INTO operators (name, password_hash, role, created_at) VALUES (?,?,?,?)').run(name, hash, role, Date.now()).changes > 0;
+  }
+
+  async setPassword(name: string, password: string): Promise<boolean> {
+    const hash = await hashPassword(password);
+    return this.#db.prepare('UPDATE operators SET password_hash = ? WHERE name = ?').run(hash, name).changes > 0;
+  }
+
+  setRole(name: string, role: Role): boolean {
+    return this.#db.prepare('UPDATE operators SET role = ? WHERE name = ?').run(role, name).changes > 0;
+  }
+
+  delete(name: string): boolean {
+    return this.#db.prepare('DELETE FROM operators WHERE name = ?').run(name).changes > 0;
+  }
+
+  /** The operator if the password matches; the same work is done for unknown names. */
+  async authenticate(name: string, password: string): Promise<Operator | undefined> {
+    const row = this.#db.prepare<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
+    const ok = await verifyPassword(password, row?.password_hash ?? (await decoyHash()));
+    return ok && row !== undefined ? { name: row.name, role: row.role, createdAt: row.created_at } : undefined;
+  }
+}

@@ -1,0 +1,32 @@
+/** What the console API may tell the browser: whitelisted fields only, never a key or token. */
+import type { ConsoleDevice, ConsoleStream } from '../../shared/console-api.js';
+import type { DeviceDescription, StreamLogEntry } from '../sdk/service-client.js';
+
+export function presentDevice(d: DeviceDescription): ConsoleDevice {
+  return {
+    deviceId: d.deviceId,
+    status: d.status,
+    online: d.connectionState === 'Connected',
+    lastActivityTime: d.lastActivityTime.startsWith('0001') ? null : d.lastActivityTime,
+  };
+}
+
+export function presentStream(s: StreamLogEntry): ConsoleStream {
+  return {
+    streamId: s.streamId,
+    deviceId: s.deviceId,
+    streamName: s.streamName,
+    operator: s.operator,
+    initiator: s.initiator,
+    state: s.state as ConsoleStream['state'],
+    result: s.result,
+    reason: s.reason,
+    createdAt: s.createdAt,
+    endedAt: s.endedAt,
+    durationMs: s.durationMs,
+    closedBy: s.closedBy,
+    closeCode: s.closeCode,
+    bytesToDevice: s.bytesToDevice,
+    bytesFromDevice: s.bytesFromDevice,
+  };
+}
