@@ -35,7 +35,7 @@ function parts(text: string): Map<string, string> {
   for (const raw of text.trim().split(';')) {
     if (raw === '') continue;
     const eq = raw.indexOf('=');
-    if (eq <= 0) fail(`"${raw.slice(0, 20)}" is not NAME=VALUE`);
+    if (eq <= 0 || raw.slice(0, eq).trim() === '') fail(`"${raw.slice(0, 20)}" is not NAME=VALUE`);
     const name = raw.slice(0, eq).trim();
     const value = raw.slice(eq + 1).trim();
     if (map.has(name)) fail(`${name} appears twice`);

@@ -58,7 +58,9 @@ export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: strin
 /** Decodes one text message; never throws. */
 export function decodeControlMessage(text: string): DecodeResult<ControlMessage> {
   if (typeof text !== 'string') return { ok: false, error: 'control message must be text' };
-  if (text.length > MAX_CONTROL_MESSAGE_BYTES) return { ok: false, error: 'control message too large' };
+  if (text.length > MAX_CONTROL_MESSAGE_BYTES || new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {
+    return { ok: false, error: 'control message too large' };
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

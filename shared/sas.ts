@@ -71,6 +71,8 @@ function decode(text: string, what: string): string {
 /** Takes a token apart; throws DsError(Unauthorized) when it is malformed. */
 export function parseSasToken(token: string): ParsedSasToken {
   if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw unauthorized('SAS token missing or too long');
+  // Tokens are URL-encoded ASCII; anything else cannot be one (and would break re-encoding below).
+  if (!/^[\x20-\x7e]*$/.test(token)) throw unauthorized('SAS token must be printable ASCII (URL-encoded)');
   const body = token.startsWith(PREFIX) ? token.slice(PREFIX.length).trim() : undefined;
   if (body === undefined) throw unauthorized('authorization must start with "SharedAccessSignature "');
   const fields = new Map<string, string>();

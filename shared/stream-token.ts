@@ -46,6 +46,8 @@ export function verifyStreamToken(secret: Buffer, token: string, nowSeconds: num
   const [header, payload, signature] = parts as [string, string, string];
   if (header !== HEADER) throw bad('has an unsupported header');
   const given = Buffer.from(signature, 'base64url');
+  // Node's decoder skips stray characters; only the canonical spelling of a signature counts.
+  if (given.toString('base64url') !== signature) throw bad('signature does not verify');
   const expected = mac(secret, `${header}.${payload}`);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad('signature does not verify');
   let claims: unknown;

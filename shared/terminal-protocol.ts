@@ -78,7 +78,13 @@ export function encodeFrame(f: TerminalFrame): Uint8Array {
     }
     case 'hello': {
       checkSize(f.cols, f.rows);
-      const term = new TextEncoder().encode(f.term.slice(0, 64));
+      // At most 64 bytes of UTF-8, cut on a character boundary.
+      let term = new TextEncoder().encode(f.term);
+      if (term.length > 64) {
+        let n = 64;
+        while (n > 0 && ((term[n] ?? 0) & 0xc0) === 0x80) n--;
+        term = term.subarray(0, n);
+      }
       const p = new Uint8Array(5 + term.length);
       const v = new DataView(p.buffer);
       v.setUint8(0, f.version);
@@ -134,37 +140,65 @@ function decodePayload(type: number, p: Uint8Array): TerminalFrame {
  * Throws TerminalProtocolError on a malformed frame; the caller closes the stream.
  */
 export class FrameDecoder {
-  #buf: Uint8Array = new Uint8Array(0);
+  /** Received bytes not yet decoded, as they came (joined only once a whole frame is there). */
+  #chunks: Uint8Array[] = [];
+  #size = 0;
 
   push(chunk: Uint8Array): TerminalFrame[] {
-    const buf = this.#buf.length === 0 ? chunk : concat(this.#buf, chunk);
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#size += chunk.length;
+    }
     const frames: TerminalFrame[] = [];
-    let off = 0;
-    while (buf.length - off >= HEADER) {
-      const view = new DataView(buf.buffer, buf.byteOffset + off, HEADER);
+    for (;;) {
+      if (this.#size < HEADER) break;
+      const head = this.#peek(HEADER);
+      const view = new DataView(head.buffer, head.byteOffset, HEADER);
       const type = view.getUint8(0);
       const len = view.getUint32(1);
       if (type > FrameType.Resume) throw new TerminalProtocolError(`unknown frame type ${type}`);
       if (len > MAX_TERMINAL_PAYLOAD) throw new TerminalProtocolError(`frame of ${len} bytes exceeds the ${MAX_TERMINAL_PAYLOAD}-byte limit`);
-      if (buf.length - off - HEADER < len) break;
-      // DATA payloads are copied out so the caller may keep them after the next push.
-      const payload = buf.slice(off + HEADER, off + HEADER + len);
-      frames.push(decodePayload(type, payload));
-      off += HEADER + len;
+      if (this.#size < HEADER + len) break;
+      const whole = this.#take(HEADER + len);
+      // Payloads are copied out so the caller may keep them after the next push.
+      frames.push(decodePayload(type, whole.slice(HEADER)));
     }
-    this.#buf = off === buf.length ? new Uint8Array(0) : buf.slice(off);
     return frames;
+  }
+
+  /** The first `n` buffered bytes (n ≤ size), joining chunks only as far as needed. */
+  #peek(n: number): Uint8Array {
+    const first = this.#chunks[0] as Uint8Array;
+    if (first.length >= n) return first;
+    const joined = concat(this.#chunks);
+    this.#chunks = [joined];
+    return joined;
+  }
+
+  /** Removes and returns the first `n` buffered bytes. */
+  #take(n: number): Uint8Array {
+    const head = this.#peek(n);
+    const out = head.subarray(0, n);
+    if (head.length === n) this.#chunks.shift();
+    else this.#chunks[0] = head.subarray(n);
+    this.#size -= n;
+    return out;
   }
 
   /** Bytes held waiting for the rest of a frame. */
   get buffered(): number {
-    return this.#buf.length;
+    return this.#size;
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
   return out;
 }
