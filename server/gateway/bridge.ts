@@ -58,15 +58,23 @@ function forwardClose(code: number, reason: string): [number, string] {
  */
 export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: BridgeEnd) => void): void {
   let ended = false;
+  // ws closes an oversized frame's sender with 1009 but then reports 1006 locally; remember why.
+  const tooBig = new WeakSet<WebSocket>();
+  for (const ws of [service, device]) {
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig.add(ws);
+    });
+  }
   const protocolError = (who: WebSocket) => (): void => {
     who.close(1003, 'stream frames must be binary');
   };
   const toDevice = pipe(service, device, protocolError(service));
   const fromDevice = pipe(device, service, protocolError(device));
-  const finish = (side: StreamSide, other: WebSocket) => (code: number, reasonBuf: Buffer): void => {
+  const finish = (side: StreamSide, self: WebSocket, other: WebSocket) => (rawCode: number, reasonBuf: Buffer): void => {
     if (ended) return;
     ended = true;
-    const reason = reasonBuf.toString('utf8');
+    const code = rawCode === 1006 && tooBig.has(self) ? CloseCode.MessageTooBig : rawCode;
+    const reason = code === CloseCode.MessageTooBig ? 'sent a frame larger than 64 KiB' : reasonBuf.toString('utf8');
     const [fwdCode, fwdReason] = forwardClose(code, reason);
     if (other.readyState === other.OPEN || other.readyState === other.CONNECTING) {
       other.close(fwdCode, fwdReason.slice(0, 120));
@@ -80,8 +88,8 @@ export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: Bridg
       bytesFromDevice: fromDevice(),
     });
   };
-  service.on('close', finish('service', device));
-  device.on('close', finish('device', service));
+  service.on('close', finish('service', service, device));
+  device.on('close', finish('device', device, service));
   service.resume();
   device.resume();
 }

@@ -76,6 +76,7 @@ export class Gateway {
     const now = Date.now();
     const claims = verifyStreamToken(this.#o.tokenSecret, auth.slice(7).trim(), Math.floor(now / 1000));
     if (claims.sid !== streamId) throw new DsError(ErrorCode.WrongScope, 'stream token is for another stream');
+    if (this.#usedTokens.has(claims.jti, now)) throw new DsError(ErrorCode.Unauthorized, 'stream token has already been used; tokens are single-use');
     if (this.#endedStreams.has(streamId, now)) throw new DsError(ErrorCode.StreamNotFound, 'this stream has already ended; initiate a new one');
     const waiting = this.#waiting.get(streamId);
     if (waiting !== undefined && waiting.side === claims.side) {
@@ -99,6 +100,8 @@ export class Gateway {
       ws.pause();
       const timer = setTimeout(() => {
         this.#waiting.delete(streamId);
+        // Read again so the peer's closing reply arrives (a paused socket would wait 30 s for it).
+        ws.resume();
         ws.close(CloseCode.HandshakeTimeout, 'the other side did not connect in time');
         this.#end(streamId, { closedBy: 'gateway', closeCode: CloseCode.HandshakeTimeout, reason: 'handshakeTimeout: the other side did not connect in time', bytesToDevice: 0, bytesFromDevice: 0 });
       }, Math.max(0, (exp + 1) * 1000 - Date.now()));
@@ -166,6 +169,7 @@ export class Gateway {
       clearTimeout(w.timer);
       this.#waiting.delete(streamId);
       w.ws.removeAllListeners('close');
+      w.ws.resume();
       w.ws.close(code, reason);
       this.#endedStreams.add(streamId, Date.now() + 120_000);
     }
