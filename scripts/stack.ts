@@ -1,89 +1,138 @@
 /**
- * The one-command stack behind `npm start`: hub + streaming endpoint in this process, and the demo
- * device's agent and services as child processes, all on loopback over TLS.
+ * The one-command stack behind `npm start`: hub, streaming endpoint and operator console in this
+ * process over one SQLite file in ./data, and the demo device — its agent and its shell server —
+ * as real child processes talking TLS over loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startServer } from '../server/server.js';
+import { createBffRole } from '../server/bff/role.js';
 import { createServiceClient } from '../server/sdk/service-client.js';
+import { startServer } from '../server/server.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'devicestreams.js');
-const DEMO_DEVICE = 'demo-device';
+export const DEMO_DEVICE = 'demo-device';
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 }
 
-/** A loopback echo service for the demo device's "echo" mapping. */
-function startEcho(): Promise<number> {
-  const server = createServer((s) => {
-    s.on('error', () => s.destroy());
-    s.pipe(s);
+/** Starts a CLI child (its log goes to our stderr) and resolves once its output matches `ready`. */
+function child(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolveChild, reject) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    let done = false;
+    const timer = setTimeout(() => {
+      proc.kill('SIGTERM');
+      reject(new Error(`devicestreams ${args[0]} did not become ready within 20 s:\n${seen.slice(-500)}`));
+    }, 20_000);
+    const onData = (d: Buffer): void => {
+      process.stderr.write(d);
+      if (done) return;
+      seen += d.toString();
+      const m = ready.exec(seen);
+      if (m !== null) {
+        done = true;
+        clearTimeout(timer);
+        resolveChild({ proc, match: m });
+      }
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      if (!done) reject(new Error(`devicestreams ${args[0]} exited with ${code}:\n${seen.slice(-500)}`));
+    });
   });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
 }
 
 export async function runStack(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, 'data-dir': { type: 'string' } } });
   const dataDir = resolve(values['data-dir'] ?? join(ROOT, 'data'));
+  const port = Number(values.port ?? process.env.PORT ?? 8443);
+
+  const build = spawn(process.execPath, [join(ROOT, 'scripts', 'build-web.js')], { stdio: 'inherit' });
+  const built = await new Promise<number | null>((r) => build.once('exit', r));
+  if (built !== 0) throw new Error('building the console failed (see above)');
+
+  // The first admin password is kept in the data directory so a second start can print it again.
+  const passwordFile = join(dataDir, 'secrets', 'console-admin-password');
+  const firstStart = !existsSync(join(dataDir, 'hub.db'));
+  const adminPassword = process.env.DEVICESTREAMS_ADMIN_PASSWORD ?? (existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : randomBytes(12).toString('base64url'));
+
   const server = await startServer({
     roles: new Set(['hub', 'gateway']),
     dataDir,
     host: '127.0.0.1',
-    port: Number(values.port ?? process.env.PORT ?? 8443),
+    port,
     tls: { kind: 'local' },
     heartbeatIntervalMs: 15_000,
     throttle: { maxStreamsPerDevice: 20, maxStreamsPerHub: 2000, initiationsPerSecond: 500 },
     log,
+    extraRoles: [(s) => createBffRole(s, { dataDir, adminPassword, log, announce: () => undefined })],
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new Error(`port ${port} is in use (another npm start?); stop it or run: PORT=8444 npm start`);
+    throw err;
   });
-  const ownerCs = server.ownerConnectionString() as string;
+  if (firstStart && process.env.DEVICESTREAMS_ADMIN_PASSWORD === undefined) writeFileSync(passwordFile, `${adminPassword}\n`, { mode: 0o600 });
+
   const store = server.store;
-  if (store === undefined) throw new Error('hub role missing');
-  if (store.devices.get(DEMO_DEVICE) === undefined) await createDemoDevice(server.url, ownerCs, server.caFile);
+  if (store === undefined || server.caFile === undefined) throw new Error('hub role missing');
+  if (store.devices.get(DEMO_DEVICE) === undefined) {
+    const owner = createServiceClient(server.ownerConnectionString() as string, { ca: readFileSync(server.caFile, 'utf8'), hubUrl: server.internalUrl });
+    await owner.createDevice(DEMO_DEVICE);
+    log(`registered the demo device "${DEMO_DEVICE}"`);
+  }
   const device = store.devices.get(DEMO_DEVICE);
   if (device === undefined) throw new Error('demo device missing');
   const deviceCs = `HostName=${server.hostName};DeviceId=${DEMO_DEVICE};SharedAccessKey=${device.primaryKey}`;
-  const echoPort = await startEcho();
 
   const children: ChildProcess[] = [];
-  const agent = spawn(process.execPath, [CLI, 'agent', '--ca', server.caFile as string, '--map', `echo=127.0.0.1:${echoPort}`], {
-    env: { ...process.env, DEVICE_CONNECTION_STRING: deviceCs },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  children.push(agent);
-
-  process.stdout.write(
-    `\nDeviceStreams is running.\n` +
-      `  hub and streaming endpoint: ${server.url}   (data in ${dataDir})\n` +
-      `  demo device "${DEMO_DEVICE}" with an "echo" service, agent pid ${agent.pid}\n\n` +
-      `Try it from another terminal in this folder:\n` +
-      `  export IOTHUB_CONNECTION_STRING="$(npx devicestreams policy connection-string iothubowner --host-name ${server.hostName})"\n` +
-      `  export DEVICESTREAMS_CA=${server.caFile ?? ''}\n` +
-      `  npx devicestreams device list\n` +
-      `  echo hello | npx devicestreams stream ${DEMO_DEVICE} --name echo\n\n` +
-      `Press Ctrl-C to stop.\n`,
-  );
-
   let stopping = false;
-  const stop = (): void => {
+  const stop = (code: number): void => {
     if (stopping) return;
     stopping = true;
     log('stopping');
-    for (const c of children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGTERM');
-    void server.close().then(() => process.exit(0));
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    void server.close().then(() => process.exit(code));
     setTimeout(() => process.exit(1), 5000).unref();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
+  process.once('SIGINT', () => stop(0));
+  process.once('SIGTERM', () => stop(0));
+  try {
+    const shell = await child(['shell-server', '--listen', '127.0.0.1:0', '--cwd', process.env.HOME ?? ROOT], {}, /LISTENING [^\s]+:(\d+)/);
+    children.push(shell.proc);
+    const agent = await child(
+      ['agent', '--ca', server.caFile, '--hub-url', server.internalUrl, '--map', `shell=127.0.0.1:${shell.match[1] ?? ''}`],
+      { DEVICE_CONNECTION_STRING: deviceCs },
+      /connected to the hub/,
+    );
+    children.push(agent.proc);
+    for (const c of children) {
+      c.once('exit', (code, signal) => {
+        if (!stopping) log(`a demo device process (pid ${c.pid}) exited (${signal ?? code}); the console still runs`);
+      });
+    }
+  } catch (err) {
+    log(`could not start the demo device: ${err instanceof Error ? err.message : String(err)}`);
+    stop(1);
+    return;
+  }
 
-async function createDemoDevice(url: string, ownerCs: string, caFile: string | undefined): Promise<void> {
-  const { readFileSync } = await import('node:fs');
-  const client = createServiceClient(ownerCs, { ca: caFile === undefined ? undefined : readFileSync(caFile, 'utf8'), hubUrl: url });
-  await client.createDevice(DEMO_DEVICE);
-  log(`registered the demo device "${DEMO_DEVICE}"`);
+  process.stdout.write(
+    `\nDeviceStreams is running.\n\n` +
+      `  Console:  ${server.url}/\n` +
+      `  Login:    admin / ${adminPassword}\n` +
+      `            (your browser will warn about the local CA; trust ${server.caFile} or proceed)\n\n` +
+      `  Demo device "${DEMO_DEVICE}": agent and shell server running as child processes.\n` +
+      `  Data in ${dataDir}. Ctrl-C stops everything; the next start reuses the data.\n\n` +
+      `  CLI, from another terminal in this folder:\n` +
+      `    export IOTHUB_CONNECTION_STRING="$(npx devicestreams policy connection-string iothubowner --host-name ${server.hostName})"\n` +
+      `    export DEVICESTREAMS_CA=${server.caFile}\n` +
+      `    npx devicestreams device list\n\n`,
+  );
 }

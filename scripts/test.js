@@ -37,6 +37,7 @@ if (missing.length > 0) {
 
 const steps = [
   ['type check', 'node_modules/.bin/tsc', ['-p', 'tsconfig.json']],
+  ['type check (web)', 'node_modules/.bin/tsc', ['-p', 'web/tsconfig.json']],
   ['lint', 'node_modules/.bin/eslint', ['.']],
   ['unit and integration tests', 'node_modules/.bin/vitest', ['run']],
 ];

@@ -85,12 +85,17 @@ export class WebSocketDuplex extends Duplex {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(1000);
+    // The socket may be paused by our reader; read again so the close reply is seen.
+    if (this.#ws.readyState === this.#ws.OPEN) {
+      this.#ws.resume();
+      this.#ws.close(1000);
+    }
     callback();
   }
 
   override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
     if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
+      this.#ws.resume();
       if (err === null) this.#ws.close(1000);
       else this.#ws.close(4001, err.message.slice(0, 120));
       setTimeout(() => this.#ws.terminate(), 2000).unref();

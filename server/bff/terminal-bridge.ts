@@ -41,7 +41,15 @@ function send(ws: WebSocket, msg: ConsoleStatus): void {
 
 function fail(ws: WebSocket, code: ConsoleCloseCodeValue, message: string): void {
   send(ws, { type: 'error', code, message });
-  if (ws.readyState === ws.OPEN) ws.close(code, message.slice(0, 120));
+  closeSocket(ws, code, message);
+}
+
+/** Closes the browser socket; it may be paused (flow control), so read again to see the reply. */
+function closeSocket(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState !== ws.OPEN) return;
+  ws.resume();
+  ws.close(code, reason.slice(0, 120));
+  setTimeout(() => ws.terminate(), 5000).unref();
 }
 
 /** What the operator should read when the stream could not be opened. */
@@ -179,7 +187,7 @@ export class TerminalSessions {
     });
     stream.on('close', () => {
       end();
-      if (ws.readyState === ws.OPEN) ws.close(ConsoleCloseCode.Normal, 'stream ended');
+      closeSocket(ws, ConsoleCloseCode.Normal, 'stream ended');
     });
     ws.on('close', () => {
       end();
@@ -193,7 +201,7 @@ export class TerminalSessions {
   }
 
   close(): void {
-    for (const set of this.#bySession.values()) for (const ws of set) ws.close(1001, 'console shutting down');
+    for (const set of this.#bySession.values()) for (const ws of set) closeSocket(ws, 1001, 'console shutting down');
     this.#wss.close();
   }
 }

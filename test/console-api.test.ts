@@ -1,0 +1,239 @@
+/**
+ * The console's BFF against a real hub process: login, roles, Origin checks, rate limiting, the
+ * terminal socket end to end to a real shell server, and no secret in any answer.
+ */
+import { request } from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ConsoleCloseCode } from '../shared/console-protocol.js';
+import { FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame } from '../shared/terminal-protocol.js';
+import { spawnCli, startAgent, startHub, stopAll, type HubHandle } from './harness.js';
+
+const ADMIN_PASSWORD = 'correct-horse-battery';
+let hub: HubHandle;
+let origin: string;
+const secrets: string[] = [];
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: unknown;
+}
+
+function call(method: string, path: string, opts: { body?: unknown; cookie?: string; origin?: string | null } = {}): Promise<Answer> {
+  const url = new URL(path, hub.url);
+  const text = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  const headers: Record<string, string> = {};
+  if (text !== undefined) headers['content-type'] = 'application/json';
+  if (opts.cookie !== undefined) headers.cookie = opts.cookie;
+  if (opts.origin !== null) headers.origin = opts.origin ?? origin;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, ca: hub.ca }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        let json: unknown;
+        try {
+          json = JSON.parse(body);
+        } catch {
+          json = undefined;
+        }
+        for (const s of secrets) expect(body).not.toContain(s);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: body, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+async function login(username: string, password: string): Promise<string> {
+  const r = await call('POST', '/api/login', { body: { username, password } });
+  expect(r.status).toBe(200);
+  const cookie = String(r.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+  expect(cookie).toMatch(/^ds_session=.+/);
+  return cookie;
+}
+
+function terminalSocket(deviceId: string, cookie: string | undefined, wsOrigin = origin): WebSocket {
+  const url = `${hub.url.replace(/^http/, 'ws')}/api/terminal?deviceId=${encodeURIComponent(deviceId)}&cols=80&rows=24`;
+  const headers: Record<string, string> = { origin: wsOrigin };
+  if (cookie !== undefined) headers.cookie = cookie;
+  return new WebSocket(url, { headers, ca: hub.ca });
+}
+
+/** Collects terminal output and status texts until the socket closes. */
+function session(ws: WebSocket): { output: () => string; statuses: string[]; closed: Promise<{ code: number; reason: string }> } {
+  const decoder = new FrameDecoder();
+  let out = '';
+  const statuses: string[] = [];
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) {
+      statuses.push((data as Buffer).toString());
+      return;
+    }
+    for (const f of decoder.push(new Uint8Array(data as Buffer))) {
+      if (f.type === 'data') out += Buffer.from(f.data).toString('utf8');
+      if (f.type === 'exit') out += `\n[exit ${f.code}]`;
+    }
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  return { output: () => out, statuses, closed };
+}
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  hub = await startHub(['--terminal-connect-timeout', '1'], undefined, { DEVICESTREAMS_ADMIN_PASSWORD: ADMIN_PASSWORD });
+  origin = new URL(hub.url).origin;
+  secrets.push(hub.ownerCs.split('SharedAccessKey=')[1] ?? 'never');
+  const shell = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--env', 'PS1=$ ']);
+  const port = (await shell.waitFor(/LISTENING [^\s]+:(\d+)/))[1] ?? '';
+  await startAgent(hub, 'console-dev', [`shell=127.0.0.1:${port}`]);
+  await startAgent(hub, 'no-shell-dev', []);
+  await hub.service.createDevice('offline-dev');
+  // Accounts every test may use, whatever order the tests run in.
+  const admin = await login('admin', ADMIN_PASSWORD);
+  for (const [name, role] of [['olga', 'operator'], ['vic', 'viewer']]) {
+    expect((await call('POST', '/api/operators', { cookie: admin, body: { name, password: `${name}-password`, role } })).status).toBe(201);
+  }
+  for (const id of ['console-dev', 'no-shell-dev', 'offline-dev']) {
+    const d = await hub.service.getDevice(id);
+    secrets.push(d.authentication.symmetricKey.primaryKey, d.authentication.symmetricKey.secondaryKey);
+  }
+});
+
+afterAll(stopAll);
+
+describe('console login and roles', () => {
+  it('logs in with a secure HttpOnly SameSite=Strict cookie and says who you are', async () => {
+    const bad = await call('POST', '/api/login', { body: { username: 'admin', password: 'nope' } });
+    expect(bad.status).toBe(401);
+    expect(bad.json).toMatchObject({ error: { code: 'bad_credentials' } });
+    const r = await call('POST', '/api/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+    const setCookie = String(r.headers['set-cookie']);
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    expect(setCookie).toMatch(/Secure/);
+    const cookie = setCookie.split(';')[0] ?? '';
+    expect((await call('GET', '/api/me', { cookie })).json).toEqual({ name: 'admin', role: 'admin' });
+    expect((await call('GET', '/api/me')).status).toBe(401);
+  });
+
+  it('refuses state-changing calls from another origin or none', async () => {
+    const cookie = await login('admin', ADMIN_PASSWORD);
+    const foreign = await call('POST', '/api/operators', { cookie, origin: 'https://evil.example', body: { name: 'x1', password: 'password1', role: 'viewer' } });
+    expect(foreign.status).toBe(403);
+    expect(foreign.json).toMatchObject({ error: { code: 'bad_origin' } });
+    const none = await call('POST', '/api/logout', { cookie, origin: null });
+    expect(none.status).toBe(403);
+    expect((await call('GET', '/api/me', { cookie })).status).toBe(200);
+  });
+
+  it('rate-limits failed logins for a name with Retry-After', async () => {
+    for (let i = 0; i < 5; i++) expect((await call('POST', '/api/login', { body: { username: 'ghost', password: `wrong-${i}` } })).status).toBe(401);
+    const limited = await call('POST', '/api/login', { body: { username: 'ghost', password: 'wrong-again' } });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.json).toMatchObject({ error: { code: 'rate_limited' } });
+  });
+
+  it('lets admins manage operators and nobody else', async () => {
+    const admin = await login('admin', ADMIN_PASSWORD);
+    expect((await call('POST', '/api/operators', { cookie: admin, body: { name: 'otto', password: 'otto-password', role: 'operator' } })).status).toBe(201);
+    const dup = await call('POST', '/api/operators', { cookie: admin, body: { name: 'otto', password: 'otto-password', role: 'operator' } });
+    expect(dup.status).toBe(409);
+    const bad = await call('POST', '/api/operators', { cookie: admin, body: { name: 'short', password: 'x', role: 'viewer' } });
+    expect(bad.status).toBe(400);
+    expect((bad.json as { error: { message: string } }).error.message).toMatch(/password/);
+    const viewer = await login('vic', 'vic-password');
+    expect((await call('GET', '/api/operators', { cookie: viewer })).status).toBe(403);
+    expect((await call('GET', '/api/devices', { cookie: viewer })).status).toBe(200);
+    expect((await call('GET', '/api/streams', { cookie: viewer })).status).toBe(200);
+  });
+
+  it('lists devices with their state and no keys', async () => {
+    const cookie = await login('admin', ADMIN_PASSWORD);
+    const r = await call('GET', '/api/devices', { cookie });
+    const devices = (r.json as { devices: Array<Record<string, unknown>> }).devices;
+    const dev = devices.find((d) => d.deviceId === 'console-dev');
+    expect(dev).toMatchObject({ deviceId: 'console-dev', status: 'enabled', online: true });
+    expect(Object.keys(dev ?? {}).sort()).toEqual(['deviceId', 'lastActivityTime', 'online', 'status']);
+    expect(devices.find((d) => d.deviceId === 'offline-dev')).toMatchObject({ online: false, lastActivityTime: null });
+    expect(r.text).not.toMatch(/SharedAccess|primaryKey|authToken/);
+  });
+});
+
+describe('console terminal socket', () => {
+  it('opens a shell on the device for an operator and records the operator in the history', async () => {
+    const cookie = await login('olga', 'olga-password');
+    const ws = terminalSocket('console-dev', cookie);
+    const s = session(ws);
+    await new Promise((r) => ws.once('open', r));
+    ws.send(encodeFrame({ type: 'hello', version: TERMINAL_PROTOCOL_VERSION, cols: 80, rows: 24, term: 'xterm-256color' }));
+    ws.send(encodeFrame({ type: 'data', data: new TextEncoder().encode('echo console-$((40+2))\n') }));
+    await until(() => /console-42/.test(s.output()));
+    expect(s.statuses.map((t) => (JSON.parse(t) as { phase?: string }).phase)).toEqual(expect.arrayContaining(['requesting', 'accepted', 'connected']));
+    ws.send(JSON.stringify({ type: 'ping', t: 123 }));
+    await until(() => s.statuses.some((t) => t.includes('"pong"')));
+    ws.send(encodeFrame({ type: 'data', data: new TextEncoder().encode('exit 3\n') }));
+    const closed = await s.closed;
+    expect(s.output()).toContain('[exit 3]');
+    expect(closed.code).toBe(1000);
+    await until(() => false, 300).catch(() => undefined);
+    const hist = await call('GET', '/api/streams?deviceId=console-dev&operator=olga', { cookie });
+    const rows = (hist.json as { streams: Array<{ operator: string; streamName: string; result: string }> }).streams;
+    expect(rows[0]).toMatchObject({ operator: 'olga', streamName: 'shell', result: 'accepted' });
+  });
+
+  it('tells the operator when the device rejects, is offline or unknown', async () => {
+    const cookie = await login('olga', 'olga-password');
+    for (const [device, code, text] of [
+      ['no-shell-dev', ConsoleCloseCode.Rejected, /rejected.*no mapping for stream "shell"/],
+      ['offline-dev', ConsoleCloseCode.Offline, /offline/],
+      ['nobody', ConsoleCloseCode.NotFound, /no device/i],
+    ] as const) {
+      const s = session(terminalSocket(device, cookie));
+      const closed = await s.closed;
+      expect(closed.code).toBe(code);
+      const err = s.statuses.map((t) => JSON.parse(t) as { type: string; message?: string }).find((m) => m.type === 'error');
+      expect(err?.message).toMatch(text);
+    }
+  });
+
+  it('refuses viewers on the server, foreign origins and missing sessions', async () => {
+    const viewer = await login('vic', 'vic-password');
+    const v = session(terminalSocket('console-dev', viewer));
+    expect((await v.closed).code).toBe(ConsoleCloseCode.Forbidden);
+
+    const cookie = await login('olga', 'olga-password');
+    for (const [c, o, status] of [[cookie, 'https://evil.example', 403], [undefined, origin, 401]] as const) {
+      const ws = terminalSocket('console-dev', c, o);
+      const got = await new Promise<number>((resolve) => {
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => undefined);
+      });
+      expect(got).toBe(status);
+    }
+  });
+
+  it('ends the terminal when the operator logs out', async () => {
+    const cookie = await login('olga', 'olga-password');
+    const ws = terminalSocket('console-dev', cookie);
+    const s = session(ws);
+    await new Promise((r) => ws.once('open', r));
+    ws.send(encodeFrame({ type: 'hello', version: TERMINAL_PROTOCOL_VERSION, cols: 80, rows: 24, term: 'xterm' }));
+    await until(() => s.statuses.some((t) => t.includes('connected')));
+    expect((await call('POST', '/api/logout', { cookie })).status).toBe(204);
+    expect((await s.closed).code).toBe(ConsoleCloseCode.LoggedOut);
+    expect((await call('GET', '/api/me', { cookie })).status).toBe(401);
+  });
+});

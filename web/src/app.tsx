@@ -1,0 +1,87 @@
+import { lazy, Suspense, useEffect, useRef } from 'react';
+import { Header } from './components/header';
+import { Link } from './components/link';
+import { ErrorState, LoadingState } from './components/states';
+import { useMe } from './hooks/use-me';
+import { DevicesPage } from './pages/devices-page';
+import { HistoryPage } from './pages/history-page';
+import { LoginPage } from './pages/login-page';
+import { matchRoute, navigate, paths, useLocation } from './router';
+
+// xterm.js is most of the bundle; only the terminal page needs it.
+const TerminalPage = lazy(() => import('./pages/terminal-page'));
+
+/** The shell: who is signed in, which screen the URL names, and the header around it. */
+export function App() {
+  const { pathname, search } = useLocation();
+  const route = matchRoute(pathname);
+  const me = useMe();
+
+  // No session (first visit, expiry, a 401 anywhere, logout in another tab): to the login page,
+  // remembering where the person was going.
+  const signedOut = me.data === null;
+  useEffect(() => {
+    if (signedOut && route.name !== 'login') navigate(paths.login(pathname + search), { replace: true });
+  }, [signedOut, route.name, pathname, search]);
+
+  // After an in-app navigation, move focus to the new page (as a full page load would), so
+  // keyboard and screen-reader users do not stay on a link that is gone. The terminal page
+  // focuses the terminal itself.
+  const firstPath = useRef(pathname);
+  useEffect(() => {
+    if (pathname === firstPath.current) return;
+    firstPath.current = '';
+    if (route.name !== 'terminal' && route.name !== 'login') document.getElementById('main')?.focus({ preventScroll: true });
+  }, [pathname, route.name]);
+
+  if (route.name === 'login') return <LoginPage />;
+  if (me.isPending) {
+    return (
+      <main className="page page-center">
+        <LoadingState>Loading…</LoadingState>
+      </main>
+    );
+  }
+  if (me.isError) {
+    return (
+      <main className="page page-center">
+        <ErrorState title="Cannot reach the console." error={me.error} onRetry={() => void me.refetch()} />
+      </main>
+    );
+  }
+  if (me.data === null) return null;
+
+  return (
+    <div className={route.name === 'terminal' ? 'app app-dark' : 'app'}>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <Header me={me.data} route={route} />
+      <div id="main" className="app-main" tabIndex={-1}>
+        {route.name === 'devices' ? (
+          <DevicesPage me={me.data} />
+        ) : route.name === 'history' ? (
+          <HistoryPage />
+        ) : route.name === 'terminal' ? (
+          <Suspense
+            fallback={
+              <main className="terminal-page">
+                <LoadingState>Loading the terminal…</LoadingState>
+              </main>
+            }
+          >
+            {/* key: a different device is a different session, not an update of this one. */}
+            <TerminalPage key={route.deviceId} deviceId={route.deviceId} />
+          </Suspense>
+        ) : (
+          <main className="page">
+            <h1>Page not found</h1>
+            <p>
+              There is nothing at <code>{pathname}</code>. <Link to={paths.devices()}>Go to the device list</Link>.
+            </p>
+          </main>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,102 @@
+/**
+ * The live terminal on one device. Loaded lazily (it pulls in xterm.js). The component only mounts
+ * a TerminalSession, shows its state and forwards button presses; the session does the rest.
+ */
+import { useQueryClient } from '@tanstack/react-query';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { ConsoleCloseCode } from '../../../shared/console-protocol';
+import { queryKeys } from '../api';
+import { useDocumentTitle } from '../hooks/use-document-title';
+import { TerminalSession, type SessionState } from '../terminal/terminal-session';
+import '../terminal/terminal.css';
+
+const noop = () => () => undefined;
+const initialState: SessionState = { phase: 'connecting', message: 'Connecting…', rttMs: null, closeCode: null, opened: false };
+
+function useSessionState(session: TerminalSession | null): SessionState {
+  const subscribe = useCallback((cb: () => void) => (session === null ? noop() : session.subscribe(cb)), [session]);
+  return useSyncExternalStore(subscribe, () => session?.getState() ?? initialState);
+}
+
+export default function TerminalPage({ deviceId }: { deviceId: string }) {
+  useDocumentTitle(`Terminal · ${deviceId}`);
+  const hostRef = useRef<HTMLDivElement>(null);
+  const [session, setSession] = useState<TerminalSession | null>(null);
+  const state = useSessionState(session);
+  const queryClient = useQueryClient();
+  const [copied, setCopied] = useState<'copied' | 'nothing' | null>(null);
+
+  useEffect(() => {
+    const host = hostRef.current;
+    if (host === null) return;
+    const s = new TerminalSession(host, { deviceId });
+    setSession(s);
+    s.focus();
+    // Connect on the next tick: React's StrictMode mounts, unmounts and mounts again at once in
+    // development, and the throwaway first mount must not ask the device for a stream.
+    const timer = setTimeout(() => s.connect(), 0);
+    return () => {
+      clearTimeout(timer);
+      s.dispose();
+      setSession(null);
+    };
+  }, [deviceId]);
+
+  // A refused upgrade (stale cookie) or a logout elsewhere ends the socket; asking the server who
+  // we are sends the person to the login page when the session is really gone.
+  const { phase, closeCode, opened } = state;
+  useEffect(() => {
+    if (phase !== 'closed') return;
+    if (!opened || closeCode === ConsoleCloseCode.LoggedOut || closeCode === ConsoleCloseCode.Forbidden) {
+      void queryClient.invalidateQueries({ queryKey: queryKeys.me() });
+    }
+  }, [phase, closeCode, opened, queryClient]);
+
+  useEffect(() => {
+    if (copied === null) return;
+    const timer = setTimeout(() => setCopied(null), 1500);
+    return () => clearTimeout(timer);
+  }, [copied]);
+
+  const onCopy = () => {
+    if (session === null) return;
+    void session.copySelection().then((ok) => {
+      setCopied(ok ? 'copied' : 'nothing');
+      session.focus();
+    });
+  };
+
+  const closed = state.phase === 'closed';
+  return (
+    <main className="terminal-page">
+      <div className="terminal-bar">
+        <h1 className="terminal-title mono">{deviceId}</h1>
+        <span className={`phase-dot phase-${state.phase}`} aria-hidden="true" />
+        <div className="terminal-status" role="status" aria-live="polite">
+          {state.message}
+        </div>
+        <span className="rtt" title="Round trip from this page to the console server and back">
+          {state.rttMs !== null ? `RTT ${state.rttMs} ms` : ''}
+        </span>
+        <span className="copied" aria-live="polite">
+          {copied === 'copied' ? 'Copied' : copied === 'nothing' ? 'Nothing selected' : ''}
+        </span>
+        <div className="terminal-actions">
+          <button type="button" className="button button-small button-dark" onClick={onCopy} title="Copy the selection (Ctrl+Shift+C)">
+            Copy
+          </button>
+          <button
+            type="button"
+            className="button button-small button-dark"
+            onClick={() => session?.reconnect()}
+            disabled={!closed}
+            title={closed ? 'Open a new terminal on this device' : 'Available once the session has ended'}
+          >
+            Reconnect
+          </button>
+        </div>
+      </div>
+      <div ref={hostRef} className="terminal-host" role="region" aria-label="Terminal" />
+    </main>
+  );
+}

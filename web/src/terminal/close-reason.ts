@@ -1,0 +1,57 @@
+/**
+ * Turns the end of a terminal socket into the sentence the status line shows. Pure, so every
+ * close code of shared/console-protocol.ts is easy to test.
+ */
+import { ConsoleCloseCode } from '../../../shared/console-protocol';
+
+/** What is known when the terminal socket closes. */
+export interface TerminalCloseInfo {
+  /** The WebSocket close code (1006 when the connection dropped without a close frame). */
+  code: number;
+  /** The close frame's reason text, often empty. */
+  reason: string;
+  /** The shell's exit code when an EXIT frame arrived before the close. */
+  exitCode: number | null;
+  /** The `message` of the last `{type:'error'}` text frame, when there was one. */
+  errorMessage: string | null;
+  /** A failure found in the browser (a malformed frame), which wins over everything else. */
+  localError: string | null;
+}
+
+/** The base sentence for each close code; the server's message, when there is one, follows it. */
+const sentences: Record<number, string> = {
+  [ConsoleCloseCode.Rejected]: 'Device rejected the terminal',
+  [ConsoleCloseCode.Offline]: 'Device is offline',
+  [ConsoleCloseCode.Timeout]: 'Timed out waiting for the device',
+  [ConsoleCloseCode.Forbidden]: 'Not allowed to open a terminal',
+  [ConsoleCloseCode.NotFound]: 'No such device',
+  [ConsoleCloseCode.ConnectionLost]: 'Connection lost',
+  [ConsoleCloseCode.Busy]: 'The hub is busy (too many streams); try again shortly',
+  [ConsoleCloseCode.Internal]: 'The console server hit an unexpected error',
+  [ConsoleCloseCode.LoggedOut]: 'Logged out',
+  1001: 'The console server is going away',
+  1006: 'Connection lost',
+  1011: 'The console server hit an unexpected error',
+};
+
+function withDetail(base: string, detail: string | null): string {
+  if (detail === null || detail.trim() === '') return base;
+  const d = detail.trim();
+  // Do not repeat the base sentence when the server already said it.
+  if (d.toLowerCase().startsWith(base.toLowerCase())) return d;
+  return `${base}: ${d}`;
+}
+
+/** The status line's sentence for a closed terminal. */
+export function describeTerminalClose(info: TerminalCloseInfo): string {
+  if (info.localError !== null) return info.localError;
+  const detail = info.errorMessage ?? (info.reason !== '' ? info.reason : null);
+  if (info.code === ConsoleCloseCode.Normal) {
+    if (info.exitCode !== null) return `Shell exited with code ${info.exitCode}`;
+    return withDetail('Session closed', detail);
+  }
+  if (info.code === ConsoleCloseCode.Rejected) return `Device rejected the terminal: ${detail ?? 'no reason given'}`;
+  const base = sentences[info.code];
+  if (base !== undefined) return withDetail(base, detail);
+  return withDetail(`Closed (code ${info.code})`, detail);
+}
