@@ -10,6 +10,17 @@
  *   GET  /api/streams?deviceId=&result=&operator=&since=&until=&before=&limit= → 200 StreamPage
  *   WS   /api/terminal?deviceId=…&cols=…&rows=…  (see console-protocol.ts)
  *
+ * Session recordings (asciicast v2 files, one per terminal stream):
+ *   GET    /api/recordings/{streamId}       → 200 RecordingInfo | 404   (any role)
+ *   GET    /api/recordings/{streamId}/cast  → 200 the .cast file (application/x-asciicast, attachment)
+ *   DELETE /api/recordings/{streamId}       → 204 | 403 unless admin
+ *   GET    /api/settings                    → 200 ConsoleSettings (any role)
+ *   PUT    /api/settings  ConsoleSettings   → 200 ConsoleSettings | 403 unless admin
+ *   WS     /api/terminal/watch?streamId=…   admin only: a live session, read-only. The server sends
+ *          binary terminal-protocol frames (RESIZE with the session's size first, then DATA with the
+ *          output so far, then live DATA/RESIZE/EXIT); anything the watcher sends is dropped. Text
+ *          frames are ConsoleStatus; it closes 1000 when the session ends, 4104 if it is not live.
+ *
  * Every error is `{ error: { code, message } }` with an HTTP status; `message` is a sentence
  * for the person at the screen. State-changing requests must carry the page's Origin.
  */
@@ -46,12 +57,41 @@ export interface ConsoleStream {
   closeCode: number | null;
   bytesToDevice: number;
   bytesFromDevice: number;
+  /** The session recording, when there is one (terminal streams opened from the console). */
+  recording: { size: number; truncated: boolean; live: boolean } | null;
 }
 
 export interface StreamPage {
   streams: ConsoleStream[];
   /** Pass as `before` to get the next (older) page; null at the end. */
   nextBefore: number | null;
+}
+
+/** What the history row and the player know about a recording. */
+export interface RecordingInfo {
+  streamId: string;
+  deviceId: string;
+  operator: string | null;
+  /** ISO time the session started. */
+  startedAt: string;
+  /** Recorded time so far (or in all, once ended), milliseconds. */
+  durationMs: number;
+  /** Size of the .cast file in bytes. */
+  size: number;
+  /** The recording stopped at the size budget; the session itself went on. */
+  truncated: boolean;
+  /** Keystrokes were recorded too (only when an admin turned input recording on). */
+  inputRecorded: boolean;
+  /** The session is still going on (an admin may watch it live). */
+  live: boolean;
+  /** Terminal size at the start. */
+  cols: number;
+  rows: number;
+}
+
+export interface ConsoleSettings {
+  /** Record keystrokes as well as output (off by default: passwords are typed into terminals). */
+  recordInput: boolean;
 }
 
 export interface ApiError {

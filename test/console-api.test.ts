@@ -2,97 +2,27 @@
  * The console's BFF against a real hub process: login, roles, Origin checks, rate limiting, the
  * terminal socket end to end to a real shell server, and no secret in any answer.
  */
-import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { ConsoleCloseCode } from '../shared/console-protocol.js';
-import { FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame } from '../shared/terminal-protocol.js';
+import { TERMINAL_PROTOCOL_VERSION, encodeFrame } from '../shared/terminal-protocol.js';
+import { ConsoleClient, session, until, type Answer } from './console-client.js';
 import { spawnCli, startAgent, startHub, stopAll, type HubHandle } from './harness.js';
 
 const ADMIN_PASSWORD = 'correct-horse-battery';
 let hub: HubHandle;
+let client: ConsoleClient;
 let origin: string;
-const secrets: string[] = [];
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: unknown;
-}
-
-function call(method: string, path: string, opts: { body?: unknown; cookie?: string; origin?: string | null } = {}): Promise<Answer> {
-  const url = new URL(path, hub.url);
-  const text = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  const headers: Record<string, string> = {};
-  if (text !== undefined) headers['content-type'] = 'application/json';
-  if (opts.cookie !== undefined) headers.cookie = opts.cookie;
-  if (opts.origin !== null) headers.origin = opts.origin ?? origin;
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, ca: hub.ca }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = JSON.parse(body);
-        } catch {
-          json = undefined;
-        }
-        for (const s of secrets) expect(body).not.toContain(s);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: body, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
-}
-
-async function login(username: string, password: string): Promise<string> {
-  const r = await call('POST', '/api/login', { body: { username, password } });
-  expect(r.status).toBe(200);
-  const cookie = String(r.headers['set-cookie'] ?? '').split(';')[0] ?? '';
-  expect(cookie).toMatch(/^ds_session=.+/);
-  return cookie;
-}
-
-function terminalSocket(deviceId: string, cookie: string | undefined, wsOrigin = origin): WebSocket {
-  const url = `${hub.url.replace(/^http/, 'ws')}/api/terminal?deviceId=${encodeURIComponent(deviceId)}&cols=80&rows=24`;
-  const headers: Record<string, string> = { origin: wsOrigin };
-  if (cookie !== undefined) headers.cookie = cookie;
-  return new WebSocket(url, { headers, ca: hub.ca });
-}
-
-/** Collects terminal output and status texts until the socket closes. */
-function session(ws: WebSocket): { output: () => string; statuses: string[]; closed: Promise<{ code: number; reason: string }> } {
-  const decoder = new FrameDecoder();
-  let out = '';
-  const statuses: string[] = [];
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) {
-      statuses.push((data as Buffer).toString());
-      return;
-    }
-    for (const f of decoder.push(new Uint8Array(data as Buffer))) {
-      if (f.type === 'data') out += Buffer.from(f.data).toString('utf8');
-      if (f.type === 'exit') out += `\n[exit ${f.code}]`;
-    }
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  return { output: () => out, statuses, closed };
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const call = (method: string, path: string, opts: { body?: unknown; cookie?: string; origin?: string | null } = {}): Promise<Answer> => client.call(method, path, opts);
+const login = (username: string, password: string): Promise<string> => client.login(username, password);
+const terminalSocket = (deviceId: string, cookie: string | undefined, wsOrigin = origin): WebSocket => client.terminalSocket(deviceId, cookie, wsOrigin);
 
 beforeAll(async () => {
   hub = await startHub(['--terminal-connect-timeout', '1'], undefined, { DEVICESTREAMS_ADMIN_PASSWORD: ADMIN_PASSWORD });
-  origin = new URL(hub.url).origin;
+  client = new ConsoleClient(hub);
+  origin = client.origin;
+  const secrets = client.secrets;
   secrets.push(hub.ownerCs.split('SharedAccessKey=')[1] ?? 'never');
   const shell = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--env', 'PS1=$ ']);
   const port = (await shell.waitFor(/LISTENING [^\s]+:(\d+)/))[1] ?? '';
@@ -187,7 +117,7 @@ describe('console terminal socket', () => {
     const closed = await s.closed;
     expect(s.output()).toContain('[exit 3]');
     expect(closed.code).toBe(1000);
-    await until(() => false, 300).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
     const hist = await call('GET', '/api/streams?deviceId=console-dev&operator=olga', { cookie });
     const rows = (hist.json as { streams: Array<{ operator: string; streamName: string; result: string }> }).streams;
     expect(rows[0]).toMatchObject({ operator: 'olga', streamName: 'shell', result: 'accepted' });

@@ -27,6 +27,10 @@ Options:
   --terminal-connect-timeout SECS
                               how long the console waits for an offline device (default 10)
   --console-origin URL        an extra Origin the console accepts (a dev server), repeatable
+  --recording-budget-mib N    size budget of one terminal recording (default 64); past it the
+                              recording stops with a marker, the session goes on
+  --recording-retention-days N
+                              recordings older than this are deleted (default 30)
   --tls-cert FILE             certificate chain (PEM) instead of the local CA's
   --tls-key FILE              its private key (PEM)
   --insecure                  plain HTTP, no TLS (development on loopback only)
@@ -62,6 +66,8 @@ export async function run(argv: string[]): Promise<void> {
     'hub-connection-string': { type: 'string' },
     'terminal-connect-timeout': { type: 'string' },
     'console-origin': { type: 'string', multiple: true },
+    'recording-budget-mib': { type: 'string' },
+    'recording-retention-days': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
@@ -124,6 +130,8 @@ export async function run(argv: string[]): Promise<void> {
           adminPassword: process.env.DEVICESTREAMS_ADMIN_PASSWORD,
           terminalConnectTimeoutSeconds: terminalConnectTimeout,
           allowedOrigins: values['console-origin'] ?? [],
+          recordingBudgetBytes: Math.round(numberFlag(values['recording-budget-mib'], '--recording-budget-mib', 64, 0.001, 1_000_000) * 1024 * 1024),
+          recordingRetentionMs: numberFlag(values['recording-retention-days'], '--recording-retention-days', 30, 0.00001, 36_500) * 24 * 3600 * 1000,
           log: logLine,
           announce: (line) => process.stdout.write(`\n${line}\n`),
         }),

@@ -20,6 +20,8 @@ export interface ApiContext {
   service: ServiceClient;
   terminals: TerminalSessions;
   secureCookies: boolean;
+  /** Recording summaries for history rows. */
+  recordingsOf: (streamIds: readonly string[]) => Map<string, { size: number; truncated: boolean; live: boolean }>;
 }
 
 export interface Caller {
@@ -160,7 +162,8 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
             limit,
           })
           .catch((e: unknown) => { throw fromHubError(e); });
-        const body: StreamPage = { streams: page.streams.map(presentStream), nextBefore: page.nextBefore };
+        const recordings = ctx.recordingsOf(page.streams.map((s) => s.streamId));
+        const body: StreamPage = { streams: page.streams.map((s) => presentStream(s, recordings.get(s.streamId) ?? null)), nextBefore: page.nextBefore };
         sendApiJson(res, 200, body);
       },
     },

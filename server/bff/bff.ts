@@ -12,13 +12,18 @@ import type { ServiceClient } from '../sdk/service-client.js';
 import type { Db } from '../store/database.js';
 import { rejectUpgrade } from '../http/upgrade.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
+import { ConsoleCloseCode } from '../../shared/console-protocol.js';
 import { ApiFailure, sendApiError } from './api-errors.js';
 import { apiRoutes, callerOf, type ApiContext } from './api-routes.js';
 import { LoginLimiter } from './login-limiter.js';
 import { OperatorRepository } from './operators.js';
 import { SessionStore } from './sessions.js';
 import { SECURITY_HEADERS, createStaticHandler } from './static-files.js';
-import { TerminalSessions, type TerminalTap } from './terminal-bridge.js';
+import { TerminalSessions } from './terminal-bridge.js';
+import { Recorder } from './recording/recorder.js';
+import { RecordingStore } from './recording/recording-store.js';
+import { recordingRoutes } from './recording-routes.js';
+import { WebSocketServer } from 'ws';
 
 export interface BffOptions {
   db: Db;
@@ -36,12 +41,16 @@ export interface BffOptions {
   log: (line: string) => void;
   /** Announces the first admin password (default: log it). */
   announce?: (line: string) => void;
-  onTerminalOpen?: (info: { streamId: string; operator: string; deviceId: string }) => TerminalTap | undefined;
+  /** Where recordings go (`<dataDir>/recordings`), their size budget and retention. */
+  dataDir: string;
+  recordingBudgetBytes?: number;
+  recordingRetentionMs?: number;
 }
 
 export interface Bff extends RoleHandler {
   operators: OperatorRepository;
   terminals: TerminalSessions;
+  recorder: Recorder;
 }
 
 /** The request's own origin as the browser sees it: scheme + Host header. */
@@ -61,14 +70,23 @@ export async function createBff(o: BffOptions): Promise<Bff> {
         : 'Console login created: user "admin" with the password from DEVICESTREAMS_ADMIN_PASSWORD',
     );
   }
+  const recordings = new RecordingStore(o.db);
+  const recorder = new Recorder({
+    dataDir: o.dataDir,
+    store: recordings,
+    budgetBytes: o.recordingBudgetBytes ?? 64 * 1024 * 1024,
+    retentionMs: o.recordingRetentionMs ?? 30 * 24 * 3600 * 1000,
+    log: o.log,
+  });
   const terminals = new TerminalSessions({
     service: o.service,
     streamName: 'shell',
     connectTimeoutSeconds: o.terminalConnectTimeoutSeconds ?? 10,
     responseTimeoutSeconds: o.terminalResponseTimeoutSeconds ?? 10,
     log: o.log,
-    ...(o.onTerminalOpen === undefined ? {} : { onOpen: o.onTerminalOpen }),
+    onOpen: (info) => recorder.start(info),
   });
+  const watchServer = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
   const ctx: ApiContext = {
     operators,
     sessions: new SessionStore(o.db, o.sessionTtlMs ?? 12 * 3600 * 1000),
@@ -76,8 +94,14 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     service: o.service,
     terminals,
     secureCookies: o.secure,
+    recordingsOf: (ids) => {
+      const rows = recordings.getMany(ids);
+      const out = new Map<string, { size: number; truncated: boolean; live: boolean }>();
+      for (const [id, r] of rows) out.set(id, { size: recorder.info(id)?.size ?? r.size, truncated: r.truncated, live: recorder.isLive(id) });
+      return out;
+    },
   };
-  const routes = apiRoutes(ctx);
+  const routes = [...apiRoutes(ctx), ...recordingRoutes(recorder, (id) => recordings.get(id)?.path)];
   const staticFiles = createStaticHandler(o.webRoot);
   const allowed = new Set(o.allowedOrigins ?? []);
   const originOk = (req: IncomingMessage): boolean => {
@@ -88,6 +112,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
   return {
     operators,
     terminals,
+    recorder,
     handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const method = req.method ?? 'GET';
@@ -116,6 +141,21 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     },
     handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
       const path = (req.url ?? '/').split('?')[0];
+      if (path === '/api/terminal/watch') {
+        if (!originOk(req)) throw new DsError(ErrorCode.Forbidden, 'watch sockets may only be opened from the console page (Origin refused)');
+        const caller = callerOf(ctx, req);
+        if (caller === undefined) throw new DsError(ErrorCode.MissingCredentials, 'log in first');
+        if (caller.me.role !== 'admin') throw new DsError(ErrorCode.Forbidden, 'only admins may watch live sessions');
+        const streamId = new URL(req.url ?? '/', 'http://x').searchParams.get('streamId') ?? '';
+        watchServer.handleUpgrade(req, socket, head, (ws) => {
+          ws.on('error', () => undefined);
+          if (!recorder.watch(streamId, ws)) {
+            ws.send(JSON.stringify({ type: 'error', code: ConsoleCloseCode.NotFound, message: 'This session is not live any more.' }));
+            ws.close(ConsoleCloseCode.NotFound, 'not live');
+          }
+        });
+        return true;
+      }
       if (path !== '/api/terminal') return false;
       if (!originOk(req)) throw new DsError(ErrorCode.Forbidden, 'terminal sockets may only be opened from the console page (Origin refused)');
       const caller = callerOf(ctx, req);
@@ -132,6 +172,8 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     },
     close(): void {
       terminals.close();
+      recorder.close();
+      watchServer.close();
     },
   };
 }

@@ -11,7 +11,7 @@ export function presentDevice(d: DeviceDescription): ConsoleDevice {
   };
 }
 
-export function presentStream(s: StreamLogEntry): ConsoleStream {
+export function presentStream(s: StreamLogEntry, recording: ConsoleStream['recording']): ConsoleStream {
   return {
     streamId: s.streamId,
     deviceId: s.deviceId,
@@ -28,5 +28,6 @@ export function presentStream(s: StreamLogEntry): ConsoleStream {
     closeCode: s.closeCode,
     bytesToDevice: s.bytesToDevice,
     bytesFromDevice: s.bytesFromDevice,
+    recording,
   };
 }

@@ -8,7 +8,7 @@ import { createServiceClient } from '../sdk/service-client.js';
 import type { RoleHandler, RunningServer } from '../server.js';
 import { openStore, type Store } from '../store/store.js';
 import type { ServiceClient } from '../sdk/service-client.js';
-import { createBff, type BffOptions } from './bff.js';
+import { createBff } from './bff.js';
 
 export interface BffRoleOptions {
   dataDir: string;
@@ -21,7 +21,8 @@ export interface BffRoleOptions {
   allowedOrigins?: readonly string[];
   log: (line: string) => void;
   announce?: (line: string) => void;
-  onTerminalOpen?: BffOptions['onTerminalOpen'];
+  recordingBudgetBytes?: number | undefined;
+  recordingRetentionMs?: number | undefined;
 }
 
 export const WEB_ROOT = resolve(import.meta.dirname, '..', '..', 'web', 'dist');
@@ -55,7 +56,9 @@ export async function createBffRole(server: RunningServer, o: BffRoleOptions): P
     allowedOrigins: o.allowedOrigins ?? [],
     log: o.log,
     ...(o.announce === undefined ? {} : { announce: o.announce }),
-    ...(o.onTerminalOpen === undefined ? {} : { onTerminalOpen: o.onTerminalOpen }),
+    dataDir: o.dataDir,
+    ...(o.recordingBudgetBytes === undefined ? {} : { recordingBudgetBytes: o.recordingBudgetBytes }),
+    ...(o.recordingRetentionMs === undefined ? {} : { recordingRetentionMs: o.recordingRetentionMs }),
   });
   return {
     handleRequest: (req, res) => bff.handleRequest(req, res),

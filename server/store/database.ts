@@ -62,6 +62,22 @@ const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL
    );
    CREATE INDEX sessions_expiry ON sessions (expires_at);`,
+  `CREATE TABLE recordings (
+     stream_id TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     operator TEXT,
+     path TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     duration_ms INTEGER NOT NULL DEFAULT 0,
+     size INTEGER NOT NULL DEFAULT 0,
+     truncated INTEGER NOT NULL DEFAULT 0,
+     input_recorded INTEGER NOT NULL DEFAULT 0,
+     cols INTEGER NOT NULL,
+     rows INTEGER NOT NULL
+   );
+   CREATE INDEX recordings_started ON recordings (started_at);
+   CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

@@ -1,0 +1,104 @@
+/**
+ * Writes one terminal session as an asciicast v2 file, event by event as it happens (nothing is
+ * held beyond a small write buffer): a header line, then `[t, "o", text]` output, `[t, "i", text]`
+ * input (only when asked), `[t, "r", "COLSxROWS"]` resizes and `[t, "m", label]` markers. Output
+ * bytes are decoded as streaming UTF-8, so a character split across frames is written whole.
+ * Past the size budget it writes a truncation marker and stops; the session is not affected.
+ */
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface CastHeader {
+  cols: number;
+  rows: number;
+  /** Unix seconds. */
+  timestamp: number;
+  title: string;
+  term: string;
+}
+
+/** Write buffer bound: a disk slower than the terminal stops the recording, not the session. */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+export const TRUNCATION_MARKER = 'recording truncated: size budget reached';
+
+export class CastWriter {
+  readonly #out: WriteStream;
+  readonly #start: number;
+  readonly #budget: number;
+  readonly #decoders = { o: new TextDecoder('utf-8'), i: new TextDecoder('utf-8') };
+  #size = 0;
+  #stopped = false;
+  truncated = false;
+  lastEventMs = 0;
+
+  constructor(path: string, header: CastHeader, budgetBytes: number, startMs = Date.now()) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.#out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    this.#out.on('error', () => {
+      this.#stopped = true;
+    });
+    this.#start = startMs;
+    this.#budget = budgetBytes;
+    this.#line(
+      JSON.stringify({
+        version: 2,
+        width: header.cols,
+        height: header.rows,
+        timestamp: header.timestamp,
+        title: header.title,
+        env: { TERM: header.term, SHELL: '' },
+      }),
+    );
+  }
+
+  /** Bytes written (or queued) so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  #line(text: string): void {
+    const line = `${text}\n`;
+    this.#size += Buffer.byteLength(line);
+    this.#out.write(line);
+  }
+
+  #event(code: string, data: string, nowMs: number): void {
+    if (this.#stopped) return;
+    const t = Math.max(0, nowMs - this.#start) / 1000;
+    const line = JSON.stringify([Number(t.toFixed(6)), code, data]);
+    if (this.#size + Buffer.byteLength(line) + 1 > this.#budget || this.#out.writableLength > MAX_PENDING_BYTES) {
+      this.#stopped = true;
+      this.truncated = true;
+      this.#line(JSON.stringify([Number(t.toFixed(6)), 'm', TRUNCATION_MARKER]));
+      return;
+    }
+    this.lastEventMs = nowMs - this.#start;
+    this.#line(line);
+  }
+
+  output(bytes: Uint8Array, nowMs = Date.now()): void {
+    const text = this.#decoders.o.decode(bytes, { stream: true });
+    if (text !== '') this.#event('o', text, nowMs);
+  }
+
+  input(bytes: Uint8Array, nowMs = Date.now()): void {
+    const text = this.#decoders.i.decode(bytes, { stream: true });
+    if (text !== '') this.#event('i', text, nowMs);
+  }
+
+  resize(cols: number, rows: number, nowMs = Date.now()): void {
+    this.#event('r', `${cols}x${rows}`, nowMs);
+  }
+
+  marker(label: string, nowMs = Date.now()): void {
+    this.#event('m', label, nowMs);
+  }
+
+  /** Flushes and closes the file; resolves when it is on disk. */
+  close(): Promise<void> {
+    const tail = this.#decoders.o.decode();
+    if (tail !== '') this.#event('o', tail, Date.now());
+    this.#stopped = true;
+    return new Promise((resolve) => this.#out.end(() => resolve()));
+  }
+}

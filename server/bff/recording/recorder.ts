@@ -1,0 +1,257 @@
+/**
+ * Session recording: taps each console terminal (it already sees the terminal protocol in clear),
+ * writes output, resizes, the exit code and — only when an admin turned it on — keystrokes into an
+ * asciicast file per stream, and lets admins watch a live session read-only. Bounded everywhere:
+ * the file by a size budget, watchers by a send buffer, the catch-up screen by a small ring buffer.
+ */
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { WebSocket } from 'ws';
+import type { RecordingInfo } from '../../../shared/console-api.js';
+import { FrameDecoder, encodeData, encodeFrame, type TerminalFrame } from '../../../shared/terminal-protocol.js';
+import type { TerminalTap } from '../terminal-bridge.js';
+import { CastWriter } from './cast-writer.js';
+import type { RecordingStore } from './recording-store.js';
+
+export interface RecorderOptions {
+  dataDir: string;
+  store: RecordingStore;
+  /** Per-session size budget of the .cast file (default 64 MiB). */
+  budgetBytes: number;
+  /** Recordings older than this are deleted (default 30 days). */
+  retentionMs: number;
+  log: (line: string) => void;
+}
+
+/** Output kept for a watcher who joins mid-session (enough to redraw a screen). */
+const CATCH_UP_BYTES = 256 * 1024;
+/** A watcher further behind than this is disconnected rather than buffered for. */
+const WATCHER_MAX_BUFFER = 4 * 1024 * 1024;
+const PROGRESS_INTERVAL_MS = 2000;
+const SWEEP_INTERVAL_MS = 3600_000;
+
+interface Live {
+  streamId: string;
+  writer: CastWriter | undefined;
+  cols: number;
+  rows: number;
+  catchUp: Uint8Array[];
+  catchUpBytes: number;
+  watchers: Set<WebSocket>;
+  progress: NodeJS.Timeout;
+  startedAt: number;
+}
+
+export class Recorder {
+  readonly #o: RecorderOptions;
+  readonly #live = new Map<string, Live>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(o: RecorderOptions) {
+    this.#o = o;
+    for (const r of o.store.unfinished()) {
+      let size = 0;
+      try {
+        size = statSync(r.path).size;
+      } catch {
+        size = 0;
+      }
+      o.store.update(r.streamId, { size, durationMs: r.durationMs, truncated: r.truncated, endedAt: r.startedAt + r.durationMs });
+    }
+    this.sweep();
+    this.#sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+
+  get recordInput(): boolean {
+    return this.#o.store.setting('recordInput') === 'true';
+  }
+
+  set recordInput(on: boolean) {
+    this.#o.store.setSetting('recordInput', on ? 'true' : 'false');
+  }
+
+  isLive(streamId: string): boolean {
+    return this.#live.has(streamId);
+  }
+
+  info(streamId: string): RecordingInfo | undefined {
+    const row = this.#o.store.get(streamId);
+    if (row === undefined) return undefined;
+    const live = this.#live.get(streamId);
+    return {
+      streamId: row.streamId,
+      deviceId: row.deviceId,
+      operator: row.operator,
+      startedAt: new Date(row.startedAt).toISOString(),
+      durationMs: live?.writer?.lastEventMs ?? row.durationMs,
+      size: live?.writer?.size ?? row.size,
+      truncated: live?.writer?.truncated ?? row.truncated,
+      inputRecorded: row.inputRecorded,
+      live: live !== undefined,
+      cols: row.cols,
+      rows: row.rows,
+    };
+  }
+
+  /** Starts recording a terminal; the returned tap sees its bytes. */
+  start(s: { streamId: string; operator: string; deviceId: string }): TerminalTap {
+    const live: Live = {
+      streamId: s.streamId,
+      writer: undefined,
+      cols: 80,
+      rows: 24,
+      catchUp: [],
+      catchUpBytes: 0,
+      watchers: new Set(),
+      startedAt: Date.now(),
+      progress: setInterval(() => this.#saveProgress(live), PROGRESS_INTERVAL_MS),
+    };
+    live.progress.unref();
+    this.#live.set(s.streamId, live);
+    const recordInput = this.recordInput;
+    const fromBrowser = new FrameDecoder();
+    const fromDevice = new FrameDecoder();
+    let broken = false;
+    const decode = (decoder: FrameDecoder, chunk: Buffer): TerminalFrame[] => {
+      if (broken) return [];
+      try {
+        return decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      } catch (err) {
+        // The shell server closes the stream on a malformed frame; the recording just stops here.
+        broken = true;
+        live.writer?.marker(`recording stopped: ${err instanceof Error ? err.message : String(err)}`);
+        return [];
+      }
+    };
+    return {
+      fromBrowser: (chunk) => {
+        for (const f of decode(fromBrowser, chunk)) {
+          if (f.type === 'hello' && live.writer === undefined) {
+            live.cols = f.cols;
+            live.rows = f.rows;
+            const day = new Date(live.startedAt).toISOString().slice(0, 10);
+            const path = join(this.#o.dataDir, 'recordings', day, `${s.streamId}.cast`);
+            live.writer = new CastWriter(path, {
+              cols: f.cols,
+              rows: f.rows,
+              timestamp: Math.floor(live.startedAt / 1000),
+              title: `${s.operator}@${s.deviceId}`,
+              term: f.term,
+            }, this.#o.budgetBytes, live.startedAt);
+            this.#o.store.insert({ streamId: s.streamId, deviceId: s.deviceId, operator: s.operator, path, startedAt: live.startedAt, inputRecorded: recordInput, cols: f.cols, rows: f.rows });
+          } else if (f.type === 'resize') {
+            live.cols = f.cols;
+            live.rows = f.rows;
+            live.writer?.resize(f.cols, f.rows);
+            this.#toWatchers(live, encodeFrame(f));
+          } else if (f.type === 'data' && recordInput) {
+            live.writer?.input(f.data);
+          }
+        }
+      },
+      fromDevice: (chunk) => {
+        for (const f of decode(fromDevice, chunk)) {
+          if (f.type === 'data') {
+            live.writer?.output(f.data);
+            this.#remember(live, f.data);
+            for (const frame of encodeData(f.data)) this.#toWatchers(live, frame);
+          } else if (f.type === 'exit') {
+            live.writer?.marker(`exit ${f.code}`);
+            this.#toWatchers(live, encodeFrame(f));
+          }
+        }
+      },
+      end: () => void this.#end(live),
+    };
+  }
+
+  #remember(live: Live, data: Uint8Array): void {
+    live.catchUp.push(data);
+    live.catchUpBytes += data.length;
+    while (live.catchUpBytes - (live.catchUp[0]?.length ?? 0) >= CATCH_UP_BYTES && live.catchUp.length > 1) {
+      live.catchUpBytes -= live.catchUp.shift()?.length ?? 0;
+    }
+  }
+
+  #toWatchers(live: Live, frame: Uint8Array): void {
+    for (const ws of live.watchers) {
+      if (ws.bufferedAmount > WATCHER_MAX_BUFFER) {
+        live.watchers.delete(ws);
+        ws.close(1013, 'watcher too slow');
+        continue;
+      }
+      ws.send(frame, { binary: true });
+    }
+  }
+
+  #saveProgress(live: Live): void {
+    const w = live.writer;
+    if (w !== undefined) this.#o.store.update(live.streamId, { size: w.size, durationMs: w.lastEventMs, truncated: w.truncated });
+  }
+
+  async #end(live: Live): Promise<void> {
+    if (this.#live.get(live.streamId) !== live) return;
+    this.#live.delete(live.streamId);
+    clearInterval(live.progress);
+    for (const ws of live.watchers) {
+      ws.send(JSON.stringify({ type: 'status', phase: 'ended' }));
+      ws.close(1000, 'session ended');
+    }
+    const w = live.writer;
+    if (w === undefined) return;
+    await w.close();
+    this.#o.store.update(live.streamId, { size: w.size, durationMs: w.lastEventMs, truncated: w.truncated, endedAt: Date.now() });
+  }
+
+  /** Adds a read-only watcher to a live session; false when it is not live. */
+  watch(streamId: string, ws: WebSocket): boolean {
+    const live = this.#live.get(streamId);
+    if (live === undefined) return false;
+    ws.send(JSON.stringify({ type: 'status', phase: 'connected', streamId }));
+    ws.send(encodeFrame({ type: 'resize', cols: live.cols, rows: live.rows }), { binary: true });
+    for (const chunk of live.catchUp) for (const frame of encodeData(chunk)) ws.send(frame, { binary: true });
+    live.watchers.add(ws);
+    ws.on('close', () => live.watchers.delete(ws));
+    // Whatever a watcher sends is dropped: live view is read-only.
+    ws.on('message', () => undefined);
+    return true;
+  }
+
+  /** Deletes a recording (file and row); a live session goes on unrecorded. */
+  async delete(streamId: string): Promise<boolean> {
+    const live = this.#live.get(streamId);
+    if (live?.writer !== undefined) {
+      const w = live.writer;
+      live.writer = undefined;
+      await w.close();
+    }
+    const row = this.#o.store.get(streamId);
+    if (row === undefined) return false;
+    rmSync(row.path, { force: true });
+    this.#o.store.delete(streamId);
+    this.#o.log(`recording ${streamId} deleted`);
+    return true;
+  }
+
+  /** Deletes recordings past the retention period. */
+  sweep(now = Date.now()): number {
+    let n = 0;
+    for (;;) {
+      const batch = this.#o.store.olderThan(now - this.#o.retentionMs, 500);
+      for (const r of batch) {
+        rmSync(r.path, { force: true });
+        this.#o.store.delete(r.streamId);
+        n += 1;
+      }
+      if (batch.length < 500) break;
+    }
+    if (n > 0) this.#o.log(`deleted ${n} recording(s) past the retention period`);
+    return n;
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    for (const live of [...this.#live.values()]) void this.#end(live);
+  }
+}
