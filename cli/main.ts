@@ -15,6 +15,7 @@ Commands:
   stream               pipe stdin/stdout through one stream (like netcat)
   streams              list and show the stream log
   policy               print a policy's connection string from the hub's data directory
+  operator             manage console accounts from the hub's data directory
 
 Run "devicestreams <command> --help" for a command's options.
 `;
@@ -30,6 +31,7 @@ const commands: Record<string, () => Promise<Command>> = {
   stream: async () => (await import('./commands/stream.js')).run,
   streams: async () => (await import('./commands/streams.js')).run,
   policy: async () => (await import('./commands/policy.js')).run,
+  operator: async () => (await import('./commands/operator.js')).run,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `npm start`: the whole product on this machine. Runs the hub (with the streaming endpoint) on
-// https://localhost:8443 with its data in ./data, registers a demo device, and runs the demo
-// device's agent as a real child process over TLS. Ctrl-C stops everything; a second start
-// reuses ./data.
+// `npm start`: the whole product on this machine. Builds the console when needed, runs hub,
+// streaming endpoint and operator console on https://localhost:8443 with their data in ./data,
+// registers a demo device, and runs its agent and shell server as real child processes over TLS.
+// Ctrl-C stops everything; a second start reuses ./data.
 import { register } from 'tsx/esm/api';
 
 register();

@@ -161,7 +161,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
         return;
       }
       const msg = decoded.value;
-      if (msg.type === 'welcome') this.#armWatchdog(ws, msg.heartbeatIntervalMs);
+      if (msg.type === 'welcome') this.#armWatchdog(msg.heartbeatIntervalMs);
       else if (msg.type === 'streamRequest') this.#dispatch(ws, msg);
     });
     ws.on('ping', () => this.#feedWatchdog());
@@ -178,10 +178,9 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
 
   #watchdogMs = 0;
 
-  #armWatchdog(ws: WebSocket, heartbeatMs: number): void {
+  #armWatchdog(heartbeatMs: number): void {
     this.#watchdogMs = heartbeatMs * 2 + 1000;
     this.#feedWatchdog();
-    void ws;
   }
 
   /** No ping from the hub for two heartbeat intervals means the path is dead: drop and reconnect. */
