@@ -50,11 +50,11 @@ export class Recorder {
   constructor(o: RecorderOptions) {
     this.#o = o;
     for (const r of o.store.unfinished()) {
-      let size = 0;
+      let size: number;
       try {
         size = statSync(r.path).size;
       } catch {
-        size = 0;
+        size = 0; // the file never got written
       }
       o.store.update(r.streamId, { size, durationMs: r.durationMs, truncated: r.truncated, endedAt: r.startedAt + r.durationMs });
     }
