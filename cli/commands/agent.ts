@@ -43,7 +43,7 @@ export function run(argv: string[]): Promise<void> {
     connectionString: cs,
     ca: readCa(values.ca),
     hubUrl: values['hub-url'],
-    tokenTtlSeconds: numberFlag(values['token-ttl'], '--token-ttl', 3600, 60, 366 * 24 * 3600),
+    tokenTtlSeconds: numberFlag(values['token-ttl'], '--token-ttl', 3600, 5, 366 * 24 * 3600),
     targets,
     log: logLine,
   });

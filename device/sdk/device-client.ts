@@ -202,7 +202,9 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     clearTimeout(this.#watchdog);
     this.emit('disconnected', code, describeClose(code, reason));
     if (code === CloseCode.Replaced) {
-      // Another process connected with this device's identity; do not fight over the channel.
+      // Another process connected with this device's identity: retry only at the slowest pace,
+      // so two copies of an agent do not keep knocking each other off.
+      this.#attempt = 30;
       this.emit('replaced');
     }
     this.#scheduleRetry();
