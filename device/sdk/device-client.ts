@@ -152,6 +152,8 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     const previous = this.#ws;
     this.#ws = ws;
     this.#attempt = 0;
+    // Watch the path from the start (until the welcome names the hub's interval, assume 15 s).
+    this.#armWatchdog(this.#watchdogMs === 0 ? 15_000 : (this.#watchdogMs - 1000) / 2);
     ws.on('error', () => undefined);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;

@@ -11,11 +11,20 @@ import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES } from '../../shared/li
 import type { StreamSide } from '../../shared/stream-token.js';
 
 export interface BridgeEnd {
-  closedBy: StreamSide;
+  closedBy: StreamSide | 'gateway';
   closeCode: number;
   reason: string;
   bytesToDevice: number;
   bytesFromDevice: number;
+}
+
+/** Sockets the endpoint cut because they stopped answering heartbeats. */
+const heartbeatCut = new WeakSet<WebSocket>();
+
+/** Cuts a socket that stopped answering pings; its stream ends as the gateway's doing (4008). */
+export function cutForHeartbeat(ws: WebSocket): void {
+  heartbeatCut.add(ws);
+  ws.terminate();
 }
 
 /** Pipes `from` into `to`; returns a getter for the bytes forwarded. */
@@ -73,15 +82,18 @@ export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: Bridg
   const finish = (side: StreamSide, self: WebSocket, other: WebSocket) => (rawCode: number, reasonBuf: Buffer): void => {
     if (ended) return;
     ended = true;
-    const code = rawCode === 1006 && tooBig.has(self) ? CloseCode.MessageTooBig : rawCode;
-    const reason = code === CloseCode.MessageTooBig ? 'sent a frame larger than 64 KiB' : reasonBuf.toString('utf8');
+    const cut = heartbeatCut.has(self);
+    const code = cut ? CloseCode.HeartbeatTimeout : rawCode === 1006 && tooBig.has(self) ? CloseCode.MessageTooBig : rawCode;
+    const reason = cut
+      ? `the ${side} side stopped answering heartbeats`
+      : code === CloseCode.MessageTooBig ? 'sent a frame larger than 64 KiB' : reasonBuf.toString('utf8');
     const [fwdCode, fwdReason] = forwardClose(code, reason);
     if (other.readyState === other.OPEN || other.readyState === other.CONNECTING) {
       other.close(fwdCode, fwdReason.slice(0, 120));
       setTimeout(() => other.terminate(), 5000).unref();
     }
     onEnd({
-      closedBy: side,
+      closedBy: cut ? 'gateway' : side,
       closeCode: code,
       reason: describeClose(code, reason),
       bytesToDevice: toDevice(),

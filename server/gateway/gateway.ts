@@ -12,7 +12,7 @@ import { DsError, ErrorCode } from '../../shared/errors.js';
 import { MAX_FRAME_BYTES } from '../../shared/limits.js';
 import { verifyStreamToken, type StreamSide } from '../../shared/stream-token.js';
 import type { StreamEnd } from '../store/streams.js';
-import { bridge } from './bridge.js';
+import { bridge, cutForHeartbeat } from './bridge.js';
 import { ExpiringSet } from './used-tokens.js';
 
 /** Where the endpoint reports stream events: the broker in-process, or the hub over HTTPS. */
@@ -94,6 +94,7 @@ export class Gateway {
     const alive: Alive = { alive: true };
     this.#liveness.set(ws, alive);
     ws.on('pong', () => { alive.alive = true; });
+    ws.on('message', () => { alive.alive = true; });
     const peer = this.#waiting.get(streamId);
     if (peer === undefined) {
       // First side: hold it, unread, until the other arrives or the handshake deadline passes.
@@ -154,7 +155,8 @@ export class Gateway {
         continue;
       }
       if (!a.alive) {
-        ws.terminate();
+        this.#o.log('streaming endpoint: a stream side stopped answering heartbeats; closing its stream');
+        cutForHeartbeat(ws);
         continue;
       }
       a.alive = false;

@@ -22,6 +22,8 @@ export interface DeviceConnectionsOptions {
   log: (line: string) => void;
 }
 
+export type RequestOutcome = StreamResponseMessage | 'timeout' | 'disconnected';
+
 interface Pending {
   resolve: (r: StreamResponseMessage | undefined) => void;
   timer: NodeJS.Timeout;
@@ -165,18 +167,18 @@ export class DeviceConnections {
   }
 
   /**
-   * Sends a stream request and waits for the answer. Resolves undefined when the device does not
-   * answer within `timeoutMs` or its connection ends first.
+   * Sends a stream request and waits for the answer: the device's response, or `timeout` when it
+   * does not answer within `timeoutMs`, or `disconnected` when its channel ends first.
    */
-  request(deviceId: string, msg: StreamRequestMessage, timeoutMs: number): Promise<StreamResponseMessage | undefined> {
+  request(deviceId: string, msg: StreamRequestMessage, timeoutMs: number): Promise<RequestOutcome> {
     const conn = this.#conns.get(deviceId);
-    if (conn === undefined) return Promise.resolve(undefined);
+    if (conn === undefined) return Promise.resolve('disconnected');
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         conn.pending.delete(msg.requestId);
-        resolve(undefined);
+        resolve('timeout');
       }, timeoutMs);
-      conn.pending.set(msg.requestId, { resolve, timer });
+      conn.pending.set(msg.requestId, { resolve: (r) => resolve(r ?? 'disconnected'), timer });
       conn.ws.send(encodeControlMessage(msg));
     });
   }

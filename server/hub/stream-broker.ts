@@ -125,7 +125,11 @@ export class StreamBroker {
       { type: 'streamRequest', requestId: streamId, streamName: req.streamName, url, authToken: deviceToken, expiresAt: deadline },
       Math.max(0, Math.min(req.responseTimeoutMs, deadline - Date.now())),
     );
-    if (answer === undefined) {
+    if (answer === 'disconnected') {
+      this.#finish(streamId, 'responseTimeout', 'device disconnected before answering');
+      throw new DsError(ErrorCode.DeviceResponseTimeout, `device "${req.deviceId}" disconnected before answering the stream request; retry when it is back`);
+    }
+    if (answer === 'timeout') {
       const secs = Math.round(req.responseTimeoutMs / 1000);
       this.#finish(streamId, 'responseTimeout', `device did not answer within ${secs} s`);
       throw new DsError(ErrorCode.DeviceResponseTimeout, `device "${req.deviceId}" did not answer the stream request within ${secs} s`);
