@@ -2,7 +2,7 @@
 // Builds the operator console (web/ → web/dist/) with Vite, but only when web/dist/index.html is
 // missing or older than a source: anything under web/src, web/public, shared/, web/index.html,
 // web/tsconfig.json or vite.config.ts. Prints one line either way; exits non-zero on failure.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,11 +53,19 @@ if (builtAt > 0 && builtAt >= src.mtime) {
 
 const why = builtAt === 0 ? 'web/dist/index.html is missing' : `${relative(repo, src.file ?? '')} changed`;
 const started = performance.now();
+// Build beside web/dist and swap it in, so a running console never sees a half-written folder.
+const dist = join(repo, 'web', 'dist');
+const next = join(repo, 'web', `.dist-${process.pid}`);
+const old = join(repo, 'web', `.dist-old-${process.pid}`);
 try {
   const { build } = await import('vite');
   // Silent: this script prints its own line; the error's details are printed below on failure.
-  await build({ configFile: join(repo, 'vite.config.ts'), logLevel: 'silent', mode: 'production' });
+  await build({ configFile: join(repo, 'vite.config.ts'), logLevel: 'silent', mode: 'production', build: { outDir: next, emptyOutDir: true } });
+  if (existsSync(dist)) renameSync(dist, old);
+  renameSync(next, dist);
+  rmSync(old, { recursive: true, force: true });
 } catch (err) {
+  rmSync(next, { recursive: true, force: true });
   console.error(`web: build failed (${why}): ${describeError(err)}`);
   if (err instanceof Error) console.error(err.message);
   process.exit(1);

@@ -223,7 +223,7 @@ describe('FrameDecoder', () => {
 
   describe('malformed frames throw TerminalProtocolError', () => {
     it('unknown frame type, as soon as the header is in', () => {
-      for (const type of [6, 7, 0x7f, 0xff]) {
+      for (const type of [7, 8, 0x7f, 0xff]) {
         expectProtocolError(() => new FrameDecoder().push(rawFrame(type, new Uint8Array(0), 10)), new RegExp(`unknown frame type ${type}`));
       }
     });

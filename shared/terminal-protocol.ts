@@ -9,6 +9,12 @@
  *   EXIT   shell → browser   exit code i32; the connection closes after it
  *   PAUSE  browser → shell   stop reading the PTY (the browser has too much unwritten output)
  *   RESUME browser → shell   read the PTY again
+ *   ACK    browser → shell   bytes u32 of DATA it has rendered since its last ACK. The first ACK
+ *                            (0 is fine) turns on a window: the shell server then stops reading the
+ *                            PTY while more than ACK_WINDOW_BYTES are sent but unacknowledged, so
+ *                            the output in flight (socket buffers on every hop included) stays
+ *                            small and a Ctrl-C shows at once. Clients that never ACK are held back
+ *                            by PAUSE/RESUME and TCP only.
  */
 
 export const TERMINAL_PROTOCOL_VERSION = 1;
@@ -20,7 +26,13 @@ export const FrameType = {
   Hello: 3,
   Pause: 4,
   Resume: 5,
+  Ack: 6,
 } as const;
+
+/** Most DATA bytes a shell server sends ahead of a client's ACKs (once the client ACKs at all). */
+export const ACK_WINDOW_BYTES = 512 * 1024;
+/** A client ACKs once it has rendered this much (well under the window, so output never stalls). */
+export const ACK_EVERY_BYTES = 64 * 1024;
 
 export type TerminalFrame =
   | { type: 'data'; data: Uint8Array }
@@ -28,7 +40,8 @@ export type TerminalFrame =
   | { type: 'exit'; code: number }
   | { type: 'hello'; version: number; cols: number; rows: number; term: string }
   | { type: 'pause' }
-  | { type: 'resume' };
+  | { type: 'resume' }
+  | { type: 'ack'; bytes: number };
 
 /** Largest payload of one frame; DATA larger than this is split by `encodeData`. */
 export const MAX_TERMINAL_PAYLOAD = 1024 * 1024;
@@ -97,6 +110,12 @@ export function encodeFrame(f: TerminalFrame): Uint8Array {
       return frame(FrameType.Pause, new Uint8Array(0));
     case 'resume':
       return frame(FrameType.Resume, new Uint8Array(0));
+    case 'ack': {
+      if (!Number.isInteger(f.bytes) || f.bytes < 0 || f.bytes > 0xffffffff) throw new TerminalProtocolError(`ACK of ${f.bytes} bytes is out of range`);
+      const p = new Uint8Array(4);
+      new DataView(p.buffer).setUint32(0, f.bytes);
+      return frame(FrameType.Ack, p);
+    }
   }
 }
 
@@ -129,6 +148,9 @@ function decodePayload(type: number, p: Uint8Array): TerminalFrame {
     case FrameType.Resume:
       if (p.length !== 0) throw new TerminalProtocolError('RESUME has no payload');
       return { type: 'resume' };
+    case FrameType.Ack:
+      if (p.length !== 4) throw new TerminalProtocolError('ACK payload must be 4 bytes');
+      return { type: 'ack', bytes: v.getUint32(0) };
     default:
       throw new TerminalProtocolError(`unknown frame type ${type}`);
   }
@@ -156,7 +178,7 @@ export class FrameDecoder {
       const view = new DataView(head.buffer, head.byteOffset, HEADER);
       const type = view.getUint8(0);
       const len = view.getUint32(1);
-      if (type > FrameType.Resume) throw new TerminalProtocolError(`unknown frame type ${type}`);
+      if (type > FrameType.Ack) throw new TerminalProtocolError(`unknown frame type ${type}`);
       if (len > MAX_TERMINAL_PAYLOAD) throw new TerminalProtocolError(`frame of ${len} bytes exceeds the ${MAX_TERMINAL_PAYLOAD}-byte limit`);
       if (this.#size < HEADER + len) break;
       const whole = this.#take(HEADER + len);

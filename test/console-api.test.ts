@@ -24,7 +24,7 @@ beforeAll(async () => {
   origin = client.origin;
   const secrets = client.secrets;
   secrets.push(hub.ownerCs.split('SharedAccessKey=')[1] ?? 'never');
-  const shell = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--env', 'PS1=$ ']);
+  const shell = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--shell-arg=--norc', '--shell-arg=--noprofile', '--env', 'PS1=$ ']);
   const port = (await shell.waitFor(/LISTENING [^\s]+:(\d+)/))[1] ?? '';
   await startAgent(hub, 'console-dev', [`shell=127.0.0.1:${port}`]);
   await startAgent(hub, 'no-shell-dev', []);

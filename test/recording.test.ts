@@ -15,7 +15,7 @@ let admin: string;
 let shellPort = '';
 
 async function startShell(): Promise<string> {
-  const shell = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--env', 'PS1=$ ']);
+  const shell = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--shell-arg=--norc', '--shell-arg=--noprofile', '--env', 'PS1=$ ']);
   return (await shell.waitFor(/LISTENING [^\s]+:(\d+)/))[1] ?? '';
 }
 

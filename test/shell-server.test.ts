@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShellServer, type ShellServer } from '../device/shell-server.js';
-import { FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame, type TerminalFrame } from '../shared/terminal-protocol.js';
+import { ACK_WINDOW_BYTES, FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame, type TerminalFrame } from '../shared/terminal-protocol.js';
 import { rssOf, sleep, spawnCli, stopAll } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -215,6 +215,31 @@ describe('shell server: flow control and cleanup', () => {
     c.socket.destroy();
   });
 
+  it('keeps at most the ACK window unacknowledged once the client ACKs, and goes on as it ACKs', async () => {
+    const c = await open(port);
+    c.send({ type: 'ack', bytes: 0 });
+    c.type('yes | head -c 2000000000');
+    await sleep(1500);
+    const held = c.received();
+    // The window, plus at most one PTY read that was under way when it filled.
+    expect(held).toBeGreaterThan(ACK_WINDOW_BYTES / 2);
+    expect(held).toBeLessThanOrEqual(ACK_WINDOW_BYTES + 128 * 1024);
+    await sleep(500);
+    expect(c.received()).toBe(held);
+    let acked = 0;
+    const deadline = Date.now() + 10_000;
+    while (c.received() < 8 * MiB && Date.now() < deadline) {
+      const now = c.received();
+      if (now > acked) {
+        c.send({ type: 'ack', bytes: now - acked });
+        acked = now;
+      }
+      await sleep(10);
+    }
+    expect(c.received()).toBeGreaterThanOrEqual(8 * MiB);
+    c.socket.destroy();
+  });
+
   it('stops reading the client while the shell leaves its input unread, losing nothing', async () => {
     const c = await open(port);
     const size = 16 * MiB;
@@ -273,7 +298,7 @@ describe('shell server: flow control and cleanup', () => {
   });
 
   it('keeps its memory bounded when a client stops reading during a flood (CLI process)', async () => {
-    const proc = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--env', 'PS1=$ '], { SHELL: '/bin/bash' });
+    const proc = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--shell-arg=--norc', '--shell-arg=--noprofile', '--env', 'PS1=$ '], { SHELL: '/bin/bash' });
     const cliPort = Number((await proc.waitFor(/LISTENING [^\s:]+:(\d+)/))[1]);
     const c = await open(cliPort);
     c.type('echo ready-$((5*5))');

@@ -17,6 +17,7 @@ Options:
   --listen HOST:PORT   address to listen on (default 127.0.0.1:4022; port 0 picks a free one,
                        the bound address is printed as "LISTENING HOST:PORT")
   --shell PATH         program to start for each session (default $SHELL, else /bin/bash)
+  --shell-arg=ARG      an argument for that program (repeatable), e.g. --shell-arg=--norc
   --cwd DIR            its working directory (default the directory this command runs in)
   --env NAME=VALUE     add or override a variable in its environment (repeatable); it also
                        inherits this command's environment, and TERM comes from the client
@@ -68,6 +69,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
     listen: { type: 'string' },
     shell: { type: 'string' },
+    'shell-arg': { type: 'string', multiple: true },
     cwd: { type: 'string' },
     env: { type: 'string', multiple: true },
     'max-sessions': { type: 'string' },
@@ -82,7 +84,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!Number.isInteger(maxSessions)) throw new CliError('--max-sessions must be a whole number', 2);
   const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
 
-  const server = createShellServer({ host, port, shell, cwd, env: { ...inherited, ...parseEnv(values.env ?? []) }, maxSessions, log: logLine });
+  const server = createShellServer({ host, port, shell, args: values['shell-arg'] ?? [], cwd, env: { ...inherited, ...parseEnv(values.env ?? []) }, maxSessions, log: logLine });
   try {
     await server.listen();
   } catch (err) {

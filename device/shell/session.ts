@@ -19,6 +19,7 @@
  */
 import type { Socket } from 'node:net';
 import {
+  ACK_WINDOW_BYTES,
   FrameDecoder,
   TERMINAL_PROTOCOL_VERSION,
   TerminalProtocolError,
@@ -70,6 +71,9 @@ export class ShellSession {
   #hungUp = false;
   #pausedByClient = false;
   #pausedBySocket = false;
+  /** Set by the client's first ACK: from then on at most ackWindow DATA bytes go unacknowledged. */
+  #ackMode = false;
+  #unacked = 0;
   #inputBlocked = false;
   #ptyPaused = false;
 
@@ -147,6 +151,11 @@ export class ShellSession {
         this.#pausedByClient = f.type === 'pause';
         this.#updateFlow();
         return;
+      case 'ack':
+        this.#ackMode = true;
+        this.#unacked = Math.max(0, this.#unacked - f.bytes);
+        this.#updateFlow();
+        return;
       case 'hello':
       case 'exit':
         this.#fail(`unexpected ${f.type.toUpperCase()} frame from the client`);
@@ -199,17 +208,17 @@ export class ShellSession {
     if (this.#socketClosed || this.#failed) return;
     let ok = true;
     for (const frame of encodeData(data)) ok = this.#socket.write(frame);
-    if (!ok && !this.#pausedBySocket) {
-      this.#pausedBySocket = true;
-      this.#updateFlow();
-    }
+    if (this.#ackMode) this.#unacked += data.length;
+    if (!ok && !this.#pausedBySocket) this.#pausedBySocket = true;
+    if (!ok || this.#ackMode) this.#updateFlow();
   }
 
   /** Reads the PTY exactly when neither the client nor the socket holds it back. */
   #updateFlow(): void {
     const pty = this.#pty;
     if (pty === undefined || this.#shellExited) return;
-    const paused = !this.#socketClosed && (this.#pausedBySocket || (this.#pausedByClient && !this.#inputBlocked));
+    const byWindow = this.#ackMode && this.#unacked >= ACK_WINDOW_BYTES;
+    const paused = !this.#socketClosed && (this.#pausedBySocket || ((this.#pausedByClient || byWindow) && !this.#inputBlocked));
     if (paused === this.#ptyPaused) return;
     this.#ptyPaused = paused;
     if (paused) pty.pause();

@@ -13,8 +13,10 @@ import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { StreamClosedError } from '../../shared/ws-duplex.js';
 import { StreamRejectedError, type ServiceClient, type ServiceStream } from '../sdk/service-client.js';
 
-const HIGH_WATER = 1024 * 1024;
-const LOW_WATER = 256 * 1024;
+// Small on purpose: everything queued here still reaches the screen after a Ctrl-C, so a terminal
+// wants a short pipeline more than a deep one (the browser's own PAUSE watermark is 128 KiB).
+const HIGH_WATER = 128 * 1024;
+const LOW_WATER = 32 * 1024;
 /** Most terminal frames a browser may send before we read them (keystrokes are tiny). */
 const MAX_BROWSER_FRAME = 1024 * 1024 + 5;
 

@@ -14,6 +14,7 @@ import '@xterm/xterm/css/xterm.css';
 import { parseConsoleStatus, type ConsoleRequest } from '../../../shared/console-protocol';
 import { MAX_FRAME_BYTES } from '../../../shared/limits';
 import {
+  ACK_EVERY_BYTES,
   FrameDecoder,
   TERMINAL_PROTOCOL_VERSION,
   TerminalProtocolError,
@@ -58,6 +59,8 @@ interface Connection {
   localError: string | null;
   opened: boolean;
   disposables: Disposable[];
+  /** DATA bytes rendered and not yet acknowledged to the shell server. */
+  rendered: number;
 }
 
 /** A ping every 2 s gives a fresh latency figure without measurable traffic. */
@@ -151,7 +154,7 @@ export class TerminalSession {
     const scheme = this.#location.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(`${scheme}//${this.#location.host}/api/terminal?${q.toString()}`);
     ws.binaryType = 'arraybuffer';
-    const conn: Connection = { ws, decoder: new FrameDecoder(), exitCode: null, errorMessage: null, localError: null, opened: false, disposables: [] };
+    const conn: Connection = { ws, decoder: new FrameDecoder(), exitCode: null, errorMessage: null, localError: null, opened: false, disposables: [], rendered: 0 };
     this.#conn = conn;
     this.#flow.resetPause();
     this.#setState({ phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false });
@@ -217,6 +220,8 @@ export class TerminalSession {
     const { cols, rows } = this.#terminal;
     // The first frame on the stream tells the shell server the protocol version and the size.
     sendBinary(conn.ws, encodeFrame({ type: 'hello', version: TERMINAL_PROTOCOL_VERSION, term: 'xterm-256color', cols, rows }));
+    // Turn on the shell server's ACK window (see terminal-protocol.ts): keeps what is in flight small.
+    sendBinary(conn.ws, encodeFrame({ type: 'ack', bytes: 0 }));
     this.#ping(conn);
     const timer = setInterval(() => this.#ping(conn), PING_INTERVAL_MS);
     conn.disposables.push({ dispose: () => clearInterval(timer) });
@@ -295,6 +300,12 @@ export class TerminalSession {
     this.#terminal.write(data, () => {
       // Callbacks of an old connection still drain the shared count; RESUME goes to the current one.
       if (this.#flow.drained(n) && !this.#disposed) this.#send(encodeFrame({ type: 'resume' }));
+      // Acknowledge rendered output to the connection it came from.
+      conn.rendered += n;
+      if (conn.rendered >= ACK_EVERY_BYTES && !this.#disposed) {
+        this.#sendOn(conn, encodeFrame({ type: 'ack', bytes: conn.rendered }));
+        conn.rendered = 0;
+      }
     });
     if (this.#flow.written(n)) this.#sendOn(conn, encodeFrame({ type: 'pause' }));
   }
