@@ -104,7 +104,14 @@ export async function runStack(argv: string[]): Promise<void> {
   process.once('SIGINT', () => stop(0));
   process.once('SIGTERM', () => stop(0));
   try {
-    const shell = await child(['shell-server', '--listen', '127.0.0.1:0', '--cwd', process.env.HOME ?? ROOT], {}, /LISTENING [^\s]+:(\d+)/);
+    // The demo device's shell is a clean bash (no rc files): a slow or broken ~/.bashrc on the
+    // machine running the demo must not make the first terminal look dead.
+    const shell = await child(
+      ['shell-server', '--listen', '127.0.0.1:0', '--cwd', process.env.HOME ?? ROOT, '--shell', '/bin/bash',
+        '--shell-arg=--norc', '--shell-arg=--noprofile', '--env', `PS1=\\u@${DEMO_DEVICE}:\\w\\$ `],
+      {},
+      /LISTENING [^\s]+:(\d+)/,
+    );
     children.push(shell.proc);
     const agent = await child(
       ['agent', '--ca', server.caFile, '--hub-url', server.internalUrl, '--map', `shell=127.0.0.1:${shell.match[1] ?? ''}`],

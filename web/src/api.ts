@@ -3,7 +3,7 @@
  * React Query keys and options built on them. Components never call fetch themselves.
  */
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
-import type { ApiError as ApiErrorBody, ConsoleDevice, Me, StreamPage } from '../../shared/console-api';
+import type { ApiError as ApiErrorBody, ConsoleDevice, ConsoleSettings, Me, RecordingInfo, StreamPage } from '../../shared/console-api';
 
 /** A non-2xx answer from the BFF, carrying the server's sentence for the person at the screen. */
 export class ApiError extends Error {
@@ -21,9 +21,9 @@ export class ApiError extends Error {
   }
 }
 
-/** True for an ApiError with this HTTP status. */
-export function isApiError(err: unknown, status?: number): err is ApiError {
-  return err instanceof ApiError && (status === undefined || err.status === status);
+/** True for an ApiError with this HTTP status (and this code, when given). */
+export function isApiError(err: unknown, status?: number, code?: string): err is ApiError {
+  return err instanceof ApiError && (status === undefined || err.status === status) && (code === undefined || err.code === code);
 }
 
 function isErrorBody(v: unknown): v is ApiErrorBody {
@@ -69,13 +69,16 @@ export async function apiFetch<T>(path: string, init: { method?: string; body?: 
   } catch {
     // not JSON (a proxy's error page, say): fall through with the status alone
   }
-  if (!res.ok) {
-    const retryAfter = Number(res.headers.get('Retry-After'));
-    const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.ceil(retryAfter) : null;
-    if (isErrorBody(body)) throw new ApiError(res.status, body.error.code, body.error.message, retryAfterSeconds);
-    throw new ApiError(res.status, `http_${res.status}`, fallbackMessage(res.status), retryAfterSeconds);
-  }
+  if (!res.ok) throw errorOf(res, body);
   return body as T;
+}
+
+/** The ApiError for a non-2xx answer, from its parsed body (when it has the usual shape). */
+function errorOf(res: Response, body: unknown): ApiError {
+  const retryAfter = Number(res.headers.get('Retry-After'));
+  const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.ceil(retryAfter) : null;
+  if (isErrorBody(body)) return new ApiError(res.status, body.error.code, body.error.message, retryAfterSeconds);
+  return new ApiError(res.status, `http_${res.status}`, fallbackMessage(res.status), retryAfterSeconds);
 }
 
 /** Filters of the History page (and of `GET /api/streams`). Times are epoch milliseconds. */
@@ -134,11 +137,105 @@ export function logout(): Promise<void> {
   return apiFetch<void>('/logout', { method: 'POST' });
 }
 
+/** Where the .cast file of a recording downloads from (also the "Download .cast" link). */
+export function recordingCastUrl(streamId: string): string {
+  return `/api/recordings/${encodeURIComponent(streamId)}/cast`;
+}
+
+/** Largest .cast file the player downloads; a bigger one can still be downloaded as a file. */
+export const MAX_CAST_BYTES = 512 * 1024 * 1024;
+
+export interface CastDownloadOptions {
+  signal: AbortSignal;
+  /** Each piece of the file as text, in order (UTF-8 decoded across piece boundaries). */
+  onText: (text: string) => void;
+  /** Bytes received so far, and the total when the server said (Content-Length). */
+  onProgress: (received: number, total: number | null) => void;
+}
+
+/**
+ * Streams a recording's .cast file to `onText` as it arrives, so a big file can be parsed while
+ * it downloads and progress shown. Throws ApiError (404 gone, 403 not allowed, network) like
+ * apiFetch, and an ApiError `too_large` past MAX_CAST_BYTES.
+ */
+export async function downloadRecordingCast(streamId: string, options: CastDownloadOptions): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(recordingCastUrl(streamId), { credentials: 'same-origin', signal: options.signal });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'network', 'Cannot reach the console server. Check your connection.');
+  }
+  if (!res.ok) {
+    let body: unknown = undefined;
+    try {
+      body = JSON.parse(await res.text());
+    } catch {
+      // not JSON: the status alone
+    }
+    throw errorOf(res, body);
+  }
+  const length = Number(res.headers.get('Content-Length'));
+  const total = Number.isFinite(length) && length > 0 ? length : null;
+  options.onProgress(0, total);
+  if (res.body === null) {
+    const text = await res.text();
+    options.onProgress(text.length, total);
+    options.onText(text);
+    return;
+  }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder('utf-8');
+  let received = 0;
+  let finished = false;
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        if (err instanceof DOMException && err.name === 'AbortError') throw err;
+        throw new ApiError(0, 'network', 'The download of the recording broke off. Try again.');
+      }
+      if (chunk.done) break;
+      received += chunk.value.byteLength;
+      if (received > MAX_CAST_BYTES) {
+        throw new ApiError(413, 'too_large', `This recording is larger than ${MAX_CAST_BYTES / 1024 / 1024} MiB, too large to play in the browser. Download the .cast file instead.`);
+      }
+      options.onProgress(received, total);
+      const text = decoder.decode(chunk.value, { stream: true });
+      // What onText throws (a parse error) ends the download and goes to the caller as it is.
+      if (text !== '') options.onText(text);
+    }
+    finished = true;
+  } finally {
+    // Stop downloading the rest after an error; nothing to cancel after the end.
+    if (!finished) void reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+  const rest = decoder.decode();
+  if (rest !== '') options.onText(rest);
+}
+
+/** Deletes a recording (admins only: 403 otherwise). */
+export function deleteRecording(streamId: string): Promise<void> {
+  return apiFetch<void>(`/recordings/${encodeURIComponent(streamId)}`, { method: 'DELETE' });
+}
+
+/** Changes the console settings (admins only: 403 otherwise). */
+export function updateSettings(settings: ConsoleSettings): Promise<ConsoleSettings> {
+  return apiFetch<ConsoleSettings>('/settings', { method: 'PUT', body: settings });
+}
+
 /** Query keys, one factory so invalidation and reads agree. */
 export const queryKeys = {
   me: () => ['me'] as const,
   devices: () => ['devices'] as const,
   streams: (filters: StreamFilters) => ['streams', filters] as const,
+  /** Every History query, whatever the filters (for invalidation). */
+  allStreams: () => ['streams'] as const,
+  recording: (streamId: string) => ['recording', streamId] as const,
+  settings: () => ['settings'] as const,
 };
 
 /** How often the device list refreshes, so a device that comes online shows without a reload. */
@@ -164,4 +261,16 @@ export const streamsQuery = (filters: StreamFilters) =>
     queryFn: ({ signal, pageParam }) => apiFetch<StreamPage>(streamsPath(filters, pageParam), { signal }),
     initialPageParam: null as number | null,
     getNextPageParam: (last) => last.nextBefore,
+  });
+
+export const recordingQuery = (streamId: string) =>
+  queryOptions({
+    queryKey: queryKeys.recording(streamId),
+    queryFn: ({ signal }) => apiFetch<RecordingInfo>(`/recordings/${encodeURIComponent(streamId)}`, { signal }),
+  });
+
+export const settingsQuery = () =>
+  queryOptions({
+    queryKey: queryKeys.settings(),
+    queryFn: ({ signal }) => apiFetch<ConsoleSettings>('/settings', { signal }),
   });

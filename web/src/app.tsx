@@ -8,8 +8,13 @@ import { HistoryPage } from './pages/history-page';
 import { LoginPage } from './pages/login-page';
 import { matchRoute, navigate, paths, useLocation } from './router';
 
-// xterm.js is most of the bundle; only the terminal page needs it.
+// xterm.js is most of the bundle; only the terminal, replay and live-watch pages need it.
 const TerminalPage = lazy(() => import('./pages/terminal-page'));
+const ReplayPage = lazy(() => import('./pages/replay-page'));
+const WatchPage = lazy(() => import('./pages/watch-page'));
+
+/** The screens drawn dark, around a terminal. */
+const darkRoutes: ReadonlySet<string> = new Set(['terminal', 'replay', 'watch']);
 
 /** The shell: who is signed in, which screen the URL names, and the header around it. */
 export function App() {
@@ -52,7 +57,7 @@ export function App() {
   if (me.data === null) return null;
 
   return (
-    <div className={route.name === 'terminal' ? 'app app-dark' : 'app'}>
+    <div className={darkRoutes.has(route.name) ? 'app app-dark' : 'app'}>
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -61,7 +66,7 @@ export function App() {
         {route.name === 'devices' ? (
           <DevicesPage me={me.data} />
         ) : route.name === 'history' ? (
-          <HistoryPage />
+          <HistoryPage me={me.data} />
         ) : route.name === 'terminal' ? (
           <Suspense
             fallback={
@@ -72,6 +77,21 @@ export function App() {
           >
             {/* key: a different device is a different session, not an update of this one. */}
             <TerminalPage key={route.deviceId} deviceId={route.deviceId} />
+          </Suspense>
+        ) : route.name === 'replay' || route.name === 'watch' ? (
+          <Suspense
+            fallback={
+              <main className="terminal-page">
+                <LoadingState>Loading the player…</LoadingState>
+              </main>
+            }
+          >
+            {/* key: another stream is another recording, not an update of this one. */}
+            {route.name === 'replay' ? (
+              <ReplayPage key={route.streamId} streamId={route.streamId} me={me.data} />
+            ) : (
+              <WatchPage key={route.streamId} streamId={route.streamId} me={me.data} />
+            )}
           </Suspense>
         ) : (
           <main className="page">

@@ -71,3 +71,8 @@ export function fromLocalInputValue(value: string): number | undefined {
   const t = new Date(value).getTime();
   return Number.isNaN(t) ? undefined : t;
 }
+
+/** The first 8 characters of a stream id: enough to tell streams apart on a screen. */
+export function shortStreamId(streamId: string): string {
+  return streamId.slice(0, 8);
+}

@@ -1,6 +1,6 @@
 /**
  * Client-side routing on the History API: a location hook, `navigate()`, and the route table.
- * The app has four screens, so a router package would be more code than it saves.
+ * The app has a handful of screens, so a router package would be more code than it saves.
  */
 import { useSyncExternalStore } from 'react';
 
@@ -40,6 +40,8 @@ export type Route =
   | { name: 'devices' }
   | { name: 'terminal'; deviceId: string }
   | { name: 'history' }
+  | { name: 'replay'; streamId: string }
+  | { name: 'watch'; streamId: string }
   | { name: 'notFound' };
 
 /** Maps a pathname to a screen. Device ids may hold `%`, `?` and the like, so they are URI-encoded. */
@@ -48,13 +50,16 @@ export function matchRoute(pathname: string): Route {
   if (path === '/' || path === '/devices') return { name: 'devices' };
   if (path === '/login') return { name: 'login' };
   if (path === '/history') return { name: 'history' };
-  const m = /^\/terminal\/([^/]+)$/.exec(path);
-  if (m?.[1] !== undefined) {
+  const m = /^\/(terminal|replay|watch)\/([^/]+)$/.exec(path);
+  if (m?.[1] !== undefined && m[2] !== undefined) {
+    let id: string;
     try {
-      return { name: 'terminal', deviceId: decodeURIComponent(m[1]) };
+      id = decodeURIComponent(m[2]);
     } catch {
       return { name: 'notFound' };
     }
+    if (m[1] === 'terminal') return { name: 'terminal', deviceId: id };
+    return m[1] === 'replay' ? { name: 'replay', streamId: id } : { name: 'watch', streamId: id };
   }
   return { name: 'notFound' };
 }
@@ -64,6 +69,10 @@ export const paths = {
   devices: () => '/',
   history: () => '/history',
   terminal: (deviceId: string) => `/terminal/${encodeURIComponent(deviceId)}`,
+  /** The player of a stream's recording. */
+  replay: (streamId: string) => `/replay/${encodeURIComponent(streamId)}`,
+  /** A live session, read-only (admins). */
+  watch: (streamId: string) => `/watch/${encodeURIComponent(streamId)}`,
   login: (next?: string) => (next !== undefined && next !== '/' ? `/login?next=${encodeURIComponent(next)}` : '/login'),
 };
 

@@ -34,7 +34,7 @@ export function Header({ me, route }: { me: Me; route: Route }) {
             </Link>
           </li>
           <li>
-            <Link to={paths.history()} aria-current={current('history')}>
+            <Link to={paths.history()} aria-current={current('history') ?? current('replay') ?? current('watch')}>
               History
             </Link>
           </li>

@@ -1,9 +1,11 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
-import type { ConsoleStream } from '../../../shared/console-api';
+import type { ConsoleStream, Me } from '../../../shared/console-api';
 import { describeClose } from '../../../shared/close-codes';
 import { STREAM_RESULTS, type StreamFilters } from '../api';
+import { Link } from '../components/link';
+import { RecordKeystrokes } from '../components/record-keystrokes';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
-import { formatBytes, formatDateTime, formatDateTimeShort, formatDuration, fromLocalInputValue, toLocalInputValue } from '../format';
+import { formatBytes, formatDateTime, formatDateTimeShort, formatDuration, fromLocalInputValue, shortStreamId, toLocalInputValue } from '../format';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { useStreams } from '../hooks/use-streams';
 import { navigate, paths, useLocation } from '../router';
@@ -57,7 +59,7 @@ function toApiFilters(f: UrlFilters): StreamFilters {
 }
 
 /** Every stream, newest first, with filters bound to the URL and "Older" paging. */
-export function HistoryPage() {
+export function HistoryPage({ me }: { me: Me }) {
   useDocumentTitle('History');
   // Labels point at their controls with htmlFor rather than wrapping them: a wrapped <select>
   // would lend its option texts ("deviceNotFound"…) to the label and blur "Device" vs "Result".
@@ -104,6 +106,7 @@ export function HistoryPage() {
           <h1>History</h1>
           <p className="muted">Every stream to every device, newest first.</p>
         </div>
+        {me.role === 'admin' && <RecordKeystrokes />}
       </div>
 
       <form className="filters" role="search" aria-label="Filter streams" onSubmit={(e) => e.preventDefault()}>
@@ -169,11 +172,12 @@ export function HistoryPage() {
                     From device
                   </th>
                   <th scope="col">Closed by</th>
+                  <th scope="col">Recording</th>
                 </tr>
               </thead>
               <tbody>
                 {rows.map((s) => (
-                  <StreamRow key={s.streamId} stream={s} />
+                  <StreamRow key={s.streamId} stream={s} isAdmin={me.role === 'admin'} />
                 ))}
               </tbody>
             </table>
@@ -206,7 +210,7 @@ const resultClass: Record<string, string> = {
   throttled: 'badge-warn',
 };
 
-function StreamRow({ stream: s }: { stream: ConsoleStream }) {
+function StreamRow({ stream: s, isAdmin }: { stream: ConsoleStream; isAdmin: boolean }) {
   const result = s.result ?? s.state;
   const why = s.closeCode !== null ? describeClose(s.closeCode) : null;
   return (
@@ -236,6 +240,35 @@ function StreamRow({ stream: s }: { stream: ConsoleStream }) {
           </span>
         )}
       </td>
+      <td className="wrap">
+        <RecordingCell stream={s} isAdmin={isAdmin} />
+      </td>
     </tr>
+  );
+}
+
+/** Replay (and, for admins, Watch while live) links, the size, and whether the budget cut it short. */
+function RecordingCell({ stream: s, isAdmin }: { stream: ConsoleStream; isAdmin: boolean }) {
+  const rec = s.recording;
+  if (rec === null) return <span className="muted">—</span>;
+  const short = shortStreamId(s.streamId);
+  return (
+    <span className="recording-cell">
+      {/* The names carry the stream, so each row's links can be told apart. */}
+      <Link to={paths.replay(s.streamId)} aria-label={`Replay ${short}`}>
+        Replay
+      </Link>
+      <span className="muted">{formatBytes(rec.size)}</span>
+      {rec.truncated && (
+        <span className="badge badge-warn" title="The recording stopped at the size budget; the session went on">
+          truncated
+        </span>
+      )}
+      {rec.live && isAdmin && (
+        <Link to={paths.watch(s.streamId)} aria-label={`Watch ${short}`}>
+          Watch
+        </Link>
+      )}
+    </span>
   );
 }

@@ -1,0 +1,88 @@
+/**
+ * Session recording in the console: a terminal session is found in the history, replayed, and the
+ * player shows the same output after seeking to the end; a damaged file gives a clear error.
+ */
+import type { Page } from '@playwright/test';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { apiLogin, openTerminal, streamLog, tag, typeLine, waitForTerminal, watchTerminalSockets } from './fixtures/console.js';
+import { expect, test } from './fixtures/test.js';
+
+/** The recording's rendered text in the player. */
+async function playerText(page: Page): Promise<string> {
+  return (await page.getByRole('region', { name: 'Recording' }).locator('.xterm-rows').innerText()).replace(/\u00a0/g, ' ');
+}
+
+async function recordSession(page: Page, device: string, lines: string[]): Promise<string> {
+  const sockets = watchTerminalSockets(page);
+  await openTerminal(page, device);
+  for (const line of lines) await typeLine(page, line);
+  await waitForTerminal(page, new RegExp(lines.at(-1)?.replace(/^echo /, '') ?? ''));
+  await typeLine(page, 'exit 0');
+  await expect(page.getByRole('status')).toContainText('Shell exited with code 0');
+  const streamId = sockets.at(-1)?.streamId();
+  expect(streamId).toBeDefined();
+  return streamId ?? '';
+}
+
+test('a recorded session replays from the history and shows the same output after seeking to the end', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const word = `replayed-${tag()}`;
+  const streamId = await recordSession(page, stack.devices.shell, ['seq 1 40 | sed s/^/line-/', `echo ${word}`]);
+
+  await expect.poll(async () => (await streamLog(page.request, `deviceId=${stack.devices.shell}`)).find((s) => s.streamId === streamId)?.recording?.live).toBe(false);
+  await page.getByRole('link', { name: 'History' }).click();
+  await page.getByRole('link', { name: `Replay ${streamId.slice(0, 8)}` }).click();
+  await expect(page).toHaveURL(new RegExp(`/replay/${streamId}`));
+
+  const seek = page.getByRole('slider', { name: 'Seek' });
+  await expect(seek).toBeEnabled({ timeout: 15_000 });
+  await seek.focus();
+  await page.keyboard.press('End');
+  await expect.poll(() => playerText(page), { timeout: 10_000 }).toContain(word);
+  expect(await playerText(page)).toMatch(/line-40/);
+  await expect(page.getByRole('link', { name: 'Download .cast' })).toHaveAttribute('href', `/api/recordings/${streamId}/cast`);
+  await expect(page.getByRole('combobox', { name: 'Speed' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Play' })).toBeVisible();
+});
+
+test('a damaged recording shows a clear error and the console keeps working', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const streamId = await recordSession(page, stack.devices.shell, [`echo soon-damaged-${tag()}`]);
+  const day = new Date().toISOString().slice(0, 10);
+  const path = join(stack.dataDir, 'recordings', day, `${streamId}.cast`);
+  await expect.poll(() => existsSync(path)).toBe(true);
+  await expect.poll(async () => (await streamLog(page.request, `deviceId=${stack.devices.shell}`)).find((s) => s.streamId === streamId)?.recording?.live).toBe(false);
+  const [header] = readFileSync(path, 'utf8').split('\n');
+  writeFileSync(path, `${header}\n[0.1, "o", "fine"]\nthis is not json\n[0.3, "o", "more"]\n`);
+
+  await page.goto(`/replay/${streamId}`);
+  await expect(page.getByRole('alert')).toContainText(/cannot be played.*line 3/i);
+  await page.getByRole('link', { name: 'Devices' }).click();
+  await expect(page.getByRole('link', { name: `Connect to ${stack.devices.shell}` })).toBeVisible();
+});
+
+test('a viewer may replay but not delete; an admin deletes and the recording is gone', async ({ page, browser, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const streamId = await recordSession(page, stack.devices.shell, [`echo to-delete-${tag()}`]);
+  await expect.poll(async () => (await streamLog(page.request, `deviceId=${stack.devices.shell}`)).find((s) => s.streamId === streamId)?.recording?.live).toBe(false);
+
+  const viewerContext = await browser.newContext({ ignoreHTTPSErrors: true, baseURL: stack.baseURL });
+  const viewer = await viewerContext.newPage();
+  await apiLogin(viewer.request, stack.viewer);
+  await viewer.goto(`/replay/${streamId}`);
+  await expect(viewer.getByRole('slider', { name: 'Seek' })).toBeEnabled({ timeout: 15_000 });
+  await expect(viewer.getByRole('button', { name: 'Delete recording' })).toHaveCount(0);
+  const refused = await viewer.request.delete(`/api/recordings/${streamId}`, { headers: { origin: new URL(stack.baseURL).origin } });
+  expect(refused.status()).toBe(403);
+  await viewerContext.close();
+
+  await page.goto(`/replay/${streamId}`);
+  await page.getByRole('button', { name: 'Delete recording' }).click();
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  await expect(page).toHaveURL(/\/history/);
+  const gone = await page.request.get(`/api/recordings/${streamId}`);
+  expect(gone.status()).toBe(404);
+  const day = new Date().toISOString().slice(0, 10);
+  expect(existsSync(join(stack.dataDir, 'recordings', day, `${streamId}.cast`))).toBe(false);
+});
