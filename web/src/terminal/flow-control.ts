@@ -9,23 +9,23 @@
  * wait behind it and the tab freezes. xterm fires a write's callback once it has parsed that
  * chunk, so "written but not yet called back" is exactly the output the tab still owes work on.
  *
- * Why these watermarks:
- * - HIGH = 128 KiB. xterm parses on the order of 10 MB/s, so 128 KiB is roughly 10 ms of work:
- *   a keystroke typed during a flood is echoed after a barely noticeable delay. It is also two
- *   full bridge frames (64 KiB each, shared/limits.ts), so ordinary bursty output (an `ls -R`,
- *   a screen redraw) never triggers a pause; only a sustained flood does. Bytes already in flight
- *   when PAUSE goes out (socket buffers on the BFF, gateway and device, each bounded by its own
- *   backpressure) are still written, never dropped: memory in the tab stays bounded by HIGH plus
- *   that in-flight amount.
- * - LOW = 16 KiB. Well below HIGH, so PAUSE/RESUME go out at most once per ~112 KiB of output
- *   instead of flapping on every frame (hysteresis), yet above zero, so the RESUME starts its
- *   round trip while xterm still has output to parse and the screen keeps scrolling.
+ * Two brakes, and why both:
+ * - The ACK window (shared/terminal-protocol.ts): the shell server keeps at most 512 KiB sent but
+ *   not acknowledged, and the browser acknowledges only what xterm has parsed. That bounds the
+ *   output in flight on every hop (socket buffers included), so a Ctrl-C shows within a fraction of
+ *   a second, and the backlog here stays under about the window by itself.
+ * - PAUSE/RESUME, for shell servers that do not speak ACK. Its watermarks (HIGH 1 MiB, LOW
+ *   256 KiB) sit above the window on purpose: with a server that does speak ACK they never fire,
+ *   because each PAUSE/RESUME pair stalls the output for a round trip through four hops, which
+ *   cost about two thirds of the render rate when HIGH was 128 KiB. Against an older server they
+ *   still cap the backlog at a few hundred milliseconds of xterm's parsing, with hysteresis (at most
+ *   one pair per ~768 KiB) and a RESUME that starts its round trip before xterm runs dry.
  */
 
 /** Pending (unparsed) output above which the browser sends PAUSE. */
-export const FLOW_HIGH_WATER_BYTES = 128 * 1024;
+export const FLOW_HIGH_WATER_BYTES = 1024 * 1024;
 /** Pending output below which, after a PAUSE, the browser sends RESUME. */
-export const FLOW_LOW_WATER_BYTES = 16 * 1024;
+export const FLOW_LOW_WATER_BYTES = 256 * 1024;
 
 /** The counter behind PAUSE/RESUME; knows nothing of xterm or sockets, so it is easy to test. */
 export class WriteFlowControl {
