@@ -16,6 +16,10 @@ export interface ConnectOptions {
   maxPayload?: number;
 }
 
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 /** Resolves with an open WebSocket, or rejects with a DsError (refused) or a network Error. */
 export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -25,6 +29,10 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
       perMessageDeflate: false,
       maxPayload: o.maxPayload ?? MAX_FRAME_BYTES,
       handshakeTimeout: o.timeoutMs ?? 15_000,
+      // RFC 6455 masking protects caching proxies from payloads a web page chose; these clients are
+      // agents and SDKs, not pages, and speak inside TLS. An all-zero mask lets both ends skip the
+      // copy-and-XOR of every byte (ws recognises it on both sides).
+      generateMask: zeroMask,
     });
     let settled = false;
     const fail = (err: Error): void => {
