@@ -54,6 +54,10 @@ function sizeProblem(cols: number, rows: number): string | undefined {
   return cols >= 1 && rows >= 1 && cols <= 65535 && rows <= 65535 ? undefined : `terminal size ${cols}x${rows} is out of range`;
 }
 
+/** Output arriving within this long of earlier output is sent together (see #onPtyData). */
+const COALESCE_MS = 4;
+const COALESCE_BYTES = 64 * 1024;
+
 export class ShellSession {
   /** Resolves once the connection is closed and the shell (if one started) has exited. */
   readonly closed: Promise<void>;
@@ -74,6 +78,11 @@ export class ShellSession {
   /** Set by the client's first ACK: from then on at most ackWindow DATA bytes go unacknowledged. */
   #ackMode = false;
   #unacked = 0;
+  /** PTY output gathered for the next DATA frame (see #onPtyData). */
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #lastFlush = 0;
   #inputBlocked = false;
   #ptyPaused = false;
 
@@ -203,14 +212,39 @@ export class ShellSession {
     }
   }
 
+  /**
+   * A PTY hands over at most a few KiB per read. Sent one by one, a flood becomes tens of
+   * thousands of tiny frames a second through every hop up to the browser; so output that follows
+   * other output within COALESCE_MS is gathered into one DATA frame (up to COALESCE_BYTES). Output
+   * after a quiet spell (an echoed keystroke) goes out at once.
+   */
   #onPtyData(data: Buffer): void {
     // After the client is gone the PTY is drained into nothing so node-pty sees it close.
     if (this.#socketClosed || this.#failed) return;
+    this.#out.push(data);
+    this.#outBytes += data.length;
+    if (this.#ackMode) this.#unacked += data.length;
+    const quiet = this.#outBytes === data.length && performance.now() - this.#lastFlush > COALESCE_MS;
+    if (quiet || this.#outBytes >= COALESCE_BYTES) this.#flush();
+    else this.#flushTimer ??= setTimeout(() => this.#flush(), COALESCE_MS);
+    if (this.#ackMode) this.#updateFlow();
+  }
+
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#outBytes === 0) return;
+    const data = this.#out.length === 1 ? (this.#out[0] as Buffer) : Buffer.concat(this.#out, this.#outBytes);
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#lastFlush = performance.now();
+    if (this.#socketClosed || this.#failed) return;
     let ok = true;
     for (const frame of encodeData(data)) ok = this.#socket.write(frame);
-    if (this.#ackMode) this.#unacked += data.length;
-    if (!ok && !this.#pausedBySocket) this.#pausedBySocket = true;
-    if (!ok || this.#ackMode) this.#updateFlow();
+    if (!ok && !this.#pausedBySocket) {
+      this.#pausedBySocket = true;
+      this.#updateFlow();
+    }
   }
 
   /** Reads the PTY exactly when neither the client nor the socket holds it back. */
@@ -226,6 +260,7 @@ export class ShellSession {
   }
 
   #onShellExit(code: number): void {
+    this.#flush();
     this.#shellExited = true;
     this.#o.log(`${this.#label}: shell pid ${this.#pty?.pid ?? '?'} exited with code ${code}`);
     if (!this.#socketClosed && !this.#failed) {
@@ -280,6 +315,7 @@ export class ShellSession {
     if (!this.#socketClosed || (this.#pty !== undefined && !this.#shellExited)) return;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    clearTimeout(this.#flushTimer);
     this.#resolveClosed();
   }
 }
