@@ -1,0 +1,146 @@
+/**
+ * Concurrent streams: N streams initiated at once (SDK, this process) to one device whose agent
+ * maps "echo" to an echo server; once all are open, each carries 1 MiB each way at the same time
+ * and both directions' SHA-256 are compared. Reports initiations per second (all N initiated at
+ * once, until the last one is connected) and whether every stream came back intact.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { startEchoServer } from '../../test/harness.js';
+import { createServiceClient, type ServiceStream } from '../../server/sdk/service-client.js';
+import type { BenchContext, BenchResult } from '../lib/result.js';
+import { status } from '../lib/result.js';
+import { startStack } from '../lib/stack.js';
+import { cpuMsOf, fmtBytes, fmtMs, fmtRate, nowMs, progress, quantile } from '../lib/util.js';
+
+const TARGET_INITIATIONS_PER_SECOND = 300;
+const SLICE = 64 * 1024;
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, 120) : String(err);
+}
+
+/** Writes `data` in 64 KiB slices honouring backpressure while reading back as many bytes. */
+function exchange(stream: ServiceStream, data: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    let got = 0;
+    let settled = false;
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      if (err !== undefined) reject(err);
+      else resolve(hash.digest('hex'));
+    };
+    stream.on('data', (d: Buffer) => {
+      hash.update(d);
+      got += d.length;
+      if (got > data.length) finish(new Error(`received ${got} bytes, more than the ${data.length} sent`));
+      else if (got === data.length) finish();
+    });
+    stream.once('error', (err) => finish(err));
+    stream.once('close', () => finish(new Error(`closed after ${got} of ${data.length} bytes came back`)));
+    let off = 0;
+    const pump = (): void => {
+      while (off < data.length) {
+        const slice = data.subarray(off, off + SLICE);
+        off += slice.length;
+        if (!stream.write(slice)) {
+          stream.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+export async function concurrent(ctx: BenchContext): Promise<Omit<BenchResult, 'durationSeconds'>> {
+  const n = ctx.sizes.concurrentStreams;
+  const size = ctx.sizes.concurrentBytes;
+  const echoServer = await startEchoServer();
+  const stack = await startStack(ctx, {
+    maps: { echo: echoServer.port },
+    hubArgs: ['--max-streams-per-device', '2000', '--max-streams', '5000', '--max-initiations', '5000'],
+  });
+  const service = createServiceClient(stack.hub.ownerCs, { ca: stack.hub.ca, hubUrl: stack.hub.url });
+
+  // Distinct data per stream without N MiB of random bytes: windows into one random pool.
+  const pool = randomBytes(size * 2);
+  const dataOf = (i: number): Buffer => pool.subarray((i * 4099) % size, ((i * 4099) % size) + size);
+  const expected = Array.from({ length: n }, (_, i) => createHash('sha256').update(dataOf(i)).digest('hex'));
+
+  // Warm the path (JIT, the REST keep-alive connection) with a few streams first.
+  for (let i = 0; i < 3; i++) {
+    const s = await service.initiateStream(stack.deviceId, 'echo');
+    await exchange(s, dataOf(i).subarray(0, 4096));
+    s.destroy();
+  }
+
+  progress(`concurrent: initiating ${n} streams at once`);
+  const setupMs: number[] = [];
+  const cpuProcs = { hub: stack.hub.proc.pid, agent: stack.agent.pid, echoServer: echoServer.proc.pid };
+  const cpu0 = Object.fromEntries(Object.entries(cpuProcs).map(([k, pid]) => [k, cpuMsOf(pid)]));
+  const self0 = process.cpuUsage();
+  const t0 = nowMs();
+  const opened = await Promise.allSettled(
+    Array.from({ length: n }, async () => {
+      const s = await service.initiateStream(stack.deviceId, 'echo', { connectTimeoutSeconds: 30, responseTimeoutSeconds: 30 });
+      setupMs.push(nowMs() - t0);
+      return s;
+    }),
+  );
+  const openMs = nowMs() - t0;
+  const selfCpu = process.cpuUsage(self0);
+  // Where the CPU went while the streams were being opened (ms of CPU per process).
+  const openCpuMs: Record<string, number> = Object.fromEntries(Object.entries(cpuProcs).map(([k, pid]) => [k, cpuMsOf(pid) - (cpu0[k] ?? 0)]));
+  openCpuMs.benchClient = (selfCpu.user + selfCpu.system) / 1000;
+  const streams = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const openErrors = opened.flatMap((o) => (o.status === 'rejected' ? [describe(o.reason)] : []));
+  const rate = streams.length / (openMs / 1000);
+  progress(`concurrent: ${streams.length}/${n} open in ${fmtMs(openMs)} (${rate.toFixed(0)}/s); CPU ms meanwhile: ${Object.entries(openCpuMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+
+  const t1 = nowMs();
+  const results = await Promise.allSettled(streams.map((s, i) => exchange(s, dataOf(i))));
+  const dataMs = nowMs() - t1;
+  let intact = 0;
+  const dataErrors: string[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled' && r.value === expected[i]) intact += 1;
+    else dataErrors.push(r.status === 'fulfilled' ? `stream ${i}: hash mismatch` : `stream ${i}: ${describe(r.reason)}`);
+  });
+  for (const s of streams) s.end();
+  // When streams broke, keep what the hub and agent said about it (their logs end with the run).
+  const logLines = (text: string): string[] => text.split('\n').filter((l) => /heartbeat|error|closing|drop|lost|1006|1011/i.test(l) && !/ended \(stream closed\)|ended \(target closed\)/.test(l)).slice(-20);
+  const logs = dataErrors.length + openErrors.length > 0 ? { hub: logLines(stack.hub.proc.output()), agent: logLines(stack.agent.output()) } : undefined;
+  const moved = 2 * size * streams.length;
+  progress(`concurrent: ${intact}/${n} intact, ${fmtBytes(moved)} in ${fmtMs(dataMs)}`);
+  const errorSummary = (list: string[]): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const e of list) counts[e.replace(/^stream \d+: /, '')] = (counts[e.replace(/^stream \d+: /, '')] ?? 0) + 1;
+    return counts;
+  };
+  return {
+    name: 'concurrent',
+    description: `${n} streams initiated at once to one device, then ${fmtBytes(size)} each way on every one at once, SHA-256 checked`,
+    rows: [
+      { bench: 'concurrent', metric: `initiations per second (${n} at once)`, project: `${rate.toFixed(0)}/s`, comparison: '', ratio: '', target: `≥ ${TARGET_INITIATIONS_PER_SECOND}/s`, status: status(rate >= TARGET_INITIATIONS_PER_SECOND) },
+      { bench: 'concurrent', metric: `streams intact (${fmtBytes(size)} each way, SHA-256)`, project: `${intact}/${n}`, comparison: '', ratio: '', target: 'all intact', status: status(intact === n) },
+      { bench: 'concurrent', metric: 'aggregate payload rate while all carry data', project: fmtRate(moved / (dataMs / 1000)), comparison: '', ratio: '', target: 'reported', status: 'info' },
+    ],
+    raw: {
+      streams: n,
+      bytesEachWay: size,
+      opened: streams.length,
+      openMs,
+      initiationsPerSecond: rate,
+      setupMsAtOnce: { p50: quantile(setupMs, 0.5), p99: quantile(setupMs, 0.99), max: quantile(setupMs, 1) },
+      openErrors: errorSummary(openErrors),
+      openCpuMs,
+      intact,
+      dataMs,
+      aggregateBytesPerSecond: moved / (dataMs / 1000),
+      dataErrors: errorSummary(dataErrors),
+      ...(logs === undefined ? {} : { logs }),
+    },
+  };
+}

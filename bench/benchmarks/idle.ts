@@ -1,0 +1,100 @@
+/**
+ * Idle devices: N registered devices each keep a control channel (WSS, SAS, the real device SDK)
+ * open to one hub; the hub's resident memory before and after they connect, divided by N, is the
+ * cost of one connected device. The devices are registered through the REST API on a first hub
+ * process, which is then restarted on the same data directory, so the registration's garbage is
+ * not in the "before" figure.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnProc, tempDir, type HubHandle, type Proc } from '../../test/harness.js';
+import type { BenchContext, BenchResult } from '../lib/result.js';
+import { status } from '../lib/result.js';
+import { startBenchHub } from '../lib/stack.js';
+import { KiB, fmtBytes, fmtMs, nowMs, progress, steadyRss } from '../lib/util.js';
+
+const CLIENTS = join(import.meta.dirname, '..', 'fixtures', 'idle-clients.ts');
+const PER_PROCESS = 2500;
+const TARGET_BYTES_PER_DEVICE = 30 * KiB;
+
+async function registerDevices(hub: HubHandle, n: number): Promise<Array<{ id: string; key: string }>> {
+  const out: Array<{ id: string; key: string }> = new Array<{ id: string; key: string }>(n);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      const id = `idle-${String(i).padStart(6, '0')}`;
+      const d = await hub.service.createDevice(id);
+      out[i] = { id, key: d.authentication.symmetricKey.primaryKey };
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, () => worker()));
+  return out;
+}
+
+async function connectedDevices(hub: HubHandle): Promise<number> {
+  const r = await hub.service.call('GET', '/metrics');
+  const m = /^devicestreams_connected_devices\s+(\d+)/m.exec(String(r.body));
+  return m === null ? Number.NaN : Number(m[1]);
+}
+
+export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durationSeconds'>> {
+  const n = ctx.sizes.idleDevices;
+  const first = await startBenchHub({ ...ctx, profile: false });
+  const t0 = nowMs();
+  const devices = await registerDevices(first, n);
+  const registerMs = nowMs() - t0;
+  progress(`idle: registered ${n} devices in ${fmtMs(registerMs)}`);
+  first.proc.kill('SIGTERM');
+  await first.proc.exited;
+
+  const hub = await startBenchHub(ctx, [], {}, first.dataDir);
+  const host = /HostName=([^;]+)/.exec(hub.ownerCs)?.[1] ?? '';
+  const credsFile = join(tempDir('ds-bench-idle-'), 'creds.json');
+  writeFileSync(credsFile, JSON.stringify(devices.map((d) => ({ cs: `HostName=${host};DeviceId=${d.id};SharedAccessKey=${d.key}` }))));
+
+  await new Promise((r) => setTimeout(r, 2000));
+  const before = await steadyRss(hub.proc.pid, 5, 300);
+
+  const procs: Proc[] = [];
+  const t1 = nowMs();
+  for (let from = 0; from < n; from += PER_PROCESS) {
+    const to = Math.min(n, from + PER_PROCESS);
+    procs.push(spawnProc(process.execPath, ['--import', 'tsx', CLIENTS, credsFile, String(from), String(to), hub.url, hub.caFile, '50']));
+  }
+  let connected = 0;
+  let failed = 0;
+  for (const p of procs) {
+    const m = await p.waitFor(/DONE (\d+) (\d+)/, 330_000);
+    connected += Number(m[1]);
+    failed += Number(m[2]);
+  }
+  const connectMs = nowMs() - t1;
+  progress(`idle: ${connected} connected (${failed} failed) in ${fmtMs(connectMs)}`);
+  await new Promise((r) => setTimeout(r, 5000));
+  const atHub = await connectedDevices(hub);
+  const after = await steadyRss(hub.proc.pid, 5, 300);
+  const perDevice = (after - before) / Math.max(1, atHub);
+  progress(`idle: hub RSS ${fmtBytes(before)} → ${fmtBytes(after)}, ${fmtBytes(perDevice)} per connected device`);
+  return {
+    name: 'idle',
+    description: `${n} simulated devices (device SDK, ${procs.length} client process(es)) with open control channels; hub VmRSS before and after`,
+    rows: [
+      { bench: 'idle', metric: `hub memory per connected device (${atHub} connected)`, project: fmtBytes(perDevice), comparison: '', ratio: '', target: '≤ 30 KiB', status: atHub === n ? status(perDevice <= TARGET_BYTES_PER_DEVICE) : 'FAILED' },
+      { bench: 'idle', metric: 'hub VmRSS before → after', project: `${fmtBytes(before)} → ${fmtBytes(after)}`, comparison: '', ratio: '', target: 'reported', status: 'info' },
+      { bench: 'idle', metric: 'control channels connected per second', project: `${(connected / (connectMs / 1000)).toFixed(0)}/s`, comparison: '', ratio: '', target: 'reported', status: 'info' },
+    ],
+    raw: {
+      devices: n,
+      clientProcesses: procs.length,
+      registerMs,
+      connectMs,
+      connectedPerClients: connected,
+      failed,
+      connectedPerHubMetrics: atHub,
+      hubRssBefore: before,
+      hubRssAfter: after,
+      bytesPerDevice: perDevice,
+    },
+  };
+}
