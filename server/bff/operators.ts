@@ -2,7 +2,7 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Role } from '../../shared/console-api.js';
-import type { Db } from '../store/database.js';
+import { Statements, type Db } from '../store/database.js';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 const PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -47,47 +47,47 @@ interface Row {
 }
 
 export class OperatorRepository {
-  readonly #db: Db;
+  readonly #sql: Statements;
 
   constructor(db: Db) {
-    this.#db = db;
+    this.#sql = new Statements(db);
   }
 
   count(): number {
-    return this.#db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM operators').get()?.n ?? 0;
+    return this.#sql.get<[], { n: number }>('SELECT COUNT(*) AS n FROM operators').get()?.n ?? 0;
   }
 
   get(name: string): Operator | undefined {
-    const row = this.#db.prepare<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
+    const row = this.#sql.get<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
     return row === undefined ? undefined : { name: row.name, role: row.role, createdAt: row.created_at };
   }
 
   list(): Operator[] {
-    return this.#db.prepare<[], Row>('SELECT * FROM operators ORDER BY name').all().map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at }));
+    return this.#sql.get<[], Row>('SELECT * FROM operators ORDER BY name').all().map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at }));
   }
 
   /** Creates an account; false when the name is taken. */
   async create(name: string, password: string, role: Role): Promise<boolean> {
     const hash = await hashPassword(password);
-    return this.#db.prepare('INSERT OR IGNORE INTO operators (name, password_hash, role, created_at) VALUES (?,?,?,?)').run(name, hash, role, Date.now()).changes > 0;
+    return this.#sql.get('INSERT OR IGNORE INTO operators (name, password_hash, role, created_at) VALUES (?,?,?,?)').run(name, hash, role, Date.now()).changes > 0;
   }
 
   async setPassword(name: string, password: string): Promise<boolean> {
     const hash = await hashPassword(password);
-    return this.#db.prepare('UPDATE operators SET password_hash = ? WHERE name = ?').run(hash, name).changes > 0;
+    return this.#sql.get('UPDATE operators SET password_hash = ? WHERE name = ?').run(hash, name).changes > 0;
   }
 
   setRole(name: string, role: Role): boolean {
-    return this.#db.prepare('UPDATE operators SET role = ? WHERE name = ?').run(role, name).changes > 0;
+    return this.#sql.get('UPDATE operators SET role = ? WHERE name = ?').run(role, name).changes > 0;
   }
 
   delete(name: string): boolean {
-    return this.#db.prepare('DELETE FROM operators WHERE name = ?').run(name).changes > 0;
+    return this.#sql.get('DELETE FROM operators WHERE name = ?').run(name).changes > 0;
   }
 
   /** The operator if the password matches; the same work is done for unknown names. */
   async authenticate(name: string, password: string): Promise<Operator | undefined> {
-    const row = this.#db.prepare<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
+    const row = this.#sql.get<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
     const ok = await verifyPassword(password, row?.password_hash ?? (await decoyHash()));
     return ok && row !== undefined ? { name: row.name, role: row.role, createdAt: row.created_at } : undefined;
   }

@@ -3,7 +3,7 @@
  * so a copy of the database does not let anyone in.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from '../store/database.js';
+import { Statements, type Db } from '../store/database.js';
 
 export const SESSION_COOKIE = 'ds_session';
 
@@ -18,11 +18,11 @@ function hashToken(token: string): string {
 }
 
 export class SessionStore {
-  readonly #db: Db;
+  readonly #sql: Statements;
   readonly #ttlMs: number;
 
   constructor(db: Db, ttlMs: number) {
-    this.#db = db;
+    this.#sql = new Statements(db);
     this.#ttlMs = ttlMs;
   }
 
@@ -31,26 +31,26 @@ export class SessionStore {
     const token = randomBytes(32).toString('base64url');
     const now = Date.now();
     const expiresAt = now + this.#ttlMs;
-    this.#db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(now);
-    this.#db.prepare('INSERT INTO sessions (token_hash, operator, created_at, expires_at) VALUES (?,?,?,?)').run(hashToken(token), operator, now, expiresAt);
+    this.#sql.get('DELETE FROM sessions WHERE expires_at < ?').run(now);
+    this.#sql.get('INSERT INTO sessions (token_hash, operator, created_at, expires_at) VALUES (?,?,?,?)').run(hashToken(token), operator, now, expiresAt);
     return { token, expiresAt };
   }
 
   /** The live session for a token, or undefined. */
   get(token: string | undefined): Session | undefined {
     if (token === undefined || token.length < 20 || token.length > 100) return undefined;
-    const row = this.#db
-      .prepare<[string, number], { token_hash: string; operator: string; expires_at: number }>('SELECT token_hash, operator, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?')
+    const row = this.#sql
+      .get<[string, number], { token_hash: string; operator: string; expires_at: number }>('SELECT token_hash, operator, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?')
       .get(hashToken(token), Date.now());
     return row === undefined ? undefined : { tokenHash: row.token_hash, operator: row.operator, expiresAt: row.expires_at };
   }
 
   delete(tokenHash: string): void {
-    this.#db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
+    this.#sql.get('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
   }
 
   deleteFor(operator: string): void {
-    this.#db.prepare('DELETE FROM sessions WHERE operator = ?').run(operator);
+    this.#sql.get('DELETE FROM sessions WHERE operator = ?').run(operator);
   }
 }
 

@@ -8,6 +8,28 @@ import { join } from 'node:path';
 
 export type Db = Database.Database;
 
+/**
+ * Prepared statements, made once per SQL text and reused (preparing costs more than running one
+ * of these small statements). Bounded by the number of distinct SQL texts in the code.
+ */
+export class Statements {
+  readonly #db: Db;
+  readonly #cache = new Map<string, Database.Statement>();
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  get<P extends unknown[] = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let stmt = this.#cache.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql);
+      this.#cache.set(sql, stmt);
+    }
+    return stmt as unknown as Database.Statement<P, R>;
+  }
+}
+
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE devices (
      device_id TEXT PRIMARY KEY,

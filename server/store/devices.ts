@@ -1,6 +1,6 @@
 /** Device registry rows. */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Db } from './database.js';
+import { Statements, type Db } from './database.js';
 
 export type DeviceStatus = 'enabled' | 'disabled';
 
@@ -66,13 +66,13 @@ export interface DeviceWrite {
 
 /** CRUD on the devices table; every method is one statement or one transaction. */
 export class DeviceRepository {
-  readonly #db: Db;
+  readonly #sql: Statements;
   readonly #get;
   readonly #list;
   readonly #count;
 
   constructor(db: Db) {
-    this.#db = db;
+    this.#sql = new Statements(db);
     this.#get = db.prepare<[string], Row>('SELECT * FROM devices WHERE device_id = ?');
     this.#list = db.prepare<[number], Row>('SELECT * FROM devices ORDER BY device_id LIMIT ?');
     this.#count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM devices');
@@ -94,8 +94,8 @@ export class DeviceRepository {
   /** Inserts a device; returns undefined when the id is taken. */
   create(deviceId: string, write: DeviceWrite): DeviceRecord | undefined {
     const now = new Date().toISOString();
-    const info = this.#db
-      .prepare(
+    const info = this.#sql
+      .get(
         `INSERT OR IGNORE INTO devices (device_id, generation_id, etag, primary_key, secondary_key, status, status_reason,
            status_updated_time, created_time) VALUES (?,?,?,?,?,?,?,?,?)`,
       )
@@ -108,8 +108,8 @@ export class DeviceRepository {
     const before = this.get(deviceId);
     if (before === undefined) return undefined;
     const statusTime = before.status === write.status ? before.statusUpdatedTime : new Date().toISOString();
-    this.#db
-      .prepare(
+    this.#sql
+      .get(
         `UPDATE devices SET etag = ?, primary_key = ?, secondary_key = ?, status = ?, status_reason = ?, status_updated_time = ?
          WHERE device_id = ?`,
       )
@@ -118,16 +118,16 @@ export class DeviceRepository {
   }
 
   delete(deviceId: string): boolean {
-    return this.#db.prepare('DELETE FROM devices WHERE device_id = ?').run(deviceId).changes > 0;
+    return this.#sql.get('DELETE FROM devices WHERE device_id = ?').run(deviceId).changes > 0;
   }
 
   /** Records activity (connects, streams); cheap enough to call on each. */
   touch(deviceId: string, connectionChanged: boolean): void {
     const now = new Date().toISOString();
     if (connectionChanged) {
-      this.#db.prepare('UPDATE devices SET last_activity_time = ?, connection_state_updated_time = ? WHERE device_id = ?').run(now, now, deviceId);
+      this.#sql.get('UPDATE devices SET last_activity_time = ?, connection_state_updated_time = ? WHERE device_id = ?').run(now, now, deviceId);
     } else {
-      this.#db.prepare('UPDATE devices SET last_activity_time = ? WHERE device_id = ?').run(now, deviceId);
+      this.#sql.get('UPDATE devices SET last_activity_time = ? WHERE device_id = ?').run(now, deviceId);
     }
   }
 }

@@ -1,5 +1,5 @@
 /** Shared access policies: named keys with rights, as in Azure IoT Hub. */
-import type { Db } from './database.js';
+import { Statements, type Db } from './database.js';
 import { newKey } from './devices.js';
 
 export type Right = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
@@ -31,15 +31,17 @@ interface Row {
 
 export class PolicyRepository {
   readonly #db: Db;
+  readonly #sql: Statements;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#sql = new Statements(db);
   }
 
   /** Creates the default policies that are missing; returns the names created. */
   ensureDefaults(): string[] {
     const created: string[] = [];
-    const insert = this.#db.prepare('INSERT OR IGNORE INTO policies (name, primary_key, secondary_key, rights) VALUES (?,?,?,?)');
+    const insert = this.#sql.get('INSERT OR IGNORE INTO policies (name, primary_key, secondary_key, rights) VALUES (?,?,?,?)');
     this.#db.transaction(() => {
       for (const p of DEFAULT_POLICIES) {
         if (insert.run(p.name, newKey(), newKey(), p.rights.join(',')).changes > 0) created.push(p.name);
@@ -49,7 +51,7 @@ export class PolicyRepository {
   }
 
   get(name: string): PolicyRecord | undefined {
-    const row = this.#db.prepare<[string], Row>('SELECT * FROM policies WHERE name = ?').get(name);
+    const row = this.#sql.get<[string], Row>('SELECT * FROM policies WHERE name = ?').get(name);
     if (row === undefined) return undefined;
     return {
       name: row.name,

@@ -1,5 +1,5 @@
 /** The stream log: one row per initiation, updated as the stream moves through its states. */
-import type { Db } from './database.js';
+import { Statements, type Db } from './database.js';
 
 export type StreamState = 'pending' | 'accepted' | 'open' | 'ended';
 export type StreamResult =
@@ -99,17 +99,17 @@ export interface StreamEnd {
 }
 
 export class StreamRepository {
-  readonly #db: Db;
+  readonly #sql: Statements;
   readonly #get;
 
   constructor(db: Db) {
-    this.#db = db;
+    this.#sql = new Statements(db);
     this.#get = db.prepare<[string], Row>('SELECT * FROM streams WHERE id = ?');
   }
 
   create(s: { id: string; deviceId: string; streamName: string; initiator: string; operator: string | null; createdAt: number }): void {
-    this.#db
-      .prepare('INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at) VALUES (?,?,?,?,?,?,?)')
+    this.#sql
+      .get('INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at) VALUES (?,?,?,?,?,?,?)')
       .run(s.id, s.deviceId, s.streamName, s.initiator, s.operator, 'pending', s.createdAt);
   }
 
@@ -121,24 +121,24 @@ export class StreamRepository {
   /** Records the answer to an initiation; a stream that is not accepted ends here. */
   answer(id: string, result: StreamResult, reason: string | null, at: number): void {
     if (result === 'accepted') {
-      this.#db.prepare("UPDATE streams SET state = 'accepted', result = ?, accepted_at = ? WHERE id = ?").run(result, at, id);
+      this.#sql.get("UPDATE streams SET state = 'accepted', result = ?, accepted_at = ? WHERE id = ?").run(result, at, id);
     } else {
-      this.#db
-        .prepare("UPDATE streams SET state = 'ended', result = ?, reason = ?, ended_at = ?, closed_by = 'hub' WHERE id = ? AND state != 'ended'")
+      this.#sql
+        .get("UPDATE streams SET state = 'ended', result = ?, reason = ?, ended_at = ?, closed_by = 'hub' WHERE id = ? AND state != 'ended'")
         .run(result, reason, at, id);
     }
   }
 
   /** Both sides are connected. */
   opened(id: string, at: number): void {
-    this.#db.prepare("UPDATE streams SET state = 'open', connected_at = ? WHERE id = ? AND state = 'accepted'").run(at, id);
+    this.#sql.get("UPDATE streams SET state = 'open', connected_at = ? WHERE id = ? AND state = 'accepted'").run(at, id);
   }
 
   /** The accepted stream's sides never both connected. */
   handshakeTimedOut(id: string, at: number): boolean {
     return (
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           "UPDATE streams SET state = 'ended', result = 'handshakeTimeout', reason = 'both sides did not connect in time', ended_at = ?, closed_by = 'hub' WHERE id = ? AND state = 'accepted'",
         )
         .run(at, id).changes > 0
@@ -148,8 +148,8 @@ export class StreamRepository {
   /** The stream ended; the first report wins. */
   ended(id: string, end: StreamEnd, at: number): boolean {
     return (
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = ?, close_code = ?, reason = ?, bytes_to_device = ?, bytes_from_device = ?
            WHERE id = ? AND state != 'ended'`,
         )
@@ -159,8 +159,8 @@ export class StreamRepository {
 
   /** At start-up: whatever was live when the hub stopped is over now. Returns how many. */
   closeOrphans(at: number): number {
-    return this.#db
-      .prepare(
+    return this.#sql
+      .get(
         `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = 'hub', reason = 'hubRestart',
            result = CASE WHEN result IS NULL THEN 'hubRestart' ELSE result END WHERE state != 'ended'`,
       )
@@ -177,6 +177,6 @@ export class StreamRepository {
     if (q.before !== undefined) { where.push('created_at < ?'); args.push(q.before); }
     if (q.since !== undefined) { where.push('created_at >= ?'); args.push(q.since); }
     const sql = `SELECT * FROM streams ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    return this.#db.prepare<(string | number)[], Row>(sql).all(...args, q.limit).map(fromRow);
+    return this.#sql.get<(string | number)[], Row>(sql).all(...args, q.limit).map(fromRow);
   }
 }

@@ -1,5 +1,5 @@
 /** Rows of the recordings table and the console settings. */
-import type { Db } from '../../store/database.js';
+import { Statements, type Db } from '../../store/database.js';
 
 export interface RecordingRow {
   streamId: string;
@@ -49,27 +49,27 @@ function fromRaw(r: Raw): RecordingRow {
 }
 
 export class RecordingStore {
-  readonly #db: Db;
+  readonly #sql: Statements;
 
   constructor(db: Db) {
-    this.#db = db;
+    this.#sql = new Statements(db);
   }
 
   insert(r: Omit<RecordingRow, 'endedAt' | 'durationMs' | 'size' | 'truncated'>): void {
-    this.#db
-      .prepare('INSERT INTO recordings (stream_id, device_id, operator, path, started_at, input_recorded, cols, rows) VALUES (?,?,?,?,?,?,?,?)')
+    this.#sql
+      .get('INSERT INTO recordings (stream_id, device_id, operator, path, started_at, input_recorded, cols, rows) VALUES (?,?,?,?,?,?,?,?)')
       .run(r.streamId, r.deviceId, r.operator, r.path, r.startedAt, r.inputRecorded ? 1 : 0, r.cols, r.rows);
   }
 
   /** Records progress (size, duration) and, when `endedAt` is given, the end. */
   update(streamId: string, p: { size: number; durationMs: number; truncated: boolean; endedAt?: number }): void {
-    this.#db
-      .prepare('UPDATE recordings SET size = ?, duration_ms = ?, truncated = ?, ended_at = COALESCE(?, ended_at) WHERE stream_id = ?')
+    this.#sql
+      .get('UPDATE recordings SET size = ?, duration_ms = ?, truncated = ?, ended_at = COALESCE(?, ended_at) WHERE stream_id = ?')
       .run(p.size, p.durationMs, p.truncated ? 1 : 0, p.endedAt ?? null, streamId);
   }
 
   get(streamId: string): RecordingRow | undefined {
-    const r = this.#db.prepare<[string], Raw>('SELECT * FROM recordings WHERE stream_id = ?').get(streamId);
+    const r = this.#sql.get<[string], Raw>('SELECT * FROM recordings WHERE stream_id = ?').get(streamId);
     return r === undefined ? undefined : fromRaw(r);
   }
 
@@ -77,33 +77,33 @@ export class RecordingStore {
   getMany(ids: readonly string[]): Map<string, RecordingRow> {
     const out = new Map<string, RecordingRow>();
     if (ids.length === 0) return out;
-    const rows = this.#db.prepare<string[], Raw>(`SELECT * FROM recordings WHERE stream_id IN (${ids.map(() => '?').join(',')})`).all(...ids);
+    const rows = this.#sql.get<string[], Raw>(`SELECT * FROM recordings WHERE stream_id IN (${ids.map(() => '?').join(',')})`).all(...ids);
     for (const r of rows) out.set(r.stream_id, fromRaw(r));
     return out;
   }
 
   delete(streamId: string): boolean {
-    return this.#db.prepare('DELETE FROM recordings WHERE stream_id = ?').run(streamId).changes > 0;
+    return this.#sql.get('DELETE FROM recordings WHERE stream_id = ?').run(streamId).changes > 0;
   }
 
   /** Ended recordings that started before `cutoff`. */
   olderThan(cutoff: number, limit: number): RecordingRow[] {
-    return this.#db
-      .prepare<[number, number], Raw>('SELECT * FROM recordings WHERE started_at < ? AND ended_at IS NOT NULL ORDER BY started_at LIMIT ?')
+    return this.#sql
+      .get<[number, number], Raw>('SELECT * FROM recordings WHERE started_at < ? AND ended_at IS NOT NULL ORDER BY started_at LIMIT ?')
       .all(cutoff, limit)
       .map(fromRaw);
   }
 
   /** Recordings left without an end by a previous run (the process died). */
   unfinished(): RecordingRow[] {
-    return this.#db.prepare<[], Raw>('SELECT * FROM recordings WHERE ended_at IS NULL').all().map(fromRaw);
+    return this.#sql.get<[], Raw>('SELECT * FROM recordings WHERE ended_at IS NULL').all().map(fromRaw);
   }
 
   setting(name: string): string | undefined {
-    return this.#db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?').get(name)?.value;
+    return this.#sql.get<[string], { value: string }>('SELECT value FROM settings WHERE name = ?').get(name)?.value;
   }
 
   setSetting(name: string, value: string): void {
-    this.#db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+    this.#sql.get('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
   }
 }
