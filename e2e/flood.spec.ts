@@ -15,7 +15,7 @@ const MiB = 1024 * 1024;
 const FLOOD_MS = 3000;
 /**
  * Ctrl+C to the next command's output: the issue's 1 s. The ACK window (terminal-protocol.ts) keeps
- * what is in flight after the Ctrl+C to about half a MiB (it was 2–12 MiB before it); measured
+ * what is in flight after the Ctrl+C to about the 1 MiB window (it was 2–12 MiB before it); measured
  * 0.6 s with the machine's load average near 10.
  */
 const ECHO_LIMIT_MS = 1000;

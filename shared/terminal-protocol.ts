@@ -30,9 +30,9 @@ export const FrameType = {
 } as const;
 
 /** Most DATA bytes a shell server sends ahead of a client's ACKs (once the client ACKs at all). */
-export const ACK_WINDOW_BYTES = 512 * 1024;
+export const ACK_WINDOW_BYTES = 1024 * 1024;
 /** A client ACKs once it has rendered this much (well under the window, so output never stalls). */
-export const ACK_EVERY_BYTES = 64 * 1024;
+export const ACK_EVERY_BYTES = 128 * 1024;
 
 export type TerminalFrame =
   | { type: 'data'; data: Uint8Array }

@@ -10,8 +10,8 @@
  * chunk, so "written but not yet called back" is exactly the output the tab still owes work on.
  *
  * Two brakes, and why both:
- * - The ACK window (shared/terminal-protocol.ts): the shell server keeps at most 512 KiB sent but
- *   not acknowledged, and the browser acknowledges only what xterm has parsed. That bounds the
+ * - The ACK window (shared/terminal-protocol.ts): the shell server keeps at most the window sent but
+ *   not acknowledged (1 MiB), and the browser acknowledges only what xterm has parsed. That bounds the
  *   output in flight on every hop (socket buffers included), so a Ctrl-C shows within a fraction of
  *   a second, and the backlog here stays under about the window by itself.
  * - PAUSE/RESUME, for shell servers that do not speak ACK. Its watermarks (HIGH 1 MiB, LOW
