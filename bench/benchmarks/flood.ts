@@ -8,6 +8,7 @@
  * next animation frame. Trials alternate console, local, console, local…; each console trial opens
  * a fresh terminal session (as an operator would), so each has its own session recording.
  */
+import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from '../../web/src/terminal/flow-control.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,9 +25,9 @@ const XTERM_JS = join(ROOT, 'node_modules', '@xterm', 'xterm', 'lib', 'xterm.js'
 const XTERM_CSS = join(ROOT, 'node_modules', '@xterm', 'xterm', 'css', 'xterm.css');
 const CLEAN_BASH = join(import.meta.dirname, '..', 'fixtures', 'clean-bash.sh');
 const TARGET = 0.8;
-/** The console's own flow control watermarks (web/src/terminal/flow-control.ts). */
-const FLOW_HIGH = 128 * 1024;
-const FLOW_LOW = 16 * 1024;
+/** The console's own flow control watermarks, imported so the local comparison never drifts. */
+const FLOW_HIGH = FLOW_HIGH_WATER_BYTES;
+const FLOW_LOW = FLOW_LOW_WATER_BYTES;
 /** The console's terminal options (web/src/terminal/terminal-session.ts), for the local page. */
 const TERMINAL_OPTIONS = {
   cursorBlink: true,
