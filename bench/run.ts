@@ -49,7 +49,9 @@ Options:
   --only NAME[,NAME] run a subset: ${Object.keys(BENCHES).join(', ')}
   --rounds N         A/B rounds for the alternating benchmarks (default 3)
   --profile          run the hubs under node --cpu-prof and print their hot spots
-  --out FILE         where to write the JSON (default bench/results/latest.json)
+  --out FILE         where to write the JSON (default bench/results/latest.json for a full run
+                     of every benchmark, bench/results/partial.json for --quick or --only runs,
+                     so the README's full figures are not overwritten by a partial run)
   -h, --help         this help
 `;
 
@@ -62,7 +64,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: [], rounds: 3, profile: false, out: join(import.meta.dirname, 'results', 'latest.json') };
+  const a: Args = { quick: false, only: [], rounds: 3, profile: false, out: '' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const value = (): string => {
@@ -81,6 +83,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--out') a.out = value();
     else throw new Error(`unknown option ${arg} (see --help)`);
   }
+  if (a.out === '') a.out = join(import.meta.dirname, 'results', a.quick || a.only.length > 0 ? 'partial.json' : 'latest.json');
   for (const name of a.only) if (!(name in BENCHES)) throw new Error(`--only: no benchmark "${name}" (have: ${Object.keys(BENCHES).join(', ')})`);
   if (!Number.isInteger(a.rounds) || a.rounds < 1 || a.rounds > 50) throw new Error('--rounds must be a whole number from 1 to 50');
   return a;

@@ -33,16 +33,17 @@ interface Connection {
   deviceId: string;
   ws: WebSocket;
   alive: boolean;
-  pending: Map<string, Pending>;
-  expiryTimer: NodeJS.Timeout | undefined;
+  /** Stream requests waiting for an answer; made on first use (most channels sit idle). */
+  pending: Map<string, Pending> | undefined;
+  /** When the SAS token behind the channel expires (skew included); checked on every heartbeat. */
+  expiresAtMs: number;
 }
 
-/** Longest setTimeout delay Node accepts. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class DeviceConnections {
   readonly #opts: DeviceConnectionsOptions;
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CONTROL_MESSAGE_BYTES, perMessageDeflate: false });
+  // No client tracking: #conns already holds every channel (thousands of idle devices; bytes count).
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CONTROL_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   readonly #conns = new Map<string, Connection>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #heartbeat: NodeJS.Timeout;
@@ -68,10 +69,9 @@ export class DeviceConnections {
 
   #attach(ws: WebSocket, deviceId: string, tokenExpiry: number): void {
     const old = this.#conns.get(deviceId);
-    const conn: Connection = { deviceId, ws, alive: true, pending: new Map(), expiryTimer: undefined };
+    const conn: Connection = { deviceId, ws, alive: true, pending: undefined, expiresAtMs: (tokenExpiry + CLOCK_SKEW_SECONDS) * 1000 };
     this.#conns.set(deviceId, conn);
     if (old !== undefined) this.#drop(old, CloseCode.Replaced, 'a newer connection for this device replaced this one');
-    this.#armExpiry(conn, tokenExpiry);
     ws.on('error', () => undefined);
     ws.on('pong', () => { conn.alive = true; });
     ws.on('message', (data, isBinary) => {
@@ -83,9 +83,9 @@ export class DeviceConnections {
       if (msg.type === 'hello') {
         ws.send(encodeControlMessage({ type: 'welcome', protocol: CONTROL_PROTOCOL_VERSION, deviceId, heartbeatIntervalMs: this.#opts.heartbeatIntervalMs }));
       } else if (msg.type === 'streamResponse') {
-        const p = conn.pending.get(msg.requestId);
+        const p = conn.pending?.get(msg.requestId);
         if (p !== undefined) {
-          conn.pending.delete(msg.requestId);
+          conn.pending?.delete(msg.requestId);
           clearTimeout(p.timer);
           p.resolve(msg);
         }
@@ -102,22 +102,12 @@ export class DeviceConnections {
     }
   }
 
-  #armExpiry(conn: Connection, tokenExpiry: number): void {
-    const delay = (tokenExpiry + CLOCK_SKEW_SECONDS) * 1000 - Date.now();
-    conn.expiryTimer = setTimeout(() => {
-      if (delay > MAX_TIMER_MS) this.#armExpiry(conn, tokenExpiry);
-      else this.#drop(conn, CloseCode.TokenExpired, 'SAS token expired; reconnect with a fresh one');
-    }, Math.max(0, Math.min(delay, MAX_TIMER_MS)));
-    conn.expiryTimer.unref();
-  }
-
   #closed(conn: Connection): void {
-    clearTimeout(conn.expiryTimer);
-    for (const p of conn.pending.values()) {
+    for (const p of conn.pending?.values() ?? []) {
       clearTimeout(p.timer);
       p.resolve(undefined);
     }
-    conn.pending.clear();
+    conn.pending = undefined;
     if (this.#conns.get(conn.deviceId) === conn) {
       this.#conns.delete(conn.deviceId);
       this.#opts.onChange(conn.deviceId, false);
@@ -135,7 +125,12 @@ export class DeviceConnections {
   }
 
   #beat(): void {
-    for (const conn of this.#conns.values()) {
+    const now = Date.now();
+    for (const conn of [...this.#conns.values()]) {
+      if (now > conn.expiresAtMs) {
+        this.#drop(conn, CloseCode.TokenExpired, 'SAS token expired; reconnect with a fresh one');
+        continue;
+      }
       if (!conn.alive) {
         this.#opts.log(`device ${conn.deviceId}: no heartbeat answer, closing its control channel`);
         conn.ws.terminate();
@@ -174,11 +169,12 @@ export class DeviceConnections {
     const conn = this.#conns.get(deviceId);
     if (conn === undefined) return Promise.resolve('disconnected');
     return new Promise((resolve) => {
+      const pending = (conn.pending ??= new Map<string, Pending>());
       const timer = setTimeout(() => {
-        conn.pending.delete(msg.requestId);
+        pending.delete(msg.requestId);
         resolve('timeout');
       }, timeoutMs);
-      conn.pending.set(msg.requestId, { resolve: (r) => resolve(r ?? 'disconnected'), timer });
+      pending.set(msg.requestId, { resolve: (r) => resolve(r ?? 'disconnected'), timer });
       conn.ws.send(encodeControlMessage(msg));
     });
   }
@@ -193,7 +189,6 @@ export class DeviceConnections {
   close(code: number = CloseCode.GoingAway, reason = 'hub shutting down'): void {
     clearInterval(this.#heartbeat);
     for (const conn of [...this.#conns.values()]) this.#drop(conn, code, reason);
-    for (const ws of this.#wss.clients) ws.terminate();
     this.#wss.close();
   }
 }
