@@ -86,7 +86,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let ready = false;
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (!ready) return sendError(res, new DsError(ErrorCode.RoleUnavailable, 'server is starting; retry in a moment'));
-    for (const h of handlers) if (h.handleRequest(req, res)) return;
+    // A handler that throws answers 500 with a tracking id; it never takes the process down.
+    try {
+      for (const h of handlers) if (h.handleRequest(req, res)) return;
+    } catch (err) {
+      sendError(res, err, o.log);
+      return;
+    }
     sendError(res, new DsError(ErrorCode.NotFound, `no route for ${req.method} ${(req.url ?? '').split('?')[0]}`));
   };
   const server: Server = secure

@@ -5,6 +5,7 @@ import type { Me, Role, StreamPage } from '../../shared/console-api.js';
 import { ConsoleCloseCode } from '../../shared/console-protocol.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { readBody } from '../http/respond.js';
+import { splitTarget } from '../http/router.js';
 import type { ServiceClient } from '../sdk/service-client.js';
 import { ApiFailure, badRequest, forbidden, fromHubError, sendApiJson, unauthorized } from './api-errors.js';
 import type { LoginLimiter } from './login-limiter.js';
@@ -141,7 +142,7 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
       path: /^\/api\/streams$/,
       run: async (req, res, caller) => {
         need(caller, all, 'see the history');
-        const q = new URL(req.url ?? '/', 'http://x').searchParams;
+        const q = splitTarget(req.url).query;
         const time = (name: string): number | undefined => {
           const v = q.get(name);
           if (v === null || v === '') return undefined;

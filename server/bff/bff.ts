@@ -11,6 +11,7 @@ import type { RoleHandler } from '../server.js';
 import type { ServiceClient } from '../sdk/service-client.js';
 import type { Db } from '../store/database.js';
 import { rejectUpgrade } from '../http/upgrade.js';
+import { splitTarget } from '../http/router.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { ConsoleCloseCode } from '../../shared/console-protocol.js';
 import { ApiFailure, sendApiError } from './api-errors.js';
@@ -146,7 +147,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
         const caller = callerOf(ctx, req);
         if (caller === undefined) throw new DsError(ErrorCode.MissingCredentials, 'log in first');
         if (caller.me.role !== 'admin') throw new DsError(ErrorCode.Forbidden, 'only admins may watch live sessions');
-        const streamId = new URL(req.url ?? '/', 'http://x').searchParams.get('streamId') ?? '';
+        const streamId = splitTarget(req.url).query.get('streamId') ?? '';
         watchServer.handleUpgrade(req, socket, head, (ws) => {
           ws.on('error', () => undefined);
           if (!recorder.watch(streamId, ws)) {

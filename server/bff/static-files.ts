@@ -30,7 +30,13 @@ export const SECURITY_HEADERS: Record<string, string> = {
 export function createStaticHandler(webRoot: string): (req: IncomingMessage, res: ServerResponse) => void {
   const root = resolve(webRoot);
   return (req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
+    let path: string;
+    try {
+      path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS }).end('Bad request: the path is not valid URL encoding.\n');
+      return;
+    }
     let file = normalize(join(root, path));
     if (!file.startsWith(root + sep) && file !== root) {
       res.writeHead(400).end();

@@ -11,6 +11,7 @@ import { ConsoleCloseCode, type ConsoleCloseCodeValue, type ConsoleStatus } from
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { StreamClosedError } from '../../shared/ws-duplex.js';
+import { splitTarget } from '../http/router.js';
 import { StreamRejectedError, type ServiceClient, type ServiceStream } from '../sdk/service-client.js';
 
 // Small on purpose: everything queued here still reaches the screen after a Ctrl-C, so a terminal
@@ -96,8 +97,7 @@ export class TerminalSessions {
 
   /** Completes an upgrade that the caller has already authenticated (session, Origin). */
   open(req: IncomingMessage, socket: Duplex, head: Buffer, who: { sessionKey: string; operator: string; mayOpen: boolean }): void {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const deviceId = url.searchParams.get('deviceId') ?? '';
+    const deviceId = splitTarget(req.url).query.get('deviceId') ?? '';
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => undefined);
       if (!who.mayOpen) return fail(ws, ConsoleCloseCode.Forbidden, 'Your role (viewer) may not open terminals.');

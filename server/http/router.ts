@@ -13,6 +13,16 @@ export interface RouteContext {
   query: URLSearchParams;
 }
 
+/**
+ * A request target's path and query, read without the URL constructor (which takes "//x" for a
+ * host and throws on other odd targets a client may send).
+ */
+export function splitTarget(target: string | undefined): { pathname: string; query: URLSearchParams } {
+  const t = target ?? '/';
+  const q = t.indexOf('?');
+  return { pathname: q < 0 ? t : t.slice(0, q), query: new URLSearchParams(q < 0 ? '' : t.slice(q + 1)) };
+}
+
 export type Handler = (ctx: RouteContext) => Promise<void> | void;
 
 interface Route {
@@ -31,7 +41,7 @@ export class Router {
 
   /** Finds the handler for a request, or throws the 404/405 DsError. Returns undefined if nothing matched and `optional`. */
   match(method: string, url: string): { handler: Handler; params: Record<string, string>; query: URLSearchParams } | undefined {
-    const parsed = new URL(url, 'http://x');
+    const parsed = splitTarget(url);
     const parts = parsed.pathname.split('/').filter(Boolean);
     let pathMatched = false;
     for (const route of this.#routes) {
@@ -39,7 +49,7 @@ export class Router {
       if (params === undefined) continue;
       pathMatched = true;
       if (route.method === method || (method === 'HEAD' && route.method === 'GET')) {
-        return { handler: route.handler, params, query: parsed.searchParams };
+        return { handler: route.handler, params, query: parsed.query };
       }
     }
     if (pathMatched) throw new DsError(ErrorCode.MethodNotAllowed, `${method} is not allowed on ${parsed.pathname}`);
