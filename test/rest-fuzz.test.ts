@@ -89,12 +89,15 @@ describe('REST input fuzzing', () => {
     for (const path of ['/%E0%A4%A', '/api/%', '/devices/%', '/twins/%/streams/x', '/streams/%zz', '/%', '/api/recordings/%/cast']) {
       const r = await send('GET', path, undefined);
       expect(r.status, path).toBeGreaterThanOrEqual(400);
-      expect(r.status, path).toBeLessThan(500);
+      if (r.status === 503) expect(r.text, path).toMatch(/not been built/);
+      else expect(r.status, path).toBeLessThan(500);
     }
     await fc.assert(
       fc.asyncProperty(fc.stringMatching(/^[A-Za-z0-9%._~/-]{0,40}$/), fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'), async (tail, method) => {
         const r = await send(method, `/${tail}`, method === 'GET' || method === 'DELETE' ? undefined : '{}', { origin: new URL(hub.url).origin });
-        expect(r.status).toBeLessThan(500);
+        // 503 is the console's deliberate "not built yet" page when web/dist is missing (a fresh clone).
+        if (r.status === 503) expect(r.text).toMatch(/not been built/);
+        else expect(r.status).toBeLessThan(500);
       }),
       { numRuns: 150 },
     );

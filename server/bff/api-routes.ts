@@ -190,9 +190,12 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
       method: 'PATCH',
       path: /^\/api\/operators\/([^/]+)$/,
       run: async (req, res, caller, m) => {
-        need(caller, ['admin'], 'manage operators');
+        const me = need(caller, ['admin'], 'manage operators');
         const name = decodeURIComponent(m[1] ?? '');
         const body = await json(req, changeOperator);
+        if (name === me.me.name && body.role !== undefined && body.role !== 'admin') {
+          throw badRequest('You cannot take away your own admin role; another admin can.');
+        }
         if (ctx.operators.get(name) === undefined) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
         if (body.role !== undefined) ctx.operators.setRole(name, body.role);
         if (body.password !== undefined) {

@@ -3,7 +3,7 @@
  * React Query keys and options built on them. Components never call fetch themselves.
  */
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
-import type { ApiError as ApiErrorBody, ConsoleDevice, ConsoleSettings, Me, RecordingInfo, StreamPage } from '../../shared/console-api';
+import type { ApiError as ApiErrorBody, ConsoleDevice, ConsoleSettings, Me, RecordingInfo, Role, StreamPage } from '../../shared/console-api';
 
 /** A non-2xx answer from the BFF, carrying the server's sentence for the person at the screen. */
 export class ApiError extends Error {
@@ -227,6 +227,32 @@ export function updateSettings(settings: ConsoleSettings): Promise<ConsoleSettin
   return apiFetch<ConsoleSettings>('/settings', { method: 'PUT', body: settings });
 }
 
+/** A console account as `GET /api/operators` lists it (admins only). */
+export interface OperatorAccount {
+  name: string;
+  role: Role;
+  /** ISO time the account was created. */
+  createdAt: string;
+}
+
+/** The roles an account can have, in the order the selects show them. */
+export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
+
+/** Creates an account (admins only); 409 `exists` when the name is taken, 400 for a bad name or password. */
+export function createOperator(account: { name: string; password: string; role: Role }): Promise<void> {
+  return apiFetch<void>('/operators', { method: 'POST', body: account });
+}
+
+/** Changes an account's role and/or password (a new password ends its sessions). */
+export function updateOperator(name: string, change: { role?: Role; password?: string }): Promise<void> {
+  return apiFetch<void>(`/operators/${encodeURIComponent(name)}`, { method: 'PATCH', body: change });
+}
+
+/** Deletes an account (not one's own: 400). */
+export function deleteOperator(name: string): Promise<void> {
+  return apiFetch<void>(`/operators/${encodeURIComponent(name)}`, { method: 'DELETE' });
+}
+
 /** Query keys, one factory so invalidation and reads agree. */
 export const queryKeys = {
   me: () => ['me'] as const,
@@ -236,6 +262,7 @@ export const queryKeys = {
   allStreams: () => ['streams'] as const,
   recording: (streamId: string) => ['recording', streamId] as const,
   settings: () => ['settings'] as const,
+  operators: () => ['operators'] as const,
 };
 
 /** How often the device list refreshes, so a device that comes online shows without a reload. */
@@ -273,4 +300,10 @@ export const settingsQuery = () =>
   queryOptions({
     queryKey: queryKeys.settings(),
     queryFn: ({ signal }) => apiFetch<ConsoleSettings>('/settings', { signal }),
+  });
+
+export const operatorsQuery = () =>
+  queryOptions({
+    queryKey: queryKeys.operators(),
+    queryFn: async ({ signal }) => (await apiFetch<{ operators: OperatorAccount[] }>('/operators', { signal })).operators,
   });

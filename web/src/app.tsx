@@ -6,6 +6,7 @@ import { useMe } from './hooks/use-me';
 import { DevicesPage } from './pages/devices-page';
 import { HistoryPage } from './pages/history-page';
 import { LoginPage } from './pages/login-page';
+import { OperatorsPage } from './pages/operators-page';
 import { matchRoute, navigate, paths, useLocation } from './router';
 
 // xterm.js is most of the bundle; only the terminal, replay and live-watch pages need it.
@@ -67,6 +68,8 @@ export function App() {
           <DevicesPage me={me.data} />
         ) : route.name === 'history' ? (
           <HistoryPage me={me.data} />
+        ) : route.name === 'operators' ? (
+          <OperatorsPage me={me.data} />
         ) : route.name === 'terminal' ? (
           <Suspense
             fallback={

@@ -40,6 +40,7 @@ export type Route =
   | { name: 'devices' }
   | { name: 'terminal'; deviceId: string }
   | { name: 'history' }
+  | { name: 'operators' }
   | { name: 'replay'; streamId: string }
   | { name: 'watch'; streamId: string }
   | { name: 'notFound' };
@@ -50,6 +51,7 @@ export function matchRoute(pathname: string): Route {
   if (path === '/' || path === '/devices') return { name: 'devices' };
   if (path === '/login') return { name: 'login' };
   if (path === '/history') return { name: 'history' };
+  if (path === '/operators') return { name: 'operators' };
   const m = /^\/(terminal|replay|watch)\/([^/]+)$/.exec(path);
   if (m?.[1] !== undefined && m[2] !== undefined) {
     let id: string;
@@ -68,6 +70,8 @@ export function matchRoute(pathname: string): Route {
 export const paths = {
   devices: () => '/',
   history: () => '/history',
+  /** Account management (admins). */
+  operators: () => '/operators',
   terminal: (deviceId: string) => `/terminal/${encodeURIComponent(deviceId)}`,
   /** The player of a stream's recording. */
   replay: (streamId: string) => `/replay/${encodeURIComponent(streamId)}`,

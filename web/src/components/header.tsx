@@ -38,6 +38,13 @@ export function Header({ me, route }: { me: Me; route: Route }) {
               History
             </Link>
           </li>
+          {me.role === 'admin' && (
+            <li>
+              <Link to={paths.operators()} aria-current={current('operators')}>
+                Operators
+              </Link>
+            </li>
+          )}
         </ul>
       </nav>
       <div className="user">
