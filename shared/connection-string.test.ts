@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { applyEdits, editArbitrary, loneSurrogate } from '../test/mutation.js';
+import { thrown } from '../test/expect-error.js';
 import {
   buildConnectionString,
   parseConnectionString,
@@ -14,15 +16,6 @@ import { DsError, ErrorCode } from './errors.js';
 // A real-looking 32-byte key: 44 base64 characters ending in '=' (the reason for "split on the first '='").
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
 const KEY2 = Buffer.alloc(64, 0xfb).toString('base64'); // contains '+' and '/', ends in '=='
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
-}
 
 function expectArgumentInvalid(fn: () => unknown, message: RegExp): void {
   const e = thrown(fn);
@@ -182,44 +175,13 @@ describe.skipIf(azureCs === undefined)('compatibility with azure-iothub Connecti
 // Property-based
 // ---------------------------------------------------------------------------------------------
 
-const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 const anyChar = fc.oneof(
   { weight: 6, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
   { weight: 6, arbitrary: fc.constantFrom(';', '=', ' ', '\t', ':', '/', '+', '.', '-') },
   { weight: 1, arbitrary: loneSurrogate },
 );
 
-type Edit = { kind: 'insert' | 'delete' | 'replace' | 'duplicate' | 'truncate'; pos: number; text: string };
-const editArb: fc.Arbitrary<Edit> = fc.record({
-  kind: fc.constantFrom('insert', 'delete', 'replace', 'duplicate', 'truncate'),
-  pos: fc.nat(),
-  text: fc.string({ unit: anyChar, minLength: 1, maxLength: 4 }),
-});
-
-function applyEdits(input: string, edits: Edit[]): string {
-  let s = input;
-  for (const e of edits) {
-    const p = e.pos % (s.length + 1);
-    switch (e.kind) {
-      case 'insert':
-        s = s.slice(0, p) + e.text + s.slice(p);
-        break;
-      case 'delete':
-        s = s.slice(0, p) + s.slice(p + e.text.length);
-        break;
-      case 'replace':
-        s = s.slice(0, p) + e.text + s.slice(p + e.text.length);
-        break;
-      case 'duplicate':
-        s = s.slice(0, p) + s.slice(p, p + 8) + s.slice(p);
-        break;
-      case 'truncate':
-        s = s.slice(0, p);
-        break;
-    }
-  }
-  return s;
-}
+const editArb = editArbitrary(anyChar);
 
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
 const hostArb = fc

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { applyEdits, editArbitrary, loneSurrogate } from '../test/mutation.js';
 import {
   CONTROL_PROTOCOL_VERSION,
   decodeControlMessage,
@@ -131,32 +132,13 @@ const messageArb: fc.Arbitrary<ControlMessage> = fc.oneof(
   ),
 );
 
-const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 const anyChar = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
   { weight: 8, arbitrary: fc.constantFrom('{', '}', '[', ']', '"', ':', ',', '\\', '1', 'e', '-', ' ', 'null', 'true', '"type"', '"hello"') },
   { weight: 1, arbitrary: loneSurrogate },
 );
 
-type Edit = { kind: 'insert' | 'delete' | 'replace' | 'duplicate' | 'truncate'; pos: number; text: string };
-const editArb: fc.Arbitrary<Edit> = fc.record({
-  kind: fc.constantFrom('insert', 'delete', 'replace', 'duplicate', 'truncate'),
-  pos: fc.nat(),
-  text: fc.string({ unit: anyChar, minLength: 1, maxLength: 4 }),
-});
-
-function applyEdits(input: string, edits: Edit[]): string {
-  let s = input;
-  for (const e of edits) {
-    const p = e.pos % (s.length + 1);
-    if (e.kind === 'insert') s = s.slice(0, p) + e.text + s.slice(p);
-    else if (e.kind === 'delete') s = s.slice(0, p) + s.slice(p + e.text.length);
-    else if (e.kind === 'replace') s = s.slice(0, p) + e.text + s.slice(p + e.text.length);
-    else if (e.kind === 'duplicate') s = s.slice(0, p) + s.slice(p, p + 8) + s.slice(p);
-    else s = s.slice(0, p);
-  }
-  return s;
-}
+const editArb = editArbitrary(anyChar);
 
 const TYPES = ['hello', 'welcome', 'streamRequest', 'streamResponse'];
 

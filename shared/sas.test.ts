@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { applyEdits, editArbitrary, loneSurrogate } from '../test/mutation.js';
+import { expectDsError } from '../test/expect-error.js';
 import {
   checkSasExpiry,
   createSasToken,
@@ -31,23 +33,6 @@ function handMadeToken(resource: string, key: string, se: number, skn?: string):
 function rawToken(sentSr: string, signedSr: string, key: string, se: number | string): string {
   const sig = createHmac('sha256', Buffer.from(key, 'base64')).update(`${signedSr}\n${se}`).digest('base64');
   return `SharedAccessSignature sr=${sentSr}&sig=${encodeURIComponent(sig)}&se=${se}`;
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
-}
-
-function expectDsError(fn: () => unknown, code: number, message?: RegExp): void {
-  const e = thrown(fn);
-  expect(e).toBeInstanceOf(DsError);
-  expect((e as DsError).code).toBe(code);
-  expect((e as DsError).status).toBe(401);
-  if (message) expect((e as DsError).message).toMatch(message);
 }
 
 /** The (still URL-encoded) sig field of a token. */
@@ -327,32 +312,13 @@ describe.skipIf(azureService === undefined || azureCommon === undefined || azure
 // Property-based
 // ---------------------------------------------------------------------------------------------
 
-const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 const anyChar = fc.oneof(
   { weight: 6, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
   { weight: 6, arbitrary: fc.constantFrom('&', '=', '%', ' ', '+', '/', '0', '9', 'A', '%2F', '%3D', '%E0', '%') },
   { weight: 1, arbitrary: loneSurrogate },
 );
 
-type Edit = { kind: 'insert' | 'delete' | 'replace' | 'duplicate' | 'truncate'; pos: number; text: string };
-const editArb: fc.Arbitrary<Edit> = fc.record({
-  kind: fc.constantFrom('insert', 'delete', 'replace', 'duplicate', 'truncate'),
-  pos: fc.nat(),
-  text: fc.string({ unit: anyChar, minLength: 1, maxLength: 4 }),
-});
-
-function applyEdits(input: string, edits: Edit[]): string {
-  let s = input;
-  for (const e of edits) {
-    const p = e.pos % (s.length + 1);
-    if (e.kind === 'insert') s = s.slice(0, p) + e.text + s.slice(p);
-    else if (e.kind === 'delete') s = s.slice(0, p) + s.slice(p + e.text.length);
-    else if (e.kind === 'replace') s = s.slice(0, p) + e.text + s.slice(p + e.text.length);
-    else if (e.kind === 'duplicate') s = s.slice(0, p) + s.slice(p, p + 8) + s.slice(p);
-    else s = s.slice(0, p);
-  }
-  return s;
-}
+const editArb = editArbitrary(anyChar);
 
 /** Parse, check expiry and signature: only DsError (401xxx) may escape. Returns the parse if it succeeded. */
 function exercise(token: string, now: number): ParsedSasToken | undefined {

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { applyEdits, editArbitrary, loneSurrogate } from '../test/mutation.js';
+import { expectDsError } from '../test/expect-error.js';
 import { signStreamToken, verifyStreamToken, type StreamClaims } from './stream-token.js';
 import { DsError, ErrorCode } from './errors.js';
 
@@ -15,23 +17,6 @@ const HEADER = b64url({ alg: 'HS256', typ: 'JWT' });
 /** Signs any header and payload text the way HS256 does, independently of stream-token.ts. */
 function handSign(secret: Buffer, header: string, payload: string): string {
   return `${header}.${payload}.${createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url')}`;
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
-}
-
-function expectDsError(fn: () => unknown, code: number, message?: RegExp): void {
-  const e = thrown(fn);
-  expect(e).toBeInstanceOf(DsError);
-  expect((e as DsError).code).toBe(code);
-  expect((e as DsError).status).toBe(401);
-  if (message) expect((e as DsError).message).toMatch(message);
 }
 
 describe('signStreamToken / verifyStreamToken', () => {
@@ -171,32 +156,13 @@ describe('signStreamToken / verifyStreamToken', () => {
 // Property-based
 // ---------------------------------------------------------------------------------------------
 
-const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 const anyChar = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
   { weight: 8, arbitrary: fc.constantFrom('.', '-', '_', '=', 'A', 'z', '0', '+', '/', ' ') },
   { weight: 1, arbitrary: loneSurrogate },
 );
 
-type Edit = { kind: 'insert' | 'delete' | 'replace' | 'duplicate' | 'truncate'; pos: number; text: string };
-const editArb: fc.Arbitrary<Edit> = fc.record({
-  kind: fc.constantFrom('insert', 'delete', 'replace', 'duplicate', 'truncate'),
-  pos: fc.nat(),
-  text: fc.string({ unit: anyChar, minLength: 1, maxLength: 4 }),
-});
-
-function applyEdits(input: string, edits: Edit[]): string {
-  let s = input;
-  for (const e of edits) {
-    const p = e.pos % (s.length + 1);
-    if (e.kind === 'insert') s = s.slice(0, p) + e.text + s.slice(p);
-    else if (e.kind === 'delete') s = s.slice(0, p) + s.slice(p + e.text.length);
-    else if (e.kind === 'replace') s = s.slice(0, p) + e.text + s.slice(p + e.text.length);
-    else if (e.kind === 'duplicate') s = s.slice(0, p) + s.slice(p, p + 8) + s.slice(p);
-    else s = s.slice(0, p);
-  }
-  return s;
-}
+const editArb = editArbitrary(anyChar);
 
 /** Only DsError 401xxx may escape. */
 function verifyOrDsError(secret: Buffer, token: string, now: number): StreamClaims | undefined {
