@@ -5,6 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createServiceClient, type ServiceClient } from '../server/sdk/service-client.js';
 
@@ -157,6 +158,23 @@ export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+/**
+ * A loopback port that was free a moment ago (bind port 0, read it, close). For the few places
+ * that must name a port before starting something (a process restarted on the same port, two
+ * processes that must know each other's URL); everything else binds port 0 itself.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -4,21 +4,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleClient, session, until } from './console-client.js';
-import { CLI, spawnCli, startAgent, startEchoServer, startHub, stopAll, tempDir, type HubHandle } from './harness.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { CLI, freePort, spawnCli, startAgent, startEchoServer, startHub, stopAll, tempDir, type HubHandle } from './harness.js';
 
 let hub: HubHandle;
 let gatewayUrl: string;

@@ -5,10 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { spawnProc, tempDir, type Proc } from './harness.js';
+import { freePort, spawnProc, tempDir, type Proc } from './harness.js';
 
 export const SSHD = '/usr/sbin/sshd';
 export const SSH = '/usr/bin/ssh';
@@ -44,19 +43,6 @@ export function run(file: string, args: string[], timeoutMs = 30_000): Promise<{
 async function keygen(file: string, comment: string): Promise<void> {
   const r = await run(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
   if (r.code !== 0) throw new Error(`ssh-keygen failed (${r.code}): ${r.stderr}`);
-}
-
-/** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** What is missing for an sshd, or undefined when everything is installed. */

@@ -3,7 +3,7 @@
  * and running a tracked child process to completion.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { rssOf, sleep, spawnProc, type Proc } from '../../test/harness.js';
 
 export const KiB = 1024;
@@ -55,18 +55,7 @@ export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-/** A loopback port that was free a moment ago (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../test/harness.js';
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:`port` (the probe is closed at once). */
 export async function waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
