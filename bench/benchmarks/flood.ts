@@ -9,6 +9,7 @@
  * a fresh terminal session (as an operator would), so each has its own session recording.
  */
 import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from '../../web/src/terminal/flow-control.js';
+import { TERMINAL_OPTIONS } from '../../web/src/terminal/terminal-options.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,15 +29,6 @@ const TARGET = 0.8;
 /** The console's own flow control watermarks, imported so the local comparison never drifts. */
 const FLOW_HIGH = FLOW_HIGH_WATER_BYTES;
 const FLOW_LOW = FLOW_LOW_WATER_BYTES;
-/** The console's terminal options (web/src/terminal/terminal-session.ts), for the local page. */
-const TERMINAL_OPTIONS = {
-  cursorBlink: true,
-  fontFamily: 'ui-monospace, "JetBrains Mono", "Cascadia Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace',
-  fontSize: 14,
-  scrollback: 5000,
-  allowProposedApi: false,
-  theme: { background: '#0b0e14', foreground: '#d8dee9', cursor: '#e5c07b', selectionBackground: '#3b4252' },
-};
 
 const browsers = new Set<Browser>();
 

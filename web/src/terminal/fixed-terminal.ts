@@ -9,6 +9,7 @@
  * callback of an empty write queued after the first one, at exactly that point of the stream.
  */
 import { Terminal } from '@xterm/xterm';
+import { TERMINAL_FONT_FAMILY, TERMINAL_THEME } from './terminal-options';
 import '@xterm/xterm/css/xterm.css';
 
 export interface FixedTerminalOptions {
@@ -47,10 +48,10 @@ export class FixedTerminal {
       // Read-only: keystrokes never become input (there is no one to send them to anyway).
       disableStdin: true,
       cursorBlink: false,
-      fontFamily: 'ui-monospace, "JetBrains Mono", "Cascadia Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace',
+      fontFamily: TERMINAL_FONT_FAMILY,
       fontSize: BASE_FONT_SIZE,
       allowProposedApi: false,
-      theme: { background: '#0b0e14', foreground: '#d8dee9', cursor: '#e5c07b', selectionBackground: '#3b4252' },
+      theme: TERMINAL_THEME,
     });
     this.terminal.open(container);
     this.#disposables.push(this.terminal);
