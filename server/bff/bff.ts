@@ -98,7 +98,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     recordingsOf: (ids) => {
       const rows = recordings.getMany(ids);
       const out = new Map<string, { size: number; truncated: boolean; live: boolean }>();
-      for (const [id, r] of rows) out.set(id, { size: recorder.info(id)?.size ?? r.size, truncated: r.truncated, live: recorder.isLive(id) });
+      for (const [id, r] of rows) out.set(id, { size: recorder.liveSize(id) ?? r.size, truncated: r.truncated, live: recorder.isLive(id) });
       return out;
     },
   };

@@ -75,6 +75,11 @@ export class Recorder {
     return this.#live.has(streamId);
   }
 
+  /** Bytes written so far by a live session's recording (the stored size lags by up to 2 s). */
+  liveSize(streamId: string): number | undefined {
+    return this.#live.get(streamId)?.writer?.size;
+  }
+
   info(streamId: string): RecordingInfo | undefined {
     const row = this.#o.store.get(streamId);
     if (row === undefined) return undefined;
