@@ -33,3 +33,13 @@ export function ErrorState({ title, error, onRetry }: { title: string; error: un
     </div>
   );
 }
+
+/** A failed background refresh: the last list stays on screen, with this warning above it. */
+export function StaleWarning({ error }: { error: Error | null }) {
+  if (error === null) return null;
+  return (
+    <p className="inline-warning" role="alert">
+      Could not refresh the list: {error.message} Showing the last known state.
+    </p>
+  );
+}

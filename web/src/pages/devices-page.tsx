@@ -1,7 +1,7 @@
 import { useDeferredValue, useMemo, useState } from 'react';
 import type { ConsoleDevice, Me } from '../../../shared/console-api';
 import { Link } from '../components/link';
-import { EmptyState, ErrorState, LoadingState } from '../components/states';
+import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
 import { formatDateTime, formatRelative } from '../format';
 import { useDevices } from '../hooks/use-devices';
 import { useDocumentTitle } from '../hooks/use-document-title';
@@ -60,12 +60,7 @@ export function DevicesPage({ me }: { me: Me }) {
         </EmptyState>
       ) : (
         <>
-          {devices.isError && (
-            // A failed background refresh keeps the last list on screen, with this warning.
-            <p className="inline-warning" role="alert">
-              Could not refresh the list: {devices.error.message} Showing the last known state.
-            </p>
-          )}
+          <StaleWarning error={devices.error} />
           <div className="table-wrap">
             <table className="table">
               <caption className="visually-hidden">Registered devices</caption>

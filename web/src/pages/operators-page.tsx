@@ -1,7 +1,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import type { Me, Role } from '../../../shared/console-api';
 import { ROLES, type OperatorAccount } from '../api';
-import { EmptyState, ErrorState, LoadingState } from '../components/states';
+import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
 import { formatDateTime } from '../format';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { useCreateOperator, useDeleteOperator, useOperators, useUpdateOperator } from '../hooks/use-operators';
@@ -41,11 +41,7 @@ function OperatorsAdmin({ me }: { me: Me }) {
         </EmptyState>
       ) : (
         <>
-          {operators.isError && (
-            <p className="inline-warning" role="alert">
-              Could not refresh the list: {operators.error.message} Showing the last known state.
-            </p>
-          )}
+          <StaleWarning error={operators.error} />
           <div className="table-wrap">
             <table className="table">
               <caption className="visually-hidden">Console accounts</caption>
