@@ -32,6 +32,7 @@
 import { EventKind, parseSize, type Asciicast } from './asciicast';
 import { KeyframeIndexer } from './indexer';
 import { Timeline, outputCharsBefore } from './timeline';
+import { StateStore } from '../state-store';
 import { FixedTerminal } from '../terminal/fixed-terminal';
 
 export type PlayerStatus = 'paused' | 'playing' | 'ended';
@@ -93,9 +94,12 @@ export class ReplayPlayer {
   readonly #indexer: KeyframeIndexer;
   readonly #charsBefore: Float64Array;
   readonly #idleLimit: number;
-  readonly #listeners = new Set<() => void>();
   #timeline: Timeline;
-  #state: PlayerState;
+  readonly #store: StateStore<PlayerState>;
+
+  get #state(): PlayerState {
+    return this.#store.get();
+  }
   /** Events written to the terminal so far (the next one to write). */
   #next = 0;
   /** Position while paused; while playing, the clock's position at the last frame. */
@@ -121,7 +125,7 @@ export class ReplayPlayer {
       { maxChars: o.keyframeChars, maxSeconds: o.keyframeSeconds, scrollbackLines: KEYFRAME_SCROLLBACK_LINES, chunkChars: INDEX_CHUNK_CHARS },
       () => this.#onIndexProgress(),
     );
-    this.#state = {
+    this.#store = new StateStore<PlayerState>({
       status: 'paused',
       position: 0,
       duration: this.#timeline.duration,
@@ -130,7 +134,7 @@ export class ReplayPlayer {
       seeking: false,
       indexed: 0,
       markers: this.#markers(),
-    };
+    });
   }
 
   /** Starts indexing for fast seek. Separate from the constructor so a throwaway mount costs nothing. */
@@ -139,13 +143,12 @@ export class ReplayPlayer {
   }
 
   getState(): PlayerState {
-    return this.#state;
+    return this.#store.get();
   }
 
   /** Calls `listener` after every state change; returns the unsubscribe function. */
   subscribe(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#store.subscribe(listener);
   }
 
   /** The terminal the recording plays in (tests read its buffer). */
@@ -221,10 +224,11 @@ export class ReplayPlayer {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    // From here on no state change reaches a listener (as before: #set ignored them once disposed).
+    this.#store.close();
     cancelAnimationFrame(this.#frame);
     this.#indexer.dispose();
     this.#view.dispose();
-    this.#listeners.clear();
   }
 
   async #runSeeks(): Promise<void> {
@@ -342,8 +346,6 @@ export class ReplayPlayer {
   }
 
   #set(patch: Partial<PlayerState>): void {
-    if (this.#disposed) return;
-    this.#state = { ...this.#state, ...patch };
-    for (const l of this.#listeners) l();
+    this.#store.update(patch);
   }
 }

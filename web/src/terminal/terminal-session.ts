@@ -22,6 +22,8 @@ import {
   type TerminalFrame,
 } from '../../../shared/terminal-protocol';
 import { describeTerminalClose } from './close-reason';
+import { TERMINAL_OPTIONS } from './terminal-options';
+import { StateStore } from '../state-store';
 import { WriteFlowControl } from './flow-control';
 
 /** Where the session is: opening the socket, the BFF's three steps, then closed. */
@@ -99,22 +101,18 @@ export class TerminalSession {
   readonly #fit: FitAddon;
   readonly #flow = new WriteFlowControl();
   readonly #disposables: Disposable[] = [];
-  readonly #listeners = new Set<() => void>();
   #conn: Connection | null = null;
-  #state: SessionState = { phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false };
+  readonly #store = new StateStore<SessionState>({ phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false });
+
+  get #state(): SessionState {
+    return this.#store.get();
+  }
   #disposed = false;
 
   constructor(container: HTMLElement, options: TerminalSessionOptions) {
     this.#deviceId = options.deviceId;
     this.#location = options.location ?? window.location;
-    this.#terminal = new Terminal({
-      cursorBlink: true,
-      fontFamily: 'ui-monospace, "JetBrains Mono", "Cascadia Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace',
-      fontSize: 14,
-      scrollback: 5000,
-      allowProposedApi: false,
-      theme: { background: '#0b0e14', foreground: '#d8dee9', cursor: '#e5c07b', selectionBackground: '#3b4252' },
-    });
+    this.#terminal = new Terminal({ ...TERMINAL_OPTIONS });
     this.#fit = new FitAddon();
     this.#terminal.loadAddon(this.#fit);
     this.#terminal.open(container);
@@ -196,23 +194,23 @@ export class TerminalSession {
 
   /** The current state; the same object until something changes. */
   getState(): SessionState {
-    return this.#state;
+    return this.#store.get();
   }
 
   /** Calls `listener` after every state change; returns the unsubscribe function. */
   subscribe(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#store.subscribe(listener);
   }
 
   /** Closes the socket and releases the terminal, every listener and every timer. Idempotent. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    // From here on no state change reaches a listener (as before: #set ignored them once disposed).
+    this.#store.close();
     if (this.#conn !== null) this.#dropConnection(this.#conn, 1000, 'page closed');
     // Reverse order: listeners on the terminal go before the terminal itself.
     for (const d of this.#disposables.splice(0).reverse()) d.dispose();
-    this.#listeners.clear();
   }
 
   #onOpen(conn: Connection): void {
@@ -361,9 +359,7 @@ export class TerminalSession {
   }
 
   #setState(next: SessionState): void {
-    if (this.#disposed) return;
-    this.#state = next;
-    for (const l of this.#listeners) l();
+    this.#store.set(next);
   }
 }
 

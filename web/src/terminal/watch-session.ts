@@ -8,6 +8,7 @@
 import { ConsoleCloseCode, parseConsoleStatus } from '../../../shared/console-protocol';
 import { FrameDecoder, TerminalProtocolError, type TerminalFrame } from '../../../shared/terminal-protocol';
 import { FixedTerminal } from './fixed-terminal';
+import { StateStore } from '../state-store';
 import { describeWatchClose } from './watch-close-reason';
 
 export type WatchPhase = 'connecting' | 'live' | 'closed';
@@ -56,9 +57,8 @@ export class WatchSession {
   readonly #streamId: string;
   readonly #location: Pick<Location, 'protocol' | 'host'>;
   readonly #view: FixedTerminal;
-  readonly #listeners = new Set<() => void>();
   #conn: Connection | null = null;
-  #state: WatchState = { phase: 'connecting', message: 'Connecting…', closeCode: null, opened: false, canReconnect: false, ...DEFAULT_SIZE };
+  readonly #store = new StateStore<WatchState>({ phase: 'connecting', message: 'Connecting…', closeCode: null, opened: false, canReconnect: false, ...DEFAULT_SIZE });
   #disposed = false;
 
   constructor(container: HTMLElement, options: WatchSessionOptions) {
@@ -100,20 +100,20 @@ export class WatchSession {
   }
 
   getState(): WatchState {
-    return this.#state;
+    return this.#store.get();
   }
 
   subscribe(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#store.subscribe(listener);
   }
 
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    // From here on no state change reaches a listener (as before: #set ignored them once disposed).
+    this.#store.close();
     if (this.#conn !== null) this.#drop(this.#conn);
     this.#view.dispose();
-    this.#listeners.clear();
   }
 
   #onMessage(conn: Connection, ev: MessageEvent): void {
@@ -164,8 +164,6 @@ export class WatchSession {
   }
 
   #set(patch: Partial<WatchState>): void {
-    if (this.#disposed) return;
-    this.#state = { ...this.#state, ...patch };
-    for (const l of this.#listeners) l();
+    this.#store.update(patch);
   }
 }
