@@ -3,11 +3,11 @@
  * refusals turned into the hub's own typed error (its JSON body) instead of "Unexpected server
  * response: 401".
  */
-import { isIP, type createConnection } from 'node:net';
-import { connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
+import type { createConnection } from 'node:net';
 import WebSocket from 'ws';
 import { DsError, ErrorCode, isErrorBody } from './errors.js';
 import { MAX_FRAME_BYTES } from './limits.js';
+import { resumingTlsConnect, secureContextFor } from './tls-client.js';
 import { WebSocketDuplex } from './ws-duplex.js';
 
 export interface ConnectOptions {
@@ -22,45 +22,10 @@ function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
-/**
- * TLS set-up reused across connections: one secure context per CA (parsing the CA for every
- * connection is measurable when streams open by the hundred), and the latest session ticket per
- * server, so a new stream resumes TLS instead of a full handshake. Both maps are small and bounded.
- */
-const contexts = new Map<string, SecureContext>();
-const tickets = new Map<string, Buffer>();
-const MAX_CONTEXTS = 16;
-const MAX_TICKETS = 256;
-
-function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > max) map.delete(map.keys().next().value as K);
-}
-
-function contextFor(ca: string | Buffer | undefined): SecureContext | undefined {
-  if (ca === undefined) return undefined;
-  const key = ca.toString();
-  let ctx = contexts.get(key);
-  if (ctx === undefined) {
-    ctx = createSecureContext({ ca });
-    remember(contexts, key, ctx, MAX_CONTEXTS);
-  }
-  return ctx;
-}
-
-function resumingTlsConnect(options: ConnectionOptions): TLSSocket {
-  const servername = options.servername ?? (isIP(options.host ?? '') !== 0 ? '' : options.host);
-  const key = `${options.host ?? ''}:${options.port ?? ''}:${servername ?? ''}`;
-  const socket = tlsConnect({ ...options, path: undefined, servername, session: tickets.get(key) });
-  socket.on('session', (ticket: Buffer) => remember(tickets, key, ticket, MAX_TICKETS));
-  return socket;
-}
-
 /** Resolves with an open WebSocket, or rejects with a DsError (refused) or a network Error. */
 export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const secureContext = contextFor(o.ca);
+    const secureContext = secureContextFor(o.ca);
     const ws = new WebSocket(url, {
       headers: o.headers,
       ...(secureContext === undefined ? {} : { secureContext }),

@@ -5,11 +5,12 @@
  *   const service = createServiceClient(process.env.IOTHUB_CONNECTION_STRING, { ca });
  *   const stream = await service.initiateStream('my-device', 'ssh');   // a Duplex
  */
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { parseServiceConnectionString, type ServiceConnectionString } from '../../shared/connection-string.js';
 import { DsError, ErrorCode, isErrorBody } from '../../shared/errors.js';
 import { createSasToken } from '../../shared/sas.js';
+import { cachedLookup, secureContextFor } from '../../shared/tls-client.js';
 import { connectBridge } from '../../shared/ws-connect.js';
 import type { WebSocketDuplex } from '../../shared/ws-duplex.js';
 
@@ -21,6 +22,12 @@ export interface ServiceClientOptions {
   operator?: string | undefined;
   /** Per-request time limit (stream initiation adds its own timeouts). Default 30 s. */
   requestTimeoutMs?: number;
+  /**
+   * Most HTTPS connections held open to the hub at once (kept alive between calls); further calls
+   * wait for one to be free. A stream initiation holds its connection until the device answers.
+   * Default 128.
+   */
+  maxConnections?: number;
 }
 
 export interface DeviceDescription {
@@ -97,11 +104,20 @@ export class ServiceClient {
   readonly #o: ServiceClientOptions;
   readonly #base: URL;
   #token: { value: string; expiry: number } | undefined;
+  /**
+   * Keep-alive connections to the hub with the CA parsed once (the global agent would build a
+   * secure context from the PEM for every new socket — measurable when streams open by the
+   * hundred), at most `maxConnections` of them, so a burst of calls reuses TLS connections instead
+   * of opening one each.
+   */
+  readonly #agent: HttpsAgent;
 
   constructor(connectionString: string, options: ServiceClientOptions = {}) {
     this.#cs = parseServiceConnectionString(connectionString);
     this.#o = options;
     this.#base = new URL(options.hubUrl ?? `https://${this.#cs.hostName}`);
+    const secureContext = secureContextFor(options.ca);
+    this.#agent = new HttpsAgent({ keepAlive: true, maxSockets: options.maxConnections ?? 128, lookup: cachedLookup, ...(secureContext === undefined ? {} : { secureContext }) });
   }
 
   get hostName(): string {
@@ -129,7 +145,8 @@ export class ServiceClient {
     if (this.#o.operator !== undefined) headers['x-devicestreams-operator'] = this.#o.operator;
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const answer = await new Promise<HttpAnswer>((resolve, reject) => {
-      const req = send(url, { method, headers, ca: this.#o.ca, timeout: options.timeoutMs ?? this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
+      const tls = url.protocol === 'https:' ? { agent: this.#agent } : {};
+      const req = send(url, { method, headers, ...tls, timeout: options.timeoutMs ?? this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
