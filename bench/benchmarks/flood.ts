@@ -7,6 +7,8 @@
  * received, under the same write-callback flow control watermarks, until the last callback and the
  * next animation frame. Trials alternate console, local, console, local…; each console trial opens
  * a fresh terminal session (as an operator would), so each has its own session recording.
+ * Each round also runs the command on a bare PTY with nothing reading but a byte counter
+ * (bench/lib/pty-rate.ts): the ceiling any console can reach on this machine.
  */
 import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from '../../web/src/terminal/flow-control.js';
 import { TERMINAL_OPTIONS } from '../../web/src/terminal/terminal-options.js';
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { ROOT, spawnCli, startAgent, tempDir } from '../../test/harness.js';
 import { formatProfile, summarizeProfile, type ProfileSummary } from '../lib/profile.js';
+import { ptyTrial } from '../lib/pty-rate.js';
 import type { BenchContext, BenchResult } from '../lib/result.js';
 import { status } from '../lib/result.js';
 import { startBenchHub } from '../lib/stack.js';
@@ -247,6 +250,7 @@ export async function flood(ctx: BenchContext): Promise<Omit<BenchResult, 'durat
 
     const con: Trial[] = [];
     const loc: Trial[] = [];
+    const pty: number[] = [];
     const timeoutMs = Math.max(120_000, (bytes / MiB) * 10_000);
     const pids = { hub: hub.proc.pid, agent: agent.pid, shellServer: shell.pid, chromium: childPids(process.pid, /chromium/)[0] ?? 0 };
     const pageProfiles: Record<string, ProfileSummary> = {};
@@ -272,11 +276,13 @@ export async function flood(ctx: BenchContext): Promise<Omit<BenchResult, 'durat
       con.push(await withCpu(pids, () => profiled('console', consolePage, ctx.profile && r === 0, () => consoleTrial(consolePage, hub.url, deviceId, raw, r + 1, timeoutMs))));
       await localPage.bringToFront();
       loc.push(await withCpu(pids, () => profiled('local', localPage, ctx.profile && r === 0, () => localTrial(localPage, raw, chunk, size.cols, size.rows))));
-      progress(`flood round ${r + 1}/${ctx.sizes.rounds}: console ${fmtMs(con.at(-1)?.ms ?? 0)}, local ${fmtMs(loc.at(-1)?.ms ?? 0)}`);
+      pty.push(await ptyTrial(raw, bytes, size.cols, size.rows, timeoutMs));
+      progress(`flood round ${r + 1}/${ctx.sizes.rounds}: console ${fmtMs(con.at(-1)?.ms ?? 0)}, local ${fmtMs(loc.at(-1)?.ms ?? 0)}, bare PTY ${fmtMs(pty.at(-1) ?? 0)}`);
     }
     const conRate = bytes / (median(con.map((t) => t.ms)) / 1000);
     const locRate = bytes / (median(loc.map((t) => t.ms)) / 1000);
     const ratio = conRate / locRate;
+    const ptyRate = bytes / (median(pty) / 1000);
     const mb = (v: number): string => `${(v / 1e6).toFixed(1)} MB/s`;
     return {
       name: 'flood',
@@ -291,6 +297,15 @@ export async function flood(ctx: BenchContext): Promise<Omit<BenchResult, 'durat
           target: `≥ ${TARGET * 100}% of local`,
           status: status(ratio >= TARGET),
         },
+        {
+          bench: 'flood',
+          metric: `ceiling: the same command on a bare PTY, output only counted (console at ${((conRate / ptyRate) * 100).toFixed(0)}% of it)`,
+          project: mb(ptyRate),
+          comparison: `${mb(locRate)} local xterm.js`,
+          ratio: `${((ptyRate / locRate) * 100).toFixed(0)}%`,
+          target: 'reference',
+          status: 'info',
+        },
       ],
       raw: {
         rawBytes: raw,
@@ -299,6 +314,8 @@ export async function flood(ctx: BenchContext): Promise<Omit<BenchResult, 'durat
         localChunkBytes: chunk,
         consoleMs: con.map((t) => t.ms),
         localMs: loc.map((t) => t.ms),
+        barePtyMs: pty,
+        barePtyBytesPerSecond: ptyRate,
         consoleBytesPerSecond: conRate,
         localBytesPerSecond: locRate,
         ratio,

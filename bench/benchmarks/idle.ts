@@ -3,7 +3,8 @@
  * open to one hub; the hub's resident memory before and after they connect, divided by N, is the
  * cost of one connected device. The devices are registered through the REST API on a first hub
  * process, which is then restarted on the same data directory, so the registration's garbage is
- * not in the "before" figure.
+ * not in the "before" figure. The same count of idle connections to a bare node:tls server
+ * (bench/fixtures/tls-idle.mjs) is the platform floor: what Node keeps per TLS connection.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { startBenchHub } from '../lib/stack.js';
 import { KiB, fmtBytes, fmtMs, nowMs, progress, steadyRss } from '../lib/util.js';
 
 const CLIENTS = join(import.meta.dirname, '..', 'fixtures', 'idle-clients.ts');
+const TLS_IDLE = join(import.meta.dirname, '..', 'fixtures', 'tls-idle.mjs');
 const PER_PROCESS = 2500;
 const TARGET_BYTES_PER_DEVICE = 30 * KiB;
 
@@ -36,6 +38,22 @@ async function connectedDevices(hub: HubHandle): Promise<number> {
   const r = await hub.service.call('GET', '/metrics');
   const m = /^devicestreams_connected_devices\s+(\d+)/m.exec(String(r.body));
   return m === null ? Number.NaN : Number(m[1]);
+}
+
+/** Resident memory a bare node:tls server gains per idle connection, for `n` connections. */
+async function bareTlsPerConnection(tlsDir: string, n: number): Promise<{ connected: number; rssBefore: number; rssAfter: number; perConnection: number }> {
+  const server = spawnProc(process.execPath, [TLS_IDLE, 'server', join(tlsDir, 'server.pem'), join(tlsDir, 'server-key.pem')]);
+  const port = (await server.waitFor(/PORT (\d+)/))[1] ?? '';
+  await new Promise((r) => setTimeout(r, 2000));
+  const rssBefore = await steadyRss(server.pid, 5, 300);
+  const client = spawnProc(process.execPath, [TLS_IDLE, 'client', port, String(n), join(tlsDir, 'ca.pem')]);
+  const connected = Number((await client.waitFor(/DONE (\d+)/, 330_000))[1]);
+  await new Promise((r) => setTimeout(r, 5000));
+  const rssAfter = await steadyRss(server.pid, 5, 300);
+  client.kill('SIGKILL');
+  server.kill('SIGKILL');
+  await Promise.all([client.exited, server.exited]);
+  return { connected, rssBefore, rssAfter, perConnection: (rssAfter - rssBefore) / Math.max(1, connected) };
 }
 
 export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durationSeconds'>> {
@@ -76,11 +94,17 @@ export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durati
   const after = await steadyRss(hub.proc.pid, 5, 300);
   const perDevice = (after - before) / Math.max(1, atHub);
   progress(`idle: hub RSS ${fmtBytes(before)} → ${fmtBytes(after)}, ${fmtBytes(perDevice)} per connected device`);
+  for (const p of procs) p.kill('SIGKILL');
+  hub.proc.kill('SIGTERM');
+  await Promise.all([...procs, hub.proc].map((p) => p.exited));
+  const floor = await bareTlsPerConnection(join(hub.dataDir, 'tls'), n);
+  progress(`idle: bare node:tls server ${fmtBytes(floor.perConnection)} per idle connection (${floor.connected} connected)`);
   return {
     name: 'idle',
     description: `${n} simulated devices (device SDK, ${procs.length} client process(es)) with open control channels; hub VmRSS before and after`,
     rows: [
       { bench: 'idle', metric: `hub memory per connected device (${atHub} connected)`, project: fmtBytes(perDevice), comparison: '', ratio: '', target: '≤ 30 KiB', status: atHub === n ? status(perDevice <= TARGET_BYTES_PER_DEVICE) : 'FAILED' },
+      { bench: 'idle', metric: `platform floor: bare node:tls server, ${floor.connected} idle connections`, project: fmtBytes(floor.perConnection), comparison: '', ratio: '', target: 'reference', status: 'info' },
       { bench: 'idle', metric: 'hub VmRSS before → after', project: `${fmtBytes(before)} → ${fmtBytes(after)}`, comparison: '', ratio: '', target: 'reported', status: 'info' },
       { bench: 'idle', metric: 'control channels connected per second', project: `${(connected / (connectMs / 1000)).toFixed(0)}/s`, comparison: '', ratio: '', target: 'reported', status: 'info' },
     ],
@@ -95,6 +119,7 @@ export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durati
       hubRssBefore: before,
       hubRssAfter: after,
       bytesPerDevice: perDevice,
+      bareTls: floor,
     },
   };
 }
