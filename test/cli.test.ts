@@ -34,6 +34,9 @@ describe('devicestreams CLI', () => {
     const noCs = cli(['device', 'list'], { IOTHUB_CONNECTION_STRING: '' });
     expect(noCs.code).toBe(2);
     expect(noCs.err).toMatch(/IOTHUB_CONNECTION_STRING/);
+    const badBackoff = cli(['agent', '--connection-string', 'HostName=h;DeviceId=d;SharedAccessKey=a2V5', '--map', 'ssh=127.0.0.1:22', '--max-backoff', '0']);
+    expect(badBackoff.code).toBe(2);
+    expect(badBackoff.err.trim()).toMatch(/--max-backoff must be a number from 1 to 3600/);
   });
 
   it('manages devices without printing keys unless asked', () => {

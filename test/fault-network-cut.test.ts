@@ -19,12 +19,15 @@ import { startFaultProxy, type FaultProxy } from './fixtures/fault-proxy.js';
 const DEV = 'cut-dev';
 /** The hub runs with --heartbeat-interval 1 (harness); its welcome message gives the device the same. */
 const HEARTBEAT_MS = 1000;
+/** The cut the issue asks for: 30 s of silence, no socket closed. */
+const BLACKHOLE_MS = 30_000;
 /**
- * The issue asks for a 30 s cut. What it checks is detection within the heartbeat interval and
- * recovery afterwards, which a cut of a few heartbeat intervals shows as well (the 1 s heartbeat
- * makes 6 s worth 6 intervals, past both detection deadlines); 30 s would only slow the suite.
+ * The agent runs with --max-backoff 4 so the recovery after a 30 s outage is quick to observe
+ * (with the default 30 s cap the first attempt after the cut may be half a minute away).
  */
-const BLACKHOLE_MS = 6000;
+const MAX_BACKOFF_MS = 4000;
+/** A connection attempt made into the blackhole hangs until the SDK's handshake deadline. */
+const CONNECT_DEADLINE_MS = 15_000;
 const MiB = 1024 * 1024;
 
 let hub: HubHandle;
@@ -36,7 +39,7 @@ beforeAll(async () => {
   hub = await startHub();
   const echo = await startEchoServer();
   proxy = await startFaultProxy(hub.port);
-  agent = await startAgent(hub, DEV, [`echo=127.0.0.1:${echo.port}`], ['--hub-url', `wss://localhost:${proxy.port}`]);
+  agent = await startAgent(hub, DEV, [`echo=127.0.0.1:${echo.port}`], ['--hub-url', `wss://localhost:${proxy.port}`, '--max-backoff', String(MAX_BACKOFF_MS / 1000)]);
   // Warm up (a few streams), then take the agent's resident memory as the baseline.
   for (let i = 0; i < 3; i++) await echoStream(hub.service, DEV, `warm-up ${i}`);
   baselineRss = rssOf(agent.pid);
@@ -90,14 +93,14 @@ describe('network faults between agent and hub', () => {
     const afterRefusalMs = Date.now() - refusedUntil;
 
     // Each announced delay is within the backoff's bounds for its attempt: full jitter between a
-    // tenth of the ceiling and the ceiling, the ceiling doubling from 500 ms (capped at 30 s).
+    // tenth of the ceiling and the ceiling, the ceiling doubling from 500 ms (capped by --max-backoff).
     // The agent prints delays to 0.1 s, hence the 50 ms slack.
     const delays = announcedDelays(from);
     // One delay after the drop, one after each refused attempt (counted again: one may have been
     // refused just before the proxy accepted again).
     expect(delays.length).toBe([...agent.output().slice(from).matchAll(/cannot connect to the hub: /g)].length + 1);
     delays.forEach((d, attempt) => {
-      const ceiling = Math.min(30_000, 500 * 2 ** attempt);
+      const ceiling = Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt);
       expect(d).toBeGreaterThanOrEqual(ceiling * 0.1 - 50);
       expect(d).toBeLessThanOrEqual(ceiling + 50);
     });
@@ -135,7 +138,8 @@ describe('network faults between agent and hub', () => {
 
     const restoredAt = Date.now();
     proxy.restore();
-    await until('the agent to be connected again', async () => ((await connectionState()) === 'Connected' ? true : undefined), 10_000, 50);
+    // At worst an attempt started just before the restore hangs to its deadline, then one backoff.
+    await until('the agent to be connected again', async () => ((await connectionState()) === 'Connected' ? true : undefined), CONNECT_DEADLINE_MS + MAX_BACKOFF_MS + 5000, 50);
     const recoveredMs = Date.now() - restoredAt;
     console.log(`fault-network-cut B: hub noticed in ${hubNoticedMs} ms, device in ${deviceNoticedMs} ms; reconnected ${recoveredMs} ms after the path came back`);
 
@@ -152,5 +156,5 @@ describe('network faults between agent and hub', () => {
     const rss = rssOf(agent.pid);
     console.log(`fault-network-cut: agent RSS ${(baselineRss / MiB).toFixed(1)} MiB at baseline, ${(rss / MiB).toFixed(1)} MiB after recovery`);
     expect(rss).toBeLessThan(baselineRss + 30 * MiB);
-  });
+  }, BLACKHOLE_MS + CONNECT_DEADLINE_MS + MAX_BACKOFF_MS + 40_000);
 });

@@ -7,7 +7,8 @@ Usage: devicestreams agent --connection-string CS --ca FILE --map NAME=HOST:PORT
 
 Runs on the device. Keeps one outbound TLS connection to the hub and bridges each accepted stream
 to the local TCP service its name maps to. Any other stream name is rejected with a reason.
-Reconnects by itself (exponential backoff with jitter, capped at 30 s) and renews its token.
+Reconnects by itself (exponential backoff with jitter, capped at 30 s unless --max-backoff says
+otherwise) and renews its token.
 
 Options:
   --connection-string CS   device connection string (or DEVICE_CONNECTION_STRING)
@@ -15,6 +16,7 @@ Options:
   --map NAME=HOST:PORT     a stream name and the local service it reaches (repeatable)
   --hub-url URL            hub base URL when it differs from wss://HostName
   --token-ttl SECS         SAS token lifetime, renewed at 80% (default 3600)
+  --max-backoff SECS       longest wait between reconnect attempts (default 30; 1-3600)
   -h, --help               this help
 
 Example:
@@ -29,6 +31,7 @@ export function run(argv: string[]): Promise<void> {
     map: { type: 'string', multiple: true },
     'hub-url': { type: 'string' },
     'token-ttl': { type: 'string' },
+    'max-backoff': { type: 'string' },
   }, HELP);
   const cs = values['connection-string'] ?? process.env.DEVICE_CONNECTION_STRING;
   if (cs === undefined || cs === '') throw new CliError('no device connection string: pass --connection-string or set DEVICE_CONNECTION_STRING', 2);
@@ -44,6 +47,7 @@ export function run(argv: string[]): Promise<void> {
     ca: readCa(values.ca),
     hubUrl: values['hub-url'],
     tokenTtlSeconds: numberFlag(values['token-ttl'], '--token-ttl', 3600, 5, 366 * 24 * 3600),
+    backoffCapMs: numberFlag(values['max-backoff'], '--max-backoff', 30, 1, 3600) * 1000,
     targets,
     log: logLine,
   });
