@@ -255,8 +255,14 @@ export class ShellSession {
     const paused = !this.#socketClosed && (this.#pausedBySocket || ((this.#pausedByClient || byWindow) && !this.#inputBlocked));
     if (paused === this.#ptyPaused) return;
     this.#ptyPaused = paused;
-    if (paused) pty.pause();
-    else pty.resume();
+    if (paused) {
+      pty.pause();
+    } else {
+      // What the PTY has after a flow-control pause is the rest of a flood, not a quiet keystroke
+      // echo: gather it like any flood output (else every resume sends a lone few-KiB frame).
+      this.#lastFlush = performance.now();
+      pty.resume();
+    }
   }
 
   #onShellExit(code: number): void {
