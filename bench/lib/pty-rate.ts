@@ -11,13 +11,20 @@ import { nowMs } from './util.js';
 export function ptyTrial(raw: number, expected: number, cols: number, rows: number, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = nowMs();
-    const pty = spawnPty({ file: '/bin/sh', args: ['-c', `head -c ${raw} /dev/urandom | base64`], cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, term: 'xterm-256color', cols, rows });
+    // The trailing sleep keeps the PTY open until we have read everything (a PTY whose last
+    // process exits may drop what is still unread); the trial ends at the last byte and kills it.
+    const pty = spawnPty({ file: '/bin/sh', args: ['-c', `head -c ${raw} /dev/urandom | base64; exec sleep 30`], cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, term: 'xterm-256color', cols, rows });
     let got = 0;
     const timer = setTimeout(() => finish(new Error(`bare PTY: ${got} of ${expected} bytes after ${timeoutMs} ms`)), timeoutMs);
     const finish = (err?: Error): void => {
       clearTimeout(timer);
       data.dispose();
       exit.dispose();
+      try {
+        process.kill(pty.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
       if (err !== undefined) reject(err);
       else resolve(nowMs() - t0);
     };
