@@ -3,7 +3,8 @@
  * open to one hub; the hub's resident memory before and after they connect, divided by N, is the
  * cost of one connected device. The devices are registered through the REST API on a first hub
  * process, which is then restarted on the same data directory, so the registration's garbage is
- * not in the "before" figure. The same count of idle connections to a bare node:tls server
+ * not in the "before" figure, and a batch of devices (a tenth, at most 500) connects and leaves
+ * before the baseline. The same count of idle connections to a bare node:tls server
  * (bench/fixtures/tls-idle.mjs) is the platform floor: what Node keeps per TLS connection.
  */
 import { writeFileSync } from 'node:fs';
@@ -40,11 +41,21 @@ async function connectedDevices(hub: HubHandle): Promise<number> {
   return m === null ? Number.NaN : Number(m[1]);
 }
 
+/** Connections opened and closed before a baseline is taken (the same for the hub and the floor). */
+function warmCount(n: number): number {
+  return Math.min(500, Math.ceil(n / 10));
+}
+
 /** Resident memory a bare node:tls server gains per idle connection, for `n` connections. */
 async function bareTlsPerConnection(tlsDir: string, n: number): Promise<{ connected: number; rssBefore: number; rssAfter: number; perConnection: number }> {
   const server = spawnProc(process.execPath, [TLS_IDLE, 'server', join(tlsDir, 'server.pem'), join(tlsDir, 'server-key.pem')]);
   const port = (await server.waitFor(/PORT (\d+)/))[1] ?? '';
-  await new Promise((r) => setTimeout(r, 2000));
+  // Warm-up as for the hub: a batch of connections opened and closed before the baseline.
+  const warm = spawnProc(process.execPath, [TLS_IDLE, 'client', port, String(warmCount(n)), join(tlsDir, 'ca.pem')]);
+  await warm.waitFor(/DONE (\d+)/, 120_000);
+  warm.kill('SIGKILL');
+  await warm.exited;
+  await new Promise((r) => setTimeout(r, 3000));
   const rssBefore = await steadyRss(server.pid, 5, 300);
   const client = spawnProc(process.execPath, [TLS_IDLE, 'client', port, String(n), join(tlsDir, 'ca.pem')]);
   const connected = Number((await client.waitFor(/DONE (\d+)/, 330_000))[1]);
@@ -71,7 +82,14 @@ export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durati
   const credsFile = join(tempDir('ds-bench-idle-'), 'creds.json');
   writeFileSync(credsFile, JSON.stringify(devices.map((d) => ({ cs: `HostName=${host};DeviceId=${d.id};SharedAccessKey=${d.key}` }))));
 
-  await new Promise((r) => setTimeout(r, 2000));
+  // Warm-up: the hub in service has connected devices before (compiled its connection path, sized
+  // its heap and SQLite cache); a batch of devices connects and leaves before the baseline, so the
+  // figure is what one more connected device costs, not the hub's first-connection costs.
+  const warm = spawnProc(process.execPath, ['--import', 'tsx', CLIENTS, credsFile, '0', String(warmCount(n)), hub.url, hub.caFile, '50']);
+  await warm.waitFor(/DONE (\d+) (\d+)/, 120_000);
+  warm.kill('SIGKILL');
+  await warm.exited;
+  await new Promise((r) => setTimeout(r, 3000));
   const before = await steadyRss(hub.proc.pid, 5, 300);
 
   const procs: Proc[] = [];
