@@ -152,6 +152,24 @@ describe('shell server: the terminal protocol', () => {
     expect(c.exitCode()).toBe(3);
   });
 
+  it('delivers everything a shell prints right before it exits', async () => {
+    // A burst and an exit straight after it: the last KiBs used to be lost in about half the runs.
+    const burst = createShellServer({ host: '127.0.0.1', port: 0, shell: '/bin/sh', args: ['-c', 'head -c 3000000 /dev/urandom | base64; echo END-$((6*7))'], env: shellEnv, log: () => undefined });
+    const burstPort = (await burst.listen()).port;
+    try {
+      for (let run = 0; run < 6; run++) {
+        const c = await open(burstPort);
+        await within(c.closed, 20_000, `close after the burst (run ${run})`);
+        expect(c.exitCode()).toBe(0);
+        // 3,000,000 bytes are 4,000,000 base64 characters in 76-column lines, each ended CR LF.
+        expect(c.received(), `run ${run}: bytes delivered`).toBe(4_000_000 + 2 * Math.ceil(4_000_000 / 76) + 'END-42\r\n'.length);
+        expect(c.text().slice(-20), `run ${run}: the end of the output`).toMatch(/END-42\r\n$/);
+      }
+    } finally {
+      await burst.close();
+    }
+  });
+
   it('reports death by signal as 128 + signal', async () => {
     const c = await open(port);
     c.type('kill -TERM $$; kill -KILL $$');

@@ -2,7 +2,7 @@
  * The PTY side of a shell session: spawning in byte mode, the input buffer we can observe, and
  * killing the terminal's process groups.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { spawn, type IDisposable } from '@lydell/node-pty';
 
@@ -43,7 +43,28 @@ export function spawnPty(o: SpawnOptions): BytePty {
     env: { ...env, TERM: o.term },
     encoding: null,
   });
+  holdSlaveUntilExit(pty);
   return pty as unknown as BytePty;
+}
+
+/**
+ * Keeps the PTY's slave side open in this process until node-pty reports the exit. On Linux, when
+ * the last process holding the slave exits, output it wrote just before and we have not read yet
+ * can be lost (node-pty #72/#85/#726): a shell that printed a burst and exited delivered all but
+ * the last few KiB in about half the runs. With our descriptor open the slave is never hung up by
+ * the exit, so everything written stays readable; node-pty then ends the session through its own
+ * exit timer (200 ms) instead of the read error. O_NOCTTY: the terminal must not become ours.
+ */
+function holdSlaveUntilExit(pty: ReturnType<typeof spawn>): void {
+  const name = (pty as unknown as { ptsName?: unknown }).ptsName;
+  if (typeof name !== 'string' || !name.startsWith('/dev/')) return;
+  let fd: number;
+  try {
+    fd = openSync(name, constants.O_RDWR | constants.O_NOCTTY);
+  } catch {
+    return; // Not fatal: the session works, only the race above stays open.
+  }
+  pty.onExit(() => closeSync(fd));
 }
 
 /**
