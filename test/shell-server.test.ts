@@ -170,6 +170,27 @@ describe('shell server: the terminal protocol', () => {
     }
   });
 
+  it('delivers the end of the output when the shell exits while the client holds it back', async () => {
+    // The client turns on ACKs and then acknowledges nothing for a second: the session stops reading
+    // the PTY at the window, the rest (a few hundred bytes) waits in the kernel, the shell exits.
+    const total = ACK_WINDOW_BYTES + 300;
+    const quiet = createShellServer({ host: '127.0.0.1', port: 0, shell: '/bin/sh', args: ['-c', `head -c ${total - 7} /dev/zero | tr '\\0' a; echo; echo END`], env: shellEnv, log: () => undefined });
+    const quietPort = (await quiet.listen()).port;
+    try {
+      const c = await open(quietPort);
+      c.send({ type: 'ack', bytes: 0 });
+      await sleep(1000);
+      if (!c.socket.destroyed) c.send({ type: 'ack', bytes: 4 * ACK_WINDOW_BYTES });
+      await within(c.closed, 10_000, 'close after the shell exits');
+      expect(c.exitCode()).toBe(0);
+      // Every "a", then CR LF, "END", CR LF (onlcr).
+      expect(c.received()).toBe(total - 7 + 2 + 5);
+      expect(c.text().slice(-20)).toMatch(/a\r\nEND\r\n$/);
+    } finally {
+      await quiet.close();
+    }
+  });
+
   it('reports death by signal as 128 + signal', async () => {
     const c = await open(port);
     c.type('kill -TERM $$; kill -KILL $$');

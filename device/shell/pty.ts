@@ -2,7 +2,7 @@
  * The PTY side of a shell session: spawning in byte mode, the input buffer we can observe, and
  * killing the terminal's process groups.
  */
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { spawn, type IDisposable } from '@lydell/node-pty';
 
@@ -106,5 +106,24 @@ export function signalGroups(groups: readonly number[], signal: NodeJS.Signals):
     } catch {
       // ESRCH: the group has already exited.
     }
+  }
+}
+
+/**
+ * Whether `pid` is still running: false once it has exited (gone, or a zombie not yet reaped).
+ * Linux reads /proc; elsewhere a signal 0 probe (which counts a zombie as running).
+ */
+export function processRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self')) return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -27,7 +27,7 @@ import {
   encodeFrame,
   type TerminalFrame,
 } from '../../shared/terminal-protocol.js';
-import { ptyInputSocket, signalGroups, spawnPty, terminalProcessGroups, type BytePty } from './pty.js';
+import { processRunning, ptyInputSocket, signalGroups, spawnPty, terminalProcessGroups, type BytePty } from './pty.js';
 
 export interface SessionOptions {
   shell: string;
@@ -85,6 +85,9 @@ export class ShellSession {
   #lastFlush = 0;
   #inputBlocked = false;
   #ptyPaused = false;
+  /** While the PTY is held back: checks that the shell still runs (see #watchForExit). */
+  #exitWatch: NodeJS.Timeout | undefined;
+  #shellGone = false;
 
   constructor(socket: Socket, label: string, o: SessionOptions) {
     this.#socket = socket;
@@ -252,12 +255,14 @@ export class ShellSession {
     const pty = this.#pty;
     if (pty === undefined || this.#shellExited) return;
     const byWindow = this.#ackMode && this.#unacked >= ACK_WINDOW_BYTES;
-    const paused = !this.#socketClosed && (this.#pausedBySocket || ((this.#pausedByClient || byWindow) && !this.#inputBlocked));
+    const paused = !this.#socketClosed && !this.#shellGone && (this.#pausedBySocket || ((this.#pausedByClient || byWindow) && !this.#inputBlocked));
     if (paused === this.#ptyPaused) return;
     this.#ptyPaused = paused;
     if (paused) {
       pty.pause();
+      this.#watchForExit(pty);
     } else {
+      this.#stopExitWatch();
       // What the PTY has after a flow-control pause is the rest of a flood, not a quiet keystroke
       // echo: gather it like any flood output (else every resume sends a lone few-KiB frame).
       this.#lastFlush = performance.now();
@@ -265,7 +270,29 @@ export class ShellSession {
     }
   }
 
+  /**
+   * node-pty ends a terminal 200 ms after its shell exits whether or not the output was read, so a
+   * shell that exits while a slow client holds the PTY back would lose its last output. While held
+   * back, the shell is checked every 50 ms; once it is gone the PTY is read regardless of flow
+   * control (what is left is what the kernel buffered, plus at most those 200 ms of any job the
+   * shell left behind).
+   */
+  #watchForExit(pty: BytePty): void {
+    this.#exitWatch ??= setInterval(() => {
+      if (processRunning(pty.pid)) return;
+      this.#shellGone = true;
+      this.#stopExitWatch();
+      this.#updateFlow();
+    }, 50);
+  }
+
+  #stopExitWatch(): void {
+    clearInterval(this.#exitWatch);
+    this.#exitWatch = undefined;
+  }
+
   #onShellExit(code: number): void {
+    this.#stopExitWatch();
     this.#flush();
     this.#shellExited = true;
     this.#o.log(`${this.#label}: shell pid ${this.#pty?.pid ?? '?'} exited with code ${code}`);
@@ -322,6 +349,7 @@ export class ShellSession {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     clearTimeout(this.#flushTimer);
+    this.#stopExitWatch();
     this.#resolveClosed();
   }
 }
