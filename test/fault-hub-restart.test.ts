@@ -1,13 +1,14 @@
 /**
  * Fault suite: SIGKILL of the hub while an agent is connected and streams are live, then a start
- * on the same data directory and port. What was stored survives (registry, policies, history);
- * what was live at the kill is closed in the stream log as hubRestart by the hub; the agent comes
- * back by itself; new streams work.
+ * on the same data directory and port. What was stored survives (registry, policies, operators,
+ * history); what was live at the kill is closed in the stream log as hubRestart by the hub; the
+ * agent comes back by itself; new streams work.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DsError } from '../shared/errors.js';
 import { StreamClosedError } from '../shared/ws-duplex.js';
 import { createServiceClient, type StreamLogEntry } from '../server/sdk/service-client.js';
+import { ConsoleClient } from './console-client.js';
 import { spawnCli, startAgent, startEchoServer, startHub, stopAll, type HubHandle } from './harness.js';
 import { countAfter, echoOnce, echoStream, endedRecord, restartHub, until, waitForAfter } from './fixtures/fault-helpers.js';
 
@@ -37,6 +38,11 @@ describe('SIGKILL of the hub with an agent connected and streams live', () => {
     const agent = await startAgent(hub, DEV, [`echo=127.0.0.1:${echoPort}`]);
     await hub.service.createDevice(OFFLINE_DEV); // registered, never connected
     const servicePolicyCs = await policyConnectionString(hub, 'service');
+    // An operator account of the console, made while the hub runs.
+    const operatorPassword = `pw-${Date.now()}-restart`;
+    const added = spawnCli(['operator', 'add', 'carol', '--role', 'viewer', '--password-env', 'CAROL_PW', '--data-dir', hub.dataDir], { CAROL_PW: operatorPassword });
+    expect(await added.exited).toBe(0);
+    expect(await new ConsoleClient(hub).login('carol', operatorPassword)).toMatch(/^ds_session=/);
     const devicesBefore = (await hub.service.listDevices()).map((d) => ({
       deviceId: d.deviceId,
       status: d.status,
@@ -120,6 +126,12 @@ describe('SIGKILL of the hub with an agent connected and streams live', () => {
     expect(devicesAfter).toEqual(expect.arrayContaining(devicesBefore));
     expect(devicesAfter).toHaveLength(devicesBefore.length);
     expect(await policyConnectionString(hub2, 'service')).toBe(servicePolicyCs);
+    // Operators intact: the account still logs in to the restarted console, with its role.
+    const console2 = new ConsoleClient(hub2);
+    const cookie = await console2.login('carol', operatorPassword);
+    const me = await console2.call('GET', '/api/me', { cookie });
+    expect(me.status).toBe(200);
+    expect(me.json).toMatchObject({ name: 'carol', role: 'viewer' });
 
     // History intact.
     expect(await hub2.service.getStream(historyId)).toEqual(historyBefore);
