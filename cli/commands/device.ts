@@ -1,6 +1,7 @@
 /** `devicestreams device …` — registry administration over the hub's REST API. */
-import { createServiceClient, type DeviceDescription } from '../../server/sdk/service-client.js';
-import { CliError, hubConnectionString, parse, readCa } from '../args.js';
+import type { DeviceDescription } from '../../server/sdk/service-client.js';
+import { CliError, parse } from '../args.js';
+import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, serviceClientFromFlags } from '../service-flags.js';
 
 const HELP = `
 Usage: devicestreams device <create ID | list | show ID | delete ID | connection-string ID> [options]
@@ -16,9 +17,7 @@ Manages devices in the hub's registry.
   connection-string ID  print the device connection string (contains its key)
 
 Options:
-  --hub-connection-string CS  service connection string (or IOTHUB_CONNECTION_STRING)
-  --ca FILE                   CA that signed the hub's certificate (or DEVICESTREAMS_CA)
-  --hub-url URL               hub base URL when it differs from https://HostName
+${SERVICE_FLAGS_HELP}
   --json                      machine-readable output (keys left out unless --show-keys)
   --show-keys                 include the device keys in show/list/create output
   -h, --help                  this help
@@ -41,9 +40,7 @@ function line(d: DeviceDescription): string {
 
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
-    'hub-connection-string': { type: 'string' },
-    ca: { type: 'string' },
-    'hub-url': { type: 'string' },
+    ...SERVICE_FLAGS,
     json: { type: 'boolean' },
     'show-keys': { type: 'boolean' },
   }, HELP);
@@ -52,7 +49,7 @@ export async function run(argv: string[]): Promise<void> {
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
   const needsId = action !== 'list';
   if (needsId && id === undefined) throw new CliError(`device ${action} needs a device id`, 2);
-  const service = createServiceClient(hubConnectionString(values['hub-connection-string']), { ca: readCa(values.ca), hubUrl: values['hub-url'] });
+  const service = serviceClientFromFlags(values);
   const json = values.json === true;
   const keys = values['show-keys'] === true;
   const out = (v: unknown): void => {

@@ -1,8 +1,8 @@
 /** `devicestreams proxy` — a local TCP listener; each connection gets its own stream. */
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createServiceClient } from '../../server/sdk/service-client.js';
-import { CliError, describeError, hubConnectionString, logLine, numberFlag, parse, parseHostPort, readCa } from '../args.js';
+import { CliError, describeError, logLine, parse, parseHostPort } from '../args.js';
+import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
 
 const HELP = `
 Usage: devicestreams proxy --device ID --stream NAME --listen HOST:PORT [options]
@@ -18,11 +18,8 @@ Options:
   --device ID                 device id
   --stream NAME               stream name (a mapping on the device's agent)
   --listen HOST:PORT          local address (port 0 picks a free one; the port is printed)
-  --hub-connection-string CS  service connection string (or IOTHUB_CONNECTION_STRING)
-  --ca FILE                   CA that signed the hub's certificate (or DEVICESTREAMS_CA)
-  --hub-url URL               hub base URL when it differs from https://HostName
-  --connect-timeout SECS      wait this long for an offline device (default 10)
-  --response-timeout SECS     wait this long for the device's answer (default 10)
+${SERVICE_FLAGS_HELP}
+${STREAM_TIMEOUT_FLAGS_HELP}
   -h, --help                  this help
 `;
 
@@ -31,11 +28,8 @@ export async function run(argv: string[]): Promise<void> {
     device: { type: 'string' },
     stream: { type: 'string' },
     listen: { type: 'string' },
-    'hub-connection-string': { type: 'string' },
-    ca: { type: 'string' },
-    'hub-url': { type: 'string' },
-    'connect-timeout': { type: 'string' },
-    'response-timeout': { type: 'string' },
+    ...SERVICE_FLAGS,
+    ...STREAM_TIMEOUT_FLAGS,
   }, HELP);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
   const deviceId = values.device;
@@ -44,11 +38,8 @@ export async function run(argv: string[]): Promise<void> {
     throw new CliError('--device, --stream and --listen are required (see --help)', 2);
   }
   const { host, port } = parseHostPort(values.listen, '--listen');
-  const timeouts = {
-    connectTimeoutSeconds: numberFlag(values['connect-timeout'], '--connect-timeout', 10, 0, 60),
-    responseTimeoutSeconds: numberFlag(values['response-timeout'], '--response-timeout', 10, 0, 60),
-  };
-  const service = createServiceClient(hubConnectionString(values['hub-connection-string']), { ca: readCa(values.ca), hubUrl: values['hub-url'] });
+  const timeouts = streamTimeouts(values);
+  const service = serviceClientFromFlags(values);
 
   const onConnection = (socket: Socket): void => {
     socket.setNoDelay(true);

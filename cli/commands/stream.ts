@@ -1,6 +1,6 @@
 /** `devicestreams stream` — stdin/stdout through one stream, like netcat. */
-import { createServiceClient } from '../../server/sdk/service-client.js';
-import { CliError, hubConnectionString, numberFlag, parse, readCa } from '../args.js';
+import { CliError, parse } from '../args.js';
+import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
 
 const HELP = `
 Usage: devicestreams stream DEVICE-ID --name NAME [options]
@@ -12,11 +12,8 @@ Options:
   --name NAME                 stream name (a mapping on the device's agent)
   --close-on-eof              end the stream when stdin ends (streams have no half-close, so
                               output still in flight after that point is lost)
-  --hub-connection-string CS  service connection string (or IOTHUB_CONNECTION_STRING)
-  --ca FILE                   CA that signed the hub's certificate (or DEVICESTREAMS_CA)
-  --hub-url URL               hub base URL when it differs from https://HostName
-  --connect-timeout SECS      wait this long for an offline device (default 10)
-  --response-timeout SECS     wait this long for the device's answer (default 10)
+${SERVICE_FLAGS_HELP}
+${STREAM_TIMEOUT_FLAGS_HELP}
   -h, --help                  this help
 
 Example:
@@ -27,20 +24,14 @@ export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
     name: { type: 'string' },
     'close-on-eof': { type: 'boolean' },
-    'hub-connection-string': { type: 'string' },
-    ca: { type: 'string' },
-    'hub-url': { type: 'string' },
-    'connect-timeout': { type: 'string' },
-    'response-timeout': { type: 'string' },
+    ...SERVICE_FLAGS,
+    ...STREAM_TIMEOUT_FLAGS,
   }, HELP);
   const [deviceId, ...extra] = positionals;
   if (deviceId === undefined || values.name === undefined) throw new CliError('give a device id and --name NAME (see --help)', 2);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
-  const service = createServiceClient(hubConnectionString(values['hub-connection-string']), { ca: readCa(values.ca), hubUrl: values['hub-url'] });
-  const stream = await service.initiateStream(deviceId, values.name, {
-    connectTimeoutSeconds: numberFlag(values['connect-timeout'], '--connect-timeout', 10, 0, 60),
-    responseTimeoutSeconds: numberFlag(values['response-timeout'], '--response-timeout', 10, 0, 60),
-  });
+  const service = serviceClientFromFlags(values);
+  const stream = await service.initiateStream(deviceId, values.name, streamTimeouts(values));
   await new Promise<void>((resolve, reject) => {
     stream.on('error', reject);
     stream.on('close', () => resolve());

@@ -1,6 +1,7 @@
 /** `devicestreams streams …` — the stream log. */
-import { createServiceClient, type StreamLogEntry } from '../../server/sdk/service-client.js';
-import { CliError, hubConnectionString, numberFlag, parse, readCa } from '../args.js';
+import type { StreamLogEntry } from '../../server/sdk/service-client.js';
+import { CliError, numberFlag, parse } from '../args.js';
+import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, serviceClientFromFlags } from '../service-flags.js';
 
 const HELP = `
 Usage: devicestreams streams <list | show STREAM-ID> [options]
@@ -15,9 +16,7 @@ Options:
   --operator NAME             only streams opened for this console operator (list)
   --limit N                   at most N records, newest first (default 50)
   --json                      machine-readable output
-  --hub-connection-string CS  service connection string (or IOTHUB_CONNECTION_STRING)
-  --ca FILE                   CA that signed the hub's certificate (or DEVICESTREAMS_CA)
-  --hub-url URL               hub base URL when it differs from https://HostName
+${SERVICE_FLAGS_HELP}
   -h, --help                  this help
 `;
 
@@ -41,12 +40,10 @@ export async function run(argv: string[]): Promise<void> {
     operator: { type: 'string' },
     limit: { type: 'string' },
     json: { type: 'boolean' },
-    'hub-connection-string': { type: 'string' },
-    ca: { type: 'string' },
-    'hub-url': { type: 'string' },
+    ...SERVICE_FLAGS,
   }, HELP);
   const [action, id] = positionals;
-  const service = createServiceClient(hubConnectionString(values['hub-connection-string']), { ca: readCa(values.ca), hubUrl: values['hub-url'] });
+  const service = serviceClientFromFlags(values);
   const out = (v: unknown): void => {
     process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   };
