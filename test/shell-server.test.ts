@@ -2,10 +2,10 @@
  * The shell server with real PTYs over real TCP (port 0): the terminal protocol, flow control,
  * bounded memory against a client that stops reading, and cleanup of abandoned shells.
  */
-import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShellServer, type ShellServer } from '../device/shell-server.js';
+import { processRunning } from '../device/shell/pty.js';
 import { ACK_WINDOW_BYTES, FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame, type TerminalFrame } from '../shared/terminal-protocol.js';
 import { rssOf, sleep, spawnCli, stopAll } from './harness.js';
 
@@ -79,14 +79,7 @@ function open(port: number, hello: { cols: number; rows: number } | null = { col
 }
 
 /** Running (not gone, not a zombie: an orphan's zombie waits for init to reap it, which is not ours to do). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const isAlive = processRunning;
 
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -86,15 +86,9 @@ export function ptyInputSocket(pty: BytePty): Socket | undefined {
  */
 export function terminalProcessGroups(shellPid: number): number[] {
   const groups = [shellPid];
-  try {
-    const stat = readFileSync(`/proc/${shellPid}/stat`, 'utf8');
-    // Fields after "(comm)": state ppid pgrp session tty_nr tpgid …
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const foreground = Number(fields[5]);
-    if (Number.isInteger(foreground) && foreground > 1 && foreground !== shellPid) groups.push(foreground);
-  } catch {
-    // The shell is already gone, or no /proc: its own group is all we know.
-  }
+  // The shell already gone, or no /proc: its own group is all we know.
+  const foreground = Number(procStat(shellPid)?.[5]);
+  if (Number.isInteger(foreground) && foreground > 1 && foreground !== shellPid) groups.push(foreground);
   return groups;
 }
 
@@ -114,16 +108,26 @@ export function signalGroups(groups: readonly number[], signal: NodeJS.Signals):
  * Linux reads /proc; elsewhere a signal 0 probe (which counts a zombie as running).
  */
 export function processRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self')) return false;
-  }
+  const fields = procStat(pid);
+  if (fields !== undefined) return fields[0] !== 'Z';
+  if (existsSync('/proc/self')) return false;
   try {
     process.kill(pid, 0);
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The fields of /proc/PID/stat after "(comm)" (state ppid pgrp session tty_nr tpgid …), or
+ * undefined when the process is gone or there is no /proc.
+ */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
   }
 }
