@@ -46,17 +46,26 @@ function warmCount(n: number): number {
   return Math.min(500, Math.ceil(n / 10));
 }
 
+/**
+ * The baseline of a warm server (`pid`): a batch of clients (`clientArgs`, a process that prints
+ * "DONE …" once connected) connects, is killed, the server settles; then its resident memory. The
+ * hub and the bare TLS floor are measured the same way.
+ */
+async function warmBaseline(clientArgs: string[], pid: number): Promise<number> {
+  const warm = spawnProc(process.execPath, clientArgs);
+  await warm.waitFor(/DONE \d+/, 120_000);
+  warm.kill('SIGKILL');
+  await warm.exited;
+  await new Promise((r) => setTimeout(r, 3000));
+  return steadyRss(pid, 5, 300);
+}
+
 /** Resident memory a bare node:tls server gains per idle connection, for `n` connections. */
 async function bareTlsPerConnection(tlsDir: string, n: number): Promise<{ connected: number; rssBefore: number; rssAfter: number; perConnection: number }> {
   const server = spawnProc(process.execPath, [TLS_IDLE, 'server', join(tlsDir, 'server.pem'), join(tlsDir, 'server-key.pem')]);
   const port = (await server.waitFor(/PORT (\d+)/))[1] ?? '';
   // Warm-up as for the hub: a batch of connections opened and closed before the baseline.
-  const warm = spawnProc(process.execPath, [TLS_IDLE, 'client', port, String(warmCount(n)), join(tlsDir, 'ca.pem')]);
-  await warm.waitFor(/DONE (\d+)/, 120_000);
-  warm.kill('SIGKILL');
-  await warm.exited;
-  await new Promise((r) => setTimeout(r, 3000));
-  const rssBefore = await steadyRss(server.pid, 5, 300);
+  const rssBefore = await warmBaseline([TLS_IDLE, 'client', port, String(warmCount(n)), join(tlsDir, 'ca.pem')], server.pid);
   const client = spawnProc(process.execPath, [TLS_IDLE, 'client', port, String(n), join(tlsDir, 'ca.pem')]);
   const connected = Number((await client.waitFor(/DONE (\d+)/, 330_000))[1]);
   await new Promise((r) => setTimeout(r, 5000));
@@ -85,12 +94,7 @@ export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durati
   // Warm-up: the hub in service has connected devices before (compiled its connection path, sized
   // its heap and SQLite cache); a batch of devices connects and leaves before the baseline, so the
   // figure is what one more connected device costs, not the hub's first-connection costs.
-  const warm = spawnProc(process.execPath, ['--import', 'tsx', CLIENTS, credsFile, '0', String(warmCount(n)), hub.url, hub.caFile, '50']);
-  await warm.waitFor(/DONE (\d+) (\d+)/, 120_000);
-  warm.kill('SIGKILL');
-  await warm.exited;
-  await new Promise((r) => setTimeout(r, 3000));
-  const before = await steadyRss(hub.proc.pid, 5, 300);
+  const before = await warmBaseline(['--import', 'tsx', CLIENTS, credsFile, '0', String(warmCount(n)), hub.url, hub.caFile, '50'], hub.proc.pid);
 
   const procs: Proc[] = [];
   const t1 = nowMs();
