@@ -1,10 +1,12 @@
 /**
  * Killing the agent mid-stream: the service side learns at once, the stream log says who ended it
- * and why, and the agent, restarted, reconnects by itself.
+ * and why, and the agent, restarted, reconnects by itself. An agent started before its hub retries
+ * until a hub listens on the port, then connects and carries streams.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamClosedError } from '../shared/ws-duplex.js';
-import { spawnCli, startAgent, startEchoServer, startHub, stopAll, type HubHandle } from './harness.js';
+import { freePort, spawnCli, startAgent, startEchoServer, startHub, stopAll, type HubHandle } from './harness.js';
+import { echoStream, endedRecord, restartHub, until } from './fixtures/fault-helpers.js';
 
 let hub: HubHandle;
 let echoPort: number;
@@ -68,20 +70,38 @@ describe('SIGKILL of the agent mid-stream', () => {
     next.end();
   });
 
-  it('an agent started before its hub keeps retrying with backoff and connects when the hub appears', async () => {
-    const cs = await hub.service.deviceConnectionString('fault-dev').catch(async () => {
-      await hub.service.createDevice('fault-dev');
-      return hub.service.deviceConnectionString('fault-dev');
-    });
-    // Point the agent at a port where nothing listens yet: it must log its retries, not exit.
-    const { createServer } = await import('node:net');
-    const probe = createServer();
-    const freePort = await new Promise<number>((r) => probe.listen(0, '127.0.0.1', () => r((probe.address() as { port: number }).port)));
-    await new Promise((r) => probe.close(r));
-    const agent = spawnCli(['agent', '--ca', hub.caFile, '--hub-url', `wss://localhost:${freePort}`, '--map', `echo=127.0.0.1:${echoPort}`], { DEVICE_CONNECTION_STRING: cs });
-    await agent.waitFor(/reconnecting in [\d.]+ s/);
-    await agent.waitFor(/cannot connect to the hub: .*ECONNREFUSED[\s\S]*reconnecting in[\s\S]*cannot connect/, 15_000);
+  it('an agent started while nothing listens on its hub port keeps retrying, then connects to a hub started there and carries a stream', async () => {
+    // A hub's first start makes its CA and keys; register the device then and stop the hub, so the
+    // agent has everything it needs before any hub listens on the port.
+    const port = await freePort();
+    const first = await startHub(['--port', String(port)]);
+    await first.service.createDevice('late-hub-dev');
+    const cs = await first.service.deviceConnectionString('late-hub-dev');
+    first.proc.kill('SIGTERM');
+    expect(await first.proc.exited).toBe(0);
+
+    // --max-backoff 2: once the hub is up, the next attempt is at most 2 s away.
+    const agent = spawnCli(['agent', '--ca', first.caFile, '--max-backoff', '2', '--map', `echo=127.0.0.1:${echoPort}`], { DEVICE_CONNECTION_STRING: cs });
+    // Nothing listens: it logs refused attempts and the waits between them, and does not exit.
+    await agent.waitFor(/cannot connect to the hub: .*ECONNREFUSED[\s\S]*reconnecting in[\s\S]*cannot connect to the hub: .*ECONNREFUSED/, 15_000);
     expect(agent.child.exitCode).toBeNull();
+    expect(agent.output()).not.toMatch(/connected to the hub as/);
+
+    // Now a real hub appears on that port (the same data directory: the device and CA it knows).
+    const hub2 = await restartHub(first);
+    expect(hub2.port).toBe(port);
+    const upAt = Date.now();
+    await agent.waitFor(/connected to the hub as late-hub-dev/, 10_000);
+    // The agent's wait was at most the 2 s cap; 3 s more for a TLS connection and the hub's
+    // answer on two shared, busy cores.
+    expect(Date.now() - upAt).toBeLessThan(2000 + 3000);
+    await until('the hub to show late-hub-dev connected', async () => ((await hub2.service.getDevice('late-hub-dev')).connectionState === 'Connected' ? true : undefined), 5000);
+
+    // A stream through it works, and the hub logs it as accepted and carried both ways.
+    const text = 'through the agent that came before its hub';
+    const streamId = await echoStream(hub2.service, 'late-hub-dev', text);
+    const record = await endedRecord(hub2.service, streamId);
+    expect(record).toMatchObject({ deviceId: 'late-hub-dev', result: 'accepted', bytesToDevice: text.length, bytesFromDevice: text.length });
     agent.kill('SIGTERM');
   });
 });
