@@ -37,6 +37,18 @@ interface LogEntry {
   bytesFromDevice: number;
 }
 
+/**
+ * Added to a timeout the hub promises before the test calls it missed: the hub's timers fire late
+ * when the two shared cores are busy (other test runs), and the answer comes back over TLS. A
+ * timeout missed by a second or more still fails.
+ */
+const MARGIN_S = 1.5;
+/**
+ * Node's timers may fire a millisecond early against another process's clock; the hub cannot
+ * answer sooner than its timeout otherwise.
+ */
+const EARLY_S = 0.02;
+
 let hub: HubHandle;
 let agent: Proc;
 const devKeys: Record<string, string> = {};
@@ -109,29 +121,29 @@ describe('unknown stream names at the agent', () => {
 });
 
 describe('devices that are offline, silent or unknown', () => {
-  it('an offline device with a 1 s connect timeout gives 404103 after about 1 s, logged as deviceOffline', async () => {
+  it('an offline device with a 1 s connect timeout gives 404103 after 1 s (within a 1.5 s margin), logged as deviceOffline', async () => {
     const before = await streamLog('deviceId=err-offline&result=deviceOffline');
     const started = performance.now();
     const ans = await initiate(hub, 'err-offline', 'ssh', { connectTimeout: '1', responseTimeout: '1' });
     const elapsed = (performance.now() - started) / 1000;
     expectError(ans, 404103, /err-offline.*1 s/);
-    expect(elapsed).toBeGreaterThanOrEqual(0.9);
-    expect(elapsed).toBeLessThan(10);
+    expect(elapsed).toBeGreaterThanOrEqual(1 - EARLY_S);
+    expect(elapsed).toBeLessThan(1 + MARGIN_S);
     const after = await streamLog('deviceId=err-offline&result=deviceOffline');
     expect(after.length).toBe(before.length + 1);
     expect(after[0]).toMatchObject({ streamName: 'ssh', state: 'ended', result: 'deviceOffline', closedBy: 'hub' });
     expect(after[0]?.reason).toMatch(/1 s/);
   });
 
-  it('a device that never answers gives 504101 after the 1 s response timeout, logged as responseTimeout', async () => {
+  it('a device that never answers gives 504101 after the 1 s response timeout (within a 1.5 s margin), logged as responseTimeout', async () => {
     const { client } = await startSdkDevice(hub, 'err-silent', devKeys['err-silent'] as string, 'silent');
     expect(client.connected).toBe(true);
     const started = performance.now();
     const ans = await initiate(hub, 'err-silent', 'ssh', { connectTimeout: '1', responseTimeout: '1' });
     const elapsed = (performance.now() - started) / 1000;
     expectError(ans, 504101, /err-silent.*1 s/);
-    expect(elapsed).toBeGreaterThanOrEqual(0.9);
-    expect(elapsed).toBeLessThan(10);
+    expect(elapsed).toBeGreaterThanOrEqual(1 - EARLY_S);
+    expect(elapsed).toBeLessThan(1 + MARGIN_S);
     const log = await streamLog('deviceId=err-silent');
     expect(log[0]).toMatchObject({ streamName: 'ssh', state: 'ended', result: 'responseTimeout', closedBy: 'hub' });
     // The device stays connected; it was only slow.
