@@ -163,7 +163,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     }
     const gw = new Gateway({ tokenSecret, reporter, heartbeatIntervalMs: o.heartbeatIntervalMs, log: o.log });
     gateway = gw;
-    if (hub !== undefined) hub.context.broker.gateway = gw;
+    if (hub !== undefined) {
+      hub.context.broker.gateway = gw;
+      hub.context.metrics.watchGateway(gw);
+    }
     handlers.push({
       handleRequest: () => false,
       handleUpgrade(req, socket, head) {

@@ -9,6 +9,7 @@ import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { describeClose } from './close-codes.js';
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, MAX_FRAME_BYTES } from './limits.js';
+import { closeWithin } from './ws-close.js';
 
 /** The stream was closed by the far side (or the network) with a code other than 1000. */
 export class StreamClosedError extends Error {
@@ -95,10 +96,8 @@ export class WebSocketDuplex extends Duplex {
 
   override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
     if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
-      this.#ws.resume();
-      if (err === null) this.#ws.close(1000);
-      else this.#ws.close(4001, err.message.slice(0, 120));
-      setTimeout(() => this.#ws.terminate(), 2000).unref();
+      if (err === null) closeWithin(this.#ws, 1000, '', 2000);
+      else closeWithin(this.#ws, 4001, err.message, 2000);
     }
     callback(err);
   }

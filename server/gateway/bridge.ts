@@ -9,6 +9,7 @@ import type { WebSocket } from 'ws';
 import { CloseCode, describeClose } from '../../shared/close-codes.js';
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES } from '../../shared/limits.js';
 import type { StreamSide } from '../../shared/stream-token.js';
+import { closeWithin } from '../../shared/ws-close.js';
 
 export interface BridgeEnd {
   closedBy: StreamSide | 'gateway';
@@ -89,8 +90,7 @@ export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: Bridg
       : code === CloseCode.MessageTooBig ? 'sent a frame larger than 64 KiB' : reasonBuf.toString('utf8');
     const [fwdCode, fwdReason] = forwardClose(code, reason);
     if (other.readyState === other.OPEN || other.readyState === other.CONNECTING) {
-      other.close(fwdCode, fwdReason.slice(0, 120));
-      setTimeout(() => other.terminate(), 5000).unref();
+      closeWithin(other, fwdCode, fwdReason, 5000);
     }
     onEnd({
       closedBy: cut ? 'gateway' : side,

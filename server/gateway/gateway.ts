@@ -35,6 +35,8 @@ interface Waiting {
   side: StreamSide;
   ws: WebSocket;
   timer: NodeJS.Timeout;
+  /** Our own close listener, removed by itself (ws keeps listeners of its own on 'close'). */
+  onClose: (code: number, reason: Buffer) => void;
 }
 
 interface Alive {
@@ -62,6 +64,11 @@ export class Gateway {
   /** Streams with both sides connected. */
   get openStreams(): number {
     return this.#open.size;
+  }
+
+  /** Stream-side sockets this endpoint holds (waiting or bridged); 0 when no stream is live. */
+  get sockets(): number {
+    return this.#wss.clients.size;
   }
 
   /**
@@ -107,19 +114,20 @@ export class Gateway {
         this.#end(streamId, { closedBy: 'gateway', closeCode: CloseCode.HandshakeTimeout, reason: 'handshakeTimeout: the other side did not connect in time', bytesToDevice: 0, bytesFromDevice: 0 });
       }, Math.max(0, (exp + 1) * 1000 - Date.now()));
       timer.unref();
-      this.#waiting.set(streamId, { deviceId, side, ws, timer });
-      ws.once('close', (code, reason) => {
+      const onClose = (code: number, reason: Buffer): void => {
         const w = this.#waiting.get(streamId);
         if (w?.ws !== ws) return;
         clearTimeout(w.timer);
         this.#waiting.delete(streamId);
         this.#end(streamId, { closedBy: side, closeCode: code, reason: `closed before the other side connected (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`, bytesToDevice: 0, bytesFromDevice: 0 });
-      });
+      };
+      ws.once('close', onClose);
+      this.#waiting.set(streamId, { deviceId, side, ws, timer, onClose });
       return;
     }
     clearTimeout(peer.timer);
     this.#waiting.delete(streamId);
-    peer.ws.removeAllListeners('close');
+    peer.ws.removeListener('close', peer.onClose);
     const service = side === 'service' ? ws : peer.ws;
     const device = side === 'device' ? ws : peer.ws;
     this.#open.set(streamId, [service, device]);
@@ -170,7 +178,7 @@ export class Gateway {
     if (w !== undefined) {
       clearTimeout(w.timer);
       this.#waiting.delete(streamId);
-      w.ws.removeAllListeners('close');
+      w.ws.removeListener('close', w.onClose);
       w.ws.resume();
       w.ws.close(code, reason);
       this.#endedStreams.add(streamId, Date.now() + 120_000);

@@ -14,6 +14,7 @@ import {
   type StreamResponseMessage,
 } from '../../shared/control-protocol.js';
 import { CLOCK_SKEW_SECONDS, MAX_CONTROL_MESSAGE_BYTES } from '../../shared/limits.js';
+import { closeWithin } from '../../shared/ws-close.js';
 
 export interface DeviceConnectionsOptions {
   heartbeatIntervalMs: number;
@@ -119,9 +120,7 @@ export class DeviceConnections {
       this.#conns.delete(conn.deviceId);
       this.#opts.onChange(conn.deviceId, false);
     }
-    conn.ws.close(code, reason.slice(0, 120));
-    // A peer that does not finish the closing handshake is cut off.
-    setTimeout(() => conn.ws.terminate(), 2000).unref();
+    closeWithin(conn.ws, code, reason, 2000);
   }
 
   #beat(): void {

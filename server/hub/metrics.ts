@@ -8,6 +8,8 @@ export interface HubMetrics {
   streamsTotal: Counter<'result'>;
   streamBytes: Counter<'direction'>;
   handshakeSeconds: Histogram;
+  /** Adds the in-process streaming endpoint's socket count (`devicestreams_gateway_sockets`). */
+  watchGateway(gateway: { readonly sockets: number }): void;
 }
 
 export type StreamCounts = Record<'pending' | 'accepted' | 'open', number>;
@@ -47,5 +49,15 @@ export function createHubMetrics(countStreams: () => StreamCounts): HubMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    watchGateway(gateway) {
+      new Gauge({
+        name: 'devicestreams_gateway_sockets',
+        help: 'Stream-side WebSockets the streaming endpoint holds (waiting for a peer or bridged)',
+        registers: [registry],
+        collect() {
+          this.set(gateway.sockets);
+        },
+      });
+    },
   };
 }
