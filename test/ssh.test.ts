@@ -8,11 +8,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, startHub, startProxy, stopAll, type HubHandle } from './harness.js';
+import type { StreamLogEntry } from '../server/sdk/service-client.js';
+import { startAgent, startHub, startProxy, stopAll, type HubHandle, type Proc } from './harness.js';
 import { SCP, SSH, SSH_KEYGEN, run, startPrivateSshd, type PrivateSshd } from './sshd.js';
+import { until } from './fixtures/fault-helpers.js';
+
+const KIB = 1024;
 
 let hub: HubHandle;
 let sshd: PrivateSshd;
+let proxy: Proc;
 let proxyPort: number;
 
 function sshOptions(): string[] {
@@ -31,7 +36,7 @@ beforeAll(async () => {
   sshd = await startPrivateSshd();
   hub = await startHub();
   await startAgent(hub, 'ssh-dev', [`ssh=127.0.0.1:${sshd.port}`]);
-  proxyPort = (await startProxy(hub, 'ssh-dev', 'ssh')).port;
+  ({ proc: proxy, port: proxyPort } = await startProxy(hub, 'ssh-dev', 'ssh'));
 });
 
 afterAll(stopAll);
@@ -74,17 +79,42 @@ describe('OpenSSH through devicestreams proxy', () => {
     expect(r.stderr).toMatch(/Permission denied/);
   });
 
-  it('records each ssh connection as its own accepted stream in the log', async () => {
-    // Give the last connection's end a moment to reach the log.
-    let streams = (await hub.service.listStreams({ deviceId: 'ssh-dev' })).streams;
-    for (let i = 0; i < 30 && streams.some((s) => s.state !== 'ended'); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      streams = (await hub.service.listStreams({ deviceId: 'ssh-dev' })).streams;
+  it("gives each ssh connection a new stream of its own: three at once make exactly three new ids, each carrying its own connection's output", async () => {
+    const before = new Set((await hub.service.listStreams({ deviceId: 'ssh-dev', limit: 1000 })).streams.map((x) => x.streamId));
+    const from = proxy.output().length;
+    // Each connection prints a different amount, 256 KiB apart, so its stream is the one record
+    // whose bytes from the device are that amount plus SSH's own share (key exchange, login,
+    // packet headers and MACs: a few KiB, well under OVERHEAD).
+    const OVERHEAD = 64 * KIB;
+    const sizes = [64 * KIB, 320 * KIB, 576 * KIB];
+    const results = await Promise.all(sizes.map((n) => ssh(`head -c ${n} /dev/zero`)));
+    results.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.length).toBe(sizes[i]);
+    });
+
+    // The proxy names the stream it opened for each connection: one new id per connection.
+    const ids = [...proxy.output().slice(from).matchAll(/: stream (\S+) open to ssh-dev\/ssh/g)].map((m) => m[1] as string);
+    expect(ids).toHaveLength(sizes.length);
+    expect(new Set(ids).size).toBe(sizes.length);
+    for (const id of ids) expect(before.has(id), `${id} is new`).toBe(false);
+    const records = await Promise.all(
+      ids.map((id) =>
+        until(`stream ${id} to be ended in the log`, async (): Promise<StreamLogEntry | undefined> => {
+          const r = await hub.service.getStream(id);
+          return r.state === 'ended' ? r : undefined;
+        }, 10_000),
+      ),
+    );
+    for (const r of records) expect(r).toMatchObject({ deviceId: 'ssh-dev', streamName: 'ssh', result: 'accepted', state: 'ended' });
+    console.log(`ssh: new streams carried ${records.map((r) => `${r.bytesFromDevice} bytes from the device, ${r.bytesToDevice} to it`).join('; ')}`);
+    // Each connection's output is in exactly one of these records.
+    for (const n of sizes) {
+      const own = records.filter((r) => r.bytesFromDevice >= n && r.bytesFromDevice < n + OVERHEAD);
+      expect(own.map((r) => r.bytesFromDevice), `the record of the connection that printed ${n} bytes`).toHaveLength(1);
     }
-    const accepted = streams.filter((s) => s.result === 'accepted' && s.streamName === 'ssh');
-    expect(accepted.length).toBeGreaterThanOrEqual(5);
-    for (const s of accepted) expect(s.state).toBe('ended');
-    expect(accepted.some((s) => s.bytesToDevice >= 1024 * 1024)).toBe(true);
-    expect(accepted.some((s) => s.bytesFromDevice >= 1024 * 1024)).toBe(true);
+    // And the log gained exactly these streams.
+    const added = (await hub.service.listStreams({ deviceId: 'ssh-dev', limit: 1000 })).streams.filter((x) => !before.has(x.streamId)).map((x) => x.streamId);
+    expect(added.sort()).toEqual([...ids].sort());
   });
 });
