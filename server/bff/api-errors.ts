@@ -20,6 +20,13 @@ export const unauthorized = (): ApiFailure => new ApiFailure(401, 'unauthorized'
 export const forbidden = (what: string): ApiFailure => new ApiFailure(403, 'forbidden', `Your role may not ${what}.`);
 export const badRequest = (message: string): ApiFailure => new ApiFailure(400, 'bad_request', message);
 
+/** What the console says when its router refuses a request (bad URL encoding, wrong method). */
+export function routingFailure(err: unknown): ApiFailure {
+  if (err instanceof DsError && err.code === ErrorCode.MethodNotAllowed) return new ApiFailure(405, 'method_not_allowed', 'That method is not allowed here.');
+  if (err instanceof DsError && err.status === 400) return badRequest('The address is not valid URL encoding.');
+  return err instanceof ApiFailure ? err : new ApiFailure(500, 'internal', 'Something went wrong in the console server; the log has details.');
+}
+
 /** Turns a hub error into what the console should say. */
 export function fromHubError(err: unknown): ApiFailure {
   if (err instanceof ApiFailure) return err;

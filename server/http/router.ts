@@ -25,22 +25,26 @@ export function splitTarget(target: string | undefined): { pathname: string; que
 
 export type Handler = (ctx: RouteContext) => Promise<void> | void;
 
-interface Route {
+interface Route<H> {
   method: string;
   segments: string[];
-  handler: Handler;
+  handler: H;
 }
 
-export class Router {
-  readonly #routes: Route[] = [];
+/** Routes of one HTTP surface; `H` is the handler type that surface uses (the hub's by default). */
+export class Router<H = Handler> {
+  readonly #routes: Route<H>[] = [];
 
-  add(method: string, pattern: string, handler: Handler): this {
+  add(method: string, pattern: string, handler: H): this {
     this.#routes.push({ method, segments: pattern.split('/').filter(Boolean), handler });
     return this;
   }
 
-  /** Finds the handler for a request, or throws the 404/405 DsError. Returns undefined if nothing matched and `optional`. */
-  match(method: string, url: string): { handler: Handler; params: Record<string, string>; query: URLSearchParams } | undefined {
+  /**
+   * Finds the handler for a request: undefined when no path matches, a 405 DsError when the path
+   * matches with another method, a 400 DsError when a parameter is not valid URL encoding.
+   */
+  match(method: string, url: string): { handler: H; params: Record<string, string>; query: URLSearchParams } | undefined {
     const parsed = splitTarget(url);
     const parts = parsed.pathname.split('/').filter(Boolean);
     let pathMatched = false;
