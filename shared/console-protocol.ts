@@ -41,8 +41,10 @@ export const ConsoleCloseCode = {
   Busy: 4106,
   /** The BFF hit an unexpected error. */
   Internal: 4107,
-  /** The operator logged out (this or another tab). */
+  /** The operator logged out (this or another tab), or the login session ended. */
   LoggedOut: 4108,
+  /** An admin changed the operator's role or password, or removed the account. */
+  Revoked: 4109,
 } as const;
 
 export type ConsoleCloseCodeValue = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];

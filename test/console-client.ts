@@ -22,7 +22,8 @@ export class ConsoleClient {
     this.origin = new URL(hub.url).origin;
   }
 
-  call(method: string, path: string, opts: { body?: unknown; cookie?: string; origin?: string | null } = {}): Promise<Answer> {
+  /** One console API call; `from` is a loopback source address (127.x.y.z) to call from. */
+  call(method: string, path: string, opts: { body?: unknown; cookie?: string; origin?: string | null; from?: string } = {}): Promise<Answer> {
     const url = new URL(path, this.hub.url);
     const text = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const headers: Record<string, string> = {};
@@ -30,7 +31,7 @@ export class ConsoleClient {
     if (opts.cookie !== undefined) headers.cookie = opts.cookie;
     if (opts.origin !== null) headers.origin = opts.origin ?? this.origin;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers, ca: this.hub.ca }, (res) => {
+      const req = request(url, { method, headers, ca: this.hub.ca, ...(opts.from === undefined ? {} : { localAddress: opts.from, agent: false }) }, (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', () => {
@@ -51,8 +52,8 @@ export class ConsoleClient {
   }
 
   /** Logs in and returns the session cookie (`ds_session=…`). */
-  async login(username: string, password: string): Promise<string> {
-    const r = await this.call('POST', '/api/login', { body: { username, password } });
+  async login(username: string, password: string, from?: string): Promise<string> {
+    const r = await this.call('POST', '/api/login', { body: { username, password }, ...(from === undefined ? {} : { from }) });
     if (r.status !== 200) throw new Error(`login as ${username} answered ${r.status}: ${r.text}`);
     return String(r.headers['set-cookie'] ?? '').split(';')[0] ?? '';
   }

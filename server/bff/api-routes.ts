@@ -12,14 +12,15 @@ import type { LoginLimiter } from './login-limiter.js';
 import { ROLES, type OperatorRepository } from './operators.js';
 import { presentDevice, presentStream } from './presenters.js';
 import { SESSION_COOKIE, readCookie, type Session, type SessionStore } from './sessions.js';
-import type { TerminalSessions } from './terminal-bridge.js';
+import type { SessionSockets } from './session-sockets.js';
 
 export interface ApiContext {
   operators: OperatorRepository;
+  /** Terminals and watches, tied to the session and account that opened them. */
+  sockets: SessionSockets;
   sessions: SessionStore;
   limiter: LoginLimiter;
   service: ServiceClient;
-  terminals: TerminalSessions;
   secureCookies: boolean;
   /** Recording summaries for history rows. */
   recordingsOf: (streamIds: readonly string[]) => Map<string, { size: number; truncated: boolean; live: boolean }>;
@@ -28,6 +29,8 @@ export interface ApiContext {
 export interface Caller {
   session: Session;
   me: Me;
+  /** The account's id (stable; a later account with the same name gets another). */
+  operatorId: string;
 }
 
 const NAME = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'use letters, digits and . _ @ -');
@@ -66,7 +69,7 @@ export function callerOf(ctx: ApiContext, req: IncomingMessage): Caller | undefi
   if (session === undefined) return undefined;
   const op = ctx.operators.get(session.operator);
   if (op === undefined) return undefined;
-  return { session, me: { name: op.name, role: op.role } };
+  return { session, me: { name: op.name, role: op.role }, operatorId: op.id };
 }
 
 function need(caller: Caller | undefined, roles: readonly Role[], what: string): Caller {
@@ -75,27 +78,33 @@ function need(caller: Caller | undefined, roles: readonly Role[], what: string):
   return caller;
 }
 
-type Route = (req: IncomingMessage, res: ServerResponse, caller: Caller | undefined, match: RegExpExecArray) => Promise<void> | void;
+/** A console API handler; `params` are the pattern's path parameters, already URL-decoded. */
+export type ApiHandler = (req: IncomingMessage, res: ServerResponse, caller: Caller | undefined, params: Record<string, string>) => Promise<void> | void;
 
-export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp; run: Route }> {
+/** A console API route: method, path pattern (`/api/devices/:id`, see server/http/router.ts), handler. */
+export interface ApiRoute {
+  method: string;
+  path: string;
+  run: ApiHandler;
+}
+
+export function apiRoutes(ctx: ApiContext): ApiRoute[] {
   const all: readonly Role[] = ROLES;
   return [
     {
       method: 'POST',
-      path: /^\/api\/login$/,
+      path: '/api/login',
       run: async (req, res) => {
         const body = await json(req, loginBody);
-        const address = clientAddress(req);
-        const wait = ctx.limiter.retryAfter(address, body.username);
-        if (wait > 0) {
+        // The attempt counts from here, before the slow password check, so parallel guesses see it.
+        const decision = ctx.limiter.begin(clientAddress(req), body.username);
+        if (!decision.allowed) {
+          const wait = decision.retryAfterSeconds;
           throw new ApiFailure(429, 'rate_limited', `Too many failed logins; try again in ${wait} s.`, { 'retry-after': String(wait) });
         }
         const op = await ctx.operators.authenticate(body.username, body.password);
-        if (op === undefined) {
-          ctx.limiter.fail(address, body.username);
-          throw new ApiFailure(401, 'bad_credentials', 'Wrong user name or password.');
-        }
-        ctx.limiter.succeed(body.username);
+        if (op === undefined) throw new ApiFailure(401, 'bad_credentials', 'Wrong user name or password.');
+        ctx.limiter.succeeded(decision.attempt);
         const { token, expiresAt } = ctx.sessions.create(op.name);
         const me: Me = { name: op.name, role: op.role };
         sendApiJson(res, 200, me, { 'set-cookie': sessionCookie(token, Math.floor((expiresAt - Date.now()) / 1000), ctx.secureCookies) });
@@ -103,23 +112,23 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
     },
     {
       method: 'POST',
-      path: /^\/api\/logout$/,
+      path: '/api/logout',
       run: (_req, res, caller) => {
         if (caller !== undefined) {
           ctx.sessions.delete(caller.session.tokenHash);
-          ctx.terminals.closeSession(caller.session.tokenHash, ConsoleCloseCode.LoggedOut, 'You logged out.');
+          ctx.sockets.closeSession(caller.session.tokenHash, ConsoleCloseCode.LoggedOut, 'You logged out.');
         }
         res.writeHead(204, { 'set-cookie': sessionCookie('', 0, ctx.secureCookies), 'cache-control': 'no-store' }).end();
       },
     },
     {
       method: 'GET',
-      path: /^\/api\/me$/,
+      path: '/api/me',
       run: (_req, res, caller) => sendApiJson(res, 200, need(caller, all, 'see this').me),
     },
     {
       method: 'GET',
-      path: /^\/api\/devices$/,
+      path: '/api/devices',
       run: async (_req, res, caller) => {
         need(caller, all, 'list devices');
         const devices = await ctx.service.listDevices().catch((e: unknown) => { throw fromHubError(e); });
@@ -128,10 +137,10 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
     },
     {
       method: 'GET',
-      path: /^\/api\/devices\/([^/]+)$/,
-      run: async (_req, res, caller, m) => {
+      path: '/api/devices/:id',
+      run: async (_req, res, caller, params) => {
         need(caller, all, 'see devices');
-        const id = decodeURIComponent(m[1] ?? '');
+        const id = params.id ?? '';
         if (!DEVICE_ID_PATTERN.test(id)) throw badRequest('That is not a valid device id.');
         const d = await ctx.service.getDevice(id).catch((e: unknown) => { throw fromHubError(e); });
         sendApiJson(res, 200, presentDevice(d));
@@ -139,7 +148,7 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
     },
     {
       method: 'GET',
-      path: /^\/api\/streams$/,
+      path: '/api/streams',
       run: async (req, res, caller) => {
         need(caller, all, 'see the history');
         const q = splitTarget(req.url).query;
@@ -170,7 +179,7 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
     },
     {
       method: 'GET',
-      path: /^\/api\/operators$/,
+      path: '/api/operators',
       run: (_req, res, caller) => {
         need(caller, ['admin'], 'manage operators');
         sendApiJson(res, 200, { operators: ctx.operators.list().map((o) => ({ name: o.name, role: o.role, createdAt: new Date(o.createdAt).toISOString() })) });
@@ -178,7 +187,7 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
     },
     {
       method: 'POST',
-      path: /^\/api\/operators$/,
+      path: '/api/operators',
       run: async (req, res, caller) => {
         need(caller, ['admin'], 'manage operators');
         const body = await json(req, newOperator);
@@ -188,19 +197,25 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
     },
     {
       method: 'PATCH',
-      path: /^\/api\/operators\/([^/]+)$/,
-      run: async (req, res, caller, m) => {
+      path: '/api/operators/:name',
+      run: async (req, res, caller, params) => {
         const me = need(caller, ['admin'], 'manage operators');
-        const name = decodeURIComponent(m[1] ?? '');
+        const name = params.name ?? '';
         const body = await json(req, changeOperator);
         if (name === me.me.name && body.role !== undefined && body.role !== 'admin') {
           throw badRequest('You cannot take away your own admin role; another admin can.');
         }
-        if (ctx.operators.get(name) === undefined) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
-        if (body.role !== undefined) ctx.operators.setRole(name, body.role);
+        const before = ctx.operators.get(name);
+        if (before === undefined) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
+        if (body.role !== undefined && body.role !== before.role) {
+          ctx.operators.setRole(name, body.role);
+          ctx.sockets.closeOperator(before.id, `An admin changed your role to ${body.role}.`);
+        }
         if (body.password !== undefined) {
           await ctx.operators.setPassword(name, body.password);
           ctx.sessions.deleteFor(name);
+          ctx.limiter.forget(name);
+          ctx.sockets.closeOperator(before.id, 'An admin reset your password; log in again.');
         }
         const op = ctx.operators.get(name);
         sendApiJson(res, 200, { name, role: op?.role });
@@ -208,12 +223,15 @@ export function apiRoutes(ctx: ApiContext): Array<{ method: string; path: RegExp
     },
     {
       method: 'DELETE',
-      path: /^\/api\/operators\/([^/]+)$/,
-      run: (_req, res, caller, m) => {
+      path: '/api/operators/:name',
+      run: (_req, res, caller, params) => {
         const me = need(caller, ['admin'], 'manage operators');
-        const name = decodeURIComponent(m[1] ?? '');
+        const name = params.name ?? '';
         if (name === me.me.name) throw badRequest('You cannot delete your own account.');
-        if (!ctx.operators.delete(name)) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
+        const op = ctx.operators.get(name);
+        if (op === undefined || !ctx.operators.delete(name)) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
+        ctx.limiter.forget(name);
+        ctx.sockets.closeOperator(op.id, 'An admin removed your account.');
         res.writeHead(204).end();
       },
     },

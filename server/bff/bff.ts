@@ -11,13 +11,14 @@ import type { RoleHandler } from '../server.js';
 import type { ServiceClient } from '../sdk/service-client.js';
 import type { Db } from '../store/database.js';
 import { rejectUpgrade } from '../http/upgrade.js';
-import { splitTarget } from '../http/router.js';
+import { Router, splitTarget } from '../http/router.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
-import { ConsoleCloseCode } from '../../shared/console-protocol.js';
-import { ApiFailure, sendApiError } from './api-errors.js';
-import { apiRoutes, callerOf, type ApiContext } from './api-routes.js';
+import { ConsoleCloseCode, type ConsoleCloseCodeValue } from '../../shared/console-protocol.js';
+import { ApiFailure, routingFailure, sendApiError } from './api-errors.js';
+import { apiRoutes, callerOf, type ApiContext, type ApiHandler } from './api-routes.js';
 import { LoginLimiter } from './login-limiter.js';
 import { OperatorRepository } from './operators.js';
+import { SessionSockets } from './session-sockets.js';
 import { SessionStore } from './sessions.js';
 import { SECURITY_HEADERS, createStaticHandler } from './static-files.js';
 import { TerminalSessions } from './terminal-bridge.js';
@@ -79,8 +80,15 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     retentionMs: o.recordingRetentionMs ?? 30 * 24 * 3600 * 1000,
     log: o.log,
   });
+  const sessions = new SessionStore(o.db, o.sessionTtlMs ?? 12 * 3600 * 1000);
+  const sockets = new SessionSockets({
+    sessionLive: (key) => sessions.isLive(key),
+    roleOf: (id) => operators.getById(id)?.role,
+    log: o.log,
+  });
   const terminals = new TerminalSessions({
     service: o.service,
+    sockets,
     streamName: 'shell',
     connectTimeoutSeconds: o.terminalConnectTimeoutSeconds ?? 10,
     responseTimeoutSeconds: o.terminalResponseTimeoutSeconds ?? 10,
@@ -90,10 +98,10 @@ export async function createBff(o: BffOptions): Promise<Bff> {
   const watchServer = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
   const ctx: ApiContext = {
     operators,
-    sessions: new SessionStore(o.db, o.sessionTtlMs ?? 12 * 3600 * 1000),
+    sessions,
+    sockets,
     limiter: new LoginLimiter({ windowMs: 5 * 60 * 1000, maxFailuresPerAddress: 20, maxFailuresPerName: 5 }),
     service: o.service,
-    terminals,
     secureCookies: o.secure,
     recordingsOf: (ids) => {
       const rows = recordings.getMany(ids);
@@ -102,7 +110,8 @@ export async function createBff(o: BffOptions): Promise<Bff> {
       return out;
     },
   };
-  const routes = [...apiRoutes(ctx), ...recordingRoutes(recorder, (id) => recordings.get(id)?.path)];
+  const router = new Router<ApiHandler>();
+  for (const r of [...apiRoutes(ctx), ...recordingRoutes(recorder, (id) => recordings.get(id))]) router.add(r.method, r.path, r.run);
   const staticFiles = createStaticHandler(o.webRoot);
   const allowed = new Set(o.allowedOrigins ?? []);
   const originOk = (req: IncomingMessage): boolean => {
@@ -123,10 +132,15 @@ export async function createBff(o: BffOptions): Promise<Bff> {
         return true;
       }
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
-      const route = routes.find((r) => r.method === method && r.path.test(path));
+      let route;
+      try {
+        route = router.match(method, req.url ?? '/');
+      } catch (err) {
+        sendApiError(res, routingFailure(err), o.log);
+        return true;
+      }
       if (route === undefined) {
-        const exists = routes.some((r) => r.path.test(path));
-        sendApiError(res, new ApiFailure(exists ? 405 : 404, exists ? 'method_not_allowed' : 'not_found', exists ? `${method} is not allowed here.` : 'No such API.'), o.log);
+        sendApiError(res, new ApiFailure(404, 'not_found', 'No such API.'), o.log);
         return true;
       }
       // Cross-site request forgery: every state-changing call must come from our own page.
@@ -134,9 +148,9 @@ export async function createBff(o: BffOptions): Promise<Bff> {
         sendApiError(res, new ApiFailure(403, 'bad_origin', 'This request did not come from the console page.'), o.log);
         return true;
       }
-      const match = route.path.exec(path) as RegExpExecArray;
+      const { handler, params } = route;
       Promise.resolve()
-        .then(() => route.run(req, res, callerOf(ctx, req), match))
+        .then(() => handler(req, res, callerOf(ctx, req), params))
         .catch((err: unknown) => sendApiError(res, err, o.log));
       return true;
     },
@@ -150,10 +164,14 @@ export async function createBff(o: BffOptions): Promise<Bff> {
         const streamId = splitTarget(req.url).query.get('streamId') ?? '';
         watchServer.handleUpgrade(req, socket, head, (ws) => {
           ws.on('error', () => undefined);
-          if (!recorder.watch(streamId, ws)) {
-            ws.send(JSON.stringify({ type: 'error', code: ConsoleCloseCode.NotFound, message: 'This session is not live any more.' }));
-            ws.close(ConsoleCloseCode.NotFound, 'not live');
-          }
+          const end = (code: ConsoleCloseCodeValue, message: string): void => {
+            if (ws.readyState !== ws.OPEN) return;
+            ws.send(JSON.stringify({ type: 'error', code, message }));
+            ws.close(code, message.slice(0, 120));
+          };
+          if (!recorder.watch(streamId, ws)) return end(ConsoleCloseCode.NotFound, 'This session is not live any more.');
+          const untrack = sockets.track({ sessionKey: caller.session.tokenHash, operatorId: caller.operatorId, role: caller.me.role, close: end });
+          ws.once('close', untrack);
         });
         return true;
       }
@@ -164,14 +182,11 @@ export async function createBff(o: BffOptions): Promise<Bff> {
         rejectUpgrade(socket, new DsError(ErrorCode.MissingCredentials, 'log in first'));
         return true;
       }
-      terminals.open(req, socket, head, {
-        sessionKey: caller.session.tokenHash,
-        operator: caller.me.name,
-        mayOpen: caller.me.role === 'admin' || caller.me.role === 'operator',
-      });
+      terminals.open(req, socket, head, { sessionKey: caller.session.tokenHash, operator: caller.me.name, operatorId: caller.operatorId, role: caller.me.role });
       return true;
     },
     close(): void {
+      sockets.close();
       terminals.close();
       recorder.close();
       watchServer.close();

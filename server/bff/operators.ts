@@ -1,5 +1,5 @@
 /** Operator accounts of the console: scrypt-hashed passwords and a role. */
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Role } from '../../shared/console-api.js';
 import { Statements, type Db } from '../store/database.js';
@@ -11,6 +11,8 @@ const KEYLEN = 32;
 export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
 
 export interface Operator {
+  /** Stable for the account's life; a later account with the same name gets another. */
+  id: string;
   name: string;
   role: Role;
   createdAt: number;
@@ -40,10 +42,15 @@ async function decoyHash(): Promise<string> {
 }
 
 interface Row {
+  id: string;
   name: string;
   password_hash: string;
   role: Role;
   created_at: number;
+}
+
+function fromRow(r: Row): Operator {
+  return { id: r.id, name: r.name, role: r.role, createdAt: r.created_at };
 }
 
 export class OperatorRepository {
@@ -59,17 +66,22 @@ export class OperatorRepository {
 
   get(name: string): Operator | undefined {
     const row = this.#sql.get<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
-    return row === undefined ? undefined : { name: row.name, role: row.role, createdAt: row.created_at };
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  getById(id: string): Operator | undefined {
+    const row = this.#sql.get<[string], Row>('SELECT * FROM operators WHERE id = ?').get(id);
+    return row === undefined ? undefined : fromRow(row);
   }
 
   list(): Operator[] {
-    return this.#sql.get<[], Row>('SELECT * FROM operators ORDER BY name').all().map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at }));
+    return this.#sql.get<[], Row>('SELECT * FROM operators ORDER BY name').all().map(fromRow);
   }
 
   /** Creates an account; false when the name is taken. */
   async create(name: string, password: string, role: Role): Promise<boolean> {
     const hash = await hashPassword(password);
-    return this.#sql.get('INSERT OR IGNORE INTO operators (name, password_hash, role, created_at) VALUES (?,?,?,?)').run(name, hash, role, Date.now()).changes > 0;
+    return this.#sql.get('INSERT OR IGNORE INTO operators (id, name, password_hash, role, created_at) VALUES (?,?,?,?,?)').run(randomUUID(), name, hash, role, Date.now()).changes > 0;
   }
 
   async setPassword(name: string, password: string): Promise<boolean> {
@@ -89,6 +101,6 @@ export class OperatorRepository {
   async authenticate(name: string, password: string): Promise<Operator | undefined> {
     const row = this.#sql.get<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
     const ok = await verifyPassword(password, row?.password_hash ?? (await decoyHash()));
-    return ok && row !== undefined ? { name: row.name, role: row.role, createdAt: row.created_at } : undefined;
+    return ok && row !== undefined ? fromRow(row) : undefined;
   }
 }

@@ -3,47 +3,45 @@
  * auditors) any; operators their own sessions only. Only admins delete or change settings.
  */
 import { createReadStream } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { ConsoleSettings } from '../../shared/console-api.js';
+import type { ConsoleSettings, RecordingInfo } from '../../shared/console-api.js';
 import { ApiFailure, badRequest, forbidden, sendApiJson, unauthorized } from './api-errors.js';
-import type { Caller } from './api-routes.js';
+import type { ApiRoute, Caller } from './api-routes.js';
 import type { Recorder } from './recording/recorder.js';
+import type { RecordingRow } from './recording/recording-store.js';
 import { readBody } from '../http/respond.js';
-
-type Route = (req: IncomingMessage, res: ServerResponse, caller: Caller | undefined, match: RegExpExecArray) => Promise<void> | void;
 
 const settingsBody = z.object({ recordInput: z.boolean() }).strict();
 
-/** The caller, if it may read this recording; throws 401/403/404 otherwise. */
-function readable(recorder: Recorder, caller: Caller | undefined, streamId: string): NonNullable<ReturnType<Recorder['info']>> {
+/** The recording, if the caller may read it; throws 401/403/404 otherwise. */
+function readable(recorder: Recorder, rowOf: (streamId: string) => RecordingRow | undefined, caller: Caller | undefined, streamId: string): { info: RecordingInfo; row: RecordingRow } {
   if (caller === undefined) throw unauthorized();
   const info = recorder.info(streamId);
-  if (info === undefined) throw new ApiFailure(404, 'not_found', 'This recording no longer exists (deleted or past retention).');
-  if (caller.me.role === 'operator' && info.operator !== caller.me.name) throw forbidden("replay other operators' sessions");
-  return info;
+  const row = rowOf(streamId);
+  if (info === undefined || row === undefined) throw new ApiFailure(404, 'not_found', 'This recording no longer exists (deleted or past retention).');
+  // Ownership is the account's id: a later account that reuses a deleted operator's name is somebody else.
+  if (caller.me.role === 'operator' && row.operatorId !== caller.operatorId) throw forbidden("replay other operators' sessions");
+  return { info, row };
 }
 
-export function recordingRoutes(recorder: Recorder, castPath: (streamId: string) => string | undefined): Array<{ method: string; path: RegExp; run: Route }> {
-  const id = (m: RegExpExecArray): string => {
-    const v = m[1] ?? '';
+export function recordingRoutes(recorder: Recorder, rowOf: (streamId: string) => RecordingRow | undefined): ApiRoute[] {
+  const id = (params: Record<string, string>): string => {
+    const v = params.id ?? '';
     if (!/^[A-Za-z0-9-]{1,64}$/.test(v)) throw badRequest('That is not a stream id.');
     return v;
   };
   return [
     {
       method: 'GET',
-      path: /^\/api\/recordings\/([^/]+)$/,
-      run: (_req, res, caller, m) => sendApiJson(res, 200, readable(recorder, caller, id(m))),
+      path: '/api/recordings/:id',
+      run: (_req, res, caller, params) => sendApiJson(res, 200, readable(recorder, rowOf, caller, id(params)).info),
     },
     {
       method: 'GET',
-      path: /^\/api\/recordings\/([^/]+)\/cast$/,
-      run: (_req, res, caller, m) => {
-        const info = readable(recorder, caller, id(m));
-        const path = castPath(info.streamId);
-        if (path === undefined) throw new ApiFailure(404, 'not_found', 'This recording no longer exists.');
-        const file = createReadStream(path);
+      path: '/api/recordings/:id/cast',
+      run: (_req, res, caller, params) => {
+        const { info, row } = readable(recorder, rowOf, caller, id(params));
+        const file = createReadStream(row.path);
         file.once('error', () => {
           if (!res.headersSent) {
             sendApiJson(res, 404, { error: { code: 'not_found', message: 'The recording file is missing on the server.' } });
@@ -63,17 +61,17 @@ export function recordingRoutes(recorder: Recorder, castPath: (streamId: string)
     },
     {
       method: 'DELETE',
-      path: /^\/api\/recordings\/([^/]+)$/,
-      run: async (_req, res, caller, m) => {
+      path: '/api/recordings/:id',
+      run: async (_req, res, caller, params) => {
         if (caller === undefined) throw unauthorized();
         if (caller.me.role !== 'admin') throw forbidden('delete recordings');
-        if (!(await recorder.delete(id(m)))) throw new ApiFailure(404, 'not_found', 'This recording no longer exists.');
+        if (!(await recorder.delete(id(params)))) throw new ApiFailure(404, 'not_found', 'This recording no longer exists.');
         res.writeHead(204).end();
       },
     },
     {
       method: 'GET',
-      path: /^\/api\/settings$/,
+      path: '/api/settings',
       run: (_req, res, caller) => {
         if (caller === undefined) throw unauthorized();
         const body: ConsoleSettings = { recordInput: recorder.recordInput };
@@ -82,7 +80,7 @@ export function recordingRoutes(recorder: Recorder, castPath: (streamId: string)
     },
     {
       method: 'PUT',
-      path: /^\/api\/settings$/,
+      path: '/api/settings',
       run: async (req, res, caller) => {
         if (caller === undefined) throw unauthorized();
         if (caller.me.role !== 'admin') throw forbidden('change settings');

@@ -45,6 +45,11 @@ export class SessionStore {
     return row === undefined ? undefined : { tokenHash: row.token_hash, operator: row.operator, expiresAt: row.expires_at };
   }
 
+  /** Is the session with this token hash still live? */
+  isLive(tokenHash: string): boolean {
+    return this.#sql.get<[string, number], { n: number }>('SELECT 1 AS n FROM sessions WHERE token_hash = ? AND expires_at > ?').get(tokenHash, Date.now()) !== undefined;
+  }
+
   delete(tokenHash: string): void {
     this.#sql.get('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
   }

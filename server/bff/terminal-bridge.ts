@@ -13,6 +13,9 @@ import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { StreamClosedError } from '../../shared/ws-duplex.js';
 import { splitTarget } from '../http/router.js';
 import { StreamRejectedError, type ServiceClient, type ServiceStream } from '../sdk/service-client.js';
+import type { Role } from '../../shared/console-api.js';
+import type { SessionSockets } from './session-sockets.js';
+import { closeWithin } from '../../shared/ws-close.js';
 
 // Small on purpose: everything queued here still reaches the screen after a Ctrl-C, so a terminal
 // wants a short pipeline more than a deep one (the browser's own PAUSE watermark is 128 KiB).
@@ -27,8 +30,10 @@ export interface TerminalOptions {
   connectTimeoutSeconds: number;
   responseTimeoutSeconds: number;
   log: (line: string) => void;
+  /** Where each terminal is tracked against the session and account that opened it. */
+  sockets: SessionSockets;
   /** Called with both ends once the stream is up (session recording hooks in here). */
-  onOpen?: (info: { streamId: string; operator: string; deviceId: string }) => TerminalTap | undefined;
+  onOpen?: (info: { streamId: string; operator: string; operatorId: string; deviceId: string }) => TerminalTap | undefined;
 }
 
 /** Sees the terminal bytes going each way (for recording); must not block. */
@@ -50,9 +55,7 @@ function fail(ws: WebSocket, code: ConsoleCloseCodeValue, message: string): void
 /** Closes the browser socket; it may be paused (flow control), so read again to see the reply. */
 function closeSocket(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState !== ws.OPEN) return;
-  ws.resume();
-  ws.close(code, reason.slice(0, 120));
-  setTimeout(() => ws.terminate(), 5000).unref();
+  closeWithin(ws, code, reason, 5000);
 }
 
 /** What the operator should read when the stream could not be opened. */
@@ -83,37 +86,34 @@ function describeFailure(err: unknown, deviceId: string, connectTimeout: number)
 export class TerminalSessions {
   readonly #o: TerminalOptions;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BROWSER_FRAME, perMessageDeflate: false });
-  readonly #bySession = new Map<string, Set<WebSocket>>();
+  readonly #open = new Set<WebSocket>();
 
   constructor(o: TerminalOptions) {
     this.#o = o;
   }
 
   get active(): number {
-    let n = 0;
-    for (const s of this.#bySession.values()) n += s.size;
-    return n;
+    return this.#open.size;
   }
 
   /** Completes an upgrade that the caller has already authenticated (session, Origin). */
-  open(req: IncomingMessage, socket: Duplex, head: Buffer, who: { sessionKey: string; operator: string; mayOpen: boolean }): void {
+  open(req: IncomingMessage, socket: Duplex, head: Buffer, who: { sessionKey: string; operator: string; operatorId: string; role: Role }): void {
     const deviceId = splitTarget(req.url).query.get('deviceId') ?? '';
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => undefined);
-      if (!who.mayOpen) return fail(ws, ConsoleCloseCode.Forbidden, 'Your role (viewer) may not open terminals.');
+      if (who.role === 'viewer') return fail(ws, ConsoleCloseCode.Forbidden, 'Your role (viewer) may not open terminals.');
       if (!DEVICE_ID_PATTERN.test(deviceId)) return fail(ws, ConsoleCloseCode.NotFound, 'No device named in the request.');
-      let set = this.#bySession.get(who.sessionKey);
-      if (set === undefined) this.#bySession.set(who.sessionKey, (set = new Set()));
-      set.add(ws);
+      this.#open.add(ws);
+      const untrack = this.#o.sockets.track({ sessionKey: who.sessionKey, operatorId: who.operatorId, role: who.role, close: (code, message) => fail(ws, code, message) });
       ws.once('close', () => {
-        set.delete(ws);
-        if (set.size === 0 && this.#bySession.get(who.sessionKey) === set) this.#bySession.delete(who.sessionKey);
+        this.#open.delete(ws);
+        untrack();
       });
-      void this.#run(ws, deviceId, who.operator);
+      void this.#run(ws, deviceId, who.operator, who.operatorId);
     });
   }
 
-  async #run(ws: WebSocket, deviceId: string, operator: string): Promise<void> {
+  async #run(ws: WebSocket, deviceId: string, operator: string, operatorId: string): Promise<void> {
     // Browser frames that arrive before the device stream is up (HELLO, first keys) wait in TCP.
     ws.pause();
     send(ws, { type: 'status', phase: 'requesting' });
@@ -137,7 +137,7 @@ export class TerminalSessions {
     }
     send(ws, { type: 'status', phase: 'accepted', streamId });
     this.#o.log(`terminal ${streamId}: ${operator} on ${deviceId}`);
-    const tap = this.#o.onOpen?.({ streamId, operator, deviceId });
+    const tap = this.#o.onOpen?.({ streamId, operator, operatorId, deviceId });
     this.#pipe(ws, stream, tap);
     send(ws, { type: 'status', phase: 'connected', streamId });
     ws.resume();
@@ -197,13 +197,8 @@ export class TerminalSessions {
     });
   }
 
-  /** Ends every terminal of one login session (logout). */
-  closeSession(sessionKey: string, code: ConsoleCloseCodeValue, message: string): void {
-    for (const ws of this.#bySession.get(sessionKey) ?? []) fail(ws, code, message);
-  }
-
   close(): void {
-    for (const set of this.#bySession.values()) for (const ws of set) closeSocket(ws, 1001, 'console shutting down');
+    for (const ws of this.#open) closeSocket(ws, 1001, 'console shutting down');
     this.#wss.close();
   }
 }

@@ -100,7 +100,7 @@ export class Recorder {
   }
 
   /** Starts recording a terminal; the returned tap sees its bytes. */
-  start(s: { streamId: string; operator: string; deviceId: string }): TerminalTap {
+  start(s: { streamId: string; operator: string; operatorId: string; deviceId: string }): TerminalTap {
     const live: Live = {
       streamId: s.streamId,
       writer: undefined,
@@ -144,7 +144,7 @@ export class Recorder {
               title: `${s.operator}@${s.deviceId}`,
               term: f.term,
             }, this.#o.budgetBytes, live.startedAt);
-            this.#o.store.insert({ streamId: s.streamId, deviceId: s.deviceId, operator: s.operator, path, startedAt: live.startedAt, inputRecorded: recordInput, cols: f.cols, rows: f.rows });
+            this.#o.store.insert({ streamId: s.streamId, deviceId: s.deviceId, operator: s.operator, operatorId: s.operatorId, path, startedAt: live.startedAt, inputRecorded: recordInput, cols: f.cols, rows: f.rows });
           } else if (f.type === 'resize') {
             live.cols = f.cols;
             live.rows = f.rows;

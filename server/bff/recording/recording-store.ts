@@ -5,6 +5,8 @@ export interface RecordingRow {
   streamId: string;
   deviceId: string;
   operator: string | null;
+  /** The operator account that opened the session (its id, never reused). */
+  operatorId: string | null;
   path: string;
   startedAt: number;
   endedAt: number | null;
@@ -20,6 +22,7 @@ interface Raw {
   stream_id: string;
   device_id: string;
   operator: string | null;
+  operator_id: string | null;
   path: string;
   started_at: number;
   ended_at: number | null;
@@ -36,6 +39,7 @@ function fromRaw(r: Raw): RecordingRow {
     streamId: r.stream_id,
     deviceId: r.device_id,
     operator: r.operator,
+    operatorId: r.operator_id,
     path: r.path,
     startedAt: r.started_at,
     endedAt: r.ended_at,
@@ -57,8 +61,8 @@ export class RecordingStore {
 
   insert(r: Omit<RecordingRow, 'endedAt' | 'durationMs' | 'size' | 'truncated'>): void {
     this.#sql
-      .get('INSERT INTO recordings (stream_id, device_id, operator, path, started_at, input_recorded, cols, rows) VALUES (?,?,?,?,?,?,?,?)')
-      .run(r.streamId, r.deviceId, r.operator, r.path, r.startedAt, r.inputRecorded ? 1 : 0, r.cols, r.rows);
+      .get('INSERT INTO recordings (stream_id, device_id, operator, operator_id, path, started_at, input_recorded, cols, rows) VALUES (?,?,?,?,?,?,?,?,?)')
+      .run(r.streamId, r.deviceId, r.operator, r.operatorId, r.path, r.startedAt, r.inputRecorded ? 1 : 0, r.cols, r.rows);
   }
 
   /** Records progress (size, duration) and, when `endedAt` is given, the end. */

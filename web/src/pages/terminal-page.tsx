@@ -47,7 +47,7 @@ export default function TerminalPage({ deviceId }: { deviceId: string }) {
   const { phase, closeCode, opened } = state;
   useEffect(() => {
     if (phase !== 'closed') return;
-    if (!opened || closeCode === ConsoleCloseCode.LoggedOut || closeCode === ConsoleCloseCode.Forbidden) {
+    if (!opened || closeCode === ConsoleCloseCode.LoggedOut || closeCode === ConsoleCloseCode.Revoked || closeCode === ConsoleCloseCode.Forbidden) {
       void queryClient.invalidateQueries({ queryKey: queryKeys.me() });
     }
   }, [phase, closeCode, opened, queryClient]);

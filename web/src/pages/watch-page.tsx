@@ -71,7 +71,7 @@ function WatchView({ streamId, name }: { streamId: string; name: string }) {
   const { phase, opened, closeCode } = state;
   useEffect(() => {
     if (phase !== 'closed') return;
-    if (!opened || closeCode === ConsoleCloseCode.LoggedOut || closeCode === ConsoleCloseCode.Forbidden) {
+    if (!opened || closeCode === ConsoleCloseCode.LoggedOut || closeCode === ConsoleCloseCode.Revoked || closeCode === ConsoleCloseCode.Forbidden) {
       void queryClient.invalidateQueries({ queryKey: queryKeys.me() });
     }
     // The history's "live" badges and the recording's size have changed.

@@ -29,6 +29,7 @@ const sentences: Record<number, string> = {
   [ConsoleCloseCode.Busy]: 'The hub is busy (too many streams); try again shortly',
   [ConsoleCloseCode.Internal]: 'The console server hit an unexpected error',
   [ConsoleCloseCode.LoggedOut]: 'Logged out',
+  [ConsoleCloseCode.Revoked]: 'Your access changed',
   1001: 'The console server is going away',
   1006: 'Connection lost',
   1011: 'The console server hit an unexpected error',

@@ -1,0 +1,89 @@
+/**
+ * The console's long-lived sockets (terminals, live watches), each tied to the login session and
+ * the operator account and role it was opened under. A socket must not outlive the access that
+ * opened it: logout ends the session's sockets; a role change, a password reset or the deletion of
+ * the account ends all of that operator's sockets at once. Changes made where this process cannot
+ * see them (the `operator` CLI, another console node) are caught by a re-check of every socket's
+ * session and account on a short timer.
+ */
+import type { Role } from '../../shared/console-api.js';
+import { ConsoleCloseCode, type ConsoleCloseCodeValue } from '../../shared/console-protocol.js';
+
+/** One open socket and how to end it with a code and a sentence for the operator. */
+export interface TrackedSocket {
+  sessionKey: string;
+  operatorId: string;
+  /** The role the operator had when the socket was opened. */
+  role: Role;
+  close(code: ConsoleCloseCodeValue, message: string): void;
+}
+
+export interface SessionSocketsOptions {
+  /** Is this login session still live? */
+  sessionLive: (sessionKey: string) => boolean;
+  /** The operator's role now, or undefined when the account is gone. */
+  roleOf: (operatorId: string) => Role | undefined;
+  /** How often every socket's session and account are checked again. Default 2 s. */
+  recheckMs?: number;
+  log: (line: string) => void;
+}
+
+export class SessionSockets {
+  readonly #o: SessionSocketsOptions;
+  readonly #sockets = new Set<TrackedSocket>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(o: SessionSocketsOptions) {
+    this.#o = o;
+    this.#timer = setInterval(() => this.recheck(), o.recheckMs ?? 2000);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** Tracks a socket until the returned function is called (call it when the socket closes). */
+  track(s: TrackedSocket): () => void {
+    this.#sockets.add(s);
+    return () => this.#sockets.delete(s);
+  }
+
+  #end(s: TrackedSocket, code: ConsoleCloseCodeValue, message: string): void {
+    this.#sockets.delete(s);
+    s.close(code, message);
+  }
+
+  /** Ends every socket of one login session (logout). */
+  closeSession(sessionKey: string, code: ConsoleCloseCodeValue, message: string): void {
+    for (const s of [...this.#sockets]) if (s.sessionKey === sessionKey) this.#end(s, code, message);
+  }
+
+  /** Ends every socket of one operator (role changed, password reset, account deleted). */
+  closeOperator(operatorId: string, message: string): number {
+    let n = 0;
+    for (const s of [...this.#sockets]) {
+      if (s.operatorId !== operatorId) continue;
+      this.#end(s, ConsoleCloseCode.Revoked, message);
+      n += 1;
+    }
+    return n;
+  }
+
+  /** Ends the sockets whose session has ended or whose operator's account changed. */
+  recheck(): void {
+    const roles = new Map<string, Role | undefined>();
+    for (const s of [...this.#sockets]) {
+      if (!roles.has(s.operatorId)) roles.set(s.operatorId, this.#o.roleOf(s.operatorId));
+      const role = roles.get(s.operatorId);
+      if (role === undefined) this.#end(s, ConsoleCloseCode.Revoked, 'Your account was removed.');
+      else if (role !== s.role) this.#end(s, ConsoleCloseCode.Revoked, `Your role changed to ${role}; open the session again if it still allows it.`);
+      else if (!this.#o.sessionLive(s.sessionKey)) this.#end(s, ConsoleCloseCode.LoggedOut, 'Your login session ended.');
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#sockets.clear();
+  }
+}
