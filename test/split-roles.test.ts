@@ -40,8 +40,28 @@ describe('roles in separate processes', () => {
     expect(record.connectedAt).not.toBeNull();
   });
 
+  it('closes a device\'s stream on the separate streaming endpoint within 1 s when the device is disabled', async () => {
+    const echo = await startEchoServer();
+    await startAgent(hub, 'split-revoked', [`echo=127.0.0.1:${echo.port}`]);
+    const stream = await hub.service.initiateStream('split-revoked', 'echo');
+    const echoed = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    stream.write('abc');
+    await echoed;
+    const closed = new Promise<{ at: number; code: number | undefined }>((resolve) => {
+      stream.on('error', () => undefined);
+      stream.on('close', () => resolve({ at: Date.now(), code: stream.closeCode }));
+    });
+    const t0 = Date.now();
+    await hub.service.updateDevice('split-revoked', { status: 'disabled' });
+    const { at, code } = await closed;
+    expect(at - t0).toBeLessThan(1000);
+    expect(code).toBe(4004);
+    await until(async () => (await hub.service.getStream(stream.streamId ?? '')).state === 'ended', 5000, 'end reported');
+    expect(await hub.service.getStream(stream.streamId ?? '')).toMatchObject({ closedBy: 'hub', closeCode: 4004, reason: 'device disabled in the registry', bytesToDevice: 3, bytesFromDevice: 3 });
+  });
+
   it('runs the console as its own process against the hub REST API', async () => {
-    // The least-privileged policy the console needs: RegistryRead + ServiceConnect.
+    // The least-privileged policy the console needs: RegistryView (no device keys) + ServiceConnect.
     const consolePolicy = execFileSync(process.execPath, [CLI, 'policy', 'connection-string', 'console', '--data-dir', hub.dataDir, '--host-name', new URL(hub.url).host], { encoding: 'utf8' }).trim();
     const bffDir = tempDir();
     const bff = spawnCli(

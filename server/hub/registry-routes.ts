@@ -6,6 +6,7 @@ import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { readJson, sendJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { newKey, type DeviceWrite } from '../store/devices.js';
+import type { PolicyPrincipal } from './auth.js';
 import type { HubContext } from './hub-context.js';
 import { presentDevice } from './presenters.js';
 
@@ -54,18 +55,20 @@ function unquote(etag: string): string {
 export function addRegistryRoutes(router: Router, hub: HubContext): void {
   const { store, auth } = hub;
 
+  const mayReadKeys = (p: PolicyPrincipal): boolean => p.rights.has('RegistryRead') || p.rights.has('RegistryWrite');
+
   router.add('GET', '/devices', ({ req, res, query }) => {
-    auth.service(req.headers.authorization, ['RegistryRead']);
+    const caller = auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
     const top = Math.min(Math.max(Number(query.get('top') ?? '1000') || 1000, 1), 10_000);
-    sendJson(res, 200, store.devices.list(top).map((d) => presentDevice(d, hub.connections.isOnline(d.deviceId))));
+    sendJson(res, 200, store.devices.list(top).map((d) => presentDevice(d, hub.connections.isOnline(d.deviceId), mayReadKeys(caller))));
   });
 
   router.add('GET', '/devices/:id', ({ req, res, params }) => {
-    auth.service(req.headers.authorization, ['RegistryRead']);
+    const caller = auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
     const id = validDeviceId(params.id as string);
     const d = store.devices.get(id);
     if (d === undefined) throw new DsError(ErrorCode.DeviceNotFound, `device "${id}" is not in the registry`);
-    sendJson(res, 200, presentDevice(d, hub.connections.isOnline(id)));
+    sendJson(res, 200, presentDevice(d, hub.connections.isOnline(id), mayReadKeys(caller)));
   });
 
   router.add('PUT', '/devices/:id', async ({ req, res, params }) => {
@@ -100,7 +103,10 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
     };
     const updated = store.devices.update(id, write);
     if (updated === undefined) throw new DsError(ErrorCode.DeviceNotFound, `device "${id}" is not in the registry`);
-    if (updated.status === 'disabled') hub.connections.disconnect(id, CloseCode.DeviceRevoked, 'device disabled');
+    if (updated.status === 'disabled') {
+      hub.connections.disconnect(id, CloseCode.DeviceRevoked, 'device disabled');
+      if (existing.status !== 'disabled') hub.broker.endDeviceStreams(id, 'device disabled in the registry');
+    }
     else if (updated.primaryKey !== existing.primaryKey || updated.secondaryKey !== existing.secondaryKey) {
       hub.connections.disconnect(id, CloseCode.DeviceRevoked, 'device keys changed; reconnect with the new key');
     }
@@ -118,6 +124,7 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
     }
     store.devices.delete(id);
     hub.connections.disconnect(id, CloseCode.DeviceRevoked, 'device deleted');
+    hub.broker.endDeviceStreams(id, 'device deleted from the registry');
     hub.log(`device ${id} deleted`);
     res.writeHead(204).end();
   });

@@ -8,6 +8,7 @@
  *      └──reject / offline / timeout / throttled──────────────────►┘
  */
 import { randomUUID } from 'node:crypto';
+import { CloseCode } from '../../shared/close-codes.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { signStreamToken } from '../../shared/stream-token.js';
 import type { StreamEnd, StreamResult } from '../store/streams.js';
@@ -54,7 +55,12 @@ interface Live {
   createdAt: number;
   state: 'pending' | 'accepted' | 'open';
   timer: NodeJS.Timeout | undefined;
+  /** Set when the hub ended the stream (device disabled or deleted): its end is the hub's doing. */
+  revoked?: { code: number; reason: string };
 }
+
+/** How long the hub waits for the streaming endpoint's end report after aborting a stream. */
+const ABORT_REPORT_GRACE_MS = 5000;
 
 export class StreamBroker {
   readonly #o: StreamBrokerOptions;
@@ -179,10 +185,33 @@ export class StreamBroker {
       this.#live.delete(streamId);
       this.#o.throttle.release(live.deviceId);
     }
-    if (this.#o.store.streams.ended(streamId, end, Date.now())) {
+    const recorded: StreamEnd = live?.revoked === undefined ? end : { ...end, closedBy: 'hub', closeCode: live.revoked.code, reason: live.revoked.reason };
+    if (this.#o.store.streams.ended(streamId, recorded, Date.now())) {
       this.#o.metrics.streamBytes.inc({ direction: 'toDevice' }, end.bytesToDevice);
       this.#o.metrics.streamBytes.inc({ direction: 'fromDevice' }, end.bytesFromDevice);
     }
+  }
+
+  /**
+   * Ends every stream of a device that was disabled or deleted: the streaming endpoint closes both
+   * sides with 4004 and `reason`, and the stream log says the hub ended it and why. A stream whose
+   * end is not reported within a few seconds (endpoint unreachable) is recorded as ended anyway.
+   */
+  endDeviceStreams(deviceId: string, reason: string): number {
+    let n = 0;
+    for (const [streamId, live] of this.#live) {
+      if (live.deviceId !== deviceId || live.revoked !== undefined) continue;
+      n += 1;
+      live.revoked = { code: CloseCode.DeviceRevoked, reason };
+      this.#o.log(`stream ${streamId}: ending it (${reason})`);
+      if (live.state !== 'pending') this.gateway?.abort(streamId, CloseCode.DeviceRevoked, reason);
+      clearTimeout(live.timer);
+      live.timer = setTimeout(() => {
+        this.ended(streamId, { closedBy: 'hub', closeCode: CloseCode.DeviceRevoked, reason, bytesToDevice: 0, bytesFromDevice: 0 });
+      }, live.state === 'open' ? ABORT_REPORT_GRACE_MS : 0);
+      live.timer.unref();
+    }
+    return n;
   }
 
   /** Ends every live stream (shutdown). */

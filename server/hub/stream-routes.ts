@@ -3,10 +3,10 @@
  * `POST /twins/{deviceId}/streams/{streamName}` with the two timeout headers, answered with
  * `iothub-streaming-*` headers. Plus endpoint discovery and the stream log.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { DEFAULT_STREAM_TIMEOUT_SECONDS, DEVICE_ID_PATTERN, MAX_STREAM_TIMEOUT_SECONDS, STREAM_NAME_PATTERN } from '../../shared/limits.js';
+import { checkInternalKey } from '../gateway/remote-control.js';
 import { readJson, sendJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { STREAM_RESULTS, type StreamResult } from '../store/streams.js';
@@ -78,12 +78,12 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
   });
 
   router.add('GET', '/devicestreams', ({ req, res }) => {
-    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead']);
+    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
     sendJson(res, 200, { streamingEndpoints: [hub.streamingEndpoint()] });
   });
 
   router.add('GET', '/streams', ({ req, res, query }) => {
-    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead']);
+    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
     const result = query.get('result') ?? undefined;
     if (result !== undefined && !STREAM_RESULTS.includes(result as StreamResult)) {
       throw new DsError(ErrorCode.ArgumentInvalid, `query parameter result must be one of ${STREAM_RESULTS.join(', ')}`);
@@ -103,7 +103,7 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
   });
 
   router.add('GET', '/streams/:id', ({ req, res, params }) => {
-    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead']);
+    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
     const s = store.streams.get(params.id as string);
     if (s === undefined) throw new DsError(ErrorCode.StreamNotFound, `stream "${params.id}" is not in the log`);
     sendJson(res, 200, presentStream(s));
@@ -111,11 +111,7 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
 
   // A streaming endpoint running as its own process reports stream events here.
   router.add('POST', '/internal/streams/:id', async ({ req, res, params }) => {
-    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''), 'utf8');
-    const expected = Buffer.from(hub.gatewayReportKey.toString('base64url'), 'utf8');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new DsError(ErrorCode.Unauthorized, 'streaming endpoint report key does not match');
-    }
+    checkInternalKey(req.headers.authorization, hub.gatewayReportKey);
     const parsed = gatewayEvent.safeParse(await readJson(req));
     if (!parsed.success) throw new DsError(ErrorCode.InvalidRequest, `invalid stream event: ${parsed.error.issues[0]?.message ?? ''}`);
     const e = parsed.data;
