@@ -11,11 +11,15 @@ import { readFileSync } from 'node:fs';
 import { DsError, ErrorCode } from '../shared/errors.js';
 import { buildConnectionString } from '../shared/connection-string.js';
 import { HANDSHAKE_DEADLINE_MS } from '../shared/limits.js';
+import { ABORT_PATH, createRemoteGatewayControl, handleAbortRequest } from './gateway/remote-control.js';
 import { createRemoteReporter } from './gateway/remote-reporter.js';
+import { splitTarget } from './http/router.js';
 import { Gateway, type StreamReporter } from './gateway/gateway.js';
+import { DEFAULT_CONNECTION_LIMITS, guardConnections, type ConnectionLimits } from './http/connection-guard.js';
 import { sendError } from './http/respond.js';
 import { rejectUpgrade, refuseBrowserOrigin } from './http/upgrade.js';
 import { createHub, gatewayReportKey, type Hub } from './hub/hub.js';
+import { secureDataDir } from './data-dir.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { openStore, type Store } from './store/store.js';
 import { ensureLocalTls, loadTlsFiles, type TlsMaterial } from './tls.js';
@@ -48,6 +52,8 @@ export interface ServerOptions {
   handshakeTimeoutMs?: number | undefined;
   throttle: { maxStreamsPerDevice: number; maxStreamsPerHub: number; initiationsPerSecond: number };
   log: (line: string) => void;
+  /** Caps on connections that have not finished TLS and sent a request yet (defaults: 512 per address, 4096 in all). */
+  connectionLimits?: ConnectionLimits | undefined;
   /** Extra roles (the console's BFF) built once the server knows its URL. */
   extraRoles?: Array<(ctx: RunningServer) => RoleHandler | Promise<RoleHandler>>;
 }
@@ -76,6 +82,7 @@ function hostForUrl(host: string): string {
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  for (const line of secureDataDir(o.dataDir)) o.log(`data directory: ${line}`);
   const secure = o.tls.kind !== 'none';
   const presetPublic = o.publicUrl === undefined ? undefined : new URL(o.publicUrl);
   let tls: TlsMaterial | undefined;
@@ -96,8 +103,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     sendError(res, new DsError(ErrorCode.NotFound, `no route for ${req.method} ${(req.url ?? '').split('?')[0]}`));
   };
   const server: Server = secure
-    ? createHttpsServer({ cert: tls?.cert, key: tls?.key, minVersion: 'TLSv1.2' }, onRequest)
+    ? createHttpsServer({ cert: tls?.cert, key: tls?.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, onRequest)
     : createHttpServer(onRequest);
+  guardConnections(server, o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, o.log);
   server.keepAliveTimeout = 30_000;
   server.headersTimeout = 20_000;
   server.requestTimeout = 120_000;
@@ -135,6 +143,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     store = openStore(o.dataDir);
     const gatewayUrl = o.roles.has('gateway') ? wsBase : o.gatewayUrl?.replace(/^http/, 'ws').replace(/\/+$/, '');
     if (gatewayUrl === undefined) throw new Error('without the gateway role, --gateway-url must name the streaming endpoint');
+    const gatewayCa = tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined;
     hub = createHub({
       store,
       hostNames: [hostName, ...(pub.hostname === 'localhost' ? [`127.0.0.1:${port}`] : [])],
@@ -146,6 +155,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       log: o.log,
     });
     handlers.push(hub);
+    if (!o.roles.has('gateway')) {
+      hub.context.broker.gateway = createRemoteGatewayControl({ gatewayUrl: gatewayUrl.replace(/^ws/, 'http'), key: gatewayReportKey(tokenSecret), ca: gatewayCa, log: o.log });
+    }
   }
   if (o.roles.has('gateway') && tokenSecret !== undefined) {
     let reporter: StreamReporter;
@@ -167,8 +179,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       hub.context.broker.gateway = gw;
       hub.context.metrics.watchGateway(gw);
     }
+    const reportKey = gatewayReportKey(tokenSecret);
     handlers.push({
-      handleRequest: () => false,
+      handleRequest(req, res) {
+        const m = req.method === 'POST' ? ABORT_PATH.exec(splitTarget(req.url).pathname) : null;
+        if (m === null) return false;
+        handleAbortRequest(req, res, m[1] as string, reportKey, gw).catch((err: unknown) => sendError(res, err, o.log));
+        return true;
+      },
       handleUpgrade(req, socket, head) {
         const m = /^\/bridges\/([A-Za-z0-9-]{1,64})(?:\?.*)?$/.exec(req.url ?? '');
         if (m === null) return false;

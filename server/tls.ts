@@ -51,7 +51,7 @@ async function makeCa(dir: string): Promise<void> {
     ],
   });
   writeSecret(join(dir, 'ca-key.pem'), await exportKey(keys.privateKey));
-  writeFileSync(join(dir, 'ca.pem'), cert.toString('pem') + '\n');
+  writeFileSync(join(dir, 'ca.pem'), cert.toString('pem') + '\n', { mode: 0o600 });
 }
 
 async function makeServerCert(dir: string, names: string[]): Promise<void> {
@@ -76,7 +76,7 @@ async function makeServerCert(dir: string, names: string[]): Promise<void> {
     ],
   });
   writeSecret(join(dir, 'server-key.pem'), await exportKey(keys.privateKey));
-  writeFileSync(join(dir, 'server.pem'), cert.toString('pem') + '\n' + caCert.toString('pem') + '\n');
+  writeFileSync(join(dir, 'server.pem'), cert.toString('pem') + '\n' + caCert.toString('pem') + '\n', { mode: 0o600 });
 }
 
 /** True when the stored server certificate covers every name and is not about to expire. */
@@ -94,7 +94,7 @@ function serverCertCovers(dir: string, names: string[]): boolean {
  */
 export async function ensureLocalTls(dataDir: string, hostNames: string[]): Promise<TlsMaterial> {
   const dir = join(dataDir, 'tls');
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!existsSync(join(dir, 'ca.pem')) || !existsSync(join(dir, 'ca-key.pem'))) await makeCa(dir);
   const names = [...new Set(['localhost', '127.0.0.1', '::1', ...hostNames.filter((h) => h !== '' && h !== '0.0.0.0' && h !== '::')])];
   if (!serverCertCovers(dir, names)) await makeServerCert(dir, names);

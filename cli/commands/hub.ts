@@ -23,7 +23,8 @@ Options:
   --hub-url URL               hub URL, when this process runs only the gateway role
   --hub-ca FILE               CA of the hub, for a process without the hub role
   --hub-connection-string CS  service connection string for a bff-only process
-                              (or IOTHUB_CONNECTION_STRING; RegistryRead + ServiceConnect)
+                              (or IOTHUB_CONNECTION_STRING; RegistryView + ServiceConnect:
+                              the hub's "console" policy)
   --terminal-connect-timeout SECS
                               how long the console waits for an offline device (default 10)
   --console-origin URL        an extra Origin the console accepts (a dev server), repeatable
@@ -39,6 +40,11 @@ Options:
   --max-streams-per-device N  concurrent streams per device (default 20)
   --max-streams N             concurrent streams on this hub (default 2000)
   --max-initiations N         stream initiations per second (default 500)
+  --max-unready-connections N connections that have not finished TLS and sent a request yet,
+                              in all (default 4096); more are closed at once
+  --max-unready-per-address N the same, per client address (default 512; behind a TCP load
+                              balancer, where every connection has its address, set it to the
+                              total)
   -h, --help                  this help
 
 On first start it prints the iothubowner connection string (keep it secret) and the CA file that
@@ -76,6 +82,8 @@ export async function run(argv: string[]): Promise<void> {
     'max-streams-per-device': { type: 'string' },
     'max-streams': { type: 'string' },
     'max-initiations': { type: 'string' },
+    'max-unready-connections': { type: 'string' },
+    'max-unready-per-address': { type: 'string' },
   }, HELP);
   const dataDir = resolve(values['data-dir'] ?? 'data');
   const roles = new Set((values.roles ?? 'hub,gateway,bff').split(',').map((r) => r.trim()).filter(Boolean) as Role[]);
@@ -119,6 +127,10 @@ export async function run(argv: string[]): Promise<void> {
         maxStreamsPerDevice: numberFlag(values['max-streams-per-device'], '--max-streams-per-device', 20, 1, 1_000_000),
         maxStreamsPerHub: numberFlag(values['max-streams'], '--max-streams', 2000, 1, 10_000_000),
         initiationsPerSecond: numberFlag(values['max-initiations'], '--max-initiations', 500, 1, 1_000_000),
+      },
+      connectionLimits: {
+        maxUnready: numberFlag(values['max-unready-connections'], '--max-unready-connections', 4096, 1, 1_000_000),
+        maxUnreadyPerAddress: numberFlag(values['max-unready-per-address'], '--max-unready-per-address', 512, 1, 1_000_000),
       },
       log: logLine,
       extraRoles: !roles.has('bff') ? [] : [

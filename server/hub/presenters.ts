@@ -1,6 +1,7 @@
 /**
  * What a REST answer may carry, field by field. Registry answers carry device keys (the Azure
- * registry API does, and only callers with RegistryRead get them); nothing else does.
+ * registry API does) only for callers whose policy has RegistryRead or RegistryWrite; RegistryView
+ * gets the same shape with null keys. Nothing else carries a key.
  */
 import type { DeviceRecord } from '../store/devices.js';
 import type { StreamRecord } from '../store/streams.js';
@@ -8,7 +9,7 @@ import type { StreamRecord } from '../store/streams.js';
 const NEVER = '0001-01-01T00:00:00Z';
 
 /** A device in the shape of the azure-iothub Registry. */
-export function presentDevice(d: DeviceRecord, online: boolean): Record<string, unknown> {
+export function presentDevice(d: DeviceRecord, online: boolean, withKeys = true): Record<string, unknown> {
   return {
     deviceId: d.deviceId,
     generationId: d.generationId,
@@ -22,7 +23,7 @@ export function presentDevice(d: DeviceRecord, online: boolean): Record<string, 
     cloudToDeviceMessageCount: 0,
     authentication: {
       type: 'sas',
-      symmetricKey: { primaryKey: d.primaryKey, secondaryKey: d.secondaryKey },
+      symmetricKey: withKeys ? { primaryKey: d.primaryKey, secondaryKey: d.secondaryKey } : { primaryKey: null, secondaryKey: null },
       x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
     },
     capabilities: { iotEdge: false },

@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createPrivateFile } from '../data-dir.js';
 
 export type Db = Database.Database;
 
@@ -100,12 +101,23 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX recordings_started ON recordings (started_at);
    CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // Operators get a stable id that a new account of the same name never reuses; recordings belong
+  // to that id, not to the name.
+  `ALTER TABLE operators ADD COLUMN id TEXT;
+   UPDATE operators SET id = lower(hex(randomblob(16))) WHERE id IS NULL;
+   CREATE UNIQUE INDEX operators_id ON operators (id);
+   ALTER TABLE recordings ADD COLUMN operator_id TEXT;
+   UPDATE recordings SET operator_id = (SELECT id FROM operators WHERE operators.name = recordings.operator);`,
+  // The console's policy sees devices without their keys (RegistryView instead of RegistryRead).
+  `UPDATE policies SET rights = 'RegistryView,ServiceConnect' WHERE name = 'console' AND rights = 'RegistryRead,ServiceConnect';`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */
 export function openDatabase(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, 'hub.db'));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const path = join(dataDir, 'hub.db');
+  createPrivateFile(path);
+  const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -2,7 +2,11 @@
 import { Statements, type Db } from './database.js';
 import { newKey } from './devices.js';
 
-export type Right = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
+/**
+ * Azure IoT Hub's rights, plus RegistryView: read the registry (devices, state, the stream log)
+ * without device keys — what a service that only shows devices needs, such as the console.
+ */
+export type Right = 'RegistryRead' | 'RegistryView' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
 
 export interface PolicyRecord {
   name: string;
@@ -18,8 +22,8 @@ export const DEFAULT_POLICIES: ReadonlyArray<{ name: string; rights: Right[] }> 
   { name: 'device', rights: ['DeviceConnect'] },
   { name: 'registryRead', rights: ['RegistryRead'] },
   { name: 'registryReadWrite', rights: ['RegistryRead', 'RegistryWrite'] },
-  // What the operator console's BFF needs: read the registry and the log, open streams.
-  { name: 'console', rights: ['RegistryRead', 'ServiceConnect'] },
+  // What the operator console's BFF needs: see devices (never their keys) and the log, open streams.
+  { name: 'console', rights: ['RegistryView', 'ServiceConnect'] },
 ];
 
 interface Row {

@@ -32,7 +32,7 @@ export class CastWriter {
   lastEventMs = 0;
 
   constructor(path: string, header: CastHeader, budgetBytes: number, startMs = Date.now()) {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.#out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     this.#out.on('error', () => {
       this.#stopped = true;
