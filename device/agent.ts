@@ -9,15 +9,24 @@ import { DsError, ErrorCode } from '../shared/errors.js';
 import { STREAM_NAME_PATTERN } from '../shared/limits.js';
 import { createDeviceClient, type DeviceClient, type DeviceClientOptions, type StreamRequest } from './sdk/device-client.js';
 
-export interface Target {
-  host: string;
-  port: number;
+/** A local service a stream name reaches: a TCP address, or a Unix socket (`path`). */
+export type Target = { host: string; port: number } | { path: string };
+
+/** `HOST:PORT` or `unix:PATH`, for logs. */
+export function describeTarget(t: Target): string {
+  return 'path' in t ? `unix:${t.path}` : `${t.host}:${t.port}`;
 }
 
-/** Parses `NAME=HOST:PORT` (IPv6 hosts in brackets). Throws DsError naming the problem. */
+/** Parses `NAME=HOST:PORT` (IPv6 hosts in brackets) or `NAME=unix:PATH`. Throws DsError naming the problem. */
 export function parseMapping(text: string): [string, Target] {
+  const unix = /^([^=]+)=unix:(\/.+)$/.exec(text.trim());
+  if (unix !== null) {
+    const [, name, path] = unix as unknown as [string, string, string];
+    if (!STREAM_NAME_PATTERN.test(name)) throw new DsError(ErrorCode.ArgumentInvalid, `--map "${text}": stream name may use letters, digits, "-", "." and "_"`);
+    return [name, { path }];
+  }
   const m = /^([^=]+)=(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text.trim());
-  if (m === null) throw new DsError(ErrorCode.ArgumentInvalid, `--map "${text}" must look like NAME=HOST:PORT (for example ssh=127.0.0.1:22)`);
+  if (m === null) throw new DsError(ErrorCode.ArgumentInvalid, `--map "${text}" must look like NAME=HOST:PORT or NAME=unix:/ABSOLUTE/PATH (for example ssh=127.0.0.1:22)`);
   const [, name, host, port] = m as unknown as [string, string, string, string];
   if (!STREAM_NAME_PATTERN.test(name)) throw new DsError(ErrorCode.ArgumentInvalid, `--map "${text}": stream name may use letters, digits, "-", "." and "_"`);
   const p = Number(port);
@@ -42,7 +51,7 @@ export interface Agent {
 
 function connectTarget(t: Target, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: t.host, port: t.port, noDelay: true });
+    const socket = 'path' in t ? connect({ path: t.path }) : connect({ host: t.host, port: t.port, noDelay: true });
     const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -59,13 +68,13 @@ function connectTarget(t: Target, timeoutMs: number): Promise<Socket> {
 export function startAgent(o: AgentOptions): Agent {
   const client = createDeviceClient(o.connectionString, { ...o, agent: o.agent ?? 'devicestreams-agent' });
   let active = 0;
-  const names = [...o.targets.keys()].join(', ') || '(none)';
 
   const handle = async (req: StreamRequest): Promise<void> => {
     const target = o.targets.get(req.streamName);
     if (target === undefined) {
       o.log(`stream ${req.streamId}: rejected "${req.streamName}" (no mapping)`);
-      req.reject(`this device has no mapping for stream "${req.streamName}"; it maps: ${names}`);
+      // Only that the name is not mapped: which services the device has is not the initiator's business.
+      req.reject(`this device has no mapping for stream "${req.streamName}"`);
       return;
     }
     let socket: Socket;
@@ -73,8 +82,8 @@ export function startAgent(o: AgentOptions): Agent {
       socket = await connectTarget(target, o.targetConnectTimeoutMs ?? 5000);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      o.log(`stream ${req.streamId}: rejected "${req.streamName}" (target ${target.host}:${target.port}: ${why})`);
-      req.reject(`the device's ${req.streamName} service at ${target.host}:${target.port} is not reachable (${why})`);
+      o.log(`stream ${req.streamId}: rejected "${req.streamName}" (target ${describeTarget(target)}: ${why})`);
+      req.reject(`the device's ${req.streamName} service is not reachable`);
       return;
     }
     let stream;
@@ -86,7 +95,7 @@ export function startAgent(o: AgentOptions): Agent {
       return;
     }
     active += 1;
-    o.log(`stream ${req.streamId}: "${req.streamName}" → ${target.host}:${target.port}`);
+    o.log(`stream ${req.streamId}: "${req.streamName}" → ${describeTarget(target)}`);
     let done = false;
     const finish = (why: string): void => {
       if (done) return;

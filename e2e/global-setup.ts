@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from '@playwright/test';
-import { CLI, ROOT, spawnCli, startAgent, startHub, stopAll, tempDir, type HubHandle, type Proc } from '../test/harness.js';
+import { CLI, ROOT, startAgent, startHub, startShellServer, stopAll, tempDir, type HubHandle, type Proc } from '../test/harness.js';
 import { findLeaks } from './fixtures/secrets.js';
 import { publishStackEnv, type Account, type StackEnv } from './fixtures/stack-env.js';
 
@@ -89,13 +89,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     // The shell server's sessions get a clean bash with a fixed prompt and a throwaway home.
     chmodSync(CLEAN_BASH, 0o755);
     const home = tempDir('ds-e2e-home-');
-    const shell = spawnCli([
-      'shell-server', '--listen', '127.0.0.1:0', '--shell', CLEAN_BASH, '--cwd', home,
+    const shell = await startShellServer([
+      '--shell', CLEAN_BASH, '--cwd', home,
       '--env', 'PS1=$ ', '--env', `HOME=${home}`, '--env', `HISTFILE=${join(home, '.bash_history')}`,
     ]);
-    started.push(shell);
-    const port = (await shell.waitFor(/LISTENING [^\s]+:(\d+)/))[1] ?? '';
-    started.push(await startAgent(hub, DEVICES.shell, [`shell=127.0.0.1:${port}`]));
+    started.push(shell.proc);
+    started.push(await startAgent(hub, DEVICES.shell, [shell.map]));
     started.push(await startAgent(hub, DEVICES.rejects, []));
     await hub.service.createDevice(DEVICES.offline);
 

@@ -5,19 +5,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBffRole } from '../server/bff/role.js';
 import { createServiceClient } from '../server/sdk/service-client.js';
 import { startServer } from '../server/server.js';
+import { oneLine } from '../shared/log-text.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'devicestreams.js');
 export const DEMO_DEVICE = 'demo-device';
 
 function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  process.stderr.write(`${new Date().toISOString()} ${oneLine(line)}\n`);
 }
 
 /** Starts a CLI child (its log goes to our stderr) and resolves once its output matches `ready`. */
@@ -48,6 +50,15 @@ function child(args: string[], env: Record<string, string>, ready: RegExp): Prom
       if (!done) reject(new Error(`devicestreams ${args[0]} exited with ${code}:\n${seen.slice(-500)}`));
     });
   });
+}
+
+/**
+ * The demo shell server's socket: in the (private) data directory, or, when that path would pass
+ * the length a Unix socket path may have (108 bytes), in a private directory of its own under /tmp.
+ */
+function demoSocketPath(dataDir: string): string {
+  const inData = join(dataDir, 'demo-device', 'shell.sock');
+  return Buffer.byteLength(inData) < 100 ? inData : join(mkdtempSync(join(tmpdir(), 'devicestreams-demo-')), 'shell.sock');
 }
 
 export async function runStack(argv: string[]): Promise<void> {
@@ -106,15 +117,18 @@ export async function runStack(argv: string[]): Promise<void> {
   try {
     // The demo device's shell is a clean bash (no rc files): a slow or broken ~/.bashrc on the
     // machine running the demo must not make the first terminal look dead.
+    // As on a real device, the shell server listens on a Unix socket in a directory only this
+    // user can enter, so no other local account can reach it (a loopback TCP port would let them).
+    const socket = demoSocketPath(dataDir);
     const shell = await child(
-      ['shell-server', '--listen', '127.0.0.1:0', '--cwd', process.env.HOME ?? ROOT, '--shell', '/bin/bash',
+      ['shell-server', '--listen', `unix:${socket}`, '--cwd', process.env.HOME ?? ROOT, '--shell', '/bin/bash',
         '--shell-arg=--norc', '--shell-arg=--noprofile', '--env', `PS1=\\u@${DEMO_DEVICE}:\\w\\$ `],
       {},
-      /LISTENING [^\s]+:(\d+)/,
+      /LISTENING unix:/,
     );
     children.push(shell.proc);
     const agent = await child(
-      ['agent', '--ca', server.caFile, '--hub-url', server.internalUrl, '--map', `shell=127.0.0.1:${shell.match[1] ?? ''}`],
+      ['agent', '--ca', server.caFile, '--hub-url', server.internalUrl, '--map', `shell=unix:${socket}`],
       { DEVICE_CONNECTION_STRING: deviceCs },
       /connected to the hub/,
     );

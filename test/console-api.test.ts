@@ -7,7 +7,7 @@ import type WebSocket from 'ws';
 import { ConsoleCloseCode } from '../shared/console-protocol.js';
 import { TERMINAL_PROTOCOL_VERSION, encodeFrame } from '../shared/terminal-protocol.js';
 import { ConsoleClient, session, until, type Answer } from './console-client.js';
-import { spawnCli, startAgent, startHub, stopAll, type HubHandle } from './harness.js';
+import { startAgent, startHub, startShellServer, stopAll, type HubHandle } from './harness.js';
 
 const ADMIN_PASSWORD = 'correct-horse-battery';
 let hub: HubHandle;
@@ -24,9 +24,8 @@ beforeAll(async () => {
   origin = client.origin;
   const secrets = client.secrets;
   secrets.push(hub.ownerCs.split('SharedAccessKey=')[1] ?? 'never');
-  const shell = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--shell-arg=--norc', '--shell-arg=--noprofile', '--env', 'PS1=$ ']);
-  const port = (await shell.waitFor(/LISTENING [^\s]+:(\d+)/))[1] ?? '';
-  await startAgent(hub, 'console-dev', [`shell=127.0.0.1:${port}`]);
+  const shell = await startShellServer();
+  await startAgent(hub, 'console-dev', [shell.map]);
   await startAgent(hub, 'no-shell-dev', []);
   await hub.service.createDevice('offline-dev');
   // Accounts every test may use, whatever order the tests run in.

@@ -144,6 +144,17 @@ export async function startAgent(hub: HubHandle, deviceId: string, maps: string[
   return proc;
 }
 
+/**
+ * Starts `devicestreams shell-server` on a Unix socket in a fresh private directory (as it runs on
+ * a device); resolves with the agent mapping that reaches it (`shell=unix:…`).
+ */
+export async function startShellServer(args: string[] = ['--shell', '/bin/bash', '--shell-arg=--norc', '--shell-arg=--noprofile', '--env', 'PS1=$ ']): Promise<{ proc: Proc; map: string; path: string }> {
+  const path = join(tempDir('ds-shell-'), 'sock', 'shell.sock');
+  const proc = spawnCli(['shell-server', '--listen', `unix:${path}`, ...args]);
+  await proc.waitFor(/LISTENING unix:/);
+  return { proc, map: `shell=unix:${path}`, path };
+}
+
 /** Starts `devicestreams proxy` on a free loopback port; resolves with the port. */
 export async function startProxy(hub: HubHandle, deviceId: string, stream: string): Promise<{ proc: Proc; port: number }> {
   const proc = spawnCli(['proxy', '--device', deviceId, '--stream', stream, '--listen', '127.0.0.1:0', '--ca', hub.caFile], {

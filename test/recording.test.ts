@@ -6,18 +6,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleClient, session, until, type TerminalSession } from './console-client.js';
-import { spawnCli, startAgent, startHub, stopAll, tempDir, type HubHandle } from './harness.js';
+import { startAgent, startHub, startShellServer, stopAll, tempDir, type HubHandle } from './harness.js';
 
 const PASSWORD = 'recording-admin-pw';
 let hub: HubHandle;
+let shellMap = '';
 let c: ConsoleClient;
 let admin: string;
-let shellPort = '';
-
-async function startShell(): Promise<string> {
-  const shell = spawnCli(['shell-server', '--listen', '127.0.0.1:0', '--shell', '/bin/bash', '--shell-arg=--norc', '--shell-arg=--noprofile', '--env', 'PS1=$ ']);
-  return (await shell.waitFor(/LISTENING [^\s]+:(\d+)/))[1] ?? '';
-}
 
 async function openShell(cookie: string, device = 'rec-dev'): Promise<TerminalSession & { streamId: string }> {
   const s = session(c.terminalSocket(device, cookie));
@@ -36,8 +31,8 @@ async function cast(streamId: string, cookie = admin): Promise<string> {
 beforeAll(async () => {
   hub = await startHub(['--recording-budget-mib', '0.5'], undefined, { DEVICESTREAMS_ADMIN_PASSWORD: PASSWORD });
   c = new ConsoleClient(hub);
-  shellPort = await startShell();
-  await startAgent(hub, 'rec-dev', [`shell=127.0.0.1:${shellPort}`]);
+  shellMap = (await startShellServer()).map;
+  await startAgent(hub, 'rec-dev', [shellMap]);
   admin = await c.login('admin', PASSWORD);
   for (const [name, role] of [['rita', 'operator'], ['otto', 'operator'], ['val', 'viewer']]) {
     expect((await c.call('POST', '/api/operators', { cookie: admin, body: { name, password: `${name}-password`, role } })).status).toBe(201);
@@ -192,7 +187,7 @@ describe('recording retention', () => {
     // 0.00005 days = 4.3 s.
     const h = await startHub(['--recording-retention-days', '0.00005'], dataDir, env);
     const cc = new ConsoleClient(h);
-    await startAgent(h, 'ret-dev', [`shell=127.0.0.1:${shellPort}`]);
+    await startAgent(h, 'ret-dev', [shellMap]);
     const cookie = await cc.login('admin', PASSWORD);
     const s = session(cc.terminalSocket('ret-dev', cookie));
     await s.hello();

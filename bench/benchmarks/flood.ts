@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from '@playwright/test';
-import { ROOT, spawnCli, startAgent, tempDir } from '../../test/harness.js';
+import { ROOT, startAgent, startShellServer, tempDir } from '../../test/harness.js';
 import { formatProfile, summarizeProfile, type ProfileSummary } from '../lib/profile.js';
 import { ptyTrial } from '../lib/pty-rate.js';
 import type { BenchContext, BenchResult } from '../lib/result.js';
@@ -197,13 +197,12 @@ export async function flood(ctx: BenchContext): Promise<Omit<BenchResult, 'durat
   const password = randomBytes(15).toString('base64url');
   const hub = await startBenchHub(ctx, [], { DEVICESTREAMS_ADMIN_PASSWORD: password });
   const home = tempDir('ds-bench-home-');
-  const shell = spawnCli([
-    'shell-server', '--listen', '127.0.0.1:0', '--shell', CLEAN_BASH, '--cwd', home,
+  const shell = await startShellServer([
+    '--shell', CLEAN_BASH, '--cwd', home,
     '--env', 'PS1=$ ', '--env', `HOME=${home}`, '--env', `HISTFILE=${join(home, '.bash_history')}`,
   ]);
-  const shellPort = (await shell.waitFor(/LISTENING [^\s]+:(\d+)/))[1] ?? '';
   const deviceId = 'bench-shell';
-  const agent = await startAgent(hub, deviceId, [`shell=127.0.0.1:${shellPort}`]);
+  const agent = await startAgent(hub, deviceId, [shell.map]);
 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -252,7 +251,7 @@ export async function flood(ctx: BenchContext): Promise<Omit<BenchResult, 'durat
     const loc: Trial[] = [];
     const pty: number[] = [];
     const timeoutMs = Math.max(120_000, (bytes / MiB) * 10_000);
-    const pids = { hub: hub.proc.pid, agent: agent.pid, shellServer: shell.pid, chromium: childPids(process.pid, /chromium/)[0] ?? 0 };
+    const pids = { hub: hub.proc.pid, agent: agent.pid, shellServer: shell.proc.pid, chromium: childPids(process.pid, /chromium/)[0] ?? 0 };
     const pageProfiles: Record<string, ProfileSummary> = {};
     // With --profile, the renderer main thread of the first trial of each kind is profiled too.
     const profiled = async (kind: 'console' | 'local', page: Page, on: boolean, trial: () => Promise<Trial>): Promise<Trial> => {

@@ -1,5 +1,5 @@
 /** `devicestreams agent` — the device agent. */
-import { parseMapping, startAgent, type Target } from '../../device/agent.js';
+import { describeTarget, parseMapping, startAgent, type Target } from '../../device/agent.js';
 import { CliError, logLine, numberFlag, parse, readCa } from '../args.js';
 
 const HELP = `
@@ -13,7 +13,8 @@ otherwise) and renews its token.
 Options:
   --connection-string CS   device connection string (or DEVICE_CONNECTION_STRING)
   --ca FILE                CA that signed the hub's certificate (or DEVICESTREAMS_CA)
-  --map NAME=HOST:PORT     a stream name and the local service it reaches (repeatable)
+  --map NAME=HOST:PORT     a stream name and the local TCP service it reaches (repeatable)
+  --map NAME=unix:PATH     … or a local Unix socket (the shell server listens on one)
   --hub-url URL            hub base URL when it differs from wss://HostName
   --token-ttl SECS         SAS token lifetime, renewed at 80% (default 3600)
   --max-backoff SECS       longest wait between reconnect attempts (default 30; 1-3600)
@@ -21,7 +22,7 @@ Options:
 
 Example:
   devicestreams agent --connection-string "$DEVICE_CONNECTION_STRING" --ca hub-ca.pem \\
-    --map ssh=127.0.0.1:22 --map shell=127.0.0.1:4022
+    --map ssh=127.0.0.1:22 --map shell=unix:/run/devicestreams/shell.sock
 `;
 
 export function run(argv: string[]): Promise<void> {
@@ -51,7 +52,7 @@ export function run(argv: string[]): Promise<void> {
     targets,
     log: logLine,
   });
-  logLine(`agent for ${agent.client.deviceId}: ${[...targets].map(([n, t]) => `${n} → ${t.host}:${t.port}`).join(', ') || 'no mappings'}`);
+  logLine(`agent for ${agent.client.deviceId}: ${[...targets].map(([n, t]) => `${n} → ${describeTarget(t)}`).join(', ') || 'no mappings'}`);
   const stop = (): void => {
     agent.close();
     process.exit(0);

@@ -2,32 +2,46 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createShellServer } from '../../device/shell-server.js';
+import { checkCanRunAs, lookupUser, type ShellUser } from '../../device/shell/run-as.js';
+
+/** Where the shell server listens unless told otherwise. */
+export const DEFAULT_SOCKET = '/run/devicestreams/shell.sock';
 import { CliError, logLine, numberFlag, parse, parseHostPort } from '../args.js';
 
 const HELP = `
-Usage: devicestreams shell-server [--listen HOST:PORT] [options]
+Usage: devicestreams shell-server [--listen unix:PATH] [options]
 
-Runs on the device. Every TCP connection gets its own shell on its own PTY and speaks the
+Runs on the device. Every connection gets its own shell on its own PTY and speaks the
 DeviceStreams terminal protocol (HELLO first; then keystrokes, resizes and PAUSE/RESUME in,
 output out; EXIT with the shell's status at the end). Map a stream name to it on the agent and
-the web console opens a terminal through that stream. It has no authentication of its own (the
-hub authorises the stream), so keep it on a loopback address.
+the web console opens a terminal through that stream.
+
+It has no authentication of its own (the hub authorises the stream), so only the agent may reach
+it: it listens on a Unix socket in a directory that only its own user can enter (created 0700;
+an existing one must be private). Run the agent as the same user (or root).
 
 Options:
-  --listen HOST:PORT   address to listen on (default 127.0.0.1:4022; port 0 picks a free one,
-                       the bound address is printed as "LISTENING HOST:PORT")
+  --listen unix:PATH   the socket to listen on (default ${DEFAULT_SOCKET}); the agent maps
+                       it with --map shell=unix:PATH
+  --listen HOST:PORT   TCP instead, only together with --insecure-tcp: any local user who can
+                       connect gets a shell, outside the stream log (port 0 picks a free one)
+  --insecure-tcp       allow --listen HOST:PORT (test rigs, containers with nobody else in them)
+  --user NAME          start shells as this account (its uid, gid and groups, HOME, USER,
+                       LOGNAME; working directory its home unless --cwd); needs root
   --shell PATH         program to start for each session (default $SHELL, else /bin/bash)
   --shell-arg=ARG      an argument for that program (repeatable), e.g. --shell-arg=--norc
-  --cwd DIR            its working directory (default the directory this command runs in)
+  --cwd DIR            its working directory (default this command's, or the --user's home)
   --env NAME=VALUE     add or override a variable in its environment (repeatable); it also
                        inherits this command's environment, and TERM comes from the client
   --max-sessions N     refuse connections beyond N at once (default 32)
   -h, --help           this help
 
+Prints "LISTENING unix:PATH" (or "LISTENING HOST:PORT") once it accepts connections.
+
 Example:
-  devicestreams shell-server --listen 127.0.0.1:4022 --cwd /srv --env LANG=C.UTF-8
+  devicestreams shell-server --user pi --env LANG=C.UTF-8
   devicestreams agent --connection-string "$DEVICE_CONNECTION_STRING" --ca hub-ca.pem \\
-    --map shell=127.0.0.1:4022
+    --map shell=unix:${DEFAULT_SOCKET}
 `;
 
 const ENV_PATTERN = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
@@ -65,9 +79,22 @@ function checkDir(dir: string): string {
   return abs;
 }
 
+function parseUser(name: string | undefined): ShellUser | undefined {
+  if (name === undefined) return undefined;
+  try {
+    const user = lookupUser(name);
+    checkCanRunAs(user);
+    return user;
+  } catch (err) {
+    throw new CliError(`--user ${name}: ${err instanceof Error ? err.message : String(err)}`, 2);
+  }
+}
+
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
     listen: { type: 'string' },
+    'insecure-tcp': { type: 'boolean' },
+    user: { type: 'string' },
     shell: { type: 'string' },
     'shell-arg': { type: 'string', multiple: true },
     cwd: { type: 'string' },
@@ -75,28 +102,40 @@ export async function run(argv: string[]): Promise<void> {
     'max-sessions': { type: 'string' },
   }, HELP);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
-  const listen = values.listen ?? '127.0.0.1:4022';
-  const { host, port } = parseHostPort(listen, '--listen');
+  const listen = values.listen ?? `unix:${DEFAULT_SOCKET}`;
+  const socketPath = listen.startsWith('unix:') ? resolve(listen.slice(5)) : undefined;
+  if (socketPath === undefined && values['insecure-tcp'] !== true) {
+    throw new CliError(`--listen ${listen}: a TCP port lets any local user open a shell; use --listen unix:PATH, or add --insecure-tcp if nobody else runs on this machine`, 2);
+  }
+  const { host, port } = socketPath === undefined ? parseHostPort(listen, '--listen') : { host: '127.0.0.1', port: 0 };
+  const user = parseUser(values.user);
   const shell = values.shell ?? (process.env.SHELL !== undefined && process.env.SHELL !== '' ? process.env.SHELL : '/bin/bash');
   checkShell(shell);
-  const cwd = values.cwd === undefined ? process.cwd() : checkDir(values.cwd);
+  const cwd = values.cwd !== undefined ? checkDir(values.cwd) : user !== undefined ? user.home : process.cwd();
   const maxSessions = numberFlag(values['max-sessions'], '--max-sessions', 32, 1, 1024);
   if (!Number.isInteger(maxSessions)) throw new CliError('--max-sessions must be a whole number', 2);
   const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
 
-  const server = createShellServer({ host, port, shell, args: values['shell-arg'] ?? [], cwd, env: { ...inherited, ...parseEnv(values.env ?? []) }, maxSessions, log: logLine });
+  const server = createShellServer({
+    ...(socketPath === undefined ? { host, port } : { socketPath }),
+    shell, args: values['shell-arg'] ?? [], cwd, env: { ...inherited, ...parseEnv(values.env ?? []) }, maxSessions, log: logLine,
+    ...(user === undefined ? {} : { user }),
+  });
+  let bound;
   try {
-    await server.listen();
+    bound = await server.listen();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new CliError(`${listen} is in use; pick another --listen port`);
+    if (code === 'EADDRINUSE') throw new CliError(`${listen} is in use; pick another --listen`);
     if (code === 'EADDRNOTAVAIL') throw new CliError(`${host} is not an address of this machine; check --listen`);
-    throw err;
+    if (code === 'EACCES') throw new CliError(`not allowed to create ${listen}; run as a user who may, or pick another --listen unix:PATH`);
+    throw new CliError(err instanceof Error ? err.message : String(err));
   }
-  const bound = server.address();
-  if (!LOOPBACK.test(bound.address)) logLine(`warning: listening on ${bound.address}, not loopback: anyone who can reach it gets a shell`);
-  logLine(`shell server on ${bound.address}:${bound.port}: ${shell} in ${cwd}, at most ${maxSessions} sessions`);
-  process.stdout.write(`LISTENING ${bound.address}:${bound.port}\n`);
+  const where = 'path' in bound ? `unix:${bound.path}` : `${bound.address}:${bound.port}`;
+  if (!('path' in bound) && !LOOPBACK.test(bound.address)) logLine(`warning: listening on ${bound.address}, not loopback: anyone who can reach it gets a shell`);
+  else if (!('path' in bound)) logLine('warning: listening on TCP (--insecure-tcp): any local user who connects gets a shell');
+  logLine(`shell server on ${where}: ${shell}${user === undefined ? '' : ` as ${user.name}`} in ${cwd}, at most ${maxSessions} sessions`);
+  process.stdout.write(`LISTENING ${where}\n`);
   const stop = (signal: NodeJS.Signals): void => {
     logLine(`${signal}: closing the shell server and hanging up ${server.sessions} session(s)`);
     void server.close().then(() => process.exit(0));

@@ -28,6 +28,7 @@ import {
   type TerminalFrame,
 } from '../../shared/terminal-protocol.js';
 import { processRunning, ptyInputSocket, signalGroups, spawnPty, terminalProcessGroups, type BytePty } from './pty.js';
+import { commandAs, userEnv, type ShellUser } from './run-as.js';
 
 export interface SessionOptions {
   shell: string;
@@ -44,6 +45,8 @@ export interface SessionOptions {
   endTimeoutMs: number;
   /** Stop reading the client while this many keystroke bytes wait for the shell. */
   inputHighWaterBytes: number;
+  /** Run shells as this account instead of the server's own (see run-as.ts). */
+  user: ShellUser | undefined;
   log: (line: string) => void;
 }
 
@@ -188,13 +191,16 @@ export class ShellSession {
     const term = TERM_PATTERN.test(hello.term) ? hello.term : this.#o.defaultTerm;
     let pty: BytePty;
     try {
-      pty = spawnPty({ file: this.#o.shell, args: this.#o.args, cwd: this.#o.cwd, env: this.#o.env, term, cols: hello.cols, rows: hello.rows });
+      const user = this.#o.user;
+      const cmd = user === undefined || user.uid === process.getuid?.() ? { file: this.#o.shell, args: [...this.#o.args] } : commandAs(user, this.#o.shell, this.#o.args);
+      const env = user === undefined ? this.#o.env : { ...this.#o.env, ...userEnv(user, this.#o.shell) };
+      pty = spawnPty({ file: cmd.file, args: cmd.args, cwd: this.#o.cwd, env, term, cols: hello.cols, rows: hello.rows });
     } catch (err) {
       this.#fail(`cannot start ${this.#o.shell}: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
     this.#pty = pty;
-    this.#o.log(`${this.#label}: started ${this.#o.shell} pid ${pty.pid} (${hello.cols}x${hello.rows}, ${term})`);
+    this.#o.log(`${this.#label}: started ${this.#o.shell}${this.#o.user === undefined ? '' : ` as ${this.#o.user.name}`} pid ${pty.pid} (${hello.cols}x${hello.rows}, ${term})`);
     pty.onData((data) => this.#onPtyData(data));
     pty.onExit(({ exitCode, signal }) => this.#onShellExit(signal !== undefined && signal > 0 ? 128 + signal : exitCode));
     this.#input = ptyInputSocket(pty);
