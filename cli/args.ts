@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DsError } from '../shared/errors.js';
+import { oneLine } from '../shared/log-text.js';
 
 /** A failure the user can fix; printed as one line, exit code 2 for usage, 1 otherwise. */
 export class CliError extends Error {
@@ -74,5 +75,5 @@ export function describeError(err: unknown): string {
 
 /** Log line to stderr with a timestamp. */
 export function logLine(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  process.stderr.write(`${new Date().toISOString()} ${oneLine(line)}\n`);
 }

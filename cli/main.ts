@@ -1,4 +1,5 @@
 /** `devicestreams` — dispatches to a subcommand. */
+import { oneLine } from '../shared/log-text.js';
 import { CliError, describeError } from './args.js';
 
 const HELP = `
@@ -48,7 +49,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await (await load())(rest);
   } catch (err) {
-    process.stderr.write(`devicestreams ${name}: ${describeError(err)}\n`);
+    // The message may quote a device or hub (a rejection reason): one line, no escape sequences.
+    process.stderr.write(`devicestreams ${name}: ${oneLine(describeError(err))}\n`);
     process.exit(err instanceof CliError ? err.exitCode : 1);
   }
 }
