@@ -79,6 +79,17 @@ function checkDir(dir: string): string {
   return abs;
 }
 
+/** The account's home when it is a directory (service accounts often have none), else `fallback`. */
+function homeOr(home: string, fallback: string): string {
+  try {
+    if (statSync(home).isDirectory()) return home;
+  } catch {
+    // Reported below.
+  }
+  logLine(`note: the home directory ${home} does not exist; shells start in ${fallback}`);
+  return fallback;
+}
+
 function parseUser(name: string | undefined): ShellUser | undefined {
   if (name === undefined) return undefined;
   try {
@@ -111,7 +122,7 @@ export async function run(argv: string[]): Promise<void> {
   const user = parseUser(values.user);
   const shell = values.shell ?? (process.env.SHELL !== undefined && process.env.SHELL !== '' ? process.env.SHELL : '/bin/bash');
   checkShell(shell);
-  const cwd = values.cwd !== undefined ? checkDir(values.cwd) : user !== undefined ? user.home : process.cwd();
+  const cwd = values.cwd !== undefined ? checkDir(values.cwd) : user !== undefined ? homeOr(user.home, '/') : process.cwd();
   const maxSessions = numberFlag(values['max-sessions'], '--max-sessions', 32, 1, 1024);
   if (!Number.isInteger(maxSessions)) throw new CliError('--max-sessions must be a whole number', 2);
   const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
