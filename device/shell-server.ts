@@ -56,6 +56,11 @@ export interface ShellServerOptions {
 /** Where the server listens: a TCP address, or the path of its Unix socket. */
 export type ShellServerAddress = AddressInfo | { path: string };
 
+/** True for a Unix socket address. */
+export function isSocketAddress(a: ShellServerAddress): a is { path: string } {
+  return 'path' in a && typeof a.path === 'string';
+}
+
 export interface ShellServer<A extends ShellServerAddress = AddressInfo> {
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<A>;

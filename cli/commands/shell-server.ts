@@ -1,7 +1,7 @@
 /** `devicestreams shell-server` — terminals for the web console, served on the device. */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createShellServer } from '../../device/shell-server.js';
+import { createShellServer, isSocketAddress, type ShellServerAddress } from '../../device/shell-server.js';
 import { checkCanRunAs, lookupUser, type ShellUser } from '../../device/shell/run-as.js';
 
 /** Where the shell server listens unless told otherwise. */
@@ -132,7 +132,7 @@ export async function run(argv: string[]): Promise<void> {
     shell, args: values['shell-arg'] ?? [], cwd, env: { ...inherited, ...parseEnv(values.env ?? []) }, maxSessions, log: logLine,
     ...(user === undefined ? {} : { user }),
   });
-  let bound;
+  let bound: ShellServerAddress;
   try {
     bound = await server.listen();
   } catch (err) {
@@ -142,9 +142,11 @@ export async function run(argv: string[]): Promise<void> {
     if (code === 'EACCES') throw new CliError(`not allowed to create ${listen}; run as a user who may, or pick another --listen unix:PATH`);
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
-  const where = 'path' in bound ? `unix:${bound.path}` : `${bound.address}:${bound.port}`;
-  if (!('path' in bound) && !LOOPBACK.test(bound.address)) logLine(`warning: listening on ${bound.address}, not loopback: anyone who can reach it gets a shell`);
-  else if (!('path' in bound)) logLine('warning: listening on TCP (--insecure-tcp): any local user who connects gets a shell');
+  const where = isSocketAddress(bound) ? `unix:${bound.path}` : `${bound.address}:${bound.port}`;
+  if (!isSocketAddress(bound)) {
+    if (!LOOPBACK.test(bound.address)) logLine(`warning: listening on ${bound.address}, not loopback: anyone who can reach it gets a shell`);
+    else logLine('warning: listening on TCP (--insecure-tcp): any local user who connects gets a shell');
+  }
   logLine(`shell server on ${where}: ${shell}${user === undefined ? '' : ` as ${user.name}`} in ${cwd}, at most ${maxSessions} sessions`);
   process.stdout.write(`LISTENING ${where}\n`);
   const stop = (signal: NodeJS.Signals): void => {
