@@ -99,6 +99,14 @@ interface HttpAnswer {
   body: unknown;
 }
 
+/**
+ * A path segment for a device id, stream id or name: percent-encoded, dots included, so that ids
+ * like "." and ".." (valid device ids) are not taken for relative path steps by URL resolution.
+ */
+function segment(value: string): string {
+  return encodeURIComponent(value).replace(/\./g, '%2E');
+}
+
 export class ServiceClient {
   readonly #cs: ServiceConnectionString;
   readonly #o: ServiceClientOptions;
@@ -184,12 +192,12 @@ export class ServiceClient {
   }
 
   async createDevice(deviceId: string, options: { status?: 'enabled' | 'disabled' } = {}): Promise<DeviceDescription> {
-    const r = await this.call('PUT', `/devices/${encodeURIComponent(deviceId)}`, { body: { deviceId, status: options.status ?? 'enabled' } });
+    const r = await this.call('PUT', `/devices/${segment(deviceId)}`, { body: { deviceId, status: options.status ?? 'enabled' } });
     return r.body as DeviceDescription;
   }
 
   async getDevice(deviceId: string): Promise<DeviceDescription> {
-    return (await this.call('GET', `/devices/${encodeURIComponent(deviceId)}`)).body as DeviceDescription;
+    return (await this.call('GET', `/devices/${segment(deviceId)}`)).body as DeviceDescription;
   }
 
   async listDevices(): Promise<DeviceDescription[]> {
@@ -197,12 +205,12 @@ export class ServiceClient {
   }
 
   async updateDevice(deviceId: string, changes: { status?: 'enabled' | 'disabled'; statusReason?: string | null }): Promise<DeviceDescription> {
-    const r = await this.call('PUT', `/devices/${encodeURIComponent(deviceId)}`, { body: { deviceId, ...changes }, headers: { 'if-match': '"*"' } });
+    const r = await this.call('PUT', `/devices/${segment(deviceId)}`, { body: { deviceId, ...changes }, headers: { 'if-match': '"*"' } });
     return r.body as DeviceDescription;
   }
 
   async deleteDevice(deviceId: string): Promise<void> {
-    await this.call('DELETE', `/devices/${encodeURIComponent(deviceId)}`, { headers: { 'if-match': '"*"' } });
+    await this.call('DELETE', `/devices/${segment(deviceId)}`, { headers: { 'if-match': '"*"' } });
   }
 
   /** The device connection string for a registered device. */
@@ -219,7 +227,7 @@ export class ServiceClient {
   }
 
   async getStream(streamId: string): Promise<StreamLogEntry> {
-    return (await this.call('GET', `/streams/${encodeURIComponent(streamId)}`)).body as StreamLogEntry;
+    return (await this.call('GET', `/streams/${segment(streamId)}`)).body as StreamLogEntry;
   }
 
   /**
@@ -230,7 +238,7 @@ export class ServiceClient {
   async initiateStream(deviceId: string, streamName: string, options: InitiateOptions = {}): Promise<ServiceStream> {
     const connect = options.connectTimeoutSeconds ?? 60;
     const response = options.responseTimeoutSeconds ?? 60;
-    const r = await this.call('POST', `/twins/${encodeURIComponent(deviceId)}/streams/${encodeURIComponent(streamName)}?api-version=2021-04-12`, {
+    const r = await this.call('POST', `/twins/${segment(deviceId)}/streams/${segment(streamName)}?api-version=2021-04-12`, {
       headers: {
         'iothub-streaming-connect-timeout-in-seconds': String(connect),
         'iothub-streaming-response-timeout-in-seconds': String(response),
