@@ -2,12 +2,16 @@
  * The shell server with real PTYs over real TCP (port 0): the terminal protocol, flow control,
  * bounded memory against a client that stops reading, and cleanup of abandoned shells.
  */
-import { connect, type Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { Socket, connect } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShellServer, type ShellServer } from '../device/shell-server.js';
 import { processRunning } from '../device/shell/pty.js';
 import { ACK_WINDOW_BYTES, FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame, type TerminalFrame } from '../shared/terminal-protocol.js';
-import { rssOf, sleep, spawnCli, stopAll } from './harness.js';
+import { ROOT, rssOf, sleep, spawnCli, spawnProc, stopAll } from './harness.js';
+import { waitForAfter } from './fixtures/fault-helpers.js';
 
 const MiB = 1024 * 1024;
 const baseEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -270,6 +274,77 @@ describe('shell server: flow control and cleanup', () => {
     }
     expect(c.received()).toBeGreaterThanOrEqual(8 * MiB);
     c.socket.destroy();
+  });
+
+  it('holds back a flood for a client that stops reading: what it keeps is at most the socket high-water mark and two coalesced PTY reads (server in its own process)', async () => {
+    // The server runs in a process of its own (through tsx, as the CLI does), which reports on a
+    // line to its stdin how much it holds in Node Buffers (where output waiting for the client
+    // would sit): counted after a full GC, and again after the GC's sweeper has freed what it found.
+    const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
+    const shellServer = pathToFileURL(join(ROOT, 'device', 'shell-server.ts')).href;
+    const code = [
+      `const { createShellServer } = await import(${JSON.stringify(shellServer)});`,
+      `const server = createShellServer({ host: '127.0.0.1', port: 0, shell: '/bin/bash', args: ['--norc', '--noprofile'], env: ${JSON.stringify(shellEnv)} });`,
+      `process.stdin.on('data', () => { globalThis.gc(); setTimeout(() => { globalThis.gc(); console.log('HELD ' + process.memoryUsage().arrayBuffers); }, 100); });`,
+      `console.log('LISTENING ' + (await server.listen()).port);`,
+    ].join('\n');
+    const proc = spawnProc(process.execPath, ['--expose-gc', '--import', tsx, '--input-type=module', '-e', code]);
+    const held = async (): Promise<number> => {
+      const from = proc.output().length;
+      proc.child.stdin?.write('\n');
+      return Number((await waitForAfter(proc, /HELD (\d+)/, from, 5000))[1]);
+    };
+    const c = await open(Number((await proc.waitFor(/LISTENING (\d+)/))[1]));
+    c.type('echo ready-$((5*5))');
+    await c.waitFor(/ready-25/);
+    const idle = await held();
+
+    // What the session may keep once the client stops reading (device/shell/session.ts): the PTY is
+    // paused as soon as socket.write returns false, i.e. once the socket's writable buffer passes
+    // its high-water mark; the write that crossed it was one coalesced DATA frame (under
+    // COALESCE_BYTES = 64 KiB of gathered output plus the PTY read that completed it, at most
+    // 64 KiB), and one more such frame may be on its way from before the pause took effect.
+    const KiB = 1024;
+    const window = new Socket().writableHighWaterMark + 2 * (64 * KiB + 64 * KiB);
+    // Buffers of the runtime and node-pty's own read buffer beside it (measured: under 100 KiB).
+    const RUNTIME_MARGIN = 512 * KiB;
+    const bound = window + RUNTIME_MARGIN;
+    /** The kernel's socket buffers on both ends take a few MiB before the server sees backpressure. */
+    const SETTLE_MS = 500;
+    const PAUSED_MS = 4000;
+
+    // Flood with the client reading, and measure the rate at which the output comes.
+    c.type('cat /dev/zero | head -c 20000000000 | base64');
+    while (c.received() < MiB) await sleep(10);
+    const floodFrom = c.received();
+    const floodStart = performance.now();
+    while (c.received() - floodFrom < 16 * MiB) await sleep(10);
+    const rate = (c.received() - floodFrom) / ((performance.now() - floodStart) / 1000);
+    // The client stops reading; from here the server must hold the flood back, not buffer it.
+    c.socket.pause();
+    await sleep(SETTLE_MS);
+    let peak = 0;
+    for (let waited = SETTLE_MS; waited < PAUSED_MS; waited += 250) {
+      peak = Math.max(peak, await held());
+      await sleep(150);
+    }
+    const kept = peak - idle;
+    console.log(
+      `shell-server: flood at ${(rate / MiB).toFixed(0)} MiB/s; with the client paused for ${PAUSED_MS} ms the server kept ${(kept / KiB).toFixed(0)} KiB in Buffers ` +
+        `(bound ${(bound / KiB).toFixed(0)} KiB: ${(window / KiB).toFixed(0)} KiB of flow-control window + ${RUNTIME_MARGIN / KiB} KiB; unbounded it would be ~${((rate * PAUSED_MS) / 1000 / MiB).toFixed(0)} MiB)`,
+    );
+    // The bound is one an unbounded buffer would cross: at this rate it would pass it many times over.
+    expect(rate * ((PAUSED_MS - SETTLE_MS) / 1000), 'what an unbounded buffer would hold at this rate').toBeGreaterThan(10 * bound);
+    expect(kept, 'Buffers the server holds while the client is paused').toBeLessThan(bound);
+
+    // The session is held back, not broken: reading again gets the flood going again.
+    const at = c.received();
+    c.socket.resume();
+    const deadline = Date.now() + 10_000;
+    while (c.received() - at < 8 * MiB && Date.now() < deadline) await sleep(20);
+    expect(c.received() - at).toBeGreaterThanOrEqual(8 * MiB);
+    c.socket.destroy();
+    proc.kill('SIGTERM');
   });
 
   it('stops reading the client while the shell leaves its input unread, losing nothing', async () => {
