@@ -104,7 +104,7 @@ beforeAll(async () => {
   const echo = await startEchoServer();
   proxy = await startFaultProxy(hub.port);
   agent = await startAgent(hub, DEV, [`echo=127.0.0.1:${echo.port}`], ['--hub-url', `wss://localhost:${proxy.port}`, '--max-backoff', String(MAX_BACKOFF_MS / 1000)]);
-  // Warm up: a few streams, so everything the agent opens once (its thread pool's handles) is open.
+  // Warm up: a few streams through the agent before the faults.
   for (let i = 0; i < 3; i++) await echoStream(hub.service, DEV, `warm-up ${i}`);
 });
 
@@ -179,8 +179,6 @@ describe('network faults between agent and hub', () => {
   it(`B. blackhole for ${BLACKHOLE_MS / 1000} s: the hub notices within 2 heartbeat intervals, the device within 2 intervals + 1 s; recovery; the agent leaks no socket or other fd`, async () => {
     expect(await connectionState()).toBe('Connected');
     expect(proxy.openConnections).toBe(1);
-    // What the agent holds with no stream open: its stdin, stdout and stderr (socket pairs, as the
-    // harness spawns it) and its control channel; the last stream's sockets close a moment after it.
     // What the agent holds with no stream open: its stdin, stdout and stderr (socket pairs, as the
     // harness spawns it) and its control channel; the last stream's sockets close a moment after it.
     await until('the agent to hold 4 sockets (3 stdio, 1 control channel)', () => (fdsOf(agent.pid).get('socket') === 4 ? true : undefined), 5000, 50).catch((err: unknown) => {
