@@ -84,7 +84,7 @@ async function openBridge(url: string, token: string): Promise<WebSocket> {
 }
 
 describe('unknown stream names at the agent', () => {
-  it('are answered 200 with iothub-streaming-is-accepted: False and a reason naming the mappings', async () => {
+  it('are answered 200 with iothub-streaming-is-accepted: False and a reason naming only the refused name', async () => {
     const ans = await initiate(hub, 'err-agent', 'telnet', { connectTimeout: '5', responseTimeout: '10' });
     expect(ans.status, ans.text).toBe(200);
     expect(ans.headers['iothub-streaming-is-accepted']).toBe('False');
@@ -92,8 +92,8 @@ describe('unknown stream names at the agent', () => {
     expect(ans.headers['iothub-streaming-auth-token']).toBeUndefined();
     const body = ans.json as { streamId: string; isAccepted: boolean; reason: string };
     expect(body.isAccepted).toBe(false);
-    expect(body.reason).toMatch(/telnet/);
-    expect(body.reason).toMatch(/echo, web/);
+    // Which services the device maps is not the initiator's business.
+    expect(body.reason).toBe('this device has no mapping for stream "telnet"');
     expect(body.streamId).toBe(ans.headers['x-devicestreams-stream-id']);
 
     const entry = await logEntry(body.streamId);
@@ -110,7 +110,7 @@ describe('unknown stream names at the agent', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(StreamRejectedError);
-    expect((err as StreamRejectedError).reason).toMatch(/"nosuch".*echo, web/);
+    expect((err as StreamRejectedError).reason).toBe('this device has no mapping for stream "nosuch"');
     const s = acceptedStream(await initiate(hub, 'err-agent', 'echo', { connectTimeout: '5', responseTimeout: '10' }));
     const ws = await openBridge(s.url, s.token);
     expect((await echoOver(ws, Buffer.from('mapped'))).toString()).toBe('mapped');

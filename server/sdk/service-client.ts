@@ -101,7 +101,7 @@ interface HttpAnswer {
 
 /**
  * A path segment for a device id, stream id or name: percent-encoded, dots included, so that ids
- * like "." and ".." (valid device ids) are not taken for relative path steps by URL resolution.
+ * like "." and ".." (valid device ids) are not taken for relative path steps by a proxy on the way.
  */
 function segment(value: string): string {
   return encodeURIComponent(value).replace(/\./g, '%2E');
@@ -143,7 +143,10 @@ export class ServiceClient {
 
   /** One REST call; a non-2xx answer becomes the hub's DsError. */
   async call(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpAnswer> {
-    const url = new URL(path, this.#base);
+    // The path goes out as given: URL resolution would take an id like "." or ".." (even as %2E)
+    // for a relative step and address another resource.
+    const url = this.#base;
+    const target = `${url.pathname.replace(/\/+$/, '')}${path}`;
     const text = options.body === undefined ? undefined : JSON.stringify(options.body);
     const headers: Record<string, string> = { authorization: this.#sas(), accept: 'application/json', ...options.headers };
     if (text !== undefined) {
@@ -154,7 +157,7 @@ export class ServiceClient {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const answer = await new Promise<HttpAnswer>((resolve, reject) => {
       const tls = url.protocol === 'https:' ? { agent: this.#agent } : {};
-      const req = send(url, { method, headers, ...tls, timeout: options.timeoutMs ?? this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
+      const req = send({ protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, path: target, method, headers, ...tls, timeout: options.timeoutMs ?? this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -176,7 +179,7 @@ export class ServiceClient {
         });
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new DsError(ErrorCode.DeviceResponseTimeout, `the hub did not answer ${method} ${url.pathname} in time`)));
+      req.on('timeout', () => req.destroy(new DsError(ErrorCode.DeviceResponseTimeout, `the hub did not answer ${method} ${target.split('?')[0] ?? ''} in time`)));
       req.on('error', reject);
       req.end(text);
     }).catch((err: unknown) => {
