@@ -93,12 +93,12 @@ export async function runStack(argv: string[]): Promise<void> {
 
   const store = server.store;
   if (store === undefined || server.caFile === undefined) throw new Error('hub role missing');
-  if (store.devices.get(DEMO_DEVICE) === undefined) {
-    const owner = createServiceClient(server.ownerConnectionString() as string, { ca: readFileSync(server.caFile, 'utf8'), hubUrl: server.internalUrl });
+  if ((await store.devices.get(DEMO_DEVICE)) === undefined) {
+    const owner = createServiceClient((await server.ownerConnectionString()) as string, { ca: readFileSync(server.caFile, 'utf8'), hubUrl: server.internalUrl });
     await owner.createDevice(DEMO_DEVICE);
     log(`registered the demo device "${DEMO_DEVICE}"`);
   }
-  const device = store.devices.get(DEMO_DEVICE);
+  const device = await store.devices.get(DEMO_DEVICE);
   if (device === undefined) throw new Error('demo device missing');
   const deviceCs = `HostName=${server.hostName};DeviceId=${DEMO_DEVICE};SharedAccessKey=${device.primaryKey}`;
 

@@ -9,6 +9,10 @@ const required = [
   { bin: ['/usr/sbin/sshd'], pkg: 'openssh-server', why: 'the SSH-through-a-stream test' },
   { bin: ['/usr/bin/ssh'], pkg: 'openssh-client', why: 'the SSH-through-a-stream test' },
   { bin: ['/usr/bin/ssh-keygen'], pkg: 'openssh-client', why: 'the SSH-through-a-stream test' },
+  { bin: ['/usr/lib/postgresql/15/bin/postgres'], pkg: 'postgresql', why: 'the cluster store (PostgreSQL) tests' },
+  { bin: ['/usr/sbin/nats-server', '/usr/bin/nats-server'], pkg: 'nats-server', why: 'the cluster bus (NATS) tests' },
+  { bin: ['/usr/sbin/haproxy'], pkg: 'haproxy', why: 'the cluster tests behind a load balancer' },
+  { bin: ['/usr/bin/setpriv'], pkg: 'util-linux', why: 'running test servers as other accounts' },
 ];
 if (existsSync('e2e/playwright.config.ts')) {
   required.push({ bin: ['/usr/bin/chromium'], pkg: 'chromium', why: 'the browser end-to-end tests' });

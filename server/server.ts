@@ -21,7 +21,10 @@ import { rejectUpgrade, refuseBrowserOrigin } from './http/upgrade.js';
 import { createHub, gatewayReportKey, type Hub } from './hub/hub.js';
 import { secureDataDir } from './data-dir.js';
 import { loadOrCreateSecret } from './secrets.js';
-import { openStore, type Store } from './store/store.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
+import { StreamThrottle } from './hub/throttle.js';
+import type { StreamGateways } from './hub/stream-broker.js';
 import { ensureLocalTls, loadTlsFiles, type TlsMaterial } from './tls.js';
 
 export type Role = 'hub' | 'gateway' | 'bff';
@@ -54,6 +57,10 @@ export interface ServerOptions {
   log: (line: string) => void;
   /** Caps on connections that have not finished TLS and sent a request yet (defaults: 512 per address, 4096 in all). */
   connectionLimits?: ConnectionLimits | undefined;
+  /** `postgres://…`: the cluster store instead of the embedded one in the data directory. */
+  storeUrl?: string | undefined;
+  /** This node's id (default `local`): recorded with the devices it holds and the streams it starts. */
+  node?: string | undefined;
   /** Extra roles (the console's BFF) built once the server knows its URL. */
   extraRoles?: Array<(ctx: RunningServer) => RoleHandler | Promise<RoleHandler>>;
 }
@@ -66,13 +73,15 @@ export interface RunningServer {
   /** `host[:port]` that connection strings carry. */
   hostName: string;
   caFile: string | undefined;
+  /** This node's id. */
+  node: string;
   store: Store | undefined;
   hub: Hub | undefined;
   gateway: Gateway | undefined;
-  /** The iothubowner connection string, when this process runs the hub. */
-  ownerConnectionString(): string | undefined;
-  /** A connection string for any policy, when this process runs the hub. */
-  policyConnectionString(policy: string): string | undefined;
+  /** The iothubowner connection string, when this process has the store. */
+  ownerConnectionString(): Promise<string | undefined>;
+  /** A connection string for any policy, when this process has the store. */
+  policyConnectionString(policy: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -134,30 +143,36 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const hostName = pub.port === '' ? pub.hostname : `${pub.hostname}:${pub.port}`;
   const wsBase = publicUrl.replace(/^http/, 'ws');
 
+  const node = o.node ?? 'local';
   let store: Store | undefined;
   let hub: Hub | undefined;
   let gateway: Gateway | undefined;
-  const tokenSecret = o.roles.has('hub') || o.roles.has('gateway') ? loadOrCreateSecret(o.dataDir, 'stream-token.key') : undefined;
+  const localCa = tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined;
+  if (o.roles.has('hub') || o.storeUrl !== undefined) store = await openStore({ dataDir: o.dataDir, url: o.storeUrl, log: o.log });
+  const tokenSecret = !o.roles.has('hub') && !o.roles.has('gateway') ? undefined
+    : store !== undefined ? await store.secrets.getOrCreate('stream-token.key', 32) : loadOrCreateSecret(o.dataDir, 'stream-token.key');
 
-  if (o.roles.has('hub') && tokenSecret !== undefined) {
-    store = openStore(o.dataDir);
+  if (o.roles.has('hub') && store !== undefined && tokenSecret !== undefined) {
     const gatewayUrl = o.roles.has('gateway') ? wsBase : o.gatewayUrl?.replace(/^http/, 'ws').replace(/\/+$/, '');
     if (gatewayUrl === undefined) throw new Error('without the gateway role, --gateway-url must name the streaming endpoint');
-    const gatewayCa = tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined;
-    hub = createHub({
+    // The endpoint that carries this hub's streams: in this process, or one of its own.
+    const remote = o.roles.has('gateway') ? undefined : createRemoteGatewayControl({ gatewayUrl: gatewayUrl.replace(/^ws/, 'http'), key: gatewayReportKey(tokenSecret), ca: localCa, log: o.log });
+    const gateways: StreamGateways = {
+      pick: () => ({ node, url: gatewayUrl }),
+      abort: (_node, streamId, code, reason) => (gateway ?? remote)?.abort(streamId, code, reason),
+    };
+    hub = await createHub({
       store,
+      node,
       hostNames: [hostName, ...(pub.hostname === 'localhost' ? [`127.0.0.1:${port}`] : [])],
       tokenSecret,
-      gatewayUrl: () => gatewayUrl,
+      gateways,
+      throttle: new StreamThrottle(o.throttle),
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       handshakeTimeoutMs: Math.min(o.handshakeTimeoutMs ?? HANDSHAKE_DEADLINE_MS, HANDSHAKE_DEADLINE_MS),
-      throttle: o.throttle,
       log: o.log,
     });
     handlers.push(hub);
-    if (!o.roles.has('gateway')) {
-      hub.context.broker.gateway = createRemoteGatewayControl({ gatewayUrl: gatewayUrl.replace(/^ws/, 'http'), key: gatewayReportKey(tokenSecret), ca: gatewayCa, log: o.log });
-    }
   }
   if (o.roles.has('gateway') && tokenSecret !== undefined) {
     let reporter: StreamReporter;
@@ -169,16 +184,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       reporter = createRemoteReporter({
         hubUrl: o.hubUrl,
         key: gatewayReportKey(tokenSecret),
-        ca: o.hubCaFile !== undefined ? readFileSync(o.hubCaFile, 'utf8') : tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined,
+        ca: o.hubCaFile !== undefined ? readFileSync(o.hubCaFile, 'utf8') : localCa,
         log: o.log,
       });
     }
-    const gw = new Gateway({ tokenSecret, reporter, heartbeatIntervalMs: o.heartbeatIntervalMs, log: o.log });
+    const gw = new Gateway({ node, tokenSecret, reporter, heartbeatIntervalMs: o.heartbeatIntervalMs, log: o.log });
     gateway = gw;
-    if (hub !== undefined) {
-      hub.context.broker.gateway = gw;
-      hub.context.metrics.watchGateway(gw);
-    }
+    hub?.context.metrics.watchGateway(gw);
     const reportKey = gatewayReportKey(tokenSecret);
     handlers.push({
       handleRequest(req, res) {
@@ -198,8 +210,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   }
 
-  const policyConnectionString = (policy: string): string | undefined => {
-    const p = store?.policies.get(policy);
+  const policyConnectionString = async (policy: string): Promise<string | undefined> => {
+    const p = await store?.policies.get(policy);
     return p === undefined ? undefined : buildConnectionString({ kind: 'service', hostName, sharedAccessKeyName: p.name, sharedAccessKey: p.primaryKey });
   };
   const listenHost = o.host === '0.0.0.0' || o.host === '' ? '127.0.0.1' : o.host === '::' ? '[::1]' : o.host.includes(':') ? `[${o.host}]` : o.host;
@@ -209,6 +221,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     port,
     hostName,
     caFile: tls?.caFile,
+    node,
     store,
     hub,
     gateway,
@@ -221,7 +234,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      store?.close();
+      await store?.close();
     },
   };
   for (const make of o.extraRoles ?? []) handlers.push(await make(running));

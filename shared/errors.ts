@@ -47,6 +47,10 @@ export const ErrorCode = {
   InternalError: 500001,
   /** This process does not run the role that serves the request. */
   RoleUnavailable: 503001,
+  /** The store (the cluster's database) cannot be reached right now; retry shortly. */
+  StoreUnavailable: 503002,
+  /** The cluster's message bus cannot be reached right now; retry shortly. */
+  BusUnavailable: 503003,
   /** The device did not answer the stream request within the response timeout. */
   DeviceResponseTimeout: 504101,
 } as const;

@@ -1,5 +1,5 @@
 /**
- * Per-stream bearer tokens for the streaming endpoint: HS256 JWTs of `{sid, side, dev, exp, jti}`.
+ * Per-stream bearer tokens for the streaming endpoint: HS256 JWTs of `{sid, side, dev, exp, jti, gw}`.
  * The hub signs one for each side; the endpoint verifies, checks side and stream, and burns the jti.
  * Node-only (node:crypto).
  */
@@ -18,6 +18,8 @@ export interface StreamClaims {
   exp: number;
   /** Token id, single use. */
   jti: string;
+  /** The node whose streaming endpoint carries the stream; another node's endpoint refuses the token. */
+  gw?: string;
 }
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
@@ -63,6 +65,7 @@ export function verifyStreamToken(secret: Buffer, token: string, nowSeconds: num
   ) {
     throw bad('payload has the wrong shape');
   }
+  if (c.gw !== undefined && typeof c.gw !== 'string') throw bad('payload has the wrong shape');
   if (c.exp < nowSeconds) throw new DsError(ErrorCode.TokenExpired, 'stream token has expired');
-  return { sid: c.sid, side: c.side, dev: c.dev, exp: c.exp, jti: c.jti };
+  return { sid: c.sid, side: c.side, dev: c.dev, exp: c.exp, jti: c.jti, ...(c.gw === undefined ? {} : { gw: c.gw }) };
 }

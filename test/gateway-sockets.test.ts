@@ -35,7 +35,7 @@ beforeAll(async () => {
     log: (line) => logs.push(line),
   });
   const ca = readFileSync(server.caFile as string, 'utf8');
-  service = createServiceClient(server.ownerConnectionString() as string, { ca, hubUrl: server.internalUrl });
+  service = createServiceClient((await server.ownerConnectionString()) as string, { ca, hubUrl: server.internalUrl });
   await service.createDevice('leak-dev');
   const cs = await service.deviceConnectionString('leak-dev');
   device = createDeviceClient(cs, { ca, hubUrl: server.internalUrl });

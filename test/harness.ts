@@ -20,6 +20,8 @@ export interface Proc {
   waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): void;
+  /** The signal `stopAll` sends first (SIGTERM unless the process was started with another). */
+  readonly stopSignal: NodeJS.Signals;
 }
 
 const live = new Set<Proc>();
@@ -31,7 +33,7 @@ export function tempDir(prefix = 'ds-test-'): string {
   return dir;
 }
 
-export function spawnProc(command: string, args: string[], env: Record<string, string | undefined> = {}): Proc {
+export function spawnProc(command: string, args: string[], env: Record<string, string | undefined> = {}, stopSignal: NodeJS.Signals = 'SIGTERM'): Proc {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let text = '';
   const listeners = new Set<() => void>();
@@ -76,6 +78,7 @@ export function spawnProc(command: string, args: string[], env: Record<string, s
       });
     },
     exited,
+    stopSignal,
     kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
@@ -92,7 +95,7 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
 /** Kills every process this harness started (SIGKILL after 3 s) and removes temp dirs. */
 export async function stopAll(): Promise<void> {
   const procs = [...live];
-  for (const p of procs) p.kill('SIGTERM');
+  for (const p of procs) p.kill(p.stopSignal);
   await Promise.all(
     procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 3000))]).then(() => p.kill('SIGKILL'))),
   );

@@ -162,9 +162,10 @@ export async function run(argv: string[]): Promise<void> {
   if (roles.has('bff')) process.stdout.write(`Operator console: ${server.url}/\n`);
   if (server.caFile !== undefined) logLine(`CA certificate for agents and clients (--ca): ${server.caFile}`);
   if (firstStart) {
+    const owner = (await server.ownerConnectionString()) ?? '';
     process.stdout.write(
-      `\nFirst start: the iothubowner connection string (shown once; keep it secret):\n\n  ${server.ownerConnectionString() ?? ''}\n\n` +
-        `  export IOTHUB_CONNECTION_STRING='${server.ownerConnectionString() ?? ''}'\n` +
+      `\nFirst start: the iothubowner connection string (shown once; keep it secret):\n\n  ${owner}\n\n` +
+        `  export IOTHUB_CONNECTION_STRING='${owner}'\n` +
         (server.caFile !== undefined ? `  export DEVICESTREAMS_CA='${server.caFile}'\n` : '') +
         '\n',
     );

@@ -1,18 +1,16 @@
-/** `devicestreams operator …` — console accounts, managed on the server from the data directory. */
+/** `devicestreams operator …` — console accounts, managed on the server from the hub's store. */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Role } from '../../shared/console-api.js';
-import { OperatorRepository, ROLES } from '../../server/bff/operators.js';
-import { SessionStore } from '../../server/bff/sessions.js';
-import { openStore } from '../../server/store/store.js';
+import { OperatorAccounts, ROLES } from '../../server/bff/operators.js';
 import { CliError, parse } from '../args.js';
+import { STORE_FLAGS, STORE_HELP, openCliStore } from '../store-flags.js';
 
 const HELP = `
 Usage: devicestreams operator <list | add NAME | set-password NAME | set-role NAME | delete NAME> [options]
 
-Manages operator accounts of the console directly in the hub's data directory (run it where the
-hub runs; for example when the admin password is lost). Admins can also do this in the console.
+Manages operator accounts of the console directly in the hub's store (run it where the hub runs;
+for example when the admin password is lost). Admins can also do this in the console. A running
+console ends the terminals of an account changed here within 2 s.
 
   list                 accounts and their roles
   add NAME             create an account (--role, default operator)
@@ -21,7 +19,7 @@ hub runs; for example when the admin password is lost). Admins can also do this 
   delete NAME          remove an account
 
 Options:
-  --data-dir DIR       the hub's data directory (default ./data)
+${STORE_HELP}
   --role ROLE          admin (everything), operator (open terminals) or viewer (devices, history)
   --password-env VAR   read the password from this environment variable; without it a random
                        password is generated and printed once
@@ -33,13 +31,11 @@ Example:
 
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
-    'data-dir': { type: 'string' },
+    ...STORE_FLAGS,
     role: { type: 'string' },
     'password-env': { type: 'string' },
   }, HELP);
   const [action, name] = positionals;
-  const dataDir = resolve(values['data-dir'] ?? 'data');
-  if (!existsSync(join(dataDir, 'hub.db'))) throw new CliError(`no hub data in ${dataDir}; start the hub first or pass --data-dir`);
   const role = values.role;
   if (role !== undefined && !ROLES.includes(role as Role)) throw new CliError('--role must be admin, operator or viewer', 2);
   const password = (): { value: string; generated: boolean } => {
@@ -50,9 +46,9 @@ export async function run(argv: string[]): Promise<void> {
     }
     return { value: randomBytes(12).toString('base64url'), generated: true };
   };
-  const store = openStore(dataDir);
+  const store = await openCliStore(values);
   try {
-    const operators = new OperatorRepository(store.db);
+    const operators = new OperatorAccounts(store.operators);
     const needName = (): string => {
       if (name === undefined) throw new CliError(`operator ${action ?? ''} needs a name`, 2);
       return name;
@@ -62,7 +58,7 @@ export async function run(argv: string[]): Promise<void> {
     };
     switch (action) {
       case 'list':
-        for (const o of operators.list()) process.stdout.write(`${o.name.padEnd(24)} ${o.role}\n`);
+        for (const o of await operators.list()) process.stdout.write(`${o.name.padEnd(24)} ${o.role}\n`);
         return;
       case 'add': {
         const who = needName();
@@ -77,20 +73,20 @@ export async function run(argv: string[]): Promise<void> {
         const who = needName();
         const p = password();
         if (!(await operators.setPassword(who, p.value))) throw new CliError(`no operator named ${who}`);
-        new SessionStore(store.db, 0).deleteFor(who);
+        await store.sessions.deleteFor(who);
         announce(who, p);
         return;
       }
       case 'set-role': {
         const who = needName();
         if (role === undefined) throw new CliError('set-role needs --role', 2);
-        if (!operators.setRole(who, role as Role)) throw new CliError(`no operator named ${who}`);
+        if (!(await operators.setRole(who, role as Role))) throw new CliError(`no operator named ${who}`);
         process.stdout.write(`${who} is now ${role}\n`);
         return;
       }
       case 'delete': {
         const who = needName();
-        if (!operators.delete(who)) throw new CliError(`no operator named ${who}`);
+        if (!(await operators.delete(who))) throw new CliError(`no operator named ${who}`);
         process.stdout.write(`deleted ${who}\n`);
         return;
       }
@@ -98,6 +94,6 @@ export async function run(argv: string[]): Promise<void> {
         throw new CliError('use list, add, set-password, set-role or delete (see --help)', 2);
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -9,13 +9,13 @@ import { splitTarget } from '../http/router.js';
 import type { ServiceClient } from '../sdk/service-client.js';
 import { ApiFailure, badRequest, forbidden, fromHubError, sendApiJson, unauthorized } from './api-errors.js';
 import type { LoginLimiter } from './login-limiter.js';
-import { ROLES, type OperatorRepository } from './operators.js';
+import { ROLES, type OperatorAccounts } from './operators.js';
 import { presentDevice, presentStream } from './presenters.js';
 import { SESSION_COOKIE, readCookie, type Session, type SessionStore } from './sessions.js';
 import type { SessionSockets } from './session-sockets.js';
 
 export interface ApiContext {
-  operators: OperatorRepository;
+  operators: OperatorAccounts;
   /** Terminals and watches, tied to the session and account that opened them. */
   sockets: SessionSockets;
   sessions: SessionStore;
@@ -23,7 +23,7 @@ export interface ApiContext {
   service: ServiceClient;
   secureCookies: boolean;
   /** Recording summaries for history rows. */
-  recordingsOf: (streamIds: readonly string[]) => Map<string, { size: number; truncated: boolean; live: boolean }>;
+  recordingsOf: (streamIds: readonly string[]) => Promise<Map<string, { size: number; truncated: boolean; live: boolean }>>;
 }
 
 export interface Caller {
@@ -64,10 +64,10 @@ function sessionCookie(value: string, maxAgeSeconds: number, secure: boolean): s
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
 }
 
-export function callerOf(ctx: ApiContext, req: IncomingMessage): Caller | undefined {
-  const session = ctx.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+export async function callerOf(ctx: ApiContext, req: IncomingMessage): Promise<Caller | undefined> {
+  const session = await ctx.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
   if (session === undefined) return undefined;
-  const op = ctx.operators.get(session.operator);
+  const op = await ctx.operators.get(session.operator);
   if (op === undefined) return undefined;
   return { session, me: { name: op.name, role: op.role }, operatorId: op.id };
 }
@@ -105,7 +105,7 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
         const op = await ctx.operators.authenticate(body.username, body.password);
         if (op === undefined) throw new ApiFailure(401, 'bad_credentials', 'Wrong user name or password.');
         ctx.limiter.succeeded(decision.attempt);
-        const { token, expiresAt } = ctx.sessions.create(op.name);
+        const { token, expiresAt } = await ctx.sessions.create(op.name);
         const me: Me = { name: op.name, role: op.role };
         sendApiJson(res, 200, me, { 'set-cookie': sessionCookie(token, Math.floor((expiresAt - Date.now()) / 1000), ctx.secureCookies) });
       },
@@ -113,9 +113,9 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
     {
       method: 'POST',
       path: '/api/logout',
-      run: (_req, res, caller) => {
+      run: async (_req, res, caller) => {
         if (caller !== undefined) {
-          ctx.sessions.delete(caller.session.tokenHash);
+          await ctx.sessions.delete(caller.session.tokenHash);
           ctx.sockets.closeSession(caller.session.tokenHash, ConsoleCloseCode.LoggedOut, 'You logged out.');
         }
         res.writeHead(204, { 'set-cookie': sessionCookie('', 0, ctx.secureCookies), 'cache-control': 'no-store' }).end();
@@ -172,7 +172,7 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
             limit,
           })
           .catch((e: unknown) => { throw fromHubError(e); });
-        const recordings = ctx.recordingsOf(page.streams.map((s) => s.streamId));
+        const recordings = await ctx.recordingsOf(page.streams.map((s) => s.streamId));
         const body: StreamPage = { streams: page.streams.map((s) => presentStream(s, recordings.get(s.streamId) ?? null)), nextBefore: page.nextBefore };
         sendApiJson(res, 200, body);
       },
@@ -180,9 +180,9 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
     {
       method: 'GET',
       path: '/api/operators',
-      run: (_req, res, caller) => {
+      run: async (_req, res, caller) => {
         need(caller, ['admin'], 'manage operators');
-        sendApiJson(res, 200, { operators: ctx.operators.list().map((o) => ({ name: o.name, role: o.role, createdAt: new Date(o.createdAt).toISOString() })) });
+        sendApiJson(res, 200, { operators: (await ctx.operators.list()).map((o) => ({ name: o.name, role: o.role, createdAt: new Date(o.createdAt).toISOString() })) });
       },
     },
     {
@@ -205,31 +205,31 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
         if (name === me.me.name && body.role !== undefined && body.role !== 'admin') {
           throw badRequest('You cannot take away your own admin role; another admin can.');
         }
-        const before = ctx.operators.get(name);
+        const before = await ctx.operators.get(name);
         if (before === undefined) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
         if (body.role !== undefined && body.role !== before.role) {
-          ctx.operators.setRole(name, body.role);
+          await ctx.operators.setRole(name, body.role);
           ctx.sockets.closeOperator(before.id, `An admin changed your role to ${body.role}.`);
         }
         if (body.password !== undefined) {
           await ctx.operators.setPassword(name, body.password);
-          ctx.sessions.deleteFor(name);
+          await ctx.sessions.deleteFor(name);
           ctx.limiter.forget(name);
           ctx.sockets.closeOperator(before.id, 'An admin reset your password; log in again.');
         }
-        const op = ctx.operators.get(name);
+        const op = await ctx.operators.get(name);
         sendApiJson(res, 200, { name, role: op?.role });
       },
     },
     {
       method: 'DELETE',
       path: '/api/operators/:name',
-      run: (_req, res, caller, params) => {
+      run: async (_req, res, caller, params) => {
         const me = need(caller, ['admin'], 'manage operators');
         const name = params.name ?? '';
         if (name === me.me.name) throw badRequest('You cannot delete your own account.');
-        const op = ctx.operators.get(name);
-        if (op === undefined || !ctx.operators.delete(name)) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
+        const op = await ctx.operators.get(name);
+        if (op === undefined || !(await ctx.operators.delete(name))) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
         ctx.limiter.forget(name);
         ctx.sockets.closeOperator(op.id, 'An admin removed your account.');
         res.writeHead(204).end();

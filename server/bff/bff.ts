@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RoleHandler } from '../server.js';
 import type { ServiceClient } from '../sdk/service-client.js';
-import type { Db } from '../store/database.js';
+import type { Store } from '../store/store.js';
 import { rejectUpgrade } from '../http/upgrade.js';
 import { Router, splitTarget } from '../http/router.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
@@ -17,18 +17,19 @@ import { ConsoleCloseCode, type ConsoleCloseCodeValue } from '../../shared/conso
 import { ApiFailure, routingFailure, sendApiError } from './api-errors.js';
 import { apiRoutes, callerOf, type ApiContext, type ApiHandler } from './api-routes.js';
 import { LoginLimiter } from './login-limiter.js';
-import { OperatorRepository } from './operators.js';
+import { OperatorAccounts } from './operators.js';
 import { SessionSockets } from './session-sockets.js';
 import { SessionStore } from './sessions.js';
 import { SECURITY_HEADERS, createStaticHandler } from './static-files.js';
 import { TerminalSessions } from './terminal-bridge.js';
 import { Recorder } from './recording/recorder.js';
-import { RecordingStore } from './recording/recording-store.js';
 import { recordingRoutes } from './recording-routes.js';
 import { WebSocketServer } from 'ws';
 
 export interface BffOptions {
-  db: Db;
+  store: Store;
+  /** This node (recordings it writes are its own to finish after a crash). */
+  node: string;
   service: ServiceClient;
   webRoot: string;
   /** Secure cookies (the console is served over HTTPS). */
@@ -43,14 +44,13 @@ export interface BffOptions {
   log: (line: string) => void;
   /** Announces the first admin password (default: log it). */
   announce?: (line: string) => void;
-  /** Where recordings go (`<dataDir>/recordings`), their size budget and retention. */
-  dataDir: string;
+  /** Recordings' size budget and retention (they live in the store). */
   recordingBudgetBytes?: number;
   recordingRetentionMs?: number;
 }
 
 export interface Bff extends RoleHandler {
-  operators: OperatorRepository;
+  operators: OperatorAccounts;
   terminals: TerminalSessions;
   recorder: Recorder;
 }
@@ -62,28 +62,30 @@ function ownOrigin(req: IncomingMessage): string {
 }
 
 export async function createBff(o: BffOptions): Promise<Bff> {
-  const operators = new OperatorRepository(o.db);
-  if (operators.count() === 0) {
+  const operators = new OperatorAccounts(o.store.operators);
+  if ((await operators.count()) === 0) {
     const password = o.adminPassword ?? randomBytes(12).toString('base64url');
-    await operators.create('admin', password, 'admin');
-    (o.announce ?? o.log)(
+    // Two nodes of a new cluster may both get here; only the one whose account is made announces it.
+    if (await operators.create('admin', password, 'admin')) (o.announce ?? o.log)(
       o.adminPassword === undefined
         ? `Console login created: user "admin", password "${password}" (shown once; change it or add operators as admin)`
         : 'Console login created: user "admin" with the password from DEVICESTREAMS_ADMIN_PASSWORD',
     );
   }
-  const recordings = new RecordingStore(o.db);
   const recorder = new Recorder({
-    dataDir: o.dataDir,
-    store: recordings,
+    store: o.store,
+    node: o.node,
     budgetBytes: o.recordingBudgetBytes ?? 64 * 1024 * 1024,
     retentionMs: o.recordingRetentionMs ?? 30 * 24 * 3600 * 1000,
     log: o.log,
   });
-  const sessions = new SessionStore(o.db, o.sessionTtlMs ?? 12 * 3600 * 1000);
+  const recovered = await recorder.recover();
+  if (recovered > 0) o.log(`finished ${recovered} recording(s) left unfinished by the previous run`);
+  void recorder.sweep().catch((err: unknown) => o.log(`recording retention: ${String(err)}`));
+  const sessions = new SessionStore(o.store.sessions, o.sessionTtlMs ?? 12 * 3600 * 1000);
   const sockets = new SessionSockets({
     sessionLive: (key) => sessions.isLive(key),
-    roleOf: (id) => operators.getById(id)?.role,
+    roleOf: async (id) => (await operators.getById(id))?.role,
     log: o.log,
   });
   const terminals = new TerminalSessions({
@@ -103,15 +105,15 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     limiter: new LoginLimiter({ windowMs: 5 * 60 * 1000, maxFailuresPerAddress: 20, maxFailuresPerName: 5 }),
     service: o.service,
     secureCookies: o.secure,
-    recordingsOf: (ids) => {
-      const rows = recordings.getMany(ids);
+    recordingsOf: async (ids) => {
+      const rows = await o.store.recordings.getMany(ids);
       const out = new Map<string, { size: number; truncated: boolean; live: boolean }>();
-      for (const [id, r] of rows) out.set(id, { size: recorder.liveSize(id) ?? r.size, truncated: r.truncated, live: recorder.isLive(id) });
+      for (const [id, r] of rows) out.set(id, { size: recorder.liveSize(id) ?? r.size, truncated: r.truncated, live: recorder.isLive(id) || r.endedAt === null });
       return out;
     },
   };
   const router = new Router<ApiHandler>();
-  for (const r of [...apiRoutes(ctx), ...recordingRoutes(recorder, (id) => recordings.get(id))]) router.add(r.method, r.path, r.run);
+  for (const r of [...apiRoutes(ctx), ...recordingRoutes(recorder)]) router.add(r.method, r.path, r.run);
   const staticFiles = createStaticHandler(o.webRoot);
   const allowed = new Set(o.allowedOrigins ?? []);
   const originOk = (req: IncomingMessage): boolean => {
@@ -149,17 +151,22 @@ export async function createBff(o: BffOptions): Promise<Bff> {
         return true;
       }
       const { handler, params } = route;
-      Promise.resolve()
-        .then(() => handler(req, res, callerOf(ctx, req), params))
+      callerOf(ctx, req)
+        .then((caller) => handler(req, res, caller, params))
         .catch((err: unknown) => sendApiError(res, err, o.log));
       return true;
     },
     handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
       const path = (req.url ?? '/').split('?')[0];
-      if (path === '/api/terminal/watch') {
-        if (!originOk(req)) throw new DsError(ErrorCode.Forbidden, 'watch sockets may only be opened from the console page (Origin refused)');
-        const caller = callerOf(ctx, req);
+      if (path !== '/api/terminal/watch' && path !== '/api/terminal') return false;
+      if (!originOk(req)) throw new DsError(ErrorCode.Forbidden, `${path === '/api/terminal' ? 'terminal' : 'watch'} sockets may only be opened from the console page (Origin refused)`);
+      const accept = async (): Promise<void> => {
+        const caller = await callerOf(ctx, req);
         if (caller === undefined) throw new DsError(ErrorCode.MissingCredentials, 'log in first');
+        if (path === '/api/terminal') {
+          terminals.open(req, socket, head, { sessionKey: caller.session.tokenHash, operator: caller.me.name, operatorId: caller.operatorId, role: caller.me.role });
+          return;
+        }
         if (caller.me.role !== 'admin') throw new DsError(ErrorCode.Forbidden, 'only admins may watch live sessions');
         const streamId = splitTarget(req.url).query.get('streamId') ?? '';
         watchServer.handleUpgrade(req, socket, head, (ws) => {
@@ -173,22 +180,14 @@ export async function createBff(o: BffOptions): Promise<Bff> {
           const untrack = sockets.track({ sessionKey: caller.session.tokenHash, operatorId: caller.operatorId, role: caller.me.role, close: end });
           ws.once('close', untrack);
         });
-        return true;
-      }
-      if (path !== '/api/terminal') return false;
-      if (!originOk(req)) throw new DsError(ErrorCode.Forbidden, 'terminal sockets may only be opened from the console page (Origin refused)');
-      const caller = callerOf(ctx, req);
-      if (caller === undefined) {
-        rejectUpgrade(socket, new DsError(ErrorCode.MissingCredentials, 'log in first'));
-        return true;
-      }
-      terminals.open(req, socket, head, { sessionKey: caller.session.tokenHash, operator: caller.me.name, operatorId: caller.operatorId, role: caller.me.role });
+      };
+      accept().catch((err: unknown) => rejectUpgrade(socket, err));
       return true;
     },
-    close(): void {
+    async close(): Promise<void> {
       sockets.close();
       terminals.close();
-      recorder.close();
+      await recorder.close();
       watchServer.close();
     },
   };

@@ -1,8 +1,8 @@
 /** Operator accounts of the console: scrypt-hashed passwords and a role. */
-import { randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Role } from '../../shared/console-api.js';
-import { Statements, type Db } from '../store/database.js';
+import type { Operator, OperatorRepository } from '../store/store.js';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 const PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -10,13 +10,7 @@ const KEYLEN = 32;
 
 export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
 
-export interface Operator {
-  /** Stable for the account's life; a later account with the same name gets another. */
-  id: string;
-  name: string;
-  role: Role;
-  createdAt: number;
-}
+export type { Operator };
 
 /** `scrypt$N$r$p$salt$hash`, all base64. */
 export async function hashPassword(password: string): Promise<string> {
@@ -41,66 +35,56 @@ async function decoyHash(): Promise<string> {
   return decoy;
 }
 
-interface Row {
-  id: string;
-  name: string;
-  password_hash: string;
-  role: Role;
-  created_at: number;
-}
+/**
+ * Operator accounts: the store's rows plus what only the console does with them — hashing
+ * passwords and checking a login.
+ */
+export class OperatorAccounts {
+  readonly #repo: OperatorRepository;
 
-function fromRow(r: Row): Operator {
-  return { id: r.id, name: r.name, role: r.role, createdAt: r.created_at };
-}
-
-export class OperatorRepository {
-  readonly #sql: Statements;
-
-  constructor(db: Db) {
-    this.#sql = new Statements(db);
+  constructor(repo: OperatorRepository) {
+    this.#repo = repo;
   }
 
-  count(): number {
-    return this.#sql.get<[], { n: number }>('SELECT COUNT(*) AS n FROM operators').get()?.n ?? 0;
+  count(): Promise<number> {
+    return this.#repo.count();
   }
 
-  get(name: string): Operator | undefined {
-    const row = this.#sql.get<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
-    return row === undefined ? undefined : fromRow(row);
+  get(name: string): Promise<Operator | undefined> {
+    return this.#repo.get(name);
   }
 
-  getById(id: string): Operator | undefined {
-    const row = this.#sql.get<[string], Row>('SELECT * FROM operators WHERE id = ?').get(id);
-    return row === undefined ? undefined : fromRow(row);
+  getById(id: string): Promise<Operator | undefined> {
+    return this.#repo.getById(id);
   }
 
-  list(): Operator[] {
-    return this.#sql.get<[], Row>('SELECT * FROM operators ORDER BY name').all().map(fromRow);
+  list(): Promise<Operator[]> {
+    return this.#repo.list();
   }
 
   /** Creates an account; false when the name is taken. */
   async create(name: string, password: string, role: Role): Promise<boolean> {
-    const hash = await hashPassword(password);
-    return this.#sql.get('INSERT OR IGNORE INTO operators (id, name, password_hash, role, created_at) VALUES (?,?,?,?,?)').run(randomUUID(), name, hash, role, Date.now()).changes > 0;
+    return this.#repo.create(name, await hashPassword(password), role, Date.now());
   }
 
   async setPassword(name: string, password: string): Promise<boolean> {
-    const hash = await hashPassword(password);
-    return this.#sql.get('UPDATE operators SET password_hash = ? WHERE name = ?').run(hash, name).changes > 0;
+    return this.#repo.setPasswordHash(name, await hashPassword(password));
   }
 
-  setRole(name: string, role: Role): boolean {
-    return this.#sql.get('UPDATE operators SET role = ? WHERE name = ?').run(role, name).changes > 0;
+  setRole(name: string, role: Role): Promise<boolean> {
+    return this.#repo.setRole(name, role);
   }
 
-  delete(name: string): boolean {
-    return this.#sql.get('DELETE FROM operators WHERE name = ?').run(name).changes > 0;
+  delete(name: string): Promise<boolean> {
+    return this.#repo.delete(name);
   }
 
   /** The operator if the password matches; the same work is done for unknown names. */
   async authenticate(name: string, password: string): Promise<Operator | undefined> {
-    const row = this.#sql.get<[string], Row>('SELECT * FROM operators WHERE name = ?').get(name);
-    const ok = await verifyPassword(password, row?.password_hash ?? (await decoyHash()));
-    return ok && row !== undefined ? fromRow(row) : undefined;
+    const row = await this.#repo.getWithHash(name);
+    const ok = await verifyPassword(password, row?.passwordHash ?? (await decoyHash()));
+    if (!ok || row === undefined) return undefined;
+    const { passwordHash: _hash, ...operator } = row;
+    return operator;
   }
 }

@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createServiceClient } from '../sdk/service-client.js';
 import type { RoleHandler, RunningServer } from '../server.js';
-import { openStore, type Store } from '../store/store.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
 import type { ServiceClient } from '../sdk/service-client.js';
 import { createBff } from './bff.js';
 
@@ -30,8 +31,8 @@ export const WEB_ROOT = resolve(import.meta.dirname, '..', '..', 'web', 'dist');
 export async function createBffRole(server: RunningServer, o: BffRoleOptions): Promise<RoleHandler> {
   let service: ServiceClient;
   let ownStore: Store | undefined;
-  if (server.hub !== undefined && server.store !== undefined) {
-    const cs = server.policyConnectionString('console');
+  if (server.hub !== undefined) {
+    const cs = await server.policyConnectionString('console');
     if (cs === undefined) throw new Error('the hub has no "console" policy');
     const ca = server.caFile === undefined ? undefined : readFileSync(server.caFile, 'utf8');
     service = createServiceClient(cs, { ca, hubUrl: server.internalUrl });
@@ -43,11 +44,13 @@ export async function createBffRole(server: RunningServer, o: BffRoleOptions): P
       hubUrl: o.hubUrl,
       ca: o.hubCaFile === undefined ? undefined : readFileSync(o.hubCaFile, 'utf8'),
     });
-    ownStore = openStore(o.dataDir);
   }
+  // Accounts, sessions and recordings: the cluster store when this node has one, else the console's own.
+  const store = server.store ?? (ownStore = await openStore({ dataDir: o.dataDir }));
   if (!existsSync(join(WEB_ROOT, 'index.html'))) o.log(`note: the console is not built yet (${WEB_ROOT}); run: node scripts/build-web.js`);
   const bff = await createBff({
-    db: ((server.store ?? ownStore) as Store).db,
+    store,
+    node: server.node,
     service,
     webRoot: WEB_ROOT,
     secure: server.url.startsWith('https:'),
@@ -56,16 +59,15 @@ export async function createBffRole(server: RunningServer, o: BffRoleOptions): P
     allowedOrigins: o.allowedOrigins ?? [],
     log: o.log,
     ...(o.announce === undefined ? {} : { announce: o.announce }),
-    dataDir: o.dataDir,
     ...(o.recordingBudgetBytes === undefined ? {} : { recordingBudgetBytes: o.recordingBudgetBytes }),
     ...(o.recordingRetentionMs === undefined ? {} : { recordingRetentionMs: o.recordingRetentionMs }),
   });
   return {
     handleRequest: (req, res) => bff.handleRequest(req, res),
     handleUpgrade: (req, socket, head) => bff.handleUpgrade(req, socket, head),
-    close: () => {
-      void bff.close();
-      ownStore?.close();
+    close: async () => {
+      await bff.close();
+      await ownStore?.close();
     },
   };
 }

@@ -20,9 +20,9 @@ export interface TrackedSocket {
 
 export interface SessionSocketsOptions {
   /** Is this login session still live? */
-  sessionLive: (sessionKey: string) => boolean;
+  sessionLive: (sessionKey: string) => Promise<boolean>;
   /** The operator's role now, or undefined when the account is gone. */
-  roleOf: (operatorId: string) => Role | undefined;
+  roleOf: (operatorId: string) => Promise<Role | undefined>;
   /** How often every socket's session and account are checked again. Default 2 s. */
   recheckMs?: number;
   log: (line: string) => void;
@@ -32,10 +32,19 @@ export class SessionSockets {
   readonly #o: SessionSocketsOptions;
   readonly #sockets = new Set<TrackedSocket>();
   readonly #timer: NodeJS.Timeout;
+  #checking = false;
 
   constructor(o: SessionSocketsOptions) {
     this.#o = o;
-    this.#timer = setInterval(() => this.recheck(), o.recheckMs ?? 2000);
+    this.#timer = setInterval(() => {
+      if (this.#checking) return;
+      this.#checking = true;
+      this.recheck()
+        .catch((err: unknown) => o.log(`console: could not re-check open terminals: ${String(err)}`))
+        .finally(() => {
+          this.#checking = false;
+        });
+    }, o.recheckMs ?? 2000);
     this.#timer.unref();
   }
 
@@ -71,14 +80,17 @@ export class SessionSockets {
   }
 
   /** Ends the sockets whose session has ended or whose operator's account changed. */
-  recheck(): void {
+  async recheck(): Promise<void> {
     const roles = new Map<string, Role | undefined>();
+    const live = new Map<string, boolean>();
     for (const s of [...this.#sockets]) {
-      if (!roles.has(s.operatorId)) roles.set(s.operatorId, this.#o.roleOf(s.operatorId));
+      if (!roles.has(s.operatorId)) roles.set(s.operatorId, await this.#o.roleOf(s.operatorId));
+      if (!live.has(s.sessionKey)) live.set(s.sessionKey, await this.#o.sessionLive(s.sessionKey));
+      if (!this.#sockets.has(s)) continue;
       const role = roles.get(s.operatorId);
       if (role === undefined) this.#end(s, ConsoleCloseCode.Revoked, 'Your account was removed.');
       else if (role !== s.role) this.#end(s, ConsoleCloseCode.Revoked, `Your role changed to ${role}; open the session again if it still allows it.`);
-      else if (!this.#o.sessionLive(s.sessionKey)) this.#end(s, ConsoleCloseCode.LoggedOut, 'Your login session ended.');
+      else if (live.get(s.sessionKey) !== true) this.#end(s, ConsoleCloseCode.LoggedOut, 'Your login session ended.');
     }
   }
 

@@ -33,7 +33,7 @@ export interface TerminalOptions {
   /** Where each terminal is tracked against the session and account that opened it. */
   sockets: SessionSockets;
   /** Called with both ends once the stream is up (session recording hooks in here). */
-  onOpen?: (info: { streamId: string; operator: string; operatorId: string; deviceId: string }) => TerminalTap | undefined;
+  onOpen?: (info: { streamId: string; operator: string; operatorId: string; deviceId: string }) => Promise<TerminalTap | undefined>;
 }
 
 /** Sees the terminal bytes going each way (for recording); must not block. */
@@ -137,7 +137,18 @@ export class TerminalSessions {
     }
     send(ws, { type: 'status', phase: 'accepted', streamId });
     this.#o.log(`terminal ${streamId}: ${operator} on ${deviceId}`);
-    const tap = this.#o.onOpen?.({ streamId, operator, operatorId, deviceId });
+    let tap: TerminalTap | undefined;
+    try {
+      tap = await this.#o.onOpen?.({ streamId, operator, operatorId, deviceId });
+    } catch (err) {
+      // A store that cannot take the recording must not cost the operator their terminal.
+      this.#o.log(`terminal ${streamId}: not recorded: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (ws.readyState !== ws.OPEN) {
+      tap?.end();
+      stream.destroy();
+      return;
+    }
     this.#pipe(ws, stream, tap);
     send(ws, { type: 'status', phase: 'connected', streamId });
     ws.resume();

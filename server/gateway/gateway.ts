@@ -11,17 +11,21 @@ import { CloseCode } from '../../shared/close-codes.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { MAX_FRAME_BYTES } from '../../shared/limits.js';
 import { verifyStreamToken, type StreamSide } from '../../shared/stream-token.js';
-import type { StreamEnd } from '../store/streams.js';
+import type { StreamEnd } from '../store/store.js';
 import { bridge, cutForHeartbeat } from './bridge.js';
 import { ExpiringSet } from './used-tokens.js';
+import { closeWithin } from '../../shared/ws-close.js';
+import type { GatewayControl } from '../hub/stream-broker.js';
 
 /** Where the endpoint reports stream events: the broker in-process, or the hub over HTTPS. */
 export interface StreamReporter {
-  opened(streamId: string): void;
-  ended(streamId: string, end: StreamEnd): void;
+  opened(streamId: string): void | Promise<void>;
+  ended(streamId: string, end: StreamEnd): void | Promise<void>;
 }
 
 export interface GatewayOptions {
+  /** This endpoint's node; tokens naming another node's endpoint are refused. */
+  node: string;
   tokenSecret: Buffer;
   reporter: StreamReporter;
   heartbeatIntervalMs: number;
@@ -43,7 +47,7 @@ interface Alive {
   alive: boolean;
 }
 
-export class Gateway {
+export class Gateway implements GatewayControl {
   readonly #o: GatewayOptions;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   readonly #usedTokens: ExpiringSet;
@@ -52,6 +56,8 @@ export class Gateway {
   readonly #open = new Map<string, [WebSocket, WebSocket]>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #liveness = new WeakMap<WebSocket, Alive>();
+  /** Streams the hub asked to close: their end is reported as the hub's doing, with its reason. */
+  readonly #aborted = new Map<string, { code: number; reason: string }>();
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -83,6 +89,9 @@ export class Gateway {
     const now = Date.now();
     const claims = verifyStreamToken(this.#o.tokenSecret, auth.slice(7).trim(), Math.floor(now / 1000));
     if (claims.sid !== streamId) throw new DsError(ErrorCode.WrongScope, 'stream token is for another stream');
+    if (claims.gw !== undefined && claims.gw !== this.#o.node) {
+      throw new DsError(ErrorCode.WrongScope, `stream token is for the streaming endpoint of node "${claims.gw}", not this one; connect to the URL the hub gave`);
+    }
     if (this.#usedTokens.has(claims.jti, now)) throw new DsError(ErrorCode.Unauthorized, 'stream token has already been used; tokens are single-use');
     if (this.#endedStreams.has(streamId, now)) throw new DsError(ErrorCode.StreamNotFound, 'this stream has already ended; initiate a new one');
     const waiting = this.#waiting.get(streamId);
@@ -131,10 +140,12 @@ export class Gateway {
     const service = side === 'service' ? ws : peer.ws;
     const device = side === 'device' ? ws : peer.ws;
     this.#open.set(streamId, [service, device]);
-    this.#o.reporter.opened(streamId);
+    this.#opened(streamId);
     bridge(service, device, (end) => {
       this.#open.delete(streamId);
-      this.#end(streamId, end);
+      const aborted = this.#aborted.get(streamId);
+      this.#aborted.delete(streamId);
+      this.#end(streamId, aborted === undefined ? end : { ...end, closedBy: 'hub', closeCode: aborted.code, reason: aborted.reason });
     });
     if (peer.ws.readyState !== peer.ws.OPEN) {
       // The first side vanished in the same tick; the bridge's close handler will not fire for it.
@@ -145,11 +156,15 @@ export class Gateway {
 
   #end(streamId: string, end: StreamEnd): void {
     this.#endedStreams.add(streamId, Date.now() + 120_000);
-    try {
-      this.#o.reporter.ended(streamId, end);
-    } catch (err) {
-      this.#o.log(`stream ${streamId}: could not record its end: ${String(err)}`);
-    }
+    Promise.resolve()
+      .then(() => this.#o.reporter.ended(streamId, end))
+      .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its end: ${String(err)}`));
+  }
+
+  #opened(streamId: string): void {
+    Promise.resolve()
+      .then(() => this.#o.reporter.opened(streamId))
+      .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its opening: ${String(err)}`));
   }
 
   #beat(): void {
@@ -179,20 +194,32 @@ export class Gateway {
       clearTimeout(w.timer);
       this.#waiting.delete(streamId);
       w.ws.removeListener('close', w.onClose);
-      w.ws.resume();
-      w.ws.close(code, reason);
-      this.#endedStreams.add(streamId, Date.now() + 120_000);
+      closeWithin(w.ws, code, reason, 2000);
+      this.#end(streamId, { closedBy: 'hub', closeCode: code, reason, bytesToDevice: 0, bytesFromDevice: 0 });
     }
     const open = this.#open.get(streamId);
-    if (open !== undefined) for (const ws of open) ws.close(code, reason);
+    if (open !== undefined) {
+      if (this.#aborted.size < 100_000) this.#aborted.set(streamId, { code, reason });
+      for (const ws of open) closeWithin(ws, code, reason, 2000);
+    }
   }
 
-  /** Closes every stream (hub shutdown) and stops the heartbeat. */
-  close(): void {
+  /**
+   * Closes every stream (shutdown) and stops the heartbeat; resolves once every socket has closed
+   * (peers that do not answer are cut off after 1 s), so the streams' ends have been reported.
+   */
+  async close(): Promise<void> {
     clearInterval(this.#heartbeat);
     for (const id of [...this.#waiting.keys()]) this.abort(id, CloseCode.HubShutdown, 'hub shut down');
-    for (const [, pair] of this.#open) for (const ws of pair) ws.close(CloseCode.HubShutdown, 'hub shut down');
-    for (const ws of this.#wss.clients) setTimeout(() => ws.terminate(), 1000).unref();
+    for (const id of [...this.#open.keys()]) this.abort(id, CloseCode.HubShutdown, 'hub shut down');
+    const sockets = [...this.#wss.clients];
+    await Promise.all(
+      sockets.map((ws) => new Promise<void>((resolve) => {
+        if (ws.readyState === ws.CLOSED) return resolve();
+        ws.once('close', () => resolve());
+        setTimeout(() => ws.terminate(), 1000).unref();
+      })),
+    );
     this.#wss.close();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import type { StreamEnd } from '../store/streams.js';
+import type { StreamEnd } from '../store/store.js';
 import type { StreamReporter } from './gateway.js';
 
 export interface RemoteReporterOptions {

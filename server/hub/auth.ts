@@ -4,9 +4,13 @@
  */
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { checkSasExpiry, parseSasToken, sasSignatureMatches, type ParsedSasToken } from '../../shared/sas.js';
-import type { DeviceRecord } from '../store/devices.js';
-import type { Right } from '../store/policies.js';
-import type { Store } from '../store/store.js';
+import type { DeviceRecord, PolicyRecord, Right, Store } from '../store/store.js';
+
+/**
+ * How long a policy read from the store is reused. Policies are read on every service call and
+ * change rarely (the CLI rotates keys); a few seconds keep a busy hub off the store for them.
+ */
+const POLICY_CACHE_MS = 5000;
 
 export interface PolicyPrincipal {
   policy: string;
@@ -32,6 +36,7 @@ export class Authenticator {
   readonly #store: Store;
   readonly #hosts: Set<string>;
   readonly #now: () => number;
+  readonly #policies = new Map<string, { at: number; policy: PolicyRecord | undefined }>();
 
   constructor(store: Store, hostNames: readonly string[], now: () => number = () => Math.floor(Date.now() / 1000)) {
     this.#store = store;
@@ -48,15 +53,26 @@ export class Authenticator {
     return token;
   }
 
+  async #policy(name: string): Promise<PolicyRecord | undefined> {
+    const now = Date.now();
+    const hit = this.#policies.get(name);
+    if (hit !== undefined && now - hit.at < POLICY_CACHE_MS) return hit.policy;
+    const policy = await this.#store.policies.get(name);
+    // Bounded: unknown names (anyone can send one) are not remembered beyond a few.
+    if (this.#policies.size > 64) this.#policies.clear();
+    this.#policies.set(name, { at: now, policy });
+    return policy;
+  }
+
   /** Authenticates a service call and checks that its policy has one of `anyOf`. */
-  service(header: string | undefined, anyOf: readonly Right[]): PolicyPrincipal {
+  async service(header: string | undefined, anyOf: readonly Right[]): Promise<PolicyPrincipal> {
     const token = this.#parse(header);
     const resource = normalizeResource(token.resource);
     if (!this.#hosts.has(resource)) {
       throw new DsError(ErrorCode.WrongScope, `SAS token is for "${token.resource}", not for this hub`);
     }
     if (token.keyName === undefined) throw new DsError(ErrorCode.WrongScope, 'service calls need a policy token (skn=…)');
-    const policy = this.#store.policies.get(token.keyName);
+    const policy = await this.#policy(token.keyName);
     if (policy === undefined || !(sasSignatureMatches(token, policy.primaryKey) || sasSignatureMatches(token, policy.secondaryKey))) {
       throw new DsError(ErrorCode.Unauthorized, 'SAS token signature does not verify');
     }
@@ -67,7 +83,7 @@ export class Authenticator {
   }
 
   /** Authenticates a device for its own control channel; returns its registry record. */
-  device(header: string | undefined, deviceId: string): DeviceRecord {
+  async device(header: string | undefined, deviceId: string): Promise<DeviceRecord> {
     const token = this.#parse(header);
     const resource = normalizeResource(token.resource);
     const slash = resource.indexOf('/devices/');
@@ -81,10 +97,10 @@ export class Authenticator {
     if (!this.#hosts.has(host) || tokenDevice !== deviceId) {
       throw new DsError(ErrorCode.WrongScope, `SAS token is for "${token.resource}", not for device "${deviceId}" on this hub`);
     }
-    const device = this.#store.devices.get(deviceId);
+    const device = await this.#store.devices.get(deviceId);
     let ok = false;
     if (token.keyName !== undefined) {
-      const policy = this.#store.policies.get(token.keyName);
+      const policy = await this.#policy(token.keyName);
       ok = policy !== undefined && policy.rights.has('DeviceConnect') &&
         (sasSignatureMatches(token, policy.primaryKey) || sasSignatureMatches(token, policy.secondaryKey));
     } else if (device !== undefined) {

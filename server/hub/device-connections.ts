@@ -14,6 +14,7 @@ import {
   type StreamResponseMessage,
 } from '../../shared/control-protocol.js';
 import { CLOCK_SKEW_SECONDS, MAX_CONTROL_MESSAGE_BYTES } from '../../shared/limits.js';
+import type { DeviceRouter, RequestOutcome } from './stream-broker.js';
 import { closeWithin } from '../../shared/ws-close.js';
 
 export interface DeviceConnectionsOptions {
@@ -23,7 +24,6 @@ export interface DeviceConnectionsOptions {
   log: (line: string) => void;
 }
 
-export type RequestOutcome = StreamResponseMessage | 'timeout' | 'disconnected';
 
 interface Pending {
   resolve: (r: StreamResponseMessage | undefined) => void;
@@ -41,7 +41,8 @@ interface Connection {
 }
 
 
-export class DeviceConnections {
+/** The control channels this node holds; as a DeviceRouter it reaches only these devices. */
+export class DeviceConnections implements DeviceRouter {
   readonly #opts: DeviceConnectionsOptions;
   // No client tracking: #conns already holds every channel (thousands of idle devices; bytes count).
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CONTROL_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
@@ -178,10 +179,12 @@ export class DeviceConnections {
     });
   }
 
-  /** Closes a device's channel (disabled or deleted in the registry). */
-  disconnect(deviceId: string, code: number, reason: string): void {
+  /** Closes a device's channel (disabled or deleted in the registry); false when this node has none. */
+  disconnect(deviceId: string, code: number, reason: string): boolean {
     const conn = this.#conns.get(deviceId);
-    if (conn !== undefined) this.#drop(conn, code, reason);
+    if (conn === undefined) return false;
+    this.#drop(conn, code, reason);
+    return true;
   }
 
   /** Closes every channel and stops the heartbeat. */

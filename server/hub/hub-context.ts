@@ -15,5 +15,10 @@ export interface HubContext {
   streamingEndpoint: () => string;
   /** Bearer key a separate streaming-endpoint process uses to report stream events. */
   gatewayReportKey: Buffer;
+  /**
+   * Drops a device's control channel wherever it is, with `code` and `reason`; with `streamReason`
+   * also ends its live streams (device disabled or deleted).
+   */
+  revoke(deviceId: string, code: number, reason: string, streamReason: string | undefined): Promise<void>;
   log: (line: string) => void;
 }

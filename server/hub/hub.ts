@@ -1,7 +1,9 @@
 /**
  * The hub role: registry, authentication, control channels, stream initiation and the stream log,
  * served over one HTTP(S) server that `server.ts` owns. `createHub` wires the parts and returns
- * request and upgrade handlers; nothing here listens on a port.
+ * request and upgrade handlers; nothing here listens on a port. What is cluster-specific (reaching
+ * devices and streaming endpoints on other nodes, cluster-wide limits) comes in through options;
+ * without them the hub reaches only what this process holds.
  */
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,28 +12,37 @@ import { DsError, ErrorCode } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { parseSasToken } from '../../shared/sas.js';
 import { sendError } from '../http/respond.js';
+import { rejectUpgrade, refuseBrowserOrigin } from '../http/upgrade.js';
 import { Router } from '../http/router.js';
-import { refuseBrowserOrigin } from '../http/upgrade.js';
 import type { Store } from '../store/store.js';
 import { Authenticator } from './auth.js';
 import { DeviceConnections } from './device-connections.js';
 import type { HubContext } from './hub-context.js';
 import { createHubMetrics } from './metrics.js';
 import { addRegistryRoutes } from './registry-routes.js';
-import { StreamBroker } from './stream-broker.js';
+import { SerialQueue } from './serial-queue.js';
+import { StreamBroker, type DeviceRouter, type StreamGateways, type Throttle } from './stream-broker.js';
 import { addStreamRoutes } from './stream-routes.js';
-import { StreamThrottle, type ThrottleOptions } from './throttle.js';
 
 export interface HubOptions {
   store: Store;
+  /** This node's id (recorded with the devices it holds and the streams it starts). */
+  node: string;
   /** Host names (with port when not 443) that SAS tokens may be scoped to. */
   hostNames: string[];
   tokenSecret: Buffer;
-  /** `wss://…` base of the streaming endpoint that stream URLs point at. */
-  gatewayUrl: () => string;
+  /** Where streams are carried. */
+  gateways: StreamGateways;
+  /** Stream limits. */
+  throttle: Throttle;
+  /** How to reach devices held by other nodes; default: only this node's channels. */
+  devices?: (local: DeviceConnections) => DeviceRouter;
+  /** How to drop a device's channel wherever it is; default: only on this node. */
+  dropDevice?: (local: DeviceConnections, deviceId: string, code: number, reason: string) => Promise<void>;
   heartbeatIntervalMs: number;
   handshakeTimeoutMs: number;
-  throttle: ThrottleOptions;
+  /** Extra labels on every metric (the node id in a cluster). */
+  metricLabels?: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -39,7 +50,7 @@ export interface Hub {
   context: HubContext;
   /** Answers the request if it is the hub's; false otherwise. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Takes the upgrade if it is a control channel; false otherwise. Throws DsError to refuse. */
+  /** Takes the upgrade if it is a control channel; false otherwise. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   close(): void;
 }
@@ -49,44 +60,57 @@ export function gatewayReportKey(tokenSecret: Buffer): Buffer {
   return createHmac('sha256', tokenSecret).update('devicestreams gateway report').digest();
 }
 
-export function createHub(o: HubOptions): Hub {
+export async function createHub(o: HubOptions): Promise<Hub> {
   // Read at scrape time, after the broker below exists.
-  const metrics = createHubMetrics(() => broker.counts());
+  const metrics = createHubMetrics(() => broker.counts(), o.metricLabels ?? {});
+  // Presence writes of one device go to the store in the order they happened.
+  const presence = new SerialQueue();
   const connections = new DeviceConnections({
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     log: o.log,
     onChange: (deviceId, online) => {
       metrics.connectedDevices.set(connections.size);
-      try {
-        o.store.devices.touch(deviceId, true);
-      } catch (err) {
-        o.log(`device ${deviceId}: could not record activity: ${String(err)}`);
-      }
+      const at = Date.now();
+      presence.run(deviceId, () => (online ? o.store.devices.connected(deviceId, o.node, at) : o.store.devices.disconnected(deviceId, o.node, at))).catch((err: unknown) => {
+        o.log(`device ${deviceId}: could not record its ${online ? 'connection' : 'disconnection'}: ${String(err)}`);
+      });
       o.log(`device ${deviceId} ${online ? 'connected' : 'disconnected'}`);
     },
   });
   const broker = new StreamBroker({
     store: o.store,
-    connections,
-    throttle: new StreamThrottle(o.throttle),
+    node: o.node,
+    devices: o.devices?.(connections) ?? connections,
+    gateways: o.gateways,
+    throttle: o.throttle,
     metrics,
     tokenSecret: o.tokenSecret,
-    gatewayUrl: o.gatewayUrl,
     handshakeTimeoutMs: o.handshakeTimeoutMs,
     log: o.log,
   });
-  const orphans = o.store.streams.closeOrphans(Date.now());
+  // Whatever this node held when it last stopped is over now.
+  const at = Date.now();
+  const orphans = await o.store.streams.closeNodeStreams(o.node, 'hubRestart', at);
   if (orphans > 0) o.log(`closed ${orphans} stream record(s) left open by the previous run (hubRestart)`);
-  o.store.policies.ensureDefaults();
+  await o.store.devices.releaseNode(o.node, at);
+  await o.store.policies.ensureDefaults();
 
+  const dropDevice = o.dropDevice ?? ((local, deviceId, code, reason) => {
+    local.disconnect(deviceId, code, reason);
+    return Promise.resolve();
+  });
   const context: HubContext = {
     store: o.store,
     auth: new Authenticator(o.store, o.hostNames),
     connections,
     broker,
     metrics,
-    streamingEndpoint: () => o.gatewayUrl().replace(/^ws/, 'http'),
+    streamingEndpoint: () => o.gateways.pick().url.replace(/^ws/, 'http'),
     gatewayReportKey: gatewayReportKey(o.tokenSecret),
+    async revoke(deviceId, code, reason, streamReason) {
+      await dropDevice(connections, deviceId, code, reason);
+      if (streamReason !== undefined) await broker.endDeviceStreams(deviceId, streamReason);
+    },
     log: o.log,
   };
   const router = new Router();
@@ -99,6 +123,13 @@ export function createHub(o: HubOptions): Hub {
   router.add('GET', '/healthz', ({ res }) => {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
   });
+
+  /** Authenticates a device's control-channel upgrade, then hands the socket to the channels. */
+  const acceptDevice = async (req: IncomingMessage, socket: Duplex, head: Buffer, deviceId: string): Promise<void> => {
+    await context.auth.device(req.headers.authorization, deviceId);
+    const expiry = parseSasToken(req.headers.authorization as string).expiry;
+    connections.accept(req, socket, head, deviceId, expiry);
+  };
 
   return {
     context,
@@ -129,9 +160,7 @@ export function createHub(o: HubOptions): Hub {
         throw new DsError(ErrorCode.ArgumentInvalid, 'device id in the path is not valid URL encoding');
       }
       if (!DEVICE_ID_PATTERN.test(deviceId)) throw new DsError(ErrorCode.ArgumentInvalid, 'device id is not valid');
-      context.auth.device(req.headers.authorization, deviceId);
-      const expiry = parseSasToken(req.headers.authorization as string).expiry;
-      connections.accept(req, socket, head, deviceId, expiry);
+      acceptDevice(req, socket, head, deviceId).catch((err: unknown) => rejectUpgrade(socket, err));
       return true;
     },
     close() {

@@ -8,16 +8,22 @@ export interface HubMetrics {
   streamsTotal: Counter<'result'>;
   streamBytes: Counter<'direction'>;
   handshakeSeconds: Histogram;
-  /** Adds the in-process streaming endpoint's socket count (`devicestreams_gateway_sockets`). */
-  watchGateway(gateway: { readonly sockets: number }): void;
+  /** Counts the in-process streaming endpoint's open streams and sockets (`devicestreams_gateway_sockets`). */
+  watchGateway(gateway: { readonly sockets: number; readonly openStreams: number }): void;
 }
 
-export type StreamCounts = Record<'pending' | 'accepted' | 'open', number>;
+export type StreamCounts = Record<'pending' | 'accepted', number>;
 
-/** `countStreams` is read at scrape time. */
-export function createHubMetrics(countStreams: () => StreamCounts): HubMetrics {
+/**
+ * `countStreams` (the streams this node is setting up) is read at scrape time; open streams are
+ * counted at this node's streaming endpoint once `watchGateway` names it. `labels` go on every
+ * metric (a cluster node's id), so each node's scrape says what that node holds.
+ */
+export function createHubMetrics(countStreams: () => StreamCounts, labels: Record<string, string> = {}): HubMetrics {
   const registry = new Registry();
+  registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry, prefix: 'devicestreams_process_' });
+  let gatewayRef: { readonly sockets: number; readonly openStreams: number } | undefined;
   return {
     registry,
     connectedDevices: new Gauge({ name: 'devicestreams_connected_devices', help: 'Devices with an open control channel', registers: [registry] }),
@@ -28,7 +34,9 @@ export function createHubMetrics(countStreams: () => StreamCounts): HubMetrics {
       registers: [registry],
       collect() {
         const c = countStreams();
-        for (const state of ['pending', 'accepted', 'open'] as const) this.set({ state }, c[state]);
+        this.set({ state: 'pending' }, c.pending);
+        this.set({ state: 'accepted' }, c.accepted);
+        this.set({ state: 'open' }, gatewayRef?.openStreams ?? 0);
       },
     }),
     streamsTotal: new Counter({
@@ -50,6 +58,7 @@ export function createHubMetrics(countStreams: () => StreamCounts): HubMetrics {
       registers: [registry],
     }),
     watchGateway(gateway) {
+      gatewayRef = gateway;
       new Gauge({
         name: 'devicestreams_gateway_sockets',
         help: 'Stream-side WebSockets the streaming endpoint holds (waiting for a peer or bridged)',

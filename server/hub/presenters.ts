@@ -3,13 +3,13 @@
  * registry API does) only for callers whose policy has RegistryRead or RegistryWrite; RegistryView
  * gets the same shape with null keys. Nothing else carries a key.
  */
-import type { DeviceRecord } from '../store/devices.js';
-import type { StreamRecord } from '../store/streams.js';
+import type { DeviceRecord, StreamRecord } from '../store/store.js';
 
 const NEVER = '0001-01-01T00:00:00Z';
 
 /** A device in the shape of the azure-iothub Registry. */
-export function presentDevice(d: DeviceRecord, online: boolean, withKeys = true): Record<string, unknown> {
+export function presentDevice(d: DeviceRecord, withKeys = true): Record<string, unknown> {
+  const online = d.connectedNode !== null;
   return {
     deviceId: d.deviceId,
     generationId: d.generationId,

@@ -5,7 +5,8 @@ import { DsError, ErrorCode } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { readJson, sendJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
-import { newKey, type DeviceWrite } from '../store/devices.js';
+import { newKey } from '../store/keys.js';
+import type { DeviceWrite } from '../store/store.js';
 import type { PolicyPrincipal } from './auth.js';
 import type { HubContext } from './hub-context.js';
 import { presentDevice } from './presenters.js';
@@ -48,6 +49,24 @@ function parseDeviceBody(raw: unknown, pathId: string): z.infer<typeof deviceBod
   return parsed.data;
 }
 
+/** Most devices one registry page may ask for (Azure's limit). */
+const MAX_DEVICES_PAGE = 1000;
+
+/** The continuation token: where the next page starts, opaque to clients. */
+function encodeContinuation(lastId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastId }), 'utf8').toString('base64url');
+}
+
+function decodeContinuation(token: string): string {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof v.after === 'string' && v.after.length <= 128) return v.after;
+  } catch {
+    // reported below
+  }
+  throw new DsError(ErrorCode.ArgumentInvalid, 'header x-ms-continuation is not a continuation token this hub gave out');
+}
+
 function unquote(etag: string): string {
   return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
@@ -57,26 +76,50 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
 
   const mayReadKeys = (p: PolicyPrincipal): boolean => p.rights.has('RegistryRead') || p.rights.has('RegistryWrite');
 
-  router.add('GET', '/devices', ({ req, res, query }) => {
-    const caller = auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
-    const top = Math.min(Math.max(Number(query.get('top') ?? '1000') || 1000, 1), 10_000);
-    sendJson(res, 200, store.devices.list(top).map((d) => presentDevice(d, hub.connections.isOnline(d.deviceId), mayReadKeys(caller))));
+  /**
+   * Azure's paging: at most `top` (1,000 at most) devices in id order; when more follow, the answer
+   * carries `x-ms-continuation`, which the next request sends back in the same header. Optional
+   * filters of ours: `search` (part of the id), `status`, `connectionState`.
+   */
+  router.add('GET', '/devices', async ({ req, res, query }) => {
+    const caller = await auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
+    const top = Math.min(Math.max(Math.floor(Number(query.get('top') ?? '1000')) || 1000, 1), MAX_DEVICES_PAGE);
+    const continuation = req.headers['x-ms-continuation'];
+    const after = typeof continuation === 'string' && continuation !== '' ? decodeContinuation(continuation) : undefined;
+    const status = query.get('status');
+    if (status !== null && status !== 'enabled' && status !== 'disabled') throw new DsError(ErrorCode.ArgumentInvalid, 'query parameter status must be enabled or disabled');
+    const state = query.get('connectionState');
+    if (state !== null && state !== 'Connected' && state !== 'Disconnected') throw new DsError(ErrorCode.ArgumentInvalid, 'query parameter connectionState must be Connected or Disconnected');
+    const search = query.get('search') ?? undefined;
+    if (search !== undefined && search.length > 128) throw new DsError(ErrorCode.ArgumentInvalid, 'query parameter search is longer than a device id can be');
+    const rows = await store.devices.page({ search, status: status ?? undefined, online: state === null ? undefined : state === 'Connected', after, limit: top + 1 });
+    const page = rows.slice(0, top);
+    const last = page.at(-1);
+    const headers: Record<string, string> = rows.length > top && last !== undefined ? { 'x-ms-continuation': encodeContinuation(last.deviceId) } : {};
+    sendJson(res, 200, page.map((d) => presentDevice(d, mayReadKeys(caller))), headers);
   });
 
-  router.add('GET', '/devices/:id', ({ req, res, params }) => {
-    const caller = auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
+  /** Azure's registry statistics, with the connected count beside them. */
+  router.add('GET', '/statistics/devices', async ({ req, res }) => {
+    await auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
+    const c = await store.devices.counts();
+    sendJson(res, 200, { totalDeviceCount: c.total, enabledDeviceCount: c.enabled, disabledDeviceCount: c.disabled, connectedDeviceCount: c.online });
+  });
+
+  router.add('GET', '/devices/:id', async ({ req, res, params }) => {
+    const caller = await auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
     const id = validDeviceId(params.id as string);
-    const d = store.devices.get(id);
+    const d = await store.devices.get(id);
     if (d === undefined) throw new DsError(ErrorCode.DeviceNotFound, `device "${id}" is not in the registry`);
-    sendJson(res, 200, presentDevice(d, hub.connections.isOnline(id), mayReadKeys(caller)));
+    sendJson(res, 200, presentDevice(d, mayReadKeys(caller)));
   });
 
   router.add('PUT', '/devices/:id', async ({ req, res, params }) => {
-    auth.service(req.headers.authorization, ['RegistryWrite']);
+    await auth.service(req.headers.authorization, ['RegistryWrite']);
     const id = validDeviceId(params.id as string);
     const body = parseDeviceBody(await readJson(req), id);
     const ifMatch = req.headers['if-match'];
-    const existing = store.devices.get(id);
+    const existing = await store.devices.get(id);
     const keys = body.authentication?.symmetricKey;
     if (ifMatch === undefined) {
       if (existing !== undefined) throw new DsError(ErrorCode.DeviceAlreadyExists, `device "${id}" already exists; update it with If-Match`);
@@ -86,10 +129,10 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
         primaryKey: keys?.primaryKey || newKey(),
         secondaryKey: keys?.secondaryKey || newKey(),
       };
-      const created = store.devices.create(id, write);
+      const created = await store.devices.create(id, write);
       if (created === undefined) throw new DsError(ErrorCode.DeviceAlreadyExists, `device "${id}" already exists`);
       hub.log(`device ${id} created`);
-      sendJson(res, 200, presentDevice(created, false));
+      sendJson(res, 200, presentDevice(created));
       return;
     }
     if (existing === undefined) throw new DsError(ErrorCode.DeviceNotFound, `device "${id}" is not in the registry; create it without If-Match`);
@@ -101,30 +144,27 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
       primaryKey: keys?.primaryKey || existing.primaryKey,
       secondaryKey: keys?.secondaryKey || existing.secondaryKey,
     };
-    const updated = store.devices.update(id, write);
+    const updated = await store.devices.update(id, write);
     if (updated === undefined) throw new DsError(ErrorCode.DeviceNotFound, `device "${id}" is not in the registry`);
     if (updated.status === 'disabled') {
-      hub.connections.disconnect(id, CloseCode.DeviceRevoked, 'device disabled');
-      if (existing.status !== 'disabled') hub.broker.endDeviceStreams(id, 'device disabled in the registry');
+      await hub.revoke(id, CloseCode.DeviceRevoked, 'device disabled', existing.status !== 'disabled' ? 'device disabled in the registry' : undefined);
+    } else if (updated.primaryKey !== existing.primaryKey || updated.secondaryKey !== existing.secondaryKey) {
+      await hub.revoke(id, CloseCode.DeviceRevoked, 'device keys changed; reconnect with the new key', undefined);
     }
-    else if (updated.primaryKey !== existing.primaryKey || updated.secondaryKey !== existing.secondaryKey) {
-      hub.connections.disconnect(id, CloseCode.DeviceRevoked, 'device keys changed; reconnect with the new key');
-    }
-    sendJson(res, 200, presentDevice(updated, hub.connections.isOnline(id)));
+    sendJson(res, 200, presentDevice(updated));
   });
 
-  router.add('DELETE', '/devices/:id', ({ req, res, params }) => {
-    auth.service(req.headers.authorization, ['RegistryWrite']);
+  router.add('DELETE', '/devices/:id', async ({ req, res, params }) => {
+    await auth.service(req.headers.authorization, ['RegistryWrite']);
     const id = validDeviceId(params.id as string);
-    const existing = store.devices.get(id);
+    const existing = await store.devices.get(id);
     if (existing === undefined) throw new DsError(ErrorCode.DeviceNotFound, `device "${id}" is not in the registry`);
     const ifMatch = req.headers['if-match'];
     if (ifMatch !== undefined && unquote(ifMatch) !== '*' && unquote(ifMatch) !== existing.etag) {
       throw new DsError(ErrorCode.PreconditionFailed, 'etag does not match; read the device again and retry');
     }
-    store.devices.delete(id);
-    hub.connections.disconnect(id, CloseCode.DeviceRevoked, 'device deleted');
-    hub.broker.endDeviceStreams(id, 'device deleted from the registry');
+    await store.devices.delete(id);
+    await hub.revoke(id, CloseCode.DeviceRevoked, 'device deleted', 'device deleted from the registry');
     hub.log(`device ${id} deleted`);
     res.writeHead(204).end();
   });

@@ -1,21 +1,24 @@
 /**
  * The stream state machine. An initiation waits for an offline device (connect timeout), asks it
- * over its control channel (response timeout), and on acceptance hands out one token per side; the
- * streaming endpoint then reports when both sides are connected and when the stream ends. Every
- * initiation leaves exactly one record in the stream log.
+ * through whichever node holds its control channel (response timeout), and on acceptance hands out
+ * one token per side for a streaming endpoint; the endpoint then reports when both sides are
+ * connected and when the stream ends. Every initiation leaves exactly one record in the stream log.
  *
  *   pending ──accept──► accepted ──both sides──► open ──close──► ended
  *      └──reject / offline / timeout / throttled──────────────────►┘
+ *
+ * Nothing here assumes one process: devices are reached through a DeviceRouter, streaming
+ * endpoints through StreamGateways, limits through a Throttle, and every fact lives in the store.
+ * What this node keeps in memory is only what it started: the handshake deadline of the streams it
+ * initiated.
  */
 import { randomUUID } from 'node:crypto';
 import { CloseCode } from '../../shared/close-codes.js';
+import type { StreamRequestMessage, StreamResponseMessage } from '../../shared/control-protocol.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { signStreamToken } from '../../shared/stream-token.js';
-import type { StreamEnd, StreamResult } from '../store/streams.js';
-import type { Store } from '../store/store.js';
-import type { DeviceConnections } from './device-connections.js';
+import type { StreamEnd, StreamResult, Store } from '../store/store.js';
 import type { HubMetrics } from './metrics.js';
-import type { StreamThrottle } from './throttle.js';
 
 export interface InitiateRequest {
   deviceId: string;
@@ -32,194 +35,228 @@ export type InitiateResult =
   | { accepted: true; streamId: string; url: string; authToken: string }
   | { accepted: false; streamId: string; reason: string };
 
-/** The part of the streaming endpoint the broker drives, when it runs in this process. */
+export type RequestOutcome = StreamResponseMessage | 'timeout' | 'disconnected';
+
+/** How the broker reaches devices: their control channels, on this node or another. */
+export interface DeviceRouter {
+  /** Resolves true as soon as the device is connected to some node, false after `timeoutMs`. */
+  waitOnline(deviceId: string, timeoutMs: number): Promise<boolean>;
+  /** Sends a stream request to the device and waits for its answer. */
+  request(deviceId: string, msg: StreamRequestMessage, timeoutMs: number): Promise<RequestOutcome>;
+}
+
+/** A streaming endpoint's controls, as the broker drives them. */
 export interface GatewayControl {
+  /** Closes a stream (waiting or bridged) with a 4xxx code; its end is reported as the hub's doing. */
   abort(streamId: string, code: number, reason: string): void;
+}
+
+/** Where streams are carried: which endpoint takes a new one, and how to reach each. */
+export interface StreamGateways {
+  /** The node whose endpoint carries a new stream, and its `wss://` base URL. */
+  pick(): { node: string; url: string };
+  /** Asks `node`'s endpoint to close a stream. */
+  abort(node: string, streamId: string, code: number, reason: string): void;
+}
+
+/** Stream limits: concurrent streams per device and in all, initiations per second. */
+export interface Throttle {
+  /** Takes a slot for a new stream or throws the 429 DsError. */
+  acquire(deviceId: string, streamId: string): Promise<void>;
+  /** Gives the stream's slot back (a no-op for limits counted from the store). */
+  release(streamId: string): void;
 }
 
 export interface StreamBrokerOptions {
   store: Store;
-  connections: DeviceConnections;
-  throttle: StreamThrottle;
+  /** This node's id, recorded on the streams it initiates. */
+  node: string;
+  devices: DeviceRouter;
+  gateways: StreamGateways;
+  throttle: Throttle;
   metrics: HubMetrics;
   tokenSecret: Buffer;
-  /** `wss://host:port` of the streaming endpoint; bridges hang below it. */
-  gatewayUrl: () => string;
   /** Initiation → both sides connected must finish within this (at most 60 s). */
   handshakeTimeoutMs: number;
   log: (line: string) => void;
 }
 
-interface Live {
+interface Pending {
   deviceId: string;
   createdAt: number;
-  state: 'pending' | 'accepted' | 'open';
+  state: 'pending' | 'accepted';
+  gatewayNode: string | undefined;
   timer: NodeJS.Timeout | undefined;
-  /** Set when the hub ended the stream (device disabled or deleted): its end is the hub's doing. */
-  revoked?: { code: number; reason: string };
 }
 
-/** How long the hub waits for the streaming endpoint's end report after aborting a stream. */
+/** How long the hub waits for a streaming endpoint's end report after asking it to abort. */
 const ABORT_REPORT_GRACE_MS = 5000;
 
 export class StreamBroker {
   readonly #o: StreamBrokerOptions;
-  readonly #live = new Map<string, Live>();
-  gateway: GatewayControl | undefined;
+  /** Streams this node initiated that are not yet open or ended. */
+  readonly #pending = new Map<string, Pending>();
 
   constructor(options: StreamBrokerOptions) {
     this.#o = options;
   }
 
-  /** Streams not yet ended, by state (for metrics). */
-  counts(): Record<'pending' | 'accepted' | 'open', number> {
-    const c = { pending: 0, accepted: 0, open: 0 };
-    for (const l of this.#live.values()) c[l.state] += 1;
+  /** Streams this node is setting up, by state (for metrics). */
+  counts(): Record<'pending' | 'accepted', number> {
+    const c = { pending: 0, accepted: 0 };
+    for (const l of this.#pending.values()) c[l.state] += 1;
     return c;
   }
 
-  #finish(streamId: string, result: StreamResult, reason: string): void {
-    const live = this.#live.get(streamId);
-    if (live !== undefined) {
-      clearTimeout(live.timer);
-      this.#live.delete(streamId);
-      this.#o.throttle.release(live.deviceId);
+  async #finish(streamId: string, result: StreamResult, reason: string): Promise<void> {
+    const p = this.#pending.get(streamId);
+    if (p !== undefined) {
+      clearTimeout(p.timer);
+      this.#pending.delete(streamId);
     }
-    this.#o.store.streams.answer(streamId, result, reason, Date.now());
+    this.#o.throttle.release(streamId);
+    await this.#o.store.streams.answer(streamId, result, reason, Date.now());
     this.#o.metrics.streamsTotal.inc({ result });
   }
 
   async initiate(req: InitiateRequest): Promise<InitiateResult> {
-    const { store, connections, throttle } = this.#o;
+    const { store, devices, throttle } = this.#o;
     const streamId = randomUUID();
     const createdAt = Date.now();
     const deadline = createdAt + this.#o.handshakeTimeoutMs;
-    store.streams.create({ id: streamId, deviceId: req.deviceId, streamName: req.streamName, initiator: req.initiator, operator: req.operator, createdAt });
+    await store.streams.create({ id: streamId, deviceId: req.deviceId, streamName: req.streamName, initiator: req.initiator, operator: req.operator, createdAt, node: this.#o.node });
 
-    const device = store.devices.get(req.deviceId);
+    const device = await store.devices.get(req.deviceId);
     if (device === undefined) {
-      this.#o.store.streams.answer(streamId, 'deviceNotFound', 'no such device', createdAt);
-      this.#o.metrics.streamsTotal.inc({ result: 'deviceNotFound' });
+      await this.#finish(streamId, 'deviceNotFound', 'no such device');
       throw new DsError(ErrorCode.DeviceNotFound, `device "${req.deviceId}" is not in the registry`);
     }
     try {
-      throttle.acquire(req.deviceId);
+      await throttle.acquire(req.deviceId, streamId);
     } catch (err) {
-      this.#o.store.streams.answer(streamId, 'throttled', err instanceof Error ? err.message : 'throttled', createdAt);
+      await store.streams.answer(streamId, 'throttled', err instanceof Error ? err.message : 'throttled', createdAt);
       this.#o.metrics.streamsTotal.inc({ result: 'throttled' });
       throw err;
     }
-    this.#live.set(streamId, { deviceId: req.deviceId, createdAt, state: 'pending', timer: undefined });
+    this.#pending.set(streamId, { deviceId: req.deviceId, createdAt, state: 'pending', gatewayNode: undefined, timer: undefined });
 
     if (device.status !== 'enabled') {
-      this.#finish(streamId, 'deviceOffline', 'device is disabled');
+      await this.#finish(streamId, 'deviceOffline', 'device is disabled');
       throw new DsError(ErrorCode.DeviceDisabled, `device "${req.deviceId}" is disabled; enable it to open streams`);
     }
-    const online = await connections.waitOnline(req.deviceId, Math.min(req.connectTimeoutMs, deadline - Date.now()));
+    const online = await devices.waitOnline(req.deviceId, Math.min(req.connectTimeoutMs, deadline - Date.now()));
     if (!online) {
       const secs = Math.round(req.connectTimeoutMs / 1000);
-      this.#finish(streamId, 'deviceOffline', `device did not connect within ${secs} s`);
+      await this.#finish(streamId, 'deviceOffline', `device did not connect within ${secs} s`);
       throw new DsError(ErrorCode.DeviceNotOnline, `device "${req.deviceId}" is not connected and did not connect within ${secs} s`);
     }
 
+    const gateway = this.#o.gateways.pick();
     const exp = Math.ceil(deadline / 1000);
-    const deviceToken = signStreamToken(this.#o.tokenSecret, { sid: streamId, side: 'device', dev: req.deviceId, exp });
-    const serviceToken = signStreamToken(this.#o.tokenSecret, { sid: streamId, side: 'service', dev: req.deviceId, exp });
-    const url = `${this.#o.gatewayUrl()}/bridges/${streamId}`;
-    const answer = await connections.request(
+    const deviceToken = signStreamToken(this.#o.tokenSecret, { sid: streamId, side: 'device', dev: req.deviceId, exp, gw: gateway.node });
+    const serviceToken = signStreamToken(this.#o.tokenSecret, { sid: streamId, side: 'service', dev: req.deviceId, exp, gw: gateway.node });
+    const url = `${gateway.url}/bridges/${streamId}`;
+    const answer = await devices.request(
       req.deviceId,
       { type: 'streamRequest', requestId: streamId, streamName: req.streamName, url, authToken: deviceToken, expiresAt: deadline },
       Math.max(0, Math.min(req.responseTimeoutMs, deadline - Date.now())),
     );
     if (answer === 'disconnected') {
-      this.#finish(streamId, 'responseTimeout', 'device disconnected before answering');
+      await this.#finish(streamId, 'responseTimeout', 'device disconnected before answering');
       throw new DsError(ErrorCode.DeviceResponseTimeout, `device "${req.deviceId}" disconnected before answering the stream request; retry when it is back`);
     }
     if (answer === 'timeout') {
       const secs = Math.round(req.responseTimeoutMs / 1000);
-      this.#finish(streamId, 'responseTimeout', `device did not answer within ${secs} s`);
+      await this.#finish(streamId, 'responseTimeout', `device did not answer within ${secs} s`);
       throw new DsError(ErrorCode.DeviceResponseTimeout, `device "${req.deviceId}" did not answer the stream request within ${secs} s`);
     }
-    store.devices.touch(req.deviceId, false);
+    await store.devices.touch(req.deviceId, Date.now());
     if (!answer.accepted) {
       const reason = answer.reason ?? 'rejected by the device';
-      this.#finish(streamId, 'rejected', reason);
+      await this.#finish(streamId, 'rejected', reason);
       return { accepted: false, streamId, reason };
     }
 
-    store.streams.answer(streamId, 'accepted', null, Date.now());
-    this.#o.metrics.streamsTotal.inc({ result: 'accepted' });
-    const live = this.#live.get(streamId);
-    if (live !== undefined) {
-      live.state = 'accepted';
-      live.timer = setTimeout(() => this.#handshakeTimeout(streamId), Math.max(0, deadline - Date.now()));
-      live.timer.unref();
+    const p = this.#pending.get(streamId);
+    if (p === undefined) {
+      // Ended while the device was answering (the device was disabled or deleted meanwhile).
+      const rec = await store.streams.get(streamId);
+      throw new DsError(ErrorCode.DeviceDisabled, `the stream was ended before it connected: ${rec?.reason ?? 'ended by the hub'}`);
     }
+    await store.streams.answer(streamId, 'accepted', null, Date.now(), gateway.node);
+    this.#o.metrics.streamsTotal.inc({ result: 'accepted' });
+    p.state = 'accepted';
+    p.gatewayNode = gateway.node;
+    p.timer = setTimeout(() => void this.#handshakeTimeout(streamId), Math.max(0, deadline - Date.now()));
+    p.timer.unref();
     return { accepted: true, streamId, url, authToken: serviceToken };
   }
 
-  #handshakeTimeout(streamId: string): void {
-    const live = this.#live.get(streamId);
-    if (live === undefined || live.state !== 'accepted') return;
-    this.#live.delete(streamId);
-    this.#o.throttle.release(live.deviceId);
-    if (this.#o.store.streams.handshakeTimedOut(streamId, Date.now())) this.#o.metrics.streamsTotal.inc({ result: 'handshakeTimeout' });
-    this.gateway?.abort(streamId, 4002, 'the other side did not connect in time');
-  }
-
-  /** The streaming endpoint paired both sides. */
-  opened(streamId: string): void {
-    const live = this.#live.get(streamId);
-    if (live === undefined || live.state !== 'accepted') return;
-    clearTimeout(live.timer);
-    live.state = 'open';
-    this.#o.store.streams.opened(streamId, Date.now());
-    this.#o.metrics.handshakeSeconds.observe((Date.now() - live.createdAt) / 1000);
-  }
-
-  /** The streaming endpoint saw the stream end (or one side give up before pairing). */
-  ended(streamId: string, end: StreamEnd): void {
-    const live = this.#live.get(streamId);
-    if (live !== undefined) {
-      clearTimeout(live.timer);
-      this.#live.delete(streamId);
-      this.#o.throttle.release(live.deviceId);
+  async #handshakeTimeout(streamId: string): Promise<void> {
+    const p = this.#pending.get(streamId);
+    if (p === undefined || p.state !== 'accepted') return;
+    this.#pending.delete(streamId);
+    this.#o.throttle.release(streamId);
+    if (await this.#o.store.streams.handshakeTimedOut(streamId, Date.now())) {
+      this.#o.metrics.streamsTotal.inc({ result: 'handshakeTimeout' });
+      if (p.gatewayNode !== undefined) this.#o.gateways.abort(p.gatewayNode, streamId, CloseCode.HandshakeTimeout, 'the other side did not connect in time');
     }
-    const recorded: StreamEnd = live?.revoked === undefined ? end : { ...end, closedBy: 'hub', closeCode: live.revoked.code, reason: live.revoked.reason };
-    if (this.#o.store.streams.ended(streamId, recorded, Date.now())) {
+  }
+
+  /** A streaming endpoint paired both sides. */
+  async opened(streamId: string): Promise<void> {
+    const p = this.#pending.get(streamId);
+    if (p !== undefined) {
+      clearTimeout(p.timer);
+      this.#pending.delete(streamId);
+      this.#o.metrics.handshakeSeconds.observe((Date.now() - p.createdAt) / 1000);
+    }
+    await this.#o.store.streams.opened(streamId, Date.now());
+  }
+
+  /** A streaming endpoint saw the stream end (or one side give up before pairing). */
+  async ended(streamId: string, end: StreamEnd): Promise<void> {
+    const p = this.#pending.get(streamId);
+    if (p !== undefined) {
+      clearTimeout(p.timer);
+      this.#pending.delete(streamId);
+    }
+    this.#o.throttle.release(streamId);
+    if (await this.#o.store.streams.ended(streamId, end, Date.now())) {
       this.#o.metrics.streamBytes.inc({ direction: 'toDevice' }, end.bytesToDevice);
       this.#o.metrics.streamBytes.inc({ direction: 'fromDevice' }, end.bytesFromDevice);
     }
   }
 
   /**
-   * Ends every stream of a device that was disabled or deleted: the streaming endpoint closes both
-   * sides with 4004 and `reason`, and the stream log says the hub ended it and why. A stream whose
-   * end is not reported within a few seconds (endpoint unreachable) is recorded as ended anyway.
+   * Ends every live stream of a device that was disabled or deleted, wherever it is carried: its
+   * streaming endpoint closes both sides with 4004 and reports the hub as closer with `reason`.
+   * Streams not yet handed to an endpoint end in the log at once; one whose endpoint does not
+   * report within a few seconds (unreachable) is recorded as ended anyway.
    */
-  endDeviceStreams(deviceId: string, reason: string): number {
-    let n = 0;
-    for (const [streamId, live] of this.#live) {
-      if (live.deviceId !== deviceId || live.revoked !== undefined) continue;
-      n += 1;
-      live.revoked = { code: CloseCode.DeviceRevoked, reason };
-      this.#o.log(`stream ${streamId}: ending it (${reason})`);
-      if (live.state !== 'pending') this.gateway?.abort(streamId, CloseCode.DeviceRevoked, reason);
-      clearTimeout(live.timer);
-      live.timer = setTimeout(() => {
-        this.ended(streamId, { closedBy: 'hub', closeCode: CloseCode.DeviceRevoked, reason, bytesToDevice: 0, bytesFromDevice: 0 });
-      }, live.state === 'open' ? ABORT_REPORT_GRACE_MS : 0);
-      live.timer.unref();
+  async endDeviceStreams(deviceId: string, reason: string): Promise<number> {
+    const live = await this.#o.store.streams.liveFor(deviceId);
+    const end: StreamEnd = { closedBy: 'hub', closeCode: CloseCode.DeviceRevoked, reason, bytesToDevice: 0, bytesFromDevice: 0 };
+    for (const s of live) {
+      this.#o.log(`stream ${s.id}: ending it (${reason})`);
+      const p = this.#pending.get(s.id);
+      if (p !== undefined) {
+        clearTimeout(p.timer);
+        this.#pending.delete(s.id);
+      }
+      if (s.gatewayNode === null) {
+        await this.ended(s.id, end);
+        continue;
+      }
+      this.#o.gateways.abort(s.gatewayNode, s.id, CloseCode.DeviceRevoked, reason);
+      setTimeout(() => void this.ended(s.id, end).catch(() => undefined), s.state === 'open' ? ABORT_REPORT_GRACE_MS : 0).unref();
     }
-    return n;
+    return live.length;
   }
 
-  /** Ends every live stream (shutdown). */
+  /** Forgets the streams this node was setting up (shutdown); their records end at the next start. */
   close(): void {
-    for (const [id, live] of this.#live) {
-      clearTimeout(live.timer);
-      this.#o.store.streams.ended(id, { closedBy: 'hub', closeCode: 4007, reason: 'hub shut down', bytesToDevice: 0, bytesFromDevice: 0 }, Date.now());
-    }
-    this.#live.clear();
+    for (const p of this.#pending.values()) clearTimeout(p.timer);
+    this.#pending.clear();
   }
 }

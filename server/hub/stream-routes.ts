@@ -9,7 +9,7 @@ import { DEFAULT_STREAM_TIMEOUT_SECONDS, DEVICE_ID_PATTERN, MAX_STREAM_TIMEOUT_S
 import { checkInternalKey } from '../gateway/remote-control.js';
 import { readJson, sendJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
-import { STREAM_RESULTS, type StreamResult } from '../store/streams.js';
+import { STREAM_RESULTS, type StreamResult } from '../store/store.js';
 import type { HubContext } from './hub-context.js';
 import { presentStream } from './presenters.js';
 
@@ -51,7 +51,7 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
   const { auth, broker, store } = hub;
 
   router.add('POST', '/twins/:deviceId/streams/:streamName', async ({ req, res, params }) => {
-    const principal = auth.service(req.headers.authorization, ['ServiceConnect']);
+    const principal = await auth.service(req.headers.authorization, ['ServiceConnect']);
     const deviceId = params.deviceId as string;
     const streamName = params.streamName as string;
     if (!DEVICE_ID_PATTERN.test(deviceId)) throw new DsError(ErrorCode.ArgumentInvalid, 'device id is not valid');
@@ -77,34 +77,39 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     }
   });
 
-  router.add('GET', '/devicestreams', ({ req, res }) => {
-    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
+  router.add('GET', '/devicestreams', async ({ req, res }) => {
+    await auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
     sendJson(res, 200, { streamingEndpoints: [hub.streamingEndpoint()] });
   });
 
-  router.add('GET', '/streams', ({ req, res, query }) => {
-    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
+  router.add('GET', '/streams', async ({ req, res, query }) => {
+    await auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
     const result = query.get('result') ?? undefined;
     if (result !== undefined && !STREAM_RESULTS.includes(result as StreamResult)) {
       throw new DsError(ErrorCode.ArgumentInvalid, `query parameter result must be one of ${STREAM_RESULTS.join(', ')}`);
     }
     const limit = Math.min(Math.max(Number(query.get('limit') ?? '50') || 50, 1), 1000);
-    const rows = store.streams.list({
+    const beforeId = query.get('beforeId') ?? undefined;
+    if (beforeId !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(beforeId)) throw new DsError(ErrorCode.ArgumentInvalid, 'query parameter beforeId must be a stream id');
+    const rows = await store.streams.list({
       deviceId: query.get('deviceId') ?? undefined,
       result: result as StreamResult | undefined,
       initiator: query.get('initiator') ?? undefined,
       operator: query.get('operator') ?? undefined,
       before: numberParam(query, 'before'),
+      beforeId,
       since: numberParam(query, 'since'),
       limit,
     });
     const last = rows.at(-1);
-    sendJson(res, 200, { streams: rows.map(presentStream), nextBefore: rows.length === limit && last !== undefined ? last.createdAt : null });
+    const more = rows.length === limit && last !== undefined;
+    // The next page starts after the last row: its time and, for rows of the same millisecond, its id.
+    sendJson(res, 200, { streams: rows.map(presentStream), nextBefore: more ? last.createdAt : null, nextBeforeId: more ? last.id : null });
   });
 
-  router.add('GET', '/streams/:id', ({ req, res, params }) => {
-    auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
-    const s = store.streams.get(params.id as string);
+  router.add('GET', '/streams/:id', async ({ req, res, params }) => {
+    await auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
+    const s = await store.streams.get(params.id as string);
     if (s === undefined) throw new DsError(ErrorCode.StreamNotFound, `stream "${params.id}" is not in the log`);
     sendJson(res, 200, presentStream(s));
   });
@@ -115,8 +120,8 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     const parsed = gatewayEvent.safeParse(await readJson(req));
     if (!parsed.success) throw new DsError(ErrorCode.InvalidRequest, `invalid stream event: ${parsed.error.issues[0]?.message ?? ''}`);
     const e = parsed.data;
-    if (e.event === 'opened') broker.opened(params.id as string);
-    else broker.ended(params.id as string, e);
+    if (e.event === 'opened') await broker.opened(params.id as string);
+    else await broker.ended(params.id as string, e);
     res.writeHead(204).end();
   });
 }

@@ -1,5 +1,10 @@
-/** Stream throttles: a token bucket for initiations per second, and concurrency caps. */
+/**
+ * Stream limits of a single hub, kept in memory: a token bucket for initiations per second and
+ * caps on concurrent streams per device and in all. (A cluster counts the same limits from its
+ * shared store and bus instead, so they hold across nodes: server/cluster/.)
+ */
 import { DsError, ErrorCode } from '../../shared/errors.js';
+import type { Throttle } from './stream-broker.js';
 
 export interface ThrottleOptions {
   maxStreamsPerDevice: number;
@@ -7,46 +12,56 @@ export interface ThrottleOptions {
   initiationsPerSecond: number;
 }
 
-export class StreamThrottle {
+/** The 429 errors, worded once for every throttle. */
+export const throttled = {
+  rate: (rate: number, retryAfterSeconds: number): DsError =>
+    new DsError(ErrorCode.ThrottledRate, `more than ${rate} stream initiations per second; retry shortly`, { retryAfterSeconds }),
+  hub: (n: number): DsError => new DsError(ErrorCode.ThrottledHub, `the hub already carries ${n} streams (its limit); retry when some end`, { retryAfterSeconds: 5 }),
+  device: (deviceId: string, n: number): DsError =>
+    new DsError(ErrorCode.ThrottledDevice, `device "${deviceId}" already has ${n} streams (its limit); retry when one ends`, { retryAfterSeconds: 5 }),
+};
+
+export class StreamThrottle implements Throttle {
   readonly #opts: ThrottleOptions;
   #tokens: number;
   #last = Date.now();
   readonly #perDevice = new Map<string, number>();
-  #total = 0;
+  /** Which device each held slot belongs to. */
+  readonly #slots = new Map<string, string>();
 
   constructor(opts: ThrottleOptions) {
     this.#opts = opts;
     this.#tokens = opts.initiationsPerSecond;
   }
 
-  /** Reserves a slot for a new stream on `deviceId`, or throws the 429 DsError. Pair with release(). */
-  acquire(deviceId: string): void {
+  acquire(deviceId: string, streamId: string): Promise<void> {
+    // A throw in the executor rejects the promise with the 429 error.
+    return new Promise((resolve) => {
+      this.#take(deviceId, streamId);
+      resolve();
+    });
+  }
+
+  #take(deviceId: string, streamId: string): void {
     const now = Date.now();
     const rate = this.#opts.initiationsPerSecond;
     this.#tokens = Math.min(rate, this.#tokens + ((now - this.#last) / 1000) * rate);
     this.#last = now;
-    if (this.#tokens < 1) {
-      throw new DsError(ErrorCode.ThrottledRate, `more than ${rate} stream initiations per second; retry shortly`, {
-        retryAfterSeconds: (1 - this.#tokens) / rate,
-      });
-    }
-    if (this.#total >= this.#opts.maxStreamsPerHub) {
-      throw new DsError(ErrorCode.ThrottledHub, `the hub already carries ${this.#total} streams (its limit); retry when some end`, { retryAfterSeconds: 5 });
-    }
+    if (this.#tokens < 1) throw throttled.rate(rate, (1 - this.#tokens) / rate);
+    if (this.#slots.size >= this.#opts.maxStreamsPerHub) throw throttled.hub(this.#slots.size);
     const n = this.#perDevice.get(deviceId) ?? 0;
-    if (n >= this.#opts.maxStreamsPerDevice) {
-      throw new DsError(ErrorCode.ThrottledDevice, `device "${deviceId}" already has ${n} streams (its limit); retry when one ends`, { retryAfterSeconds: 5 });
-    }
+    if (n >= this.#opts.maxStreamsPerDevice) throw throttled.device(deviceId, n);
     this.#tokens -= 1;
-    this.#total += 1;
+    this.#slots.set(streamId, deviceId);
     this.#perDevice.set(deviceId, n + 1);
   }
 
-  release(deviceId: string): void {
+  release(streamId: string): void {
+    const deviceId = this.#slots.get(streamId);
+    if (deviceId === undefined) return;
+    this.#slots.delete(streamId);
     const n = this.#perDevice.get(deviceId) ?? 0;
-    if (n <= 0) return;
-    this.#total -= 1;
-    if (n === 1) this.#perDevice.delete(deviceId);
+    if (n <= 1) this.#perDevice.delete(deviceId);
     else this.#perDevice.set(deviceId, n - 1);
   }
 }

@@ -1,29 +1,183 @@
 /**
- * The store behind one interface. SQLite is the embedded default; another backend (PostgreSQL for
- * scale-out) implements the same repositories.
+ * The store behind one interface: every table belongs to a repository here, every method returns a
+ * promise, and each engine implements all of them — SQLite (better-sqlite3, WAL) in the data
+ * directory for a single hub, PostgreSQL for a cluster. `openStore` picks the engine from its
+ * argument. One test suite (test/store.test.ts) runs against both.
  */
-import { openDatabase, type Db } from './database.js';
-import { DeviceRepository } from './devices.js';
-import { PolicyRepository } from './policies.js';
-import { StreamRepository } from './streams.js';
+import type { Readable } from 'node:stream';
+import type { Role } from '../../shared/console-api.js';
+import type {
+  DeviceCounts,
+  DeviceQuery,
+  DeviceRecord,
+  DeviceWrite,
+  NewRecording,
+  NewStream,
+  Operator,
+  OperatorWithHash,
+  PolicyRecord,
+  RecordingRow,
+  Session,
+  StreamEnd,
+  StreamQuery,
+  StreamRecord,
+  StreamResult,
+} from './records.js';
+
+export * from './records.js';
+
+export interface DeviceRepository {
+  get(deviceId: string): Promise<DeviceRecord | undefined>;
+  /** A page in device-id order, filtered. */
+  page(q: DeviceQuery): Promise<DeviceRecord[]>;
+  counts(): Promise<DeviceCounts>;
+  /** Inserts a device; undefined when the id is taken. */
+  create(deviceId: string, write: DeviceWrite): Promise<DeviceRecord | undefined>;
+  /** Replaces the writable fields (a new etag); undefined when there is no such device. */
+  update(deviceId: string, write: DeviceWrite): Promise<DeviceRecord | undefined>;
+  delete(deviceId: string): Promise<boolean>;
+  /** Records activity (a stream). */
+  touch(deviceId: string, at: number): Promise<void>;
+  /** The device's control channel is now held by `node`. */
+  connected(deviceId: string, node: string, at: number): Promise<void>;
+  /** `node` no longer holds the device (a channel another node took over since is left alone). */
+  disconnected(deviceId: string, node: string, at: number): Promise<void>;
+  /** Marks every device `node` held as connected nowhere (its restart or death); returns how many. */
+  releaseNode(node: string, at: number): Promise<number>;
+  /** The nodes that hold devices now (to find the devices of nodes that are gone). */
+  holdingNodes(): Promise<string[]>;
+}
+
+export interface PolicyRepository {
+  /** Creates the default policies that are missing; returns the names created. */
+  ensureDefaults(): Promise<string[]>;
+  get(name: string): Promise<PolicyRecord | undefined>;
+  list(): Promise<PolicyRecord[]>;
+}
+
+export interface StreamRepository {
+  create(s: NewStream): Promise<void>;
+  get(id: string): Promise<StreamRecord | undefined>;
+  /** Records the answer to an initiation; a stream that is not accepted ends here. */
+  answer(id: string, result: StreamResult, reason: string | null, at: number, gatewayNode?: string): Promise<void>;
+  /** Both sides are connected. */
+  opened(id: string, at: number): Promise<void>;
+  /** The accepted stream's sides never both connected; false when it had ended already. */
+  handshakeTimedOut(id: string, at: number): Promise<boolean>;
+  /** The stream ended; the first report wins (false for later ones). */
+  ended(id: string, end: StreamEnd, at: number): Promise<boolean>;
+  /**
+   * Ends what `node` left live: streams it took the initiation of and had not yet handed to a
+   * streaming endpoint, and streams its endpoint carried. `result` is hubRestart (the node itself,
+   * starting again) or nodeLost (a survivor reaping a dead node). Returns how many.
+   */
+  closeNodeStreams(node: string, result: 'hubRestart' | 'nodeLost', at: number): Promise<number>;
+  /** Nodes that have streams not yet ended. */
+  liveNodes(): Promise<string[]>;
+  /** Streams not yet ended, in all or for one device. */
+  countLive(deviceId?: string): Promise<number>;
+  /** A device's streams not yet ended. */
+  liveFor(deviceId: string): Promise<StreamRecord[]>;
+  /** Newest first. */
+  list(q: StreamQuery): Promise<StreamRecord[]>;
+}
+
+export interface OperatorRepository {
+  count(): Promise<number>;
+  get(name: string): Promise<Operator | undefined>;
+  getById(id: string): Promise<Operator | undefined>;
+  /** With the password hash, for checking a login. */
+  getWithHash(name: string): Promise<OperatorWithHash | undefined>;
+  list(): Promise<Operator[]>;
+  /** Creates an account; false when the name is taken. */
+  create(name: string, passwordHash: string, role: Role, at: number): Promise<boolean>;
+  setPasswordHash(name: string, passwordHash: string): Promise<boolean>;
+  setRole(name: string, role: Role): Promise<boolean>;
+  /** Deletes the account and its sessions. */
+  delete(name: string): Promise<boolean>;
+}
+
+export interface SessionRepository {
+  /** Stores a session by the hash of its token; drops expired ones on the way. */
+  create(tokenHash: string, operator: string, at: number, expiresAt: number): Promise<void>;
+  /** The live session, or undefined. */
+  get(tokenHash: string, now: number): Promise<Session | undefined>;
+  delete(tokenHash: string): Promise<void>;
+  deleteFor(operator: string): Promise<void>;
+}
+
+export interface RecordingRepository {
+  insert(r: NewRecording): Promise<void>;
+  /** Records progress (size, duration) and, when `endedAt` is given, the end. */
+  update(streamId: string, p: { size: number; durationMs: number; truncated: boolean; endedAt?: number }): Promise<void>;
+  get(streamId: string): Promise<RecordingRow | undefined>;
+  /** Rows for many streams at once (history pages). */
+  getMany(ids: readonly string[]): Promise<Map<string, RecordingRow>>;
+  delete(streamId: string): Promise<boolean>;
+  /** Ended recordings that started before `cutoff`, oldest first. */
+  olderThan(cutoff: number, limit: number): Promise<RecordingRow[]>;
+  /** Recordings `node` was writing and never finished (it stopped mid-session). */
+  unfinished(node: string): Promise<RecordingRow[]>;
+  setting(name: string): Promise<string | undefined>;
+  setSetting(name: string, value: string): Promise<void>;
+}
+
+/** Appends a recording's bytes as they come; bounded by the caller (see cast-writer.ts). */
+export interface RecordingSink {
+  write(chunk: Buffer): void;
+  /** Bytes accepted but not yet durable. */
+  readonly pending: number;
+  /** Set once a write failed; later writes are dropped. */
+  readonly failed: boolean;
+  /** Makes everything written durable. */
+  close(): Promise<void>;
+}
+
+/** The content of recordings (asciicast files), wherever this engine keeps them. */
+export interface RecordingData {
+  create(streamId: string, startedAt: number): RecordingSink;
+  /** The whole recording, or undefined when it is gone. */
+  read(streamId: string, startedAt: number): Promise<Readable | undefined>;
+  /** Bytes stored so far (for a recording whose writer died). */
+  size(streamId: string, startedAt: number): Promise<number>;
+  delete(streamId: string, startedAt: number): Promise<void>;
+}
+
+/** Token buckets every node of a deployment shares (the cluster-wide stream initiation rate). */
+export interface RateRepository {
+  /**
+   * Takes a token from the named bucket, which refills at `perSecond` and holds at most that many;
+   * resolves 0 when one was taken, else the seconds until one will be there. Timed by the store's
+   * clock, so nodes with different clocks share one bucket fairly.
+   */
+  take(name: string, perSecond: number): Promise<number>;
+}
+
+/** Secrets every node of a deployment shares (the stream-token key). */
+export interface SecretRepository {
+  /** The secret `name`, made (random, `bytes` long) by whoever asks first. */
+  getOrCreate(name: string, bytes: number): Promise<Buffer>;
+}
 
 export interface Store {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Where it lives, for logs (a path, or a URL without its password). */
+  readonly location: string;
   readonly devices: DeviceRepository;
   readonly policies: PolicyRepository;
   readonly streams: StreamRepository;
-  /** The raw database, for features that add their own tables (operators, recordings). */
-  readonly db: Db;
-  close(): void;
-}
-
-/** Opens the SQLite store in `dataDir`. */
-export function openStore(dataDir: string): Store {
-  const db = openDatabase(dataDir);
-  return {
-    db,
-    devices: new DeviceRepository(db),
-    policies: new PolicyRepository(db),
-    streams: new StreamRepository(db),
-    close: () => db.close(),
-  };
+  readonly operators: OperatorRepository;
+  readonly sessions: SessionRepository;
+  readonly recordings: RecordingRepository;
+  readonly recordingData: RecordingData;
+  readonly secrets: SecretRepository;
+  readonly rates: RateRepository;
+  /** Resolves when the store answers (readiness); rejects with the reason otherwise. */
+  ping(): Promise<void>;
+  /**
+   * Runs `task` only if no other process holds the named cluster-wide lock right now (retention
+   * sweeps run once per cluster); resolves false when it was skipped.
+   */
+  exclusively(name: string, task: () => Promise<void>): Promise<boolean>;
+  close(): Promise<void>;
 }

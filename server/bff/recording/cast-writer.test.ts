@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FileSink } from '../../store/sqlite/recording-files.js';
 import { CastWriter, TRUNCATION_MARKER } from './cast-writer.js';
 
 const dirs: string[] = [];
@@ -24,7 +25,7 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 describe('CastWriter', () => {
   it('writes an asciicast v2 header and timed events', async () => {
     const path = tmp();
-    const w = new CastWriter(path, { cols: 100, rows: 30, timestamp: 1700000000, title: 'ops@dev', term: 'xterm-256color' }, 1 << 20, 1000);
+    const w = new CastWriter(new FileSink(path), { cols: 100, rows: 30, timestamp: 1700000000, title: 'ops@dev', term: 'xterm-256color' }, 1 << 20, 1000);
     w.output(enc('hello\r\n'), 1500);
     w.resize(120, 40, 2000);
     w.marker('exit 3', 2500);
@@ -36,7 +37,7 @@ describe('CastWriter', () => {
 
   it('keeps escape sequences and control bytes exactly (JSON-escaped)', async () => {
     const path = tmp();
-    const w = new CastWriter(path, { cols: 80, rows: 24, timestamp: 0, title: 't', term: 'xterm' }, 1 << 20, 0);
+    const w = new CastWriter(new FileSink(path), { cols: 80, rows: 24, timestamp: 0, title: 't', term: 'xterm' }, 1 << 20, 0);
     const text = '\x1b[1;31mred\x1b[0m\x07\x00\t"quoted"\\ \x1b]0;title\x07';
     w.output(enc(text), 10);
     await w.close();
@@ -45,7 +46,7 @@ describe('CastWriter', () => {
 
   it('joins a UTF-8 character split across frames', async () => {
     const path = tmp();
-    const w = new CastWriter(path, { cols: 80, rows: 24, timestamp: 0, title: 't', term: 'xterm' }, 1 << 20, 0);
+    const w = new CastWriter(new FileSink(path), { cols: 80, rows: 24, timestamp: 0, title: 't', term: 'xterm' }, 1 << 20, 0);
     const bytes = enc('añ€😀z');
     // Split inside ñ (2 bytes), € (3 bytes) and 😀 (4 bytes).
     for (const [a, b] of [[0, 2], [2, 5], [5, 9], [9, bytes.length]] as const) w.output(bytes.subarray(a, b), 1);
@@ -56,7 +57,7 @@ describe('CastWriter', () => {
 
   it('stops at the size budget with a truncation marker', async () => {
     const path = tmp();
-    const w = new CastWriter(path, { cols: 80, rows: 24, timestamp: 0, title: 't', term: 'xterm' }, 4096, 0);
+    const w = new CastWriter(new FileSink(path), { cols: 80, rows: 24, timestamp: 0, title: 't', term: 'xterm' }, 4096, 0);
     for (let i = 0; i < 200; i++) w.output(enc(`line ${i} ${'x'.repeat(40)}\r\n`), i);
     await w.close();
     const { events } = read(path);
@@ -67,7 +68,7 @@ describe('CastWriter', () => {
 
   it('records input only through input()', async () => {
     const path = tmp();
-    const w = new CastWriter(path, { cols: 80, rows: 24, timestamp: 0, title: 't', term: 'xterm' }, 1 << 20, 0);
+    const w = new CastWriter(new FileSink(path), { cols: 80, rows: 24, timestamp: 0, title: 't', term: 'xterm' }, 1 << 20, 0);
     w.input(enc('ls\r'), 5);
     await w.close();
     expect(read(path).events).toEqual([[0.005, 'i', 'ls\r']]);

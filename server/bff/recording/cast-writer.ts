@@ -5,8 +5,7 @@
  * bytes are decoded as streaming UTF-8, so a character split across frames is written whole.
  * Past the size budget it writes a truncation marker and stops; the session is not affected.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname } from 'node:path';
+import type { RecordingSink } from '../../store/store.js';
 
 export interface CastHeader {
   cols: number;
@@ -22,7 +21,7 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 export const TRUNCATION_MARKER = 'recording truncated: size budget reached';
 
 export class CastWriter {
-  readonly #out: WriteStream;
+  readonly #out: RecordingSink;
   readonly #start: number;
   readonly #budget: number;
   readonly #decoders = { o: new TextDecoder('utf-8'), i: new TextDecoder('utf-8') };
@@ -31,12 +30,9 @@ export class CastWriter {
   truncated = false;
   lastEventMs = 0;
 
-  constructor(path: string, header: CastHeader, budgetBytes: number, startMs = Date.now()) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.#out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-    this.#out.on('error', () => {
-      this.#stopped = true;
-    });
+  /** Writes into `sink` (a file, or rows of the cluster store) from the header on. */
+  constructor(sink: RecordingSink, header: CastHeader, budgetBytes: number, startMs = Date.now()) {
+    this.#out = sink;
     this.#start = startMs;
     this.#budget = budgetBytes;
     this.#line(
@@ -57,16 +53,16 @@ export class CastWriter {
   }
 
   #line(text: string): void {
-    const line = `${text}\n`;
-    this.#size += Buffer.byteLength(line);
+    const line = Buffer.from(`${text}\n`, 'utf8');
+    this.#size += line.length;
     this.#out.write(line);
   }
 
   #event(code: string, data: string, nowMs: number): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#out.failed) return;
     const t = Math.max(0, nowMs - this.#start) / 1000;
     const line = JSON.stringify([Number(t.toFixed(6)), code, data]);
-    if (this.#size + Buffer.byteLength(line) + 1 > this.#budget || this.#out.writableLength > MAX_PENDING_BYTES) {
+    if (this.#size + Buffer.byteLength(line) + 1 > this.#budget || this.#out.pending > MAX_PENDING_BYTES) {
       this.#stopped = true;
       this.truncated = true;
       this.#line(JSON.stringify([Number(t.toFixed(6)), 'm', TRUNCATION_MARKER]));
@@ -94,11 +90,11 @@ export class CastWriter {
     this.#event('m', label, nowMs);
   }
 
-  /** Flushes and closes the file; resolves when it is on disk. */
+  /** Flushes and closes the recording; resolves when it is durable. */
   close(): Promise<void> {
     const tail = this.#decoders.o.decode();
     if (tail !== '') this.#event('o', tail, Date.now());
     this.#stopped = true;
-    return new Promise((resolve) => this.#out.end(() => resolve()));
+    return this.#out.close();
   }
 }

@@ -4,18 +4,18 @@
  * asciicast file per stream, and lets admins watch a live session read-only. Bounded everywhere:
  * the file by a size budget, watchers by a send buffer, the catch-up screen by a small ring buffer.
  */
-import { rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { RecordingInfo } from '../../../shared/console-api.js';
 import { FrameDecoder, encodeData, encodeFrame, type TerminalFrame } from '../../../shared/terminal-protocol.js';
 import type { TerminalTap } from '../terminal-bridge.js';
+import type { RecordingRow, Store } from '../../store/store.js';
 import { CastWriter } from './cast-writer.js';
-import type { RecordingStore } from './recording-store.js';
 
 export interface RecorderOptions {
-  dataDir: string;
-  store: RecordingStore;
+  store: Store;
+  /** This node: the recordings it writes are its own to finish after a crash. */
+  node: string;
   /** Per-session size budget of the .cast file (default 64 MiB). */
   budgetBytes: number;
   /** Recordings older than this are deleted (default 30 days). */
@@ -40,6 +40,8 @@ interface Live {
   watchers: Set<WebSocket>;
   progress: NodeJS.Timeout;
   startedAt: number;
+  /** The recording's store writes, one after another (the row must exist before its updates). */
+  saving: Promise<void>;
 }
 
 export class Recorder {
@@ -49,26 +51,26 @@ export class Recorder {
 
   constructor(o: RecorderOptions) {
     this.#o = o;
-    for (const r of o.store.unfinished()) {
-      let size: number;
-      try {
-        size = statSync(r.path).size;
-      } catch {
-        size = 0; // the file never got written
-      }
-      o.store.update(r.streamId, { size, durationMs: r.durationMs, truncated: r.truncated, endedAt: r.startedAt + r.durationMs });
-    }
-    this.sweep();
-    this.#sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper = setInterval(() => void this.sweep().catch((err: unknown) => o.log(`recording retention: ${String(err)}`)), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
 
-  get recordInput(): boolean {
-    return this.#o.store.setting('recordInput') === 'true';
+  /** Finishes the recordings `node` left unfinished (it stopped mid-session), then sweeps once. */
+  async recover(node: string = this.#o.node): Promise<number> {
+    const rows = await this.#o.store.recordings.unfinished(node);
+    for (const r of rows) {
+      const size = await this.#o.store.recordingData.size(r.streamId, r.startedAt);
+      await this.#o.store.recordings.update(r.streamId, { size, durationMs: r.durationMs, truncated: r.truncated, endedAt: r.startedAt + r.durationMs });
+    }
+    return rows.length;
   }
 
-  set recordInput(on: boolean) {
-    this.#o.store.setSetting('recordInput', on ? 'true' : 'false');
+  async recordInput(): Promise<boolean> {
+    return (await this.#o.store.recordings.setting('recordInput')) === 'true';
+  }
+
+  async setRecordInput(on: boolean): Promise<void> {
+    await this.#o.store.recordings.setSetting('recordInput', on ? 'true' : 'false');
   }
 
   isLive(streamId: string): boolean {
@@ -80,10 +82,20 @@ export class Recorder {
     return this.#live.get(streamId)?.writer?.size;
   }
 
-  info(streamId: string): RecordingInfo | undefined {
-    const row = this.#o.store.get(streamId);
+  /** The row and what the browser may know of it, or undefined when it is gone. */
+  async info(streamId: string): Promise<{ row: RecordingRow; info: RecordingInfo } | undefined> {
+    const row = await this.#o.store.recordings.get(streamId);
     if (row === undefined) return undefined;
     const live = this.#live.get(streamId);
+    return { row, info: this.#present(row, live) };
+  }
+
+  /** The whole recording (asciicast), or undefined when its content is gone. */
+  read(row: RecordingRow): Promise<Readable | undefined> {
+    return this.#o.store.recordingData.read(row.streamId, row.startedAt);
+  }
+
+  #present(row: RecordingRow, live: Live | undefined): RecordingInfo {
     return {
       streamId: row.streamId,
       deviceId: row.deviceId,
@@ -93,15 +105,22 @@ export class Recorder {
       size: live?.writer?.size ?? row.size,
       truncated: live?.writer?.truncated ?? row.truncated,
       inputRecorded: row.inputRecorded,
-      live: live !== undefined,
+      // Being written here, or by another node of a cluster (a dead node's are finished by the survivors).
+      live: live !== undefined || row.endedAt === null,
       cols: row.cols,
       rows: row.rows,
     };
   }
 
+  #save(live: Live, write: () => Promise<void>): void {
+    live.saving = live.saving.then(write).catch((err: unknown) => this.#o.log(`recording ${live.streamId}: could not save: ${String(err)}`));
+  }
+
   /** Starts recording a terminal; the returned tap sees its bytes. */
-  start(s: { streamId: string; operator: string; operatorId: string; deviceId: string }): TerminalTap {
+  async start(s: { streamId: string; operator: string; operatorId: string; deviceId: string }): Promise<TerminalTap> {
+    const recordInput = await this.recordInput();
     const live: Live = {
+      saving: Promise.resolve(),
       streamId: s.streamId,
       writer: undefined,
       cols: 80,
@@ -114,7 +133,6 @@ export class Recorder {
     };
     live.progress.unref();
     this.#live.set(s.streamId, live);
-    const recordInput = this.recordInput;
     const fromBrowser = new FrameDecoder();
     const fromDevice = new FrameDecoder();
     let broken = false;
@@ -135,16 +153,15 @@ export class Recorder {
           if (f.type === 'hello' && live.writer === undefined) {
             live.cols = f.cols;
             live.rows = f.rows;
-            const day = new Date(live.startedAt).toISOString().slice(0, 10);
-            const path = join(this.#o.dataDir, 'recordings', day, `${s.streamId}.cast`);
-            live.writer = new CastWriter(path, {
+            live.writer = new CastWriter(this.#o.store.recordingData.create(s.streamId, live.startedAt), {
               cols: f.cols,
               rows: f.rows,
               timestamp: Math.floor(live.startedAt / 1000),
               title: `${s.operator}@${s.deviceId}`,
               term: f.term,
             }, this.#o.budgetBytes, live.startedAt);
-            this.#o.store.insert({ streamId: s.streamId, deviceId: s.deviceId, operator: s.operator, operatorId: s.operatorId, path, startedAt: live.startedAt, inputRecorded: recordInput, cols: f.cols, rows: f.rows });
+            const row = { streamId: s.streamId, deviceId: s.deviceId, operator: s.operator, operatorId: s.operatorId, node: this.#o.node, startedAt: live.startedAt, inputRecorded: recordInput, cols: f.cols, rows: f.rows };
+            this.#save(live, () => this.#o.store.recordings.insert(row));
           } else if (f.type === 'resize') {
             live.cols = f.cols;
             live.rows = f.rows;
@@ -192,7 +209,7 @@ export class Recorder {
 
   #saveProgress(live: Live): void {
     const w = live.writer;
-    if (w !== undefined) this.#o.store.update(live.streamId, { size: w.size, durationMs: w.lastEventMs, truncated: w.truncated });
+    if (w !== undefined) this.#save(live, () => this.#o.store.recordings.update(live.streamId, { size: w.size, durationMs: w.lastEventMs, truncated: w.truncated }));
   }
 
   async #end(live: Live): Promise<void> {
@@ -206,7 +223,9 @@ export class Recorder {
     const w = live.writer;
     if (w === undefined) return;
     await w.close();
-    this.#o.store.update(live.streamId, { size: w.size, durationMs: w.lastEventMs, truncated: w.truncated, endedAt: Date.now() });
+    const endedAt = Date.now();
+    this.#save(live, () => this.#o.store.recordings.update(live.streamId, { size: w.size, durationMs: w.lastEventMs, truncated: w.truncated, endedAt }));
+    await live.saving;
   }
 
   /** Adds a read-only watcher to a live session; false when it is not live. */
@@ -231,32 +250,36 @@ export class Recorder {
       live.writer = undefined;
       await w.close();
     }
-    const row = this.#o.store.get(streamId);
+    if (live !== undefined) await live.saving;
+    const row = await this.#o.store.recordings.get(streamId);
     if (row === undefined) return false;
-    rmSync(row.path, { force: true });
-    this.#o.store.delete(streamId);
+    await this.#o.store.recordingData.delete(streamId, row.startedAt);
+    await this.#o.store.recordings.delete(streamId);
     this.#o.log(`recording ${streamId} deleted`);
     return true;
   }
 
-  /** Deletes recordings past the retention period. */
-  sweep(now = Date.now()): number {
+  /** Deletes recordings past the retention period, once per cluster (other nodes skip while one sweeps). */
+  async sweep(now = Date.now()): Promise<number> {
     let n = 0;
-    for (;;) {
-      const batch = this.#o.store.olderThan(now - this.#o.retentionMs, 500);
-      for (const r of batch) {
-        rmSync(r.path, { force: true });
-        this.#o.store.delete(r.streamId);
-        n += 1;
+    await this.#o.store.exclusively('recording-retention', async () => {
+      for (;;) {
+        const batch = await this.#o.store.recordings.olderThan(now - this.#o.retentionMs, 500);
+        for (const r of batch) {
+          await this.#o.store.recordingData.delete(r.streamId, r.startedAt);
+          await this.#o.store.recordings.delete(r.streamId);
+          n += 1;
+        }
+        if (batch.length < 500) break;
       }
-      if (batch.length < 500) break;
-    }
+    });
     if (n > 0) this.#o.log(`deleted ${n} recording(s) past the retention period`);
     return n;
   }
 
-  close(): void {
+  /** Ends every live recording; resolves when they are saved. */
+  async close(): Promise<void> {
     clearInterval(this.#sweeper);
-    for (const live of [...this.#live.values()]) void this.#end(live);
+    await Promise.all([...this.#live.values()].map((live) => this.#end(live)));
   }
 }

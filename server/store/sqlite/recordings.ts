@@ -1,29 +1,14 @@
-/** Rows of the recordings table and the console settings. */
-import { Statements, type Db } from '../../store/database.js';
-
-export interface RecordingRow {
-  streamId: string;
-  deviceId: string;
-  operator: string | null;
-  /** The operator account that opened the session (its id, never reused). */
-  operatorId: string | null;
-  path: string;
-  startedAt: number;
-  endedAt: number | null;
-  durationMs: number;
-  size: number;
-  truncated: boolean;
-  inputRecorded: boolean;
-  cols: number;
-  rows: number;
-}
+/** Recording rows and console settings in SQLite; the recordings' content is in files (recording-files.ts). */
+import type { NewRecording, RecordingRow } from '../records.js';
+import type { RecordingRepository } from '../store.js';
+import { Statements, type Db } from './database.js';
 
 interface Raw {
   stream_id: string;
   device_id: string;
   operator: string | null;
   operator_id: string | null;
-  path: string;
+  node: string;
   started_at: number;
   ended_at: number | null;
   duration_ms: number;
@@ -40,7 +25,7 @@ function fromRaw(r: Raw): RecordingRow {
     deviceId: r.device_id,
     operator: r.operator,
     operatorId: r.operator_id,
-    path: r.path,
+    node: r.node,
     startedAt: r.started_at,
     endedAt: r.ended_at,
     durationMs: r.duration_ms,
@@ -52,33 +37,36 @@ function fromRaw(r: Raw): RecordingRow {
   };
 }
 
-export class RecordingStore {
+/** Where a recording's file lives, relative to the data directory. */
+export function recordingFile(streamId: string, startedAt: number): string {
+  return `recordings/${new Date(startedAt).toISOString().slice(0, 10)}/${streamId}.cast`;
+}
+
+export class SqliteRecordings implements RecordingRepository {
   readonly #sql: Statements;
 
   constructor(db: Db) {
     this.#sql = new Statements(db);
   }
 
-  insert(r: Omit<RecordingRow, 'endedAt' | 'durationMs' | 'size' | 'truncated'>): void {
+  async insert(r: NewRecording): Promise<void> {
     this.#sql
-      .get('INSERT INTO recordings (stream_id, device_id, operator, operator_id, path, started_at, input_recorded, cols, rows) VALUES (?,?,?,?,?,?,?,?,?)')
-      .run(r.streamId, r.deviceId, r.operator, r.operatorId, r.path, r.startedAt, r.inputRecorded ? 1 : 0, r.cols, r.rows);
+      .get('INSERT INTO recordings (stream_id, device_id, operator, operator_id, node, path, started_at, input_recorded, cols, rows) VALUES (?,?,?,?,?,?,?,?,?,?)')
+      .run(r.streamId, r.deviceId, r.operator, r.operatorId, r.node, recordingFile(r.streamId, r.startedAt), r.startedAt, r.inputRecorded ? 1 : 0, r.cols, r.rows);
   }
 
-  /** Records progress (size, duration) and, when `endedAt` is given, the end. */
-  update(streamId: string, p: { size: number; durationMs: number; truncated: boolean; endedAt?: number }): void {
+  async update(streamId: string, p: { size: number; durationMs: number; truncated: boolean; endedAt?: number }): Promise<void> {
     this.#sql
       .get('UPDATE recordings SET size = ?, duration_ms = ?, truncated = ?, ended_at = COALESCE(?, ended_at) WHERE stream_id = ?')
       .run(p.size, p.durationMs, p.truncated ? 1 : 0, p.endedAt ?? null, streamId);
   }
 
-  get(streamId: string): RecordingRow | undefined {
+  async get(streamId: string): Promise<RecordingRow | undefined> {
     const r = this.#sql.get<[string], Raw>('SELECT * FROM recordings WHERE stream_id = ?').get(streamId);
     return r === undefined ? undefined : fromRaw(r);
   }
 
-  /** Rows for many streams at once (history pages). */
-  getMany(ids: readonly string[]): Map<string, RecordingRow> {
+  async getMany(ids: readonly string[]): Promise<Map<string, RecordingRow>> {
     const out = new Map<string, RecordingRow>();
     if (ids.length === 0) return out;
     const rows = this.#sql.get<string[], Raw>(`SELECT * FROM recordings WHERE stream_id IN (${ids.map(() => '?').join(',')})`).all(...ids);
@@ -86,28 +74,26 @@ export class RecordingStore {
     return out;
   }
 
-  delete(streamId: string): boolean {
+  async delete(streamId: string): Promise<boolean> {
     return this.#sql.get('DELETE FROM recordings WHERE stream_id = ?').run(streamId).changes > 0;
   }
 
-  /** Ended recordings that started before `cutoff`. */
-  olderThan(cutoff: number, limit: number): RecordingRow[] {
+  async olderThan(cutoff: number, limit: number): Promise<RecordingRow[]> {
     return this.#sql
       .get<[number, number], Raw>('SELECT * FROM recordings WHERE started_at < ? AND ended_at IS NOT NULL ORDER BY started_at LIMIT ?')
       .all(cutoff, limit)
       .map(fromRaw);
   }
 
-  /** Recordings left without an end by a previous run (the process died). */
-  unfinished(): RecordingRow[] {
-    return this.#sql.get<[], Raw>('SELECT * FROM recordings WHERE ended_at IS NULL').all().map(fromRaw);
+  async unfinished(node: string): Promise<RecordingRow[]> {
+    return this.#sql.get<[string], Raw>('SELECT * FROM recordings WHERE ended_at IS NULL AND node = ?').all(node).map(fromRaw);
   }
 
-  setting(name: string): string | undefined {
+  async setting(name: string): Promise<string | undefined> {
     return this.#sql.get<[string], { value: string }>('SELECT value FROM settings WHERE name = ?').get(name)?.value;
   }
 
-  setSetting(name: string, value: string): void {
+  async setSetting(name: string, value: string): Promise<void> {
     this.#sql.get('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
   }
 }

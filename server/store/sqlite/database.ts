@@ -1,11 +1,12 @@
 /**
- * The embedded store: one SQLite file (WAL) in the data directory. Schema migrations are plain
- * numbered SQL steps applied in order and recorded in `user_version`.
+ * The embedded store's database: one SQLite file (WAL) in the data directory. Schema migrations are
+ * plain numbered SQL steps applied in order and recorded in `user_version`, each in a transaction;
+ * SQLite's write lock keeps two processes opening the same file from applying one twice.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPrivateFile } from '../data-dir.js';
+import { createPrivateFile } from '../../data-dir.js';
 
 export type Db = Database.Database;
 
@@ -110,6 +111,17 @@ const MIGRATIONS: readonly string[] = [
    UPDATE recordings SET operator_id = (SELECT id FROM operators WHERE operators.name = recordings.operator);`,
   // The console's policy sees devices without their keys (RegistryView instead of RegistryRead).
   `UPDATE policies SET rights = 'RegistryView,ServiceConnect' WHERE name = 'console' AND rights = 'RegistryRead,ServiceConnect';`,
+  // Where each device is connected and which node took and carries each stream (the same store
+  // serves one node here and many in a cluster); keyset paging of the log; live streams found fast.
+  `ALTER TABLE devices ADD COLUMN connected_node TEXT;
+   CREATE INDEX devices_connected ON devices (connected_node) WHERE connected_node IS NOT NULL;
+   ALTER TABLE streams ADD COLUMN node TEXT NOT NULL DEFAULT 'local';
+   ALTER TABLE streams ADD COLUMN gateway_node TEXT;
+   CREATE INDEX streams_live ON streams (device_id) WHERE state != 'ended';
+   DROP INDEX streams_created;
+   CREATE INDEX streams_created ON streams (created_at DESC, id DESC);
+   ALTER TABLE recordings ADD COLUMN node TEXT NOT NULL DEFAULT 'local';
+   CREATE TABLE rate_buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL);`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

@@ -1,0 +1,173 @@
+/**
+ * The rows the store keeps, as the rest of the server sees them, engine-independent. Times are
+ * epoch milliseconds unless the field says ISO (the registry keeps Azure's ISO strings).
+ */
+import type { Role } from '../../shared/console-api.js';
+
+export type DeviceStatus = 'enabled' | 'disabled';
+
+export interface DeviceRecord {
+  deviceId: string;
+  generationId: string;
+  etag: string;
+  primaryKey: string;
+  secondaryKey: string;
+  status: DeviceStatus;
+  statusReason: string | null;
+  /** ISO time. */
+  statusUpdatedTime: string;
+  /** ISO time. */
+  createdTime: string;
+  /** ISO time, or null when never seen. */
+  lastActivityTime: string | null;
+  /** ISO time of the last connect or disconnect. */
+  connectionStateUpdatedTime: string | null;
+  /** The node whose control channel holds the device now, or null when it is connected nowhere. */
+  connectedNode: string | null;
+}
+
+export interface DeviceWrite {
+  status: DeviceStatus;
+  statusReason: string | null;
+  primaryKey: string;
+  secondaryKey: string;
+}
+
+/** A page of the registry, ordered by device id. */
+export interface DeviceQuery {
+  /** Only ids containing this text (case-insensitive). */
+  search?: string | undefined;
+  status?: DeviceStatus | undefined;
+  /** true: connected somewhere; false: connected nowhere. */
+  online?: boolean | undefined;
+  /** Only ids after this one (keyset paging). */
+  after?: string | undefined;
+  limit: number;
+}
+
+export interface DeviceCounts {
+  total: number;
+  enabled: number;
+  disabled: number;
+  online: number;
+}
+
+export type Right = 'RegistryRead' | 'RegistryView' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
+
+export interface PolicyRecord {
+  name: string;
+  primaryKey: string;
+  secondaryKey: string;
+  rights: ReadonlySet<Right>;
+}
+
+export type StreamState = 'pending' | 'accepted' | 'open' | 'ended';
+export type StreamResult =
+  | 'accepted'
+  | 'rejected'
+  | 'deviceNotFound'
+  | 'deviceOffline'
+  | 'responseTimeout'
+  | 'handshakeTimeout'
+  | 'throttled'
+  | 'hubRestart'
+  | 'nodeLost';
+export type ClosedBy = 'device' | 'service' | 'hub' | 'gateway';
+
+export const STREAM_RESULTS: readonly StreamResult[] = [
+  'accepted', 'rejected', 'deviceNotFound', 'deviceOffline', 'responseTimeout', 'handshakeTimeout', 'throttled', 'hubRestart', 'nodeLost',
+];
+
+export interface StreamRecord {
+  id: string;
+  deviceId: string;
+  streamName: string;
+  /** Who initiated: the name of the policy whose key signed the request. */
+  initiator: string;
+  /** The console operator on whose behalf the initiator acted, if any. */
+  operator: string | null;
+  state: StreamState;
+  result: StreamResult | null;
+  reason: string | null;
+  createdAt: number;
+  acceptedAt: number | null;
+  connectedAt: number | null;
+  endedAt: number | null;
+  closedBy: ClosedBy | null;
+  closeCode: number | null;
+  bytesToDevice: number;
+  bytesFromDevice: number;
+  /** The node that took the initiation. */
+  node: string;
+  /** The node whose streaming endpoint carries the stream, once accepted. */
+  gatewayNode: string | null;
+}
+
+export interface NewStream {
+  id: string;
+  deviceId: string;
+  streamName: string;
+  initiator: string;
+  operator: string | null;
+  createdAt: number;
+  node: string;
+}
+
+export interface StreamQuery {
+  deviceId?: string | undefined;
+  result?: StreamResult | undefined;
+  initiator?: string | undefined;
+  operator?: string | undefined;
+  /** Only streams older than this (keyset paging): created before `before`, or at it with a smaller id. */
+  before?: number | undefined;
+  beforeId?: string | undefined;
+  /** Only streams created at or after this. */
+  since?: number | undefined;
+  limit: number;
+}
+
+export interface StreamEnd {
+  closedBy: ClosedBy;
+  closeCode: number | null;
+  reason: string;
+  bytesToDevice: number;
+  bytesFromDevice: number;
+}
+
+export interface Operator {
+  /** Stable for the account's life; a later account with the same name gets another. */
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: number;
+}
+
+export interface OperatorWithHash extends Operator {
+  passwordHash: string;
+}
+
+export interface Session {
+  tokenHash: string;
+  operator: string;
+  expiresAt: number;
+}
+
+export interface RecordingRow {
+  streamId: string;
+  deviceId: string;
+  operator: string | null;
+  /** The operator account that opened the session (its id, never reused). */
+  operatorId: string | null;
+  /** The node writing it (to finish it if that node dies mid-session). */
+  node: string;
+  startedAt: number;
+  endedAt: number | null;
+  durationMs: number;
+  size: number;
+  truncated: boolean;
+  inputRecorded: boolean;
+  cols: number;
+  rows: number;
+}
+
+export type NewRecording = Omit<RecordingRow, 'endedAt' | 'durationMs' | 'size' | 'truncated'>;

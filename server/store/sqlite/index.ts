@@ -1,0 +1,40 @@
+/** The embedded store: SQLite in the data directory, recordings and shared secrets as files beside it. */
+import { loadOrCreateSecret } from '../../secrets.js';
+import type { Store } from '../store.js';
+import { SqliteOperators, SqliteSessions } from './accounts.js';
+import { openDatabase } from './database.js';
+import { SqliteDevices } from './devices.js';
+import { SqlitePolicies } from './policies.js';
+import { SqliteRates } from './rates.js';
+import { RecordingFiles } from './recording-files.js';
+import { SqliteRecordings } from './recordings.js';
+import { SqliteStreams } from './streams.js';
+
+/** Opens (creating and migrating when needed) the store in `dataDir`. */
+export function openSqliteStore(dataDir: string): Store {
+  const db = openDatabase(dataDir);
+  return {
+    engine: 'sqlite',
+    location: dataDir,
+    devices: new SqliteDevices(db),
+    policies: new SqlitePolicies(db),
+    streams: new SqliteStreams(db),
+    operators: new SqliteOperators(db),
+    sessions: new SqliteSessions(db),
+    recordings: new SqliteRecordings(db),
+    recordingData: new RecordingFiles(dataDir),
+    secrets: { getOrCreate: async (name, bytes) => loadOrCreateSecret(dataDir, name, bytes) },
+    rates: new SqliteRates(db),
+    ping: async () => {
+      db.prepare('SELECT 1').get();
+    },
+    // One process owns an embedded store: there is nobody to share the work with.
+    exclusively: async (_name, task) => {
+      await task();
+      return true;
+    },
+    close: async () => {
+      db.close();
+    },
+  };
+}
