@@ -1,0 +1,169 @@
+/** The device registry and the shared access policies in PostgreSQL. */
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_POLICIES, newEtag, newKey, parseRights } from '../keys.js';
+import type { DeviceCounts, DeviceQuery, DeviceRecord, DeviceStatus, DeviceWrite, PolicyRecord } from '../records.js';
+import type { DeviceRepository, PolicyRepository } from '../store.js';
+import type { Database } from './pool.js';
+
+interface Row {
+  device_id: string;
+  generation_id: string;
+  etag: string;
+  primary_key: string;
+  secondary_key: string;
+  status: DeviceStatus;
+  status_reason: string | null;
+  status_updated_time: string;
+  created_time: string;
+  last_activity_time: string | null;
+  connection_state_updated_time: string | null;
+  connected_node: string | null;
+}
+
+function fromRow(r: Row): DeviceRecord {
+  return {
+    deviceId: r.device_id,
+    generationId: r.generation_id,
+    etag: r.etag,
+    primaryKey: r.primary_key,
+    secondaryKey: r.secondary_key,
+    status: r.status,
+    statusReason: r.status_reason,
+    statusUpdatedTime: r.status_updated_time,
+    createdTime: r.created_time,
+    lastActivityTime: r.last_activity_time,
+    connectionStateUpdatedTime: r.connection_state_updated_time,
+    connectedNode: r.connected_node,
+  };
+}
+
+/** `LIKE` pattern for a substring, with the pattern characters in it taken literally. */
+function likeSubstring(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export class PgDevices implements DeviceRepository {
+  readonly #db: Database;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  async get(deviceId: string): Promise<DeviceRecord | undefined> {
+    const [row] = await this.#db.rows<Row>('SELECT * FROM devices WHERE device_id = $1', [deviceId]);
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  async page(q: DeviceQuery): Promise<DeviceRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const arg = (v: unknown): string => {
+      args.push(v);
+      return `$${args.length}`;
+    };
+    // lower() matches the trigram index on lower(device_id).
+    if (q.search !== undefined && q.search !== '') where.push(`lower(device_id) LIKE ${arg(likeSubstring(q.search))}`);
+    if (q.status !== undefined) where.push(`status = ${arg(q.status)}`);
+    if (q.online === true) where.push('connected_node IS NOT NULL');
+    if (q.online === false) where.push('connected_node IS NULL');
+    if (q.after !== undefined) where.push(`device_id > ${arg(q.after)}`);
+    const sql = `SELECT * FROM devices ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY device_id LIMIT ${arg(q.limit)}`;
+    return (await this.#db.rows<Row>(sql, args)).map(fromRow);
+  }
+
+  async counts(): Promise<DeviceCounts> {
+    const [r] = await this.#db.rows<{ total: number; enabled: number; online: number }>(
+      "SELECT COUNT(*)::int AS total, COUNT(*) FILTER (WHERE status = 'enabled')::int AS enabled, COUNT(*) FILTER (WHERE connected_node IS NOT NULL)::int AS online FROM devices",
+    );
+    const total = r?.total ?? 0;
+    const enabled = r?.enabled ?? 0;
+    return { total, enabled, disabled: total - enabled, online: r?.online ?? 0 };
+  }
+
+  async create(deviceId: string, write: DeviceWrite): Promise<DeviceRecord | undefined> {
+    const now = new Date().toISOString();
+    const [row] = await this.#db.rows<Row>(
+      `INSERT INTO devices (device_id, generation_id, etag, primary_key, secondary_key, status, status_reason, status_updated_time, created_time)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (device_id) DO NOTHING RETURNING *`,
+      [deviceId, randomUUID(), newEtag(), write.primaryKey, write.secondaryKey, write.status, write.statusReason, now, now],
+    );
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  async update(deviceId: string, write: DeviceWrite): Promise<DeviceRecord | undefined> {
+    const [row] = await this.#db.rows<Row>(
+      `UPDATE devices SET etag = $1, primary_key = $2, secondary_key = $3, status_reason = $4,
+         status_updated_time = CASE WHEN status = $5 THEN status_updated_time ELSE $6 END, status = $5
+       WHERE device_id = $7 RETURNING *`,
+      [newEtag(), write.primaryKey, write.secondaryKey, write.statusReason, write.status, new Date().toISOString(), deviceId],
+    );
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  async delete(deviceId: string): Promise<boolean> {
+    return ((await this.#db.query('DELETE FROM devices WHERE device_id = $1', [deviceId])).rowCount ?? 0) > 0;
+  }
+
+  async touch(deviceId: string, at: number): Promise<void> {
+    await this.#db.query('UPDATE devices SET last_activity_time = $1 WHERE device_id = $2', [new Date(at).toISOString(), deviceId]);
+  }
+
+  async connected(deviceId: string, node: string, at: number): Promise<void> {
+    const iso = new Date(at).toISOString();
+    await this.#db.query('UPDATE devices SET connected_node = $1, last_activity_time = $2, connection_state_updated_time = $2 WHERE device_id = $3', [node, iso, deviceId]);
+  }
+
+  async disconnected(deviceId: string, node: string, at: number): Promise<void> {
+    const iso = new Date(at).toISOString();
+    await this.#db.query(
+      'UPDATE devices SET connected_node = NULL, last_activity_time = $1, connection_state_updated_time = $1 WHERE device_id = $2 AND connected_node = $3',
+      [iso, deviceId, node],
+    );
+  }
+
+  async releaseNode(node: string, at: number): Promise<number> {
+    const r = await this.#db.query('UPDATE devices SET connected_node = NULL, connection_state_updated_time = $1 WHERE connected_node = $2', [new Date(at).toISOString(), node]);
+    return r.rowCount ?? 0;
+  }
+
+  async holdingNodes(): Promise<string[]> {
+    return (await this.#db.rows<{ n: string }>('SELECT DISTINCT connected_node AS n FROM devices WHERE connected_node IS NOT NULL')).map((r) => r.n);
+  }
+}
+
+interface PolicyRow {
+  name: string;
+  primary_key: string;
+  secondary_key: string;
+  rights: string;
+}
+
+const policyOf = (r: PolicyRow): PolicyRecord => ({ name: r.name, primaryKey: r.primary_key, secondaryKey: r.secondary_key, rights: parseRights(r.rights) });
+
+export class PgPolicies implements PolicyRepository {
+  readonly #db: Database;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  async ensureDefaults(): Promise<string[]> {
+    const created: string[] = [];
+    for (const p of DEFAULT_POLICIES) {
+      const r = await this.#db.query('INSERT INTO policies (name, primary_key, secondary_key, rights) VALUES ($1,$2,$3,$4) ON CONFLICT (name) DO NOTHING', [
+        p.name, newKey(), newKey(), p.rights.join(','),
+      ]);
+      if ((r.rowCount ?? 0) > 0) created.push(p.name);
+    }
+    return created;
+  }
+
+  async get(name: string): Promise<PolicyRecord | undefined> {
+    const [row] = await this.#db.rows<PolicyRow>('SELECT * FROM policies WHERE name = $1', [name]);
+    return row === undefined ? undefined : policyOf(row);
+  }
+
+  async list(): Promise<PolicyRecord[]> {
+    return (await this.#db.rows<PolicyRow>('SELECT * FROM policies ORDER BY name')).map(policyOf);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The cluster store's schema, as numbered migrations applied in order. Nodes starting together
+ * take a PostgreSQL advisory lock first, so exactly one applies each step (the others wait, then
+ * find it done); each step runs in its own transaction and is recorded in `schema_migrations`.
+ * The tables mirror the embedded store's (server/store/sqlite/database.ts) in their final form.
+ */
+import type { Database } from './pool.js';
+
+/** Any constant: the advisory lock every node takes while it migrates. */
+const MIGRATION_LOCK = 727_100_001;
+
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE devices (
+     device_id TEXT PRIMARY KEY,
+     generation_id TEXT NOT NULL,
+     etag TEXT NOT NULL,
+     primary_key TEXT NOT NULL,
+     secondary_key TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('enabled','disabled')),
+     status_reason TEXT,
+     status_updated_time TEXT NOT NULL,
+     created_time TEXT NOT NULL,
+     last_activity_time TEXT,
+     connection_state_updated_time TEXT,
+     connected_node TEXT
+   );
+   CREATE INDEX devices_connected ON devices (connected_node) WHERE connected_node IS NOT NULL;
+   CREATE INDEX devices_status ON devices (status, device_id);
+   CREATE TABLE policies (
+     name TEXT PRIMARY KEY,
+     primary_key TEXT NOT NULL,
+     secondary_key TEXT NOT NULL,
+     rights TEXT NOT NULL
+   );
+   CREATE TABLE streams (
+     id TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     stream_name TEXT NOT NULL,
+     initiator TEXT NOT NULL,
+     operator TEXT,
+     state TEXT NOT NULL CHECK (state IN ('pending','accepted','open','ended')),
+     result TEXT,
+     reason TEXT,
+     created_at BIGINT NOT NULL,
+     accepted_at BIGINT,
+     connected_at BIGINT,
+     ended_at BIGINT,
+     closed_by TEXT,
+     close_code INTEGER,
+     bytes_to_device BIGINT NOT NULL DEFAULT 0,
+     bytes_from_device BIGINT NOT NULL DEFAULT 0,
+     node TEXT NOT NULL,
+     gateway_node TEXT
+   );
+   CREATE INDEX streams_created ON streams (created_at DESC, id DESC);
+   CREATE INDEX streams_device ON streams (device_id, created_at DESC, id DESC);
+   CREATE INDEX streams_operator ON streams (operator, created_at DESC, id DESC);
+   CREATE INDEX streams_result ON streams (result, created_at DESC, id DESC);
+   CREATE INDEX streams_live ON streams (device_id) WHERE state <> 'ended';
+   CREATE TABLE operators (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     password_hash TEXT NOT NULL,
+     role TEXT NOT NULL CHECK (role IN ('admin','operator','viewer')),
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE sessions (
+     token_hash TEXT PRIMARY KEY,
+     operator TEXT NOT NULL REFERENCES operators(name) ON DELETE CASCADE ON UPDATE CASCADE,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX sessions_expiry ON sessions (expires_at);
+   CREATE INDEX sessions_operator ON sessions (operator);
+   CREATE TABLE recordings (
+     stream_id TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     operator TEXT,
+     operator_id TEXT,
+     node TEXT NOT NULL,
+     started_at BIGINT NOT NULL,
+     ended_at BIGINT,
+     duration_ms BIGINT NOT NULL DEFAULT 0,
+     size BIGINT NOT NULL DEFAULT 0,
+     truncated BOOLEAN NOT NULL DEFAULT false,
+     input_recorded BOOLEAN NOT NULL DEFAULT false,
+     cols INTEGER NOT NULL,
+     rows INTEGER NOT NULL
+   );
+   CREATE INDEX recordings_started ON recordings (started_at);
+   CREATE INDEX recordings_unfinished ON recordings (node) WHERE ended_at IS NULL;
+   CREATE TABLE recording_chunks (
+     stream_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     data BYTEA NOT NULL,
+     PRIMARY KEY (stream_id, seq)
+   );
+   CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL);`,
+  // Search by any part of a device id without reading the whole registry (pg_trgm ships with
+  // PostgreSQL and is a trusted extension: the database's owner may create it).
+  `CREATE EXTENSION IF NOT EXISTS pg_trgm;
+   CREATE INDEX devices_search ON devices USING gin (lower(device_id) gin_trgm_ops);`,
+  `CREATE TABLE rate_buckets (name TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, updated_at BIGINT NOT NULL);`,
+];
+
+/** Brings the schema up to date under the migration lock; returns the versions applied. */
+export async function migrate(db: Database, log: (line: string) => void): Promise<number[]> {
+  return db.withClient(async (client) => {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+      const applied: number[] = [];
+      for (let v = 1; v <= MIGRATIONS.length; v++) {
+        if (done.has(v)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(MIGRATIONS[v - 1] as string);
+          await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw new Error(`store migration ${v} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
+        applied.push(v);
+        log(`store: applied schema migration ${v}`);
+      }
+      const newest = Math.max(0, ...done, ...applied);
+      if (newest > MIGRATIONS.length) {
+        throw new Error(`the store's schema is at version ${newest}, newer than this release knows (${MIGRATIONS.length}); upgrade this node`);
+      }
+      return applied;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    }
+  });
+}

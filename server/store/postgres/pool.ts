@@ -1,0 +1,114 @@
+/**
+ * The PostgreSQL connection pool of a node: bounded, reconnecting by itself (each query takes a
+ * live connection; broken ones are dropped), BIGINT columns read as numbers (epoch milliseconds
+ * and byte counts stay far below 2^53), and every failure to reach the database turned into the
+ * typed 503 (`StoreUnavailable`) that says to retry, while a failed statement keeps its own error.
+ */
+import pg from 'pg';
+import { DsError, ErrorCode } from '../../../shared/errors.js';
+
+const INT8_OID = 20;
+
+/** A pg client config that reads BIGINT as number. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === INT8_OID && format !== 'binary') return (v: string): number => Number(v);
+    return pg.types.getTypeParser(oid, format) as unknown;
+  }) as typeof pg.types.getTypeParser,
+};
+
+/** SQLSTATE classes and socket errors that mean "the database is not there", not "the statement is wrong". */
+function unreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  if (code.startsWith('08')) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
+}
+
+/** `postgres://user:secret@host/db` without the secret, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+export class Database {
+  readonly pool: pg.Pool;
+  readonly #url: string;
+
+  constructor(url: string, log: (line: string) => void, max = 10) {
+    this.#url = redactUrl(url);
+    this.pool = new pg.Pool({ connectionString: url, max, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, application_name: 'devicestreams' });
+    // An idle connection the server dropped (restart) must not take the process down.
+    this.pool.on('error', (err) => log(`store: a database connection failed (${err.message}); the next query opens a new one`));
+  }
+
+  /** The typed 503 for an unreachable database; other errors pass through. */
+  convert(err: unknown): unknown {
+    if (err instanceof DsError) return err;
+    if (unreachable(err)) {
+      return new DsError(ErrorCode.StoreUnavailable, `the store (${this.#url}) cannot be reached: ${err instanceof Error ? err.message : String(err)}; retry shortly`, { retryAfterSeconds: 2, cause: err });
+    }
+    return err;
+  }
+
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (err) {
+      throw this.convert(err);
+    }
+  }
+
+  async rows<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return (await this.query<R>(text, values)).rows;
+  }
+
+  /** Runs `fn` on one connection inside a transaction; rolls back if it throws. */
+  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.convert(err);
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw this.convert(err);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Runs `fn` holding one connection (for session-level advisory locks). */
+  async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.convert(err);
+    }
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw this.convert(err);
+    } finally {
+      client.release();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * One suite for every engine of the store: the embedded SQLite store in a data directory and the
+ * cluster store on a real PostgreSQL server (Debian's, started for this file). Each repository
+ * method is checked for what the rest of the server relies on.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../server/store/open.js';
+import type { DeviceWrite, Store } from '../server/store/store.js';
+import { newKey } from '../server/store/keys.js';
+import { stopAll, tempDir } from './harness.js';
+import { startPostgres } from './fixtures/postgres.js';
+
+afterAll(stopAll);
+
+const write = (over: Partial<DeviceWrite> = {}): DeviceWrite => ({ status: 'enabled', statusReason: null, primaryKey: newKey(), secondaryKey: newKey(), ...over });
+
+async function readAll(r: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+const engines: Array<[string, () => Promise<Store>]> = [
+  ['sqlite', () => openStore({ dataDir: tempDir() })],
+  ['postgres', async () => {
+    const pg = await startPostgres();
+    return openStore({ dataDir: tempDir(), url: await pg.createDatabase('store_suite') });
+  }],
+];
+
+describe.each(engines)('store on %s', (engine, open) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await open();
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('is the engine it says', () => {
+    expect(store.engine).toBe(engine);
+  });
+
+  it('creates, reads, updates (new etag, status time only on a status change) and deletes devices; a taken id is refused', async () => {
+    const w = write();
+    const created = await store.devices.create('dev-a', w);
+    expect(created).toMatchObject({ deviceId: 'dev-a', status: 'enabled', primaryKey: w.primaryKey, connectedNode: null, lastActivityTime: null });
+    expect(await store.devices.create('dev-a', write())).toBeUndefined();
+    const same = await store.devices.update('dev-a', { ...w, statusReason: 'note' });
+    expect(same?.etag).not.toBe(created?.etag);
+    expect(same?.statusUpdatedTime).toBe(created?.statusUpdatedTime);
+    await new Promise((r) => setTimeout(r, 5));
+    const disabled = await store.devices.update('dev-a', { ...w, status: 'disabled' });
+    expect(disabled?.status).toBe('disabled');
+    expect(disabled?.statusUpdatedTime).not.toBe(created?.statusUpdatedTime);
+    expect(await store.devices.update('nobody', w)).toBeUndefined();
+    expect(await store.devices.delete('dev-a')).toBe(true);
+    expect(await store.devices.delete('dev-a')).toBe(false);
+    expect(await store.devices.get('dev-a')).toBeUndefined();
+  });
+
+  it('pages the registry in id order with search (any part, any case, % and _ literal), status and online filters', async () => {
+    for (const id of ['pump-01', 'pump-02', 'PUMP-03', 'valve_1', 'valve%2', 'gauge-9']) await store.devices.create(`p-${id}`, write({ status: id === 'pump-02' ? 'disabled' : 'enabled' }));
+    await store.devices.connected('p-pump-01', 'node-a', Date.now());
+    const ids = async (q: Parameters<Store['devices']['page']>[0]): Promise<string[]> => (await store.devices.page(q)).map((d) => d.deviceId);
+    expect(await ids({ search: 'p-', limit: 100 })).toEqual(['p-PUMP-03', 'p-gauge-9', 'p-pump-01', 'p-pump-02', 'p-valve%2', 'p-valve_1']);
+    expect(await ids({ search: 'pump', limit: 100 })).toEqual(['p-PUMP-03', 'p-pump-01', 'p-pump-02']);
+    expect(await ids({ search: 've_', limit: 100 })).toEqual(['p-valve_1']);
+    expect(await ids({ search: 've%', limit: 100 })).toEqual(['p-valve%2']);
+    expect(await ids({ search: 'p-', status: 'disabled', limit: 100 })).toEqual(['p-pump-02']);
+    expect(await ids({ search: 'p-', online: true, limit: 100 })).toEqual(['p-pump-01']);
+    expect(await ids({ search: 'p-', online: false, limit: 2 })).toEqual(['p-PUMP-03', 'p-gauge-9']);
+    expect(await ids({ search: 'p-', after: 'p-pump-01', limit: 2 })).toEqual(['p-pump-02', 'p-valve%2']);
+  });
+
+  it('counts devices in all, enabled, disabled and online', async () => {
+    const before = await store.devices.counts();
+    await store.devices.create('c-1', write());
+    await store.devices.create('c-2', write({ status: 'disabled' }));
+    await store.devices.connected('c-1', 'node-a', Date.now());
+    const after = await store.devices.counts();
+    expect([after.total - before.total, after.enabled - before.enabled, after.disabled - before.disabled, after.online - before.online]).toEqual([2, 1, 1, 1]);
+  });
+
+  it('records connections per node: a disconnect from a node that lost the device to another changes nothing; releasing a node frees only its devices', async () => {
+    await store.devices.create('n-1', write());
+    await store.devices.create('n-2', write());
+    const t = Date.now();
+    await store.devices.connected('n-1', 'node-a', t);
+    await store.devices.connected('n-1', 'node-b', t + 1); // moved to node-b
+    await store.devices.disconnected('n-1', 'node-a', t + 2); // node-a's late disconnect
+    expect((await store.devices.get('n-1'))?.connectedNode).toBe('node-b');
+    await store.devices.connected('n-2', 'node-c', t);
+    expect(await store.devices.holdingNodes()).toEqual(expect.arrayContaining(['node-b', 'node-c']));
+    expect(await store.devices.releaseNode('node-c', t + 3)).toBe(1);
+    expect((await store.devices.get('n-2'))?.connectedNode).toBeNull();
+    expect((await store.devices.get('n-1'))?.connectedNode).toBe('node-b');
+    await store.devices.disconnected('n-1', 'node-b', t + 4);
+    const n1 = await store.devices.get('n-1');
+    expect(n1?.connectedNode).toBeNull();
+    expect(n1?.connectionStateUpdatedTime).toBe(new Date(t + 4).toISOString());
+  });
+
+  it('creates the default policies once, with the console policy unable to read keys', async () => {
+    const first = await store.policies.ensureDefaults();
+    expect(first).toEqual(expect.arrayContaining(['iothubowner', 'service', 'device', 'registryRead', 'registryReadWrite', 'console']));
+    expect(await store.policies.ensureDefaults()).toEqual([]);
+    const consolePolicy = await store.policies.get('console');
+    expect([...(consolePolicy?.rights ?? [])].sort()).toEqual(['RegistryView', 'ServiceConnect']);
+    expect((await store.policies.list()).map((p) => p.name)).toContain('iothubowner');
+  });
+
+  it('moves a stream through its states, the first end report winning', async () => {
+    const id = randomUUID();
+    await store.streams.create({ id, deviceId: 's-dev', streamName: 'ssh', initiator: 'service', operator: 'olga', createdAt: 1000, node: 'node-a' });
+    expect(await store.streams.get(id)).toMatchObject({ state: 'pending', node: 'node-a', gatewayNode: null, operator: 'olga' });
+    await store.streams.answer(id, 'accepted', null, 1100, 'node-b');
+    expect(await store.streams.get(id)).toMatchObject({ state: 'accepted', result: 'accepted', acceptedAt: 1100, gatewayNode: 'node-b' });
+    await store.streams.opened(id, 1200);
+    expect(await store.streams.countLive('s-dev')).toBe(1);
+    expect((await store.streams.liveFor('s-dev')).map((s) => s.id)).toEqual([id]);
+    expect(await store.streams.ended(id, { closedBy: 'service', closeCode: 1000, reason: 'closed normally', bytesToDevice: 5, bytesFromDevice: 7 }, 1300)).toBe(true);
+    expect(await store.streams.ended(id, { closedBy: 'device', closeCode: 4001, reason: 'late', bytesToDevice: 0, bytesFromDevice: 0 }, 1400)).toBe(false);
+    expect(await store.streams.get(id)).toMatchObject({ state: 'ended', closedBy: 'service', bytesToDevice: 5, bytesFromDevice: 7, connectedAt: 1200, endedAt: 1300 });
+    expect(await store.streams.countLive('s-dev')).toBe(0);
+    expect(await store.streams.handshakeTimedOut(id, 1500)).toBe(false);
+  });
+
+  it('ends what a node left live — its pending streams and the streams its endpoint carried — and nothing else', async () => {
+    const mk = async (node: string, gateway: string | null): Promise<string> => {
+      const id = randomUUID();
+      await store.streams.create({ id, deviceId: 'r-dev', streamName: 'x', initiator: 'service', operator: null, createdAt: Date.now(), node });
+      if (gateway !== null) await store.streams.answer(id, 'accepted', null, Date.now(), gateway);
+      return id;
+    };
+    const pendingOnA = await mk('node-a', null);
+    const carriedByA = await mk('node-b', 'node-a');
+    const startedOnAcarriedByB = await mk('node-a', 'node-b');
+    expect(await store.streams.liveNodes()).toEqual(expect.arrayContaining(['node-a', 'node-b']));
+    expect(await store.streams.closeNodeStreams('node-a', 'nodeLost', 5000)).toBe(2);
+    expect(await store.streams.get(pendingOnA)).toMatchObject({ state: 'ended', result: 'nodeLost', closedBy: 'hub', reason: 'nodeLost: node node-a stopped' });
+    expect(await store.streams.get(carriedByA)).toMatchObject({ state: 'ended', result: 'accepted', reason: 'nodeLost: node node-a stopped' });
+    expect(await store.streams.get(startedOnAcarriedByB)).toMatchObject({ state: 'accepted' });
+    expect(await store.streams.closeNodeStreams('node-b', 'hubRestart', 5000)).toBe(1);
+  });
+
+  it('lists the log newest first with filters and keyset paging that neither skips nor repeats rows of the same millisecond', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const id = `k-${String(i).padStart(2, '0')}-${randomUUID()}`;
+      ids.push(id);
+      await store.streams.create({ id, deviceId: 'k-dev', streamName: 'x', initiator: 'service', operator: i % 2 === 0 ? 'even' : null, createdAt: 50_000 + Math.floor(i / 3), node: 'n' });
+    }
+    const seen: string[] = [];
+    let before: { at: number; id: string } | undefined;
+    for (;;) {
+      const page = await store.streams.list({ deviceId: 'k-dev', limit: 2, ...(before === undefined ? {} : { before: before.at, beforeId: before.id }) });
+      seen.push(...page.map((s) => s.id));
+      const last = page.at(-1);
+      if (page.length < 2 || last === undefined) break;
+      before = { at: last.createdAt, id: last.id };
+    }
+    const expected = [...ids].sort((a, b) => {
+      const ta = 50_000 + Math.floor(Number(a.slice(2, 4)) / 3);
+      const tb = 50_000 + Math.floor(Number(b.slice(2, 4)) / 3);
+      return tb - ta || (a < b ? 1 : -1);
+    });
+    expect(seen).toEqual(expected);
+    expect((await store.streams.list({ deviceId: 'k-dev', operator: 'even', limit: 10 })).length).toBe(4);
+    expect((await store.streams.list({ deviceId: 'k-dev', since: 50_002, limit: 10 })).length).toBe(1);
+  });
+
+  it('keeps operator accounts with stable ids and their sessions, which go with the account', async () => {
+    expect(await store.operators.create('alice', 'hash-1', 'operator', 10)).toBe(true);
+    expect(await store.operators.create('alice', 'hash-2', 'admin', 11)).toBe(false);
+    const alice = await store.operators.get('alice');
+    expect(alice).toMatchObject({ name: 'alice', role: 'operator', createdAt: 10 });
+    expect(await store.operators.getById(alice?.id ?? '')).toEqual(alice);
+    expect((await store.operators.getWithHash('alice'))?.passwordHash).toBe('hash-1');
+    expect(await store.operators.setRole('alice', 'viewer')).toBe(true);
+    expect(await store.operators.setPasswordHash('alice', 'hash-3')).toBe(true);
+    const now = Date.now();
+    await store.sessions.create('token-hash-1', 'alice', now, now + 60_000);
+    expect(await store.sessions.get('token-hash-1', now)).toEqual({ tokenHash: 'token-hash-1', operator: 'alice', expiresAt: now + 60_000 });
+    expect(await store.sessions.get('token-hash-1', now + 60_001)).toBeUndefined();
+    expect(await store.operators.delete('alice')).toBe(true);
+    expect(await store.sessions.get('token-hash-1', now)).toBeUndefined();
+    expect(await store.operators.create('alice', 'hash-4', 'admin', 12)).toBe(true);
+    expect((await store.operators.get('alice'))?.id).not.toBe(alice?.id);
+    expect((await store.operators.list()).map((o) => o.name)).toContain('alice');
+  });
+
+  it('keeps recordings: rows, progress, the unfinished of a node, retention order, settings, and content written in pieces read back whole', async () => {
+    const id = randomUUID();
+    const startedAt = Date.parse('2026-11-30T10:00:00Z');
+    await store.recordings.insert({ streamId: id, deviceId: 'rec-dev', operator: 'olga', operatorId: 'op-1', node: 'node-a', startedAt, inputRecorded: false, cols: 80, rows: 24 });
+    const sink = store.recordingData.create(id, startedAt);
+    const pieces = Array.from({ length: 40 }, (_, i) => randomBytes(3000 + i));
+    for (const p of pieces) sink.write(p);
+    await sink.close();
+    expect(sink.failed).toBe(false);
+    const whole = Buffer.concat(pieces);
+    expect(await store.recordingData.size(id, startedAt)).toBe(whole.length);
+    const back = await store.recordingData.read(id, startedAt);
+    expect(back).toBeDefined();
+    expect((await readAll(back as NodeJS.ReadableStream)).equals(whole)).toBe(true);
+    expect((await store.recordings.unfinished('node-a')).map((r) => r.streamId)).toContain(id);
+    expect((await store.recordings.unfinished('node-b')).map((r) => r.streamId)).not.toContain(id);
+    await store.recordings.update(id, { size: whole.length, durationMs: 1234, truncated: true, endedAt: startedAt + 2000 });
+    expect(await store.recordings.get(id)).toMatchObject({ size: whole.length, durationMs: 1234, truncated: true, endedAt: startedAt + 2000, operatorId: 'op-1', node: 'node-a' });
+    expect((await store.recordings.getMany([id, 'missing'])).size).toBe(1);
+    expect((await store.recordings.olderThan(startedAt + 1, 10)).map((r) => r.streamId)).toContain(id);
+    expect((await store.recordings.olderThan(startedAt, 10)).map((r) => r.streamId)).not.toContain(id);
+    await store.recordingData.delete(id, startedAt);
+    expect(await store.recordingData.read(id, startedAt)).toBeUndefined();
+    expect(await store.recordings.delete(id)).toBe(true);
+    expect(await store.recordings.setting('recordInput')).toBeUndefined();
+    await store.recordings.setSetting('recordInput', 'true');
+    await store.recordings.setSetting('recordInput', 'false');
+    expect(await store.recordings.setting('recordInput')).toBe('false');
+  });
+
+  it('makes a shared secret once and gives every later caller the same one', async () => {
+    const a = await store.secrets.getOrCreate('suite-secret', 32);
+    const b = await store.secrets.getOrCreate('suite-secret', 32);
+    expect(a.length).toBe(32);
+    expect(b.equals(a)).toBe(true);
+  });
+
+  it('runs exclusive work once at a time: a second caller during the first is skipped', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => { release = r; });
+    let ran = 0;
+    const first = store.exclusively('suite-lock', async () => {
+      ran += 1;
+      await held;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await store.exclusively('suite-lock', () => {
+      ran += 1;
+      return Promise.resolve();
+    });
+    release();
+    expect(await first).toBe(true);
+    // The embedded store has one process: nobody to share the work with, so it always runs.
+    expect(second).toBe(engine === 'sqlite');
+    expect(ran).toBe(engine === 'sqlite' ? 2 : 1);
+  });
+
+  it('shares token buckets: a full bucket of N gives N tokens, then says how long until the next, which then comes', async () => {
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) waits.push(await store.rates.take('suite-bucket', 4));
+    expect(waits.slice(0, 4)).toEqual([0, 0, 0, 0]);
+    // Empty: a token is a quarter second away (less the little time the four takes took).
+    expect(waits[4]).toBeGreaterThan(0.15);
+    expect(waits[4]).toBeLessThanOrEqual(0.25);
+    await new Promise((r) => setTimeout(r, (waits[4] ?? 0) * 1000 + 30));
+    expect(await store.rates.take('suite-bucket', 4)).toBe(0);
+    expect(await store.rates.take('other-bucket', 4)).toBe(0);
+  });
+
+  it('answers ping while it is reachable', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
