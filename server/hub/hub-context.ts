@@ -2,6 +2,7 @@
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import type { DeviceConnections } from './device-connections.js';
+import type { DeviceFeed } from './device-feed.js';
 import type { HubMetrics } from './metrics.js';
 import type { StreamBroker } from './stream-broker.js';
 
@@ -11,6 +12,8 @@ export interface HubContext {
   connections: DeviceConnections;
   broker: StreamBroker;
   metrics: HubMetrics;
+  /** Which devices changed, for clients that show the fleet (GET /registry/events). */
+  feed: DeviceFeed;
   /** https URL of the streaming endpoint, for GET /devicestreams. */
   streamingEndpoint: () => string;
   /** Bearer key a separate streaming-endpoint process uses to report stream events. */

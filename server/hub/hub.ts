@@ -20,6 +20,7 @@ import { DeviceConnections } from './device-connections.js';
 import type { HubContext } from './hub-context.js';
 import { createHubMetrics } from './metrics.js';
 import { addRegistryRoutes } from './registry-routes.js';
+import { DeviceFeed } from './device-feed.js';
 import { SerialQueue } from './serial-queue.js';
 import { StreamBroker, type DeviceRouter, type StreamGateways, type Throttle } from './stream-broker.js';
 import { addStreamRoutes } from './stream-routes.js';
@@ -41,6 +42,8 @@ export interface HubOptions {
   dropDevice?: (local: DeviceConnections, deviceId: string, code: number, reason: string) => Promise<void>;
   heartbeatIntervalMs: number;
   handshakeTimeoutMs: number;
+  /** Called once a device's connect or disconnect on this node is in the store (a cluster announces it). */
+  onPresence?: (deviceId: string, online: boolean, at: number) => void;
   /** Extra labels on every metric (the node id in a cluster). */
   metricLabels?: Record<string, string>;
   log: (line: string) => void;
@@ -65,15 +68,24 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   const metrics = createHubMetrics(() => broker.counts(), o.metricLabels ?? {});
   // Presence writes of one device go to the store in the order they happened.
   const presence = new SerialQueue();
+  const feed = new DeviceFeed();
   const connections = new DeviceConnections({
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     log: o.log,
     onChange: (deviceId, online) => {
       metrics.connectedDevices.set(connections.size);
       const at = Date.now();
-      presence.run(deviceId, () => (online ? o.store.devices.connected(deviceId, o.node, at) : o.store.devices.disconnected(deviceId, o.node, at))).catch((err: unknown) => {
-        o.log(`device ${deviceId}: could not record its ${online ? 'connection' : 'disconnection'}: ${String(err)}`);
-      });
+      presence
+        .run(deviceId, async () => {
+          if (online) await o.store.devices.connected(deviceId, o.node, at);
+          else await o.store.devices.disconnected(deviceId, o.node, at);
+          // Once the store says so: whoever hears of it and reads the store sees the new state.
+          o.onPresence?.(deviceId, online, at);
+          feed.changed(deviceId);
+        })
+        .catch((err: unknown) => {
+          o.log(`device ${deviceId}: could not record its ${online ? 'connection' : 'disconnection'}: ${String(err)}`);
+        });
       o.log(`device ${deviceId} ${online ? 'connected' : 'disconnected'}`);
     },
   });
@@ -105,6 +117,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     connections,
     broker,
     metrics,
+    feed,
     streamingEndpoint: () => o.gateways.pick().url.replace(/^ws/, 'http'),
     gatewayReportKey: gatewayReportKey(o.tokenSecret),
     async revoke(deviceId, code, reason, streamReason) {
@@ -166,6 +179,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     close() {
       connections.close();
       broker.close();
+      feed.close();
     },
   };
 }

@@ -99,6 +99,12 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
     sendJson(res, 200, page.map((d) => presentDevice(d, mayReadKeys(caller))), headers);
   });
 
+  /** The registry's change feed as Server-Sent Events (see device-feed.ts). */
+  router.add('GET', '/registry/events', async ({ req, res }) => {
+    await auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
+    if (!hub.feed.serve(req, res)) throw new DsError(ErrorCode.ThrottledHub, 'too many clients follow the registry on this node; retry later', { retryAfterSeconds: 10 });
+  });
+
   /** Azure's registry statistics, with the connected count beside them. */
   router.add('GET', '/statistics/devices', async ({ req, res }) => {
     await auth.service(req.headers.authorization, ['RegistryRead', 'RegistryView']);
@@ -132,6 +138,7 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
       const created = await store.devices.create(id, write);
       if (created === undefined) throw new DsError(ErrorCode.DeviceAlreadyExists, `device "${id}" already exists`);
       hub.log(`device ${id} created`);
+      hub.feed.changed(id);
       sendJson(res, 200, presentDevice(created));
       return;
     }
@@ -151,6 +158,7 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
     } else if (updated.primaryKey !== existing.primaryKey || updated.secondaryKey !== existing.secondaryKey) {
       await hub.revoke(id, CloseCode.DeviceRevoked, 'device keys changed; reconnect with the new key', undefined);
     }
+    hub.feed.changed(id);
     sendJson(res, 200, presentDevice(updated));
   });
 
@@ -165,6 +173,7 @@ export function addRegistryRoutes(router: Router, hub: HubContext): void {
     }
     await store.devices.delete(id);
     await hub.revoke(id, CloseCode.DeviceRevoked, 'device deleted', 'device deleted from the registry');
+    hub.feed.changed(id);
     hub.log(`device ${id} deleted`);
     res.writeHead(204).end();
   });

@@ -6,7 +6,7 @@
  *   const stream = await service.initiateStream('my-device', 'ssh');   // a Duplex
  */
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type RequestOptions } from 'node:http';
 import { parseServiceConnectionString, type ServiceConnectionString } from '../../shared/connection-string.js';
 import { DsError, ErrorCode, isErrorBody } from '../../shared/errors.js';
 import { createSasToken } from '../../shared/sas.js';
@@ -65,8 +65,28 @@ export interface StreamQuery {
   result?: string | undefined;
   operator?: string | undefined;
   before?: number | undefined;
+  /** With `before`: the id of the last row seen, for rows of the same millisecond. */
+  beforeId?: string | undefined;
   since?: number | undefined;
   limit?: number | undefined;
+}
+
+export interface DevicePageQuery {
+  /** At most this many (the hub gives at most 1,000). */
+  top?: number | undefined;
+  /** Part of the id, any case. */
+  search?: string | undefined;
+  status?: 'enabled' | 'disabled' | undefined;
+  connectionState?: 'Connected' | 'Disconnected' | undefined;
+  /** From the previous page's answer. */
+  continuation?: string | undefined;
+}
+
+export interface DeviceStatistics {
+  totalDeviceCount: number;
+  enabledDeviceCount: number;
+  disabledDeviceCount: number;
+  connectedDeviceCount: number;
 }
 
 export interface InitiateOptions {
@@ -119,6 +139,8 @@ export class ServiceClient {
    * of opening one each.
    */
   readonly #agent: HttpsAgent;
+  /** Long-lived calls get their own agent, so they never hold one of the pool's sockets. */
+  readonly #streamAgent: HttpsAgent;
 
   constructor(connectionString: string, options: ServiceClientOptions = {}) {
     this.#cs = parseServiceConnectionString(connectionString);
@@ -126,6 +148,7 @@ export class ServiceClient {
     this.#base = new URL(options.hubUrl ?? `https://${this.#cs.hostName}`);
     const secureContext = secureContextFor(options.ca);
     this.#agent = new HttpsAgent({ keepAlive: true, maxSockets: options.maxConnections ?? 128, lookup: cachedLookup, ...(secureContext === undefined ? {} : { secureContext }) });
+    this.#streamAgent = new HttpsAgent({ keepAlive: false, maxSockets: 4, ...(secureContext === undefined ? {} : { secureContext }) });
   }
 
   get hostName(): string {
@@ -203,8 +226,47 @@ export class ServiceClient {
     return (await this.call('GET', `/devices/${segment(deviceId)}`)).body as DeviceDescription;
   }
 
+  /** The first page of the registry (at most 1,000 devices); see `listDevicePage` for the rest. */
   async listDevices(): Promise<DeviceDescription[]> {
     return (await this.call('GET', '/devices')).body as DeviceDescription[];
+  }
+
+  /** One page of the registry in id order, filtered; `continuation` fetches the next one. */
+  async listDevicePage(q: DevicePageQuery = {}): Promise<{ devices: DeviceDescription[]; continuation: string | undefined }> {
+    const params = new URLSearchParams();
+    if (q.top !== undefined) params.set('top', String(q.top));
+    if (q.search !== undefined && q.search !== '') params.set('search', q.search);
+    if (q.status !== undefined) params.set('status', q.status);
+    if (q.connectionState !== undefined) params.set('connectionState', q.connectionState);
+    const qs = params.toString();
+    const r = await this.call('GET', `/devices${qs === '' ? '' : `?${qs}`}`, q.continuation === undefined ? {} : { headers: { 'x-ms-continuation': q.continuation } });
+    const next = r.headers['x-ms-continuation'];
+    return { devices: r.body as DeviceDescription[], continuation: typeof next === 'string' && next !== '' ? next : undefined };
+  }
+
+  /** Counts of the fleet (GET /statistics/devices). */
+  async deviceStatistics(): Promise<DeviceStatistics> {
+    return (await this.call('GET', '/statistics/devices')).body as DeviceStatistics;
+  }
+
+  /**
+   * What a long-lived call to the hub needs (the registry feed): where, with which agent, and this
+   * client's current credentials.
+   */
+  streamingRequest(path: string): { options: RequestOptions; secure: boolean } {
+    const url = this.#base;
+    const secure = url.protocol === 'https:';
+    return {
+      secure,
+      options: {
+        protocol: url.protocol,
+        hostname: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port,
+        path: `${url.pathname.replace(/\/+$/, '')}${path}`,
+        headers: { authorization: this.#sas(), accept: 'text/event-stream' },
+        ...(secure ? { agent: this.#streamAgent } : {}),
+      },
+    };
   }
 
   async updateDevice(deviceId: string, changes: { status?: 'enabled' | 'disabled'; statusReason?: string | null }): Promise<DeviceDescription> {
@@ -222,11 +284,11 @@ export class ServiceClient {
     return `HostName=${this.#cs.hostName};DeviceId=${d.deviceId};SharedAccessKey=${d.authentication.symmetricKey.primaryKey}`;
   }
 
-  async listStreams(q: StreamQuery = {}): Promise<{ streams: StreamLogEntry[]; nextBefore: number | null }> {
+  async listStreams(q: StreamQuery = {}): Promise<{ streams: StreamLogEntry[]; nextBefore: number | null; nextBeforeId?: string | null }> {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
     const qs = params.toString();
-    return (await this.call('GET', `/streams${qs === '' ? '' : `?${qs}`}`)).body as { streams: StreamLogEntry[]; nextBefore: number | null };
+    return (await this.call('GET', `/streams${qs === '' ? '' : `?${qs}`}`)).body as { streams: StreamLogEntry[]; nextBefore: number | null; nextBeforeId?: string | null };
   }
 
   async getStream(streamId: string): Promise<StreamLogEntry> {
