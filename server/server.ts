@@ -24,6 +24,8 @@ import { loadOrCreateSecret } from './secrets.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { StreamThrottle } from './hub/throttle.js';
+import { startCluster, type Cluster } from './cluster/cluster.js';
+import type { DeviceConnections } from './hub/device-connections.js';
 import type { StreamGateways } from './hub/stream-broker.js';
 import { ensureLocalTls, loadTlsFiles, type TlsMaterial } from './tls.js';
 
@@ -61,6 +63,10 @@ export interface ServerOptions {
   storeUrl?: string | undefined;
   /** This node's id (default `local`): recorded with the devices it holds and the streams it starts. */
   node?: string | undefined;
+  /** `nats://…`: join a cluster over this bus (needs `storeUrl`). */
+  busUrl?: string | undefined;
+  /** This node's own address in a cluster (streaming URLs of its endpoint); default the public URL. */
+  nodeUrl?: string | undefined;
   /** Extra roles (the console's BFF) built once the server knows its URL. */
   extraRoles?: Array<(ctx: RunningServer) => RoleHandler | Promise<RoleHandler>>;
 }
@@ -75,6 +81,8 @@ export interface RunningServer {
   caFile: string | undefined;
   /** This node's id. */
   node: string;
+  /** The cluster this node belongs to, if any. */
+  cluster: Cluster | undefined;
   store: Store | undefined;
   hub: Hub | undefined;
   gateway: Gateway | undefined;
@@ -101,6 +109,19 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const handlers: RoleHandler[] = [];
   let ready = false;
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '').split('?')[0];
+    // For load balancers: alive (the process answers), and ready (it can serve: store and bus reachable).
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
+      return;
+    }
+    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      readiness().then(
+        () => res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ready\n'),
+        (err: unknown) => sendError(res, err, o.log),
+      );
+      return;
+    }
     if (!ready) return sendError(res, new DsError(ErrorCode.RoleUnavailable, 'server is starting; retry in a moment'));
     // A handler that throws answers 500 with a tracking id; it never takes the process down.
     try {
@@ -144,6 +165,22 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const wsBase = publicUrl.replace(/^http/, 'ws');
 
   const node = o.node ?? 'local';
+  /** Resolves when this node can serve; rejects with the typed 503 that says what is missing. */
+  const readiness = async (): Promise<void> => {
+    if (!ready) throw new DsError(ErrorCode.RoleUnavailable, 'server is starting; retry in a moment');
+    if (cluster !== undefined && !cluster.up) throw new DsError(ErrorCode.BusUnavailable, 'the cluster bus (NATS) is not reachable from this node; it reconnects by itself');
+    if (store !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DsError(ErrorCode.StoreUnavailable, 'the store did not answer within 2 s')), 2000);
+      });
+      try {
+        await Promise.race([store.ping(), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  };
   let store: Store | undefined;
   let hub: Hub | undefined;
   let gateway: Gateway | undefined;
@@ -151,34 +188,60 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (o.roles.has('hub') || o.storeUrl !== undefined) store = await openStore({ dataDir: o.dataDir, url: o.storeUrl, log: o.log });
   const tokenSecret = !o.roles.has('hub') && !o.roles.has('gateway') ? undefined
     : store !== undefined ? await store.secrets.getOrCreate('stream-token.key', 32) : loadOrCreateSecret(o.dataDir, 'stream-token.key');
+  let cluster: Cluster | undefined;
+  if (o.busUrl !== undefined) {
+    if (store === undefined || store.engine !== 'postgres') throw new Error('a cluster node needs the cluster store: --store postgres://… together with --bus');
+    cluster = await startCluster({
+      busUrl: o.busUrl,
+      store,
+      node,
+      roles: [...o.roles],
+      nodeUrl: (o.nodeUrl ?? publicUrl).replace(/\/+$/, ''),
+      throttle: o.throttle,
+      log: o.log,
+    });
+  }
 
   if (o.roles.has('hub') && store !== undefined && tokenSecret !== undefined) {
     const gatewayUrl = o.roles.has('gateway') ? wsBase : o.gatewayUrl?.replace(/^http/, 'ws').replace(/\/+$/, '');
     if (gatewayUrl === undefined) throw new Error('without the gateway role, --gateway-url must name the streaming endpoint');
     // The endpoint that carries this hub's streams: in this process, or one of its own.
     const remote = o.roles.has('gateway') ? undefined : createRemoteGatewayControl({ gatewayUrl: gatewayUrl.replace(/^ws/, 'http'), key: gatewayReportKey(tokenSecret), ca: localCa, log: o.log });
-    const gateways: StreamGateways = {
+    const gateways: StreamGateways = cluster?.gateways(() => gateway) ?? {
       pick: () => ({ node, url: gatewayUrl }),
       abort: (_node, streamId, code, reason) => (gateway ?? remote)?.abort(streamId, code, reason),
     };
+    const c = cluster;
     hub = await createHub({
       store,
       node,
       hostNames: [hostName, ...(pub.hostname === 'localhost' ? [`127.0.0.1:${port}`] : [])],
       tokenSecret,
       gateways,
-      throttle: new StreamThrottle(o.throttle),
+      throttle: c?.throttle ?? new StreamThrottle(o.throttle),
+      ...(c === undefined ? {} : {
+        devices: (local: DeviceConnections) => c.devices(local),
+        dropDevice: (local: DeviceConnections, id: string, code: number, reason: string) => c.dropDevice(local, id, code, reason),
+        onPresence: (id: string, online: boolean, at: number) => c.onPresence(id, online, at),
+        metricLabels: { node },
+      }),
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       handshakeTimeoutMs: Math.min(o.handshakeTimeoutMs ?? HANDSHAKE_DEADLINE_MS, HANDSHAKE_DEADLINE_MS),
       log: o.log,
     });
     handlers.push(hub);
+    cluster?.shareFeed(hub.context.feed);
   }
   if (o.roles.has('gateway') && tokenSecret !== undefined) {
     let reporter: StreamReporter;
     if (hub !== undefined) {
       const broker = hub.context.broker;
       reporter = { opened: (id) => broker.opened(id), ended: (id, end) => broker.ended(id, end) };
+    } else if (cluster !== undefined && store !== undefined) {
+      // A gateway-only node of a cluster writes what it sees to the shared store itself.
+      const s = store;
+      reporter = { opened: (id) => s.streams.opened(id, Date.now()), ended: async (id, end) => void (await s.streams.ended(id, end, Date.now())) };
+      cluster.gateways(() => gateway);
     } else {
       if (o.hubUrl === undefined) throw new Error('without the hub role, --hub-url must name the hub');
       reporter = createRemoteReporter({
@@ -222,6 +285,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     hostName,
     caFile: tls?.caFile,
     node,
+    cluster,
     store,
     hub,
     gateway,
@@ -234,6 +298,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await cluster?.close();
       await store?.close();
     },
   };

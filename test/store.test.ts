@@ -145,6 +145,24 @@ describe.each(engines)('store on %s', (engine, open) => {
     expect(await store.streams.closeNodeStreams('node-b', 'hubRestart', 5000)).toBe(1);
   });
 
+  it('ends streams still setting up long after their handshake deadline, and only those', async () => {
+    const old = randomUUID();
+    const fresh = randomUUID();
+    const open = randomUUID();
+    await store.streams.create({ id: old, deviceId: 'st-dev', streamName: 'x', initiator: 'service', operator: null, createdAt: 1000, node: 'gone' });
+    await store.streams.answer(old, 'accepted', null, 1001, 'node-z');
+    await store.streams.create({ id: open, deviceId: 'st-dev', streamName: 'x', initiator: 'service', operator: null, createdAt: 1000, node: 'gone' });
+    await store.streams.answer(open, 'accepted', null, 1001, 'node-z');
+    await store.streams.opened(open, 1002);
+    await store.streams.create({ id: fresh, deviceId: 'st-dev', streamName: 'x', initiator: 'service', operator: null, createdAt: 100_000, node: 'gone' });
+    expect(await store.streams.endStale(50_000, 200_000)).toBe(1);
+    expect(await store.streams.get(old)).toMatchObject({ state: 'ended', result: 'accepted', closedBy: 'hub', reason: 'both sides did not connect in time' });
+    expect((await store.streams.get(open))?.state).toBe('open');
+    expect((await store.streams.get(fresh))?.state).toBe('pending');
+    await store.streams.ended(open, { closedBy: 'service', closeCode: 1000, reason: 'done', bytesToDevice: 0, bytesFromDevice: 0 }, 3000);
+    await store.streams.answer(fresh, 'deviceOffline', 'x', 100_001);
+  });
+
   it('lists the log newest first with filters and keyset paging that neither skips nor repeats rows of the same millisecond', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
@@ -246,6 +264,17 @@ describe.each(engines)('store on %s', (engine, open) => {
     // The embedded store has one process: nobody to share the work with, so it always runs.
     expect(second).toBe(engine === 'sqlite');
     expect(ran).toBe(engine === 'sqlite' ? 2 : 1);
+  });
+
+  it('makes the store agree with what a node holds: claims its devices, releases the others it had', async () => {
+    for (const id of ['sy-1', 'sy-2', 'sy-3']) await store.devices.create(id, write());
+    await store.devices.connected('sy-1', 'node-s', 1);
+    await store.devices.connected('sy-3', 'node-t', 1);
+    expect(await store.devices.syncNode('node-s', ['sy-2', 'sy-3'], 2)).toBe(3);
+    expect((await store.devices.get('sy-1'))?.connectedNode).toBeNull();
+    expect((await store.devices.get('sy-2'))?.connectedNode).toBe('node-s');
+    expect((await store.devices.get('sy-3'))?.connectedNode).toBe('node-s');
+    expect(await store.devices.syncNode('node-s', ['sy-2', 'sy-3'], 3)).toBe(0);
   });
 
   it('shares token buckets: a full bucket of N gives N tokens, then says how long until the next, which then comes', async () => {

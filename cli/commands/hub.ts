@@ -1,9 +1,10 @@
 /** `devicestreams hub` — runs the hub (and by default the streaming endpoint) in this process. */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createBffRole } from '../../server/bff/role.js';
 import { startServer, type Role, type RunningServer } from '../../server/server.js';
 import { CliError, logLine, numberFlag, parse } from '../args.js';
+import { storeUrl } from '../store-flags.js';
+import { hostname } from 'node:os';
 
 const HELP = `
 Usage: devicestreams hub [options]
@@ -13,6 +14,14 @@ the stream log and /metrics; by default also the streaming endpoint, in one proc
 
 Options:
   --data-dir DIR              where the SQLite store, TLS files and secrets live (default ./data)
+  --store URL                 a cluster's store instead of the embedded one: postgres://USER@HOST:PORT/DB
+                              (or DEVICESTREAMS_STORE); the first node creates the schema
+  --bus URL                   join a cluster over NATS: nats://HOST:PORT (or DEVICESTREAMS_BUS);
+                              needs --store
+  --node-id NAME              this node's name in the cluster (default the host name); letters,
+                              digits, - and _
+  --node-url URL              this node's own address, used in the streaming URLs it hands out
+                              (default --public-url); --public-url stays the cluster's address
   --host H                    address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --port P                    port (default 8443; 0 picks a free one)
   --public-url URL            URL devices and clients use, e.g. https://hub.example.com
@@ -62,6 +71,10 @@ const ROLES: readonly Role[] = ['hub', 'gateway', 'bff'];
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     'data-dir': { type: 'string' },
+    store: { type: 'string' },
+    bus: { type: 'string' },
+    'node-id': { type: 'string' },
+    'node-url': { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
     'public-url': { type: 'string' },
@@ -101,7 +114,15 @@ export async function run(argv: string[]): Promise<void> {
     throw new CliError('--public-url must be a scheme and host, like https://hub.example.com:8443', 2);
   }
   const host = values.host ?? '127.0.0.1';
-  const firstStart = roles.has('hub') && !existsSync(join(dataDir, 'hub.db'));
+  const storeUrlValue = storeUrl(values.store);
+  const busUrl = values.bus ?? (process.env.DEVICESTREAMS_BUS === '' ? undefined : process.env.DEVICESTREAMS_BUS);
+  if (busUrl !== undefined && !/^(nats|tls):\/\/[^/]+$/.test(busUrl)) throw new CliError('--bus must look like nats://HOST:PORT', 2);
+  if (busUrl !== undefined && storeUrlValue === undefined) throw new CliError('--bus needs --store postgres://… (a cluster shares its store)', 2);
+  const nodeId = values['node-id'] ?? (busUrl === undefined ? undefined : hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64));
+  if (nodeId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new CliError('--node-id may use letters, digits, - and _ (1-64)', 2);
+  if (values['node-url'] !== undefined && !/^https?:\/\/[^/]+\/?$/.test(values['node-url'])) {
+    throw new CliError('--node-url must be a scheme and host, like https://node1.example.com:8443', 2);
+  }
   if (roles.has('bff') && !roles.has('hub') && (values['hub-url'] === undefined || (values['hub-connection-string'] ?? process.env.IOTHUB_CONNECTION_STRING) === undefined)) {
     throw new CliError('the bff role without the hub role needs --hub-url and --hub-connection-string (or IOTHUB_CONNECTION_STRING)', 2);
   }
@@ -112,6 +133,10 @@ export async function run(argv: string[]): Promise<void> {
     server = await startServer({
       roles,
       dataDir,
+      storeUrl: storeUrlValue,
+      busUrl,
+      node: nodeId,
+      nodeUrl: values['node-url'],
       host,
       port: numberFlag(values.port, '--port', 8443, 0, 65535),
       publicUrl: values['public-url'],
@@ -161,7 +186,7 @@ export async function run(argv: string[]): Promise<void> {
   logLine(`DeviceStreams ${[...roles].join('+')} listening on ${server.url} (data in ${dataDir})`);
   if (roles.has('bff')) process.stdout.write(`Operator console: ${server.url}/\n`);
   if (server.caFile !== undefined) logLine(`CA certificate for agents and clients (--ca): ${server.caFile}`);
-  if (firstStart) {
+  if (server.hub?.firstStart === true) {
     const owner = (await server.ownerConnectionString()) ?? '';
     process.stdout.write(
       `\nFirst start: the iothubowner connection string (shown once; keep it secret):\n\n  ${owner}\n\n` +

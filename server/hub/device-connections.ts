@@ -60,6 +60,11 @@ export class DeviceConnections implements DeviceRouter {
     return this.#conns.size;
   }
 
+  /** The devices whose channels this node holds. */
+  deviceIds(): string[] {
+    return [...this.#conns.keys()];
+  }
+
   isOnline(deviceId: string): boolean {
     return this.#conns.has(deviceId);
   }

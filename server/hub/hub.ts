@@ -51,6 +51,8 @@ export interface HubOptions {
 
 export interface Hub {
   context: HubContext;
+  /** True when this start made the store's policies (a new hub or cluster): print the owner's connection string. */
+  firstStart: boolean;
   /** Answers the request if it is the hub's; false otherwise. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** Takes the upgrade if it is a control channel; false otherwise. */
@@ -63,12 +65,18 @@ export function gatewayReportKey(tokenSecret: Buffer): Buffer {
   return createHmac('sha256', tokenSecret).update('devicestreams gateway report').digest();
 }
 
+/** How often a failed presence write is retried as a whole-node sync, and how often one runs anyway. */
+const PRESENCE_CHECK_MS = 3000;
+const PRESENCE_RESYNC_MS = 60_000;
+
 export async function createHub(o: HubOptions): Promise<Hub> {
   // Read at scrape time, after the broker below exists.
   const metrics = createHubMetrics(() => broker.counts(), o.metricLabels ?? {});
   // Presence writes of one device go to the store in the order they happened.
   const presence = new SerialQueue();
   const feed = new DeviceFeed();
+  /** Set when a presence write failed (store unreachable): the store must be told again what this node holds. */
+  let presenceDirty = false;
   const connections = new DeviceConnections({
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     log: o.log,
@@ -84,7 +92,8 @@ export async function createHub(o: HubOptions): Promise<Hub> {
           feed.changed(deviceId);
         })
         .catch((err: unknown) => {
-          o.log(`device ${deviceId}: could not record its ${online ? 'connection' : 'disconnection'}: ${String(err)}`);
+          presenceDirty = true;
+          o.log(`device ${deviceId}: could not record its ${online ? 'connection' : 'disconnection'} (the store will be set right once it answers): ${String(err)}`);
         });
       o.log(`device ${deviceId} ${online ? 'connected' : 'disconnected'}`);
     },
@@ -105,7 +114,29 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   const orphans = await o.store.streams.closeNodeStreams(o.node, 'hubRestart', at);
   if (orphans > 0) o.log(`closed ${orphans} stream record(s) left open by the previous run (hubRestart)`);
   await o.store.devices.releaseNode(o.node, at);
-  await o.store.policies.ensureDefaults();
+  const createdPolicies = await o.store.policies.ensureDefaults();
+
+  // Presence the store missed while it was unreachable is written again; a full check now and then.
+  let lastSync = Date.now();
+  let syncing = false;
+  const presenceSync = setInterval(() => {
+    if (syncing || (!presenceDirty && Date.now() - lastSync < PRESENCE_RESYNC_MS)) return;
+    syncing = true;
+    presenceDirty = false;
+    o.store.devices
+      .syncNode(o.node, connections.deviceIds(), Date.now())
+      .then((corrected) => {
+        lastSync = Date.now();
+        if (corrected > 0) o.log(`presence: set ${corrected} device record(s) right in the store`);
+      })
+      .catch(() => {
+        presenceDirty = true;
+      })
+      .finally(() => {
+        syncing = false;
+      });
+  }, PRESENCE_CHECK_MS);
+  presenceSync.unref();
 
   const dropDevice = o.dropDevice ?? ((local, deviceId, code, reason) => {
     local.disconnect(deviceId, code, reason);
@@ -133,9 +164,6 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
   });
-  router.add('GET', '/healthz', ({ res }) => {
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-  });
 
   /** Authenticates a device's control-channel upgrade, then hands the socket to the channels. */
   const acceptDevice = async (req: IncomingMessage, socket: Duplex, head: Buffer, deviceId: string): Promise<void> => {
@@ -146,6 +174,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
 
   return {
     context,
+    firstStart: createdPolicies.includes('iothubowner'),
     handleRequest(req, res) {
       let matched;
       try {
@@ -177,6 +206,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       return true;
     },
     close() {
+      clearInterval(presenceSync);
       connections.close();
       broker.close();
       feed.close();

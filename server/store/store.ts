@@ -46,6 +46,11 @@ export interface DeviceRepository {
   releaseNode(node: string, at: number): Promise<number>;
   /** The nodes that hold devices now (to find the devices of nodes that are gone). */
   holdingNodes(): Promise<string[]>;
+  /**
+   * Makes the store agree with what `node` holds: exactly `deviceIds` connected to it (after writes
+   * that failed while the store was unreachable). Returns how many rows it had to correct.
+   */
+  syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number>;
 }
 
 export interface PolicyRepository {
@@ -72,6 +77,11 @@ export interface StreamRepository {
    * starting again) or nodeLost (a survivor reaping a dead node). Returns how many.
    */
   closeNodeStreams(node: string, result: 'hubRestart' | 'nodeLost', at: number): Promise<number>;
+  /**
+   * Ends streams still pending or accepted that were created before `createdBefore` (their
+   * handshake deadline long past: whoever initiated them is gone). Returns how many.
+   */
+  endStale(createdBefore: number, at: number): Promise<number>;
   /** Nodes that have streams not yet ended. */
   liveNodes(): Promise<string[]>;
   /** Streams not yet ended, in all or for one device. */

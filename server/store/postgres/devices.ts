@@ -126,6 +126,19 @@ export class PgDevices implements DeviceRepository {
     return r.rowCount ?? 0;
   }
 
+  async syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number> {
+    const iso = new Date(at).toISOString();
+    const claimed = await this.#db.query(
+      'UPDATE devices SET connected_node = $1, connection_state_updated_time = $2 WHERE device_id = ANY($3) AND connected_node IS DISTINCT FROM $1',
+      [node, iso, deviceIds],
+    );
+    const released = await this.#db.query(
+      'UPDATE devices SET connected_node = NULL, connection_state_updated_time = $1 WHERE connected_node = $2 AND NOT (device_id = ANY($3))',
+      [iso, node, deviceIds],
+    );
+    return (claimed.rowCount ?? 0) + (released.rowCount ?? 0);
+  }
+
   async holdingNodes(): Promise<string[]> {
     return (await this.#db.rows<{ n: string }>('SELECT DISTINCT connected_node AS n FROM devices WHERE connected_node IS NOT NULL')).map((r) => r.n);
   }

@@ -109,6 +109,16 @@ export class PgStreams implements StreamRepository {
     return r.rowCount ?? 0;
   }
 
+  async endStale(createdBefore: number, at: number): Promise<number> {
+    const r = await this.#db.query(
+      `UPDATE streams SET state = 'ended', ended_at = $1, closed_by = 'hub', reason = 'both sides did not connect in time',
+         result = COALESCE(result, 'handshakeTimeout')
+       WHERE state IN ('pending', 'accepted') AND created_at < $2`,
+      [at, createdBefore],
+    );
+    return r.rowCount ?? 0;
+  }
+
   async liveNodes(): Promise<string[]> {
     return (await this.#db.rows<{ n: string }>("SELECT DISTINCT COALESCE(gateway_node, node) AS n FROM streams WHERE state <> 'ended'")).map((r) => r.n);
   }

@@ -43,9 +43,11 @@ export function likeSubstring(text: string): string {
 }
 
 export class SqliteDevices implements DeviceRepository {
+  readonly #db: Db;
   readonly #sql: Statements;
 
   constructor(db: Db) {
+    this.#db = db;
     this.#sql = new Statements(db);
   }
 
@@ -132,6 +134,21 @@ export class SqliteDevices implements DeviceRepository {
   async releaseNode(node: string, at: number): Promise<number> {
     const iso = new Date(at).toISOString();
     return this.#sql.get('UPDATE devices SET connected_node = NULL, connection_state_updated_time = ? WHERE connected_node = ?').run(iso, node).changes;
+  }
+
+  async syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number> {
+    const iso = new Date(at).toISOString();
+    const held = new Set(deviceIds);
+    let n = 0;
+    const claim = this.#sql.get('UPDATE devices SET connected_node = ?, connection_state_updated_time = ? WHERE device_id = ? AND connected_node IS NOT ?');
+    const release = this.#sql.get('UPDATE devices SET connected_node = NULL, connection_state_updated_time = ? WHERE device_id = ? AND connected_node = ?');
+    this.#db.transaction(() => {
+      for (const id of held) n += claim.run(node, iso, id, node).changes;
+      for (const r of this.#sql.get<[string], { device_id: string }>('SELECT device_id FROM devices WHERE connected_node = ?').all(node)) {
+        if (!held.has(r.device_id)) n += release.run(iso, r.device_id, node).changes;
+      }
+    })();
+    return n;
   }
 
   async holdingNodes(): Promise<string[]> {

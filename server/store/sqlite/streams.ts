@@ -113,6 +113,16 @@ export class SqliteStreams implements StreamRepository {
       .run(at, reason, result, node, node).changes;
   }
 
+  async endStale(createdBefore: number, at: number): Promise<number> {
+    return this.#sql
+      .get(
+        `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = 'hub', reason = 'both sides did not connect in time',
+           result = CASE WHEN result IS NULL THEN 'handshakeTimeout' ELSE result END
+         WHERE state IN ('pending', 'accepted') AND created_at < ?`,
+      )
+      .run(at, createdBefore).changes;
+  }
+
   async liveNodes(): Promise<string[]> {
     return this.#sql
       .get<[], { n: string }>("SELECT DISTINCT COALESCE(gateway_node, node) AS n FROM streams WHERE state != 'ended'")
