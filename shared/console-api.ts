@@ -5,9 +5,22 @@
  *   POST /api/login   {username, password} → 200 Me (sets the cookie) | 401 | 429 (Retry-After)
  *   POST /api/logout  → 204 (ends the session and its terminals)
  *   GET  /api/me      → 200 Me | 401
- *   GET  /api/devices → 200 {devices: ConsoleDevice[]}
+ *   GET  /api/devices?search=&status=enabled|disabled&online=true|false&cursor=&limit=
+ *        → 200 DevicePage | 400 (a parameter it does not know, gives twice or cannot read)
+ *        One page of the registry in id order (limit 1–200, default 50): `search` is part of the
+ *        id, any case; `cursor` is the previous page's `nextCursor`, opaque (the hub's
+ *        continuation). An empty value is the same as leaving the parameter out.
+ *   GET  /api/devices/summary → 200 DeviceSummary (the whole fleet's counts)
+ *   GET  /api/devices/events  → 200 text/event-stream: `event: changed` with data
+ *        DeviceEventBatch whenever devices change (coalesced by the hub, about 4 a second at
+ *        most); `event: end` with data DeviceEventsEnd when the server ends the stream (logout,
+ *        account changed); a comment line every 15 s. 401 without a session, 429 when this
+ *        session already has too many open, 503 when the console has too many. A connection
+ *        that does not read what it is sent is cut off. (These two paths shadow the device ids
+ *        "summary" and "events" for the route below.)
  *   GET  /api/devices/{id} → 200 ConsoleDevice | 404
- *   GET  /api/streams?deviceId=&result=&operator=&since=&until=&before=&limit= → 200 StreamPage
+ *   GET  /api/streams?deviceId=&result=&operator=&since=&until=&before=&beforeId=&limit= → 200 StreamPage
+ *        Newest first; the next page: `before` = nextBefore and `beforeId` = nextBeforeId.
  *   WS   /api/terminal?deviceId=…&cols=…&rows=…  (see console-protocol.ts)
  *
  * Session recordings (asciicast v2 files, one per terminal stream):
@@ -40,6 +53,34 @@ export interface ConsoleDevice {
   lastActivityTime: string | null;
 }
 
+/** One page of the device list. */
+export interface DevicePage {
+  devices: ConsoleDevice[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** Counts of the whole fleet. */
+export interface DeviceSummary {
+  registered: number;
+  enabled: number;
+  disabled: number;
+  /** Connected right now. */
+  online: number;
+}
+
+/**
+ * What changed in the fleet (`event: changed` on /api/devices/events): these devices (created,
+ * changed, deleted, connected or disconnected), or too many to name — read what you show again.
+ */
+export type DeviceEventBatch = { deviceIds: string[] } | { many: true };
+
+/** Why the server ended /api/devices/events (`event: end`); `code` is a ConsoleCloseCode. */
+export interface DeviceEventsEnd {
+  code: number;
+  message: string;
+}
+
 export interface ConsoleStream {
   streamId: string;
   deviceId: string;
@@ -65,6 +106,11 @@ export interface StreamPage {
   streams: ConsoleStream[];
   /** Pass as `before` to get the next (older) page; null at the end. */
   nextBefore: number | null;
+  /**
+   * Pass as `beforeId` with `before`: the last row's id, so that rows created in the same
+   * millisecond as it are neither skipped nor repeated. Null at the end.
+   */
+  nextBeforeId: string | null;
 }
 
 /** What the history row and the player know about a recording. */

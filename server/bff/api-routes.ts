@@ -3,14 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Me, Role, StreamPage } from '../../shared/console-api.js';
 import { ConsoleCloseCode } from '../../shared/console-protocol.js';
-import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { readBody } from '../http/respond.js';
 import { splitTarget } from '../http/router.js';
 import type { ServiceClient } from '../sdk/service-client.js';
 import { ApiFailure, badRequest, forbidden, fromHubError, sendApiJson, unauthorized } from './api-errors.js';
 import type { LoginLimiter } from './login-limiter.js';
 import { ROLES, type OperatorAccounts } from './operators.js';
-import { presentDevice, presentStream } from './presenters.js';
+import { presentStream } from './presenters.js';
 import { SESSION_COOKIE, readCookie, type Session, type SessionStore } from './sessions.js';
 import type { SessionSockets } from './session-sockets.js';
 
@@ -128,26 +127,6 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
     },
     {
       method: 'GET',
-      path: '/api/devices',
-      run: async (_req, res, caller) => {
-        need(caller, all, 'list devices');
-        const devices = await ctx.service.listDevices().catch((e: unknown) => { throw fromHubError(e); });
-        sendApiJson(res, 200, { devices: devices.map(presentDevice) });
-      },
-    },
-    {
-      method: 'GET',
-      path: '/api/devices/:id',
-      run: async (_req, res, caller, params) => {
-        need(caller, all, 'see devices');
-        const id = params.id ?? '';
-        if (!DEVICE_ID_PATTERN.test(id)) throw badRequest('That is not a valid device id.');
-        const d = await ctx.service.getDevice(id).catch((e: unknown) => { throw fromHubError(e); });
-        sendApiJson(res, 200, presentDevice(d));
-      },
-    },
-    {
-      method: 'GET',
       path: '/api/streams',
       run: async (req, res, caller) => {
         need(caller, all, 'see the history');
@@ -161,6 +140,8 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
         };
         const until = time('until');
         const before = time('before');
+        const beforeId = q.get('beforeId') || undefined;
+        if (beforeId !== undefined && (before === undefined || !/^[A-Za-z0-9-]{1,64}$/.test(beforeId))) throw badRequest('"beforeId" must be the nextBeforeId of a previous page, given with its "before".');
         const limit = Math.min(Math.max(Number(q.get('limit') ?? '50') || 50, 1), 200);
         const page = await ctx.service
           .listStreams({
@@ -168,12 +149,14 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
             result: q.get('result') || undefined,
             operator: q.get('operator') || undefined,
             since: time('since'),
+            // An earlier `until` replaces the page's place in the log, and its id with it.
             before: before !== undefined && until !== undefined ? Math.min(before, until) : (before ?? until),
+            beforeId: until !== undefined && before !== undefined && until < before ? undefined : beforeId,
             limit,
           })
           .catch((e: unknown) => { throw fromHubError(e); });
         const recordings = await ctx.recordingsOf(page.streams.map((s) => s.streamId));
-        const body: StreamPage = { streams: page.streams.map((s) => presentStream(s, recordings.get(s.streamId) ?? null)), nextBefore: page.nextBefore };
+        const body: StreamPage = { streams: page.streams.map((s) => presentStream(s, recordings.get(s.streamId) ?? null)), nextBefore: page.nextBefore, nextBeforeId: page.nextBeforeId ?? null };
         sendApiJson(res, 200, body);
       },
     },

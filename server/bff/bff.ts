@@ -16,6 +16,7 @@ import { DsError, ErrorCode } from '../../shared/errors.js';
 import { ConsoleCloseCode, type ConsoleCloseCodeValue } from '../../shared/console-protocol.js';
 import { ApiFailure, routingFailure, sendApiError } from './api-errors.js';
 import { apiRoutes, callerOf, type ApiContext, type ApiHandler } from './api-routes.js';
+import { createDeviceRoutes } from './device-routes.js';
 import { LoginLimiter } from './login-limiter.js';
 import { OperatorAccounts } from './operators.js';
 import { SessionSockets } from './session-sockets.js';
@@ -112,8 +113,9 @@ export async function createBff(o: BffOptions): Promise<Bff> {
       return out;
     },
   };
+  const devices = createDeviceRoutes({ service: o.service, sockets, log: o.log });
   const router = new Router<ApiHandler>();
-  for (const r of [...apiRoutes(ctx), ...recordingRoutes(recorder)]) router.add(r.method, r.path, r.run);
+  for (const r of [...devices.routes, ...apiRoutes(ctx), ...recordingRoutes(recorder)]) router.add(r.method, r.path, r.run);
   const staticFiles = createStaticHandler(o.webRoot);
   const allowed = new Set(o.allowedOrigins ?? []);
   const originOk = (req: IncomingMessage): boolean => {
@@ -185,6 +187,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
       return true;
     },
     async close(): Promise<void> {
+      devices.close();
       sockets.close();
       terminals.close();
       await recorder.close();
