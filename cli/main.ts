@@ -17,6 +17,7 @@ Commands:
   streams              list and show the stream log
   policy               print a policy's connection string from the hub's data directory
   operator             manage console accounts from the hub's data directory
+  store                move a single hub's store into a cluster store (PostgreSQL)
 
 Run "devicestreams <command> --help" for a command's options.
 `;
@@ -33,6 +34,7 @@ const commands: Record<string, () => Promise<Command>> = {
   streams: async () => (await import('./commands/streams.js')).run,
   policy: async () => (await import('./commands/policy.js')).run,
   operator: async () => (await import('./commands/operator.js')).run,
+  store: async () => (await import('./commands/store.js')).run,
 };
 
 export async function main(argv: string[]): Promise<void> {
