@@ -2,8 +2,8 @@
  * The console's REST client: one fetch wrapper, the calls of shared/console-api.ts, and the
  * React Query keys and options built on them. Components never call fetch themselves.
  */
-import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
-import type { ApiError as ApiErrorBody, ConsoleDevice, ConsoleSettings, Me, RecordingInfo, Role, StreamPage } from '../../shared/console-api';
+import { infiniteQueryOptions, keepPreviousData, queryOptions } from '@tanstack/react-query';
+import type { ApiError as ApiErrorBody, ConsoleSettings, DevicePage, DeviceSummary, Me, RecordingInfo, Role, StreamPage } from '../../shared/console-api';
 
 /** A non-2xx answer from the BFF, carrying the server's sentence for the person at the screen. */
 export class ApiError extends Error {
@@ -105,16 +105,44 @@ export const STREAM_RESULTS = [
 /** Rows per History page. */
 export const STREAM_PAGE_SIZE = 50;
 
-function streamsPath(filters: StreamFilters, before: number | null): string {
+/** Where the History page is in the log: after the row at this time and with this id (keyset paging). */
+export interface StreamCursor {
+  before: number;
+  beforeId: string | null;
+}
+
+function streamsPath(filters: StreamFilters, cursor: StreamCursor | null): string {
   const q = new URLSearchParams();
   if (filters.deviceId) q.set('deviceId', filters.deviceId);
   if (filters.result) q.set('result', filters.result);
   if (filters.operator) q.set('operator', filters.operator);
   if (filters.since !== undefined) q.set('since', String(filters.since));
   if (filters.until !== undefined) q.set('until', String(filters.until));
-  if (before !== null) q.set('before', String(before));
+  if (cursor !== null) q.set('before', String(cursor.before));
+  if (cursor?.beforeId != null) q.set('beforeId', cursor.beforeId);
   q.set('limit', String(STREAM_PAGE_SIZE));
   return `/streams?${q.toString()}`;
+}
+
+/** Filters of the Devices page (and of `GET /api/devices`); '' is "any". */
+export interface DeviceFilters {
+  /** Part of the device id, any case. */
+  search: string;
+  online: '' | 'online' | 'offline';
+  status: '' | 'enabled' | 'disabled';
+}
+
+/** Rows per Devices page. */
+export const DEVICE_PAGE_SIZE = 50;
+
+function devicesPath(filters: DeviceFilters, cursor: string | null): string {
+  const q = new URLSearchParams();
+  if (filters.search !== '') q.set('search', filters.search);
+  if (filters.online !== '') q.set('online', String(filters.online === 'online'));
+  if (filters.status !== '') q.set('status', filters.status);
+  if (cursor !== null) q.set('cursor', cursor);
+  q.set('limit', String(DEVICE_PAGE_SIZE));
+  return `/devices?${q.toString()}`;
 }
 
 /** The signed-in operator, or null when there is no session (401). */
@@ -256,7 +284,12 @@ export function deleteOperator(name: string): Promise<void> {
 /** Query keys, one factory so invalidation and reads agree. */
 export const queryKeys = {
   me: () => ['me'] as const,
+  /** Every device query: pages and the summary. */
   devices: () => ['devices'] as const,
+  /** Every page of the device list, whatever the filters (for invalidation). */
+  devicePages: () => ['devices', 'page'] as const,
+  devicePage: (filters: DeviceFilters, cursor: string | null) => ['devices', 'page', filters, cursor] as const,
+  deviceSummary: () => ['devices', 'summary'] as const,
   streams: (filters: StreamFilters) => ['streams', filters] as const,
   /** Every History query, whatever the filters (for invalidation). */
   allStreams: () => ['streams'] as const,
@@ -265,9 +298,6 @@ export const queryKeys = {
   operators: () => ['operators'] as const,
 };
 
-/** How often the device list refreshes, so a device that comes online shows without a reload. */
-export const DEVICES_REFETCH_MS = 3000;
-
 export const meQuery = () =>
   queryOptions({
     queryKey: queryKeys.me(),
@@ -275,19 +305,33 @@ export const meQuery = () =>
     staleTime: 60_000,
   });
 
-export const devicesQuery = () =>
+/**
+ * One page of the device list. Nothing refetches it on a timer or on window focus: the page's
+ * live updates (/api/devices/events) say when what it shows has changed. While another page or
+ * search loads, the last one stays on screen.
+ */
+export const devicePageQuery = (filters: DeviceFilters, cursor: string | null) =>
   queryOptions({
-    queryKey: queryKeys.devices(),
-    queryFn: async ({ signal }) => (await apiFetch<{ devices: ConsoleDevice[] }>('/devices', { signal })).devices,
-    refetchInterval: DEVICES_REFETCH_MS,
+    queryKey: queryKeys.devicePage(filters, cursor),
+    queryFn: ({ signal }) => apiFetch<DevicePage>(devicesPath(filters, cursor), { signal }),
+    placeholderData: keepPreviousData,
+    refetchOnWindowFocus: false,
+  });
+
+/** The fleet's counts; refreshed by the live updates, like the pages. */
+export const deviceSummaryQuery = () =>
+  queryOptions({
+    queryKey: queryKeys.deviceSummary(),
+    queryFn: ({ signal }) => apiFetch<DeviceSummary>('/devices/summary', { signal }),
+    refetchOnWindowFocus: false,
   });
 
 export const streamsQuery = (filters: StreamFilters) =>
   infiniteQueryOptions({
     queryKey: queryKeys.streams(filters),
     queryFn: ({ signal, pageParam }) => apiFetch<StreamPage>(streamsPath(filters, pageParam), { signal }),
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.nextBefore,
+    initialPageParam: null as StreamCursor | null,
+    getNextPageParam: (last): StreamCursor | null => (last.nextBefore === null ? null : { before: last.nextBefore, beforeId: last.nextBeforeId }),
   });
 
 export const recordingQuery = (streamId: string) =>

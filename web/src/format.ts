@@ -43,6 +43,13 @@ export function formatDuration(ms: number | null): string {
   return `${Math.floor(totalMin / 60)} h ${String(totalMin % 60).padStart(2, '0')} min`;
 }
 
+const counts = new Intl.NumberFormat();
+
+/** A count with the locale's digit grouping: "100,000". */
+export function formatCount(n: number): string {
+  return counts.format(n);
+}
+
 const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 
 /** "0 B", "512 B", "1.5 KiB", "23 MiB" (binary units). */
