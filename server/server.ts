@@ -209,13 +209,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const remote = o.roles.has('gateway') ? undefined : createRemoteGatewayControl({ gatewayUrl: gatewayUrl.replace(/^ws/, 'http'), key: gatewayReportKey(tokenSecret), ca: localCa, log: o.log });
     const gateways: StreamGateways = cluster?.gateways(() => gateway) ?? {
       pick: () => ({ node, url: gatewayUrl }),
+      endpoints: () => [gatewayUrl],
       abort: (_node, streamId, code, reason) => (gateway ?? remote)?.abort(streamId, code, reason),
     };
     const c = cluster;
     hub = await createHub({
       store,
       node,
-      hostNames: [hostName, ...(pub.hostname === 'localhost' ? [`127.0.0.1:${port}`] : [])],
+      // On loopback, tokens may name 127.0.0.1 with the public port (this server's, or its balancer's).
+      hostNames: [hostName, ...(pub.hostname === 'localhost' ? [`127.0.0.1:${pub.port === '' ? port : pub.port}`] : [])],
       tokenSecret,
       gateways,
       throttle: c?.throttle ?? new StreamThrottle(o.throttle),

@@ -4,8 +4,6 @@
  * control channel's own refusals. One real hub process over real TLS.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { DsError } from '../shared/errors.js';
@@ -250,7 +248,7 @@ describe('stream tokens at the streaming endpoint', () => {
 
   it('an expired token is refused with 401003; a forged one with 401002; a missing one with 401001', async () => {
     const s = await openEcho();
-    const secret = Buffer.from(readFileSync(join(hub.dataDir, 'secrets', 'stream-token.key'), 'utf8').trim(), 'base64');
+    const secret = await hub.streamTokenSecret();
     const expired = signStreamToken(secret, { sid: s.streamId, side: 'service', dev: 'auth-echo', exp: nowSeconds() - 5 });
     expectRefused(await bridgeUpgrade(hub, s.url, expired), 401003, /expired/);
     const forged = signStreamToken(randomBytes(32), { sid: s.streamId, side: 'service', dev: 'auth-echo', exp: nowSeconds() + 60 });

@@ -111,11 +111,27 @@ export interface HubHandle {
   ca: string;
   ownerCs: string;
   service: ServiceClient;
+  /** The secret stream tokens are signed with (the data directory's file, or a cluster's store row). */
+  streamTokenSecret(): Promise<Buffer>;
+  /** How the store-reading CLI commands (policy, operator) reach this hub's store. */
+  storeArgs: string[];
+  /** The https:// bases the hub's streaming URLs may name (the hub itself, or each node of a cluster). */
+  streamingBases: string[];
 }
 
-/** Starts `devicestreams hub` on a free port with a fresh (or given) data directory. */
+/**
+ * Starts `devicestreams hub` on a free port with a fresh (or given) data directory. With
+ * DS_TEST_TARGET=cluster it starts a two-node cluster behind haproxy instead and returns a handle of
+ * the same shape (see test/fixtures/cluster.ts), so a suite runs unchanged against either.
+ */
 export async function startHub(extraArgs: string[] = [], dataDir = tempDir(), env: Record<string, string> = {}): Promise<HubHandle> {
+  if (process.env.DS_TEST_TARGET === 'cluster') return (await import('./fixtures/cluster.js')).startClusterHub(extraArgs, env);
   const proc = spawnCli(['hub', '--data-dir', dataDir, '--port', '0', '--heartbeat-interval', '1', ...extraArgs], env);
+  return hubHandle(proc, dataDir);
+}
+
+/** The handle of a `devicestreams hub` process on `dataDir` once it printed READY. */
+export async function hubHandle(proc: Proc, dataDir: string): Promise<HubHandle> {
   const ready = await proc.waitFor(/READY (https?:\/\/\S+)/);
   const url = ready[1] as string;
   const caFile = join(dataDir, 'tls', 'ca.pem');
@@ -124,7 +140,13 @@ export async function startHub(extraArgs: string[] = [], dataDir = tempDir(), en
   const m = /(HostName=[^\s']+;SharedAccessKeyName=iothubowner;SharedAccessKey=[^\s']+)/.exec(proc.output());
   const host = new URL(url);
   const ownerCs = m !== null ? (m[1] as string) : execFileSync(process.execPath, [CLI, 'policy', 'connection-string', 'iothubowner', '--data-dir', dataDir, '--host-name', host.host], { encoding: 'utf8' }).trim();
-  return { proc, url, port: Number(new URL(url).port), dataDir, caFile, ca, ownerCs, service: createServiceClient(ownerCs, { ca, hubUrl: url }) };
+  return {
+    proc, url, port: Number(new URL(url).port), dataDir, caFile, ca, ownerCs,
+    service: createServiceClient(ownerCs, { ca, hubUrl: url }),
+    streamTokenSecret: () => Promise.resolve(Buffer.from(readFileSync(join(dataDir, 'secrets', 'stream-token.key'), 'utf8').trim(), 'base64')),
+    storeArgs: ['--data-dir', dataDir],
+    streamingBases: [url],
+  };
 }
 
 /** Starts the fixture echo server as its own process; resolves with its port. */

@@ -3,11 +3,7 @@
  * agent mapping stream names to local targets, and `devicestreams proxy` listeners — all real
  * processes of the real CLI over TLS on loopback, started through the test harness.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createServiceClient } from '../../server/sdk/service-client.js';
-import { CLI, spawnProc, startAgent, startHub, startProxy, tempDir, type HubHandle, type Proc } from '../../test/harness.js';
+import { CLI, hubHandle, spawnProc, startAgent, startHub, startProxy, tempDir, type HubHandle, type Proc } from '../../test/harness.js';
 import type { BenchContext } from './result.js';
 
 export interface Stack {
@@ -45,18 +41,10 @@ export async function stopProfiledHubs(): Promise<void> {
  * `startHub` of the harness, but with node flags (`--cpu-prof` cannot go through NODE_OPTIONS):
  * the same command line, the same READY line, the same handle.
  */
-async function startProfiledHub(ctx: BenchContext, args: string[], dataDir: string, env: Record<string, string>): Promise<HubHandle> {
+function startProfiledHub(ctx: BenchContext, args: string[], dataDir: string, env: Record<string, string>): Promise<HubHandle> {
   const proc = spawnProc(process.execPath, ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir, CLI, 'hub', '--data-dir', dataDir, '--port', '0', ...args], env);
   profiled.push(proc);
-  const url = (await proc.waitFor(/READY (https?:\/\/\S+)/))[1] as string;
-  const caFile = join(dataDir, 'tls', 'ca.pem');
-  const ca = url.startsWith('https') ? readFileSync(caFile, 'utf8') : '';
-  const host = new URL(url).host;
-  const m = /(HostName=[^\s']+;SharedAccessKeyName=iothubowner;SharedAccessKey=[^\s']+)/.exec(proc.output());
-  const ownerCs = m !== null
-    ? (m[1] as string)
-    : execFileSync(process.execPath, [CLI, 'policy', 'connection-string', 'iothubowner', '--data-dir', dataDir, '--host-name', host], { encoding: 'utf8' }).trim();
-  return { proc, url, port: Number(new URL(url).port), dataDir, caFile, ca, ownerCs, service: createServiceClient(ownerCs, { ca, hubUrl: url }) };
+  return hubHandle(proc, dataDir);
 }
 
 /**

@@ -44,6 +44,10 @@ export class ClusterGateways implements StreamGateways {
     return { node: chosen.node, url: chosen.url.replace(/^http/, 'ws').replace(/\/+$/, '') };
   }
 
+  endpoints(): string[] {
+    return this.#o.nodes.withRole('gateway').map((n) => n.url.replace(/^http/, 'ws').replace(/\/+$/, '')).sort();
+  }
+
   abort(node: string, streamId: string, code: number, reason: string): void {
     const local = node === this.#o.node ? this.#o.local() : undefined;
     if (local !== undefined) {

@@ -14,8 +14,8 @@ export interface HubContext {
   metrics: HubMetrics;
   /** Which devices changed, for clients that show the fleet (GET /registry/events). */
   feed: DeviceFeed;
-  /** https URL of the streaming endpoint, for GET /devicestreams. */
-  streamingEndpoint: () => string;
+  /** https URLs of the streaming endpoints, for GET /devicestreams. */
+  streamingEndpoints: () => string[];
   /** Bearer key a separate streaming-endpoint process uses to report stream events. */
   gatewayReportKey: Buffer;
   /**

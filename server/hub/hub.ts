@@ -149,7 +149,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     broker,
     metrics,
     feed,
-    streamingEndpoint: () => o.gateways.pick().url.replace(/^ws/, 'http'),
+    streamingEndpoints: () => o.gateways.endpoints().map((u) => u.replace(/^ws/, 'http')),
     gatewayReportKey: gatewayReportKey(o.tokenSecret),
     async revoke(deviceId, code, reason, streamReason) {
       await dropDevice(connections, deviceId, code, reason);

@@ -55,6 +55,8 @@ export interface GatewayControl {
 export interface StreamGateways {
   /** The node whose endpoint carries a new stream, and its `wss://` base URL. */
   pick(): { node: string; url: string };
+  /** The `wss://` bases of every endpoint that may carry streams now. */
+  endpoints(): string[];
   /** Asks `node`'s endpoint to close a stream. */
   abort(node: string, streamId: string, code: number, reason: string): void;
 }

@@ -79,7 +79,7 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
 
   router.add('GET', '/devicestreams', async ({ req, res }) => {
     await auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
-    sendJson(res, 200, { streamingEndpoints: [hub.streamingEndpoint()] });
+    sendJson(res, 200, { streamingEndpoints: hub.streamingEndpoints() });
   });
 
   router.add('GET', '/streams', async ({ req, res, query }) => {
