@@ -67,7 +67,13 @@ export class DeviceEventSource {
     });
   }
 
-  dispose(): void {
+  /** Whether a stream is open or being opened (false after close(), and after the server refused or ended it). */
+  get isOpen(): boolean {
+    return this.#source !== undefined && this.#source.readyState !== EventSource.CLOSED;
+  }
+
+  /** Lets the stream go; `connect()` opens it again (and then asks for a resync). */
+  close(): void {
     this.#source?.close();
     this.#source = undefined;
   }

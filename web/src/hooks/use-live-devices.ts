@@ -6,6 +6,11 @@ import { Throttle, batchAffectsPage, type PageView } from '../devices/device-lis
 
 /** Refetches of the page and the counts happen at most this often, however fast the fleet changes. */
 const REFETCH_INTERVAL_MS = 1000;
+/**
+ * A tab hidden this long lets its stream go (and reads afresh when shown again): over HTTP/1.1 a
+ * browser holds at most six connections to the console, and each open stream keeps one.
+ */
+const HIDDEN_CLOSE_MS = 10_000;
 
 /**
  * Keeps the Devices page current without polling: follows the fleet's changes and refetches the
@@ -46,9 +51,18 @@ export function useLiveDevices(view: PageView | undefined): { live: LiveState; r
     });
     sourceRef.current = source;
     source.connect();
+    let hiddenTimer: ReturnType<typeof setTimeout> | undefined;
+    const onVisibility = (): void => {
+      clearTimeout(hiddenTimer);
+      if (document.visibilityState === 'hidden') hiddenTimer = setTimeout(() => source.close(), HIDDEN_CLOSE_MS);
+      else if (!source.isOpen) source.connect();
+    };
+    document.addEventListener('visibilitychange', onVisibility);
     return () => {
+      document.removeEventListener('visibilitychange', onVisibility);
+      clearTimeout(hiddenTimer);
       throttle.dispose();
-      source.dispose();
+      source.close();
       sourceRef.current = undefined;
     };
   }, [queryClient]);
