@@ -267,6 +267,17 @@ describe('device events', () => {
 });
 
 describe('sessions and parameters', () => {
+  it('serves the list, the summary and the events to a viewer (any role)', async () => {
+    expect((await c.call('POST', '/api/operators', { cookie: admin, body: { name: 'vera', password: 'vera-password', role: 'viewer' } })).status).toBe(201);
+    const viewer = await c.login('vera', 'vera-password');
+    expect((await getPage('?limit=1', viewer)).devices).toHaveLength(1);
+    expect((await c.call('GET', '/api/devices/summary', { cookie: viewer })).status).toBe(200);
+    expect((await c.call('GET', '/api/devices/Dev-001', { cookie: viewer })).status).toBe(200);
+    const stream = await openEvents(viewer);
+    expect(stream.status).toBe(200);
+    stream.close();
+  });
+
   it('answers 401 to every device endpoint without a session or with an unknown one', async () => {
     for (const cookie of [undefined, 'ds_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
       for (const path of ['/api/devices', '/api/devices?search=dev', '/api/devices/summary', '/api/devices/Dev-001']) {
