@@ -184,7 +184,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let store: Store | undefined;
   let hub: Hub | undefined;
   let gateway: Gateway | undefined;
-  const localCa = tls?.caFile !== undefined ? readFileSync(tls.caFile, 'utf8') : undefined;
+  // The CA this node trusts for its own deployment's addresses: its local CA, or the one --hub-ca names.
+  const localCaFile = tls?.caFile ?? o.hubCaFile;
+  const localCa = localCaFile !== undefined ? readFileSync(localCaFile, 'utf8') : undefined;
   if (o.roles.has('hub') || o.storeUrl !== undefined) store = await openStore({ dataDir: o.dataDir, url: o.storeUrl, log: o.log });
   const tokenSecret = !o.roles.has('hub') && !o.roles.has('gateway') ? undefined
     : store !== undefined ? await store.secrets.getOrCreate('stream-token.key', 32) : loadOrCreateSecret(o.dataDir, 'stream-token.key');

@@ -30,7 +30,8 @@ Options:
                               bff is the operator console (web UI) at the same URL
   --gateway-url URL           streaming endpoint base URL, when this process has no gateway role
   --hub-url URL               hub URL, when this process runs only the gateway role
-  --hub-ca FILE               CA of the hub, for a process without the hub role
+  --hub-ca FILE               CA that signed this deployment's certificates (the hub's, the other
+                              nodes'), when they are not from a public CA (with --tls-cert)
   --hub-connection-string CS  service connection string for a bff-only process
                               (or IOTHUB_CONNECTION_STRING; RegistryView + ServiceConnect:
                               the hub's "console" policy)

@@ -24,11 +24,16 @@ import { SessionStore } from './sessions.js';
 import { SECURITY_HEADERS, createStaticHandler } from './static-files.js';
 import { TerminalSessions } from './terminal-bridge.js';
 import { Recorder } from './recording/recorder.js';
+import { watchLocal } from './recording/watch-socket.js';
+import { ClusterConsole } from '../cluster/console.js';
+import type { Cluster } from '../cluster/cluster.js';
 import { recordingRoutes } from './recording-routes.js';
 import { WebSocketServer } from 'ws';
 
 export interface BffOptions {
   store: Store;
+  /** The cluster this node belongs to: revocations and live watches then reach every node. */
+  cluster?: Cluster | undefined;
   /** This node (recordings it writes are its own to finish after a crash). */
   node: string;
   service: ServiceClient;
@@ -84,11 +89,22 @@ export async function createBff(o: BffOptions): Promise<Bff> {
   if (recovered > 0) o.log(`finished ${recovered} recording(s) left unfinished by the previous run`);
   void recorder.sweep().catch((err: unknown) => o.log(`recording retention: ${String(err)}`));
   const sessions = new SessionStore(o.store.sessions, o.sessionTtlMs ?? 12 * 3600 * 1000);
+  const clusterConsole = o.cluster === undefined ? undefined : new ClusterConsole(o.cluster.bus, o.log);
   const sockets = new SessionSockets({
+    ...(clusterConsole === undefined ? {} : { broadcast: (r) => clusterConsole.revoke(r) }),
     sessionLive: (key) => sessions.isLive(key),
     roleOf: async (id) => (await operators.getById(id))?.role,
     log: o.log,
   });
+  if (clusterConsole !== undefined && o.cluster !== undefined) {
+    clusterConsole.onRevoke((r) => sockets.applyRevoke(r));
+    clusterConsole.serveWatches((id, viewer) => recorder.follow(id, viewer));
+    // A node that died mid-session left its recordings unfinished; whoever reaps it finishes them.
+    o.cluster.onReaped(async (node) => {
+      const n = await recorder.recover(node);
+      if (n > 0) o.log(`finished ${n} recording(s) node ${node} left unfinished`);
+    });
+  }
   const terminals = new TerminalSessions({
     service: o.service,
     sockets,
@@ -178,9 +194,15 @@ export async function createBff(o: BffOptions): Promise<Bff> {
             ws.send(JSON.stringify({ type: 'error', code, message }));
             ws.close(code, message.slice(0, 120));
           };
-          if (!recorder.watch(streamId, ws)) return end(ConsoleCloseCode.NotFound, 'This session is not live any more.');
           const untrack = sockets.track({ sessionKey: caller.session.tokenHash, operatorId: caller.operatorId, role: caller.me.role, close: end });
           ws.once('close', untrack);
+          if (watchLocal((id, v) => recorder.follow(id, v), streamId, ws)) return;
+          // Bridged by another node of the cluster? Only a recording still being written can be.
+          void (async () => {
+            const row = clusterConsole === undefined ? undefined : await o.store.recordings.get(streamId);
+            const remote = row !== undefined && row.endedAt === null && (await clusterConsole?.watch(streamId, ws)) === true;
+            if (!remote) end(ConsoleCloseCode.NotFound, 'This session is not live any more.');
+          })().catch((err: unknown) => end(ConsoleCloseCode.Internal, `Could not reach the node that carries this session (${err instanceof Error ? err.message : String(err)}).`));
         });
       };
       accept().catch((err: unknown) => rejectUpgrade(socket, err));

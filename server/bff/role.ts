@@ -34,7 +34,9 @@ export async function createBffRole(server: RunningServer, o: BffRoleOptions): P
   if (server.hub !== undefined) {
     const cs = await server.policyConnectionString('console');
     if (cs === undefined) throw new Error('the hub has no "console" policy');
-    const ca = server.caFile === undefined ? undefined : readFileSync(server.caFile, 'utf8');
+    // This node's own certificate: from its local CA, or (--tls-cert) from the CA named by --hub-ca.
+    const caFile = server.caFile ?? o.hubCaFile;
+    const ca = caFile === undefined ? undefined : readFileSync(caFile, 'utf8');
     service = createServiceClient(cs, { ca, hubUrl: server.internalUrl });
   } else {
     if (o.hubUrl === undefined || o.hubConnectionString === undefined) {
@@ -50,6 +52,7 @@ export async function createBffRole(server: RunningServer, o: BffRoleOptions): P
   if (!existsSync(join(WEB_ROOT, 'index.html'))) o.log(`note: the console is not built yet (${WEB_ROOT}); run: node scripts/build-web.js`);
   const bff = await createBff({
     store,
+    cluster: server.cluster,
     node: server.node,
     service,
     webRoot: WEB_ROOT,

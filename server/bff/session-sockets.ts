@@ -25,6 +25,8 @@ export interface SessionSocketsOptions {
   roleOf: (operatorId: string) => Promise<Role | undefined>;
   /** How often every socket's session and account are checked again. Default 2 s. */
   recheckMs?: number;
+  /** Passes a revocation on to the other nodes of a cluster (they end their sockets of it too). */
+  broadcast?: (r: { operatorId: string; message: string } | { sessionKey: string; message: string }) => void;
   log: (line: string) => void;
 }
 
@@ -63,13 +65,25 @@ export class SessionSockets {
     s.close(code, message);
   }
 
-  /** Ends every socket of one login session (logout). */
+  /** Ends every socket of one login session (logout), here and on every other node. */
   closeSession(sessionKey: string, code: ConsoleCloseCodeValue, message: string): void {
     for (const s of [...this.#sockets]) if (s.sessionKey === sessionKey) this.#end(s, code, message);
+    this.#o.broadcast?.({ sessionKey, message });
   }
 
-  /** Ends every socket of one operator (role changed, password reset, account deleted). */
+  /** Ends every socket of one operator (role changed, password reset, account deleted), here and on every other node. */
   closeOperator(operatorId: string, message: string): number {
+    this.#o.broadcast?.({ operatorId, message });
+    return this.#closeOperatorHere(operatorId, message);
+  }
+
+  /** Applies a revocation another node broadcast. */
+  applyRevoke(r: { operatorId: string; message: string } | { sessionKey: string; message: string }): void {
+    if ('operatorId' in r) this.#closeOperatorHere(r.operatorId, r.message);
+    else for (const s of [...this.#sockets]) if (s.sessionKey === r.sessionKey) this.#end(s, ConsoleCloseCode.LoggedOut, r.message);
+  }
+
+  #closeOperatorHere(operatorId: string, message: string): number {
     let n = 0;
     for (const s of [...this.#sockets]) {
       if (s.operatorId !== operatorId) continue;

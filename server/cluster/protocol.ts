@@ -11,13 +11,18 @@
  *   ds.devices.changed      publish  Changed                    registry or presence changed (console updates)
  *   ds.console.revoke       publish  Revoke                     end an operator's or a session's sockets
  *   ds.term.<stream>.watch  request  WatchAsk → WatchAnswer     a console node watches a terminal another bridges
- *   ds.term.<stream>.out    publish  terminal-protocol frames   the watched terminal's output (binary)
+ *   ds.term.<stream>.out    publish  terminal-protocol frames   the watched terminal's output (binary; empty: it ended)
  */
 import { z } from 'zod';
 
 /** NATS subject tokens cannot hold '.', '*', '>' or spaces: ids travel as base64url. */
 export function token(id: string): string {
   return Buffer.from(id, 'utf8').toString('base64url') || '_';
+}
+
+/** The id a subject token stands for. */
+export function untoken(t: string): string {
+  return t === '_' ? '' : Buffer.from(t, 'base64url').toString('utf8');
 }
 
 export const subjects = {
@@ -28,6 +33,8 @@ export const subjects = {
   changed: 'ds.devices.changed',
   revoke: 'ds.console.revoke',
   watch: (streamId: string): string => `ds.term.${token(streamId)}.watch`,
+  /** Every watch request, for the nodes that serve them. */
+  anyWatch: 'ds.term.*.watch',
   termOut: (streamId: string): string => `ds.term.${token(streamId)}.out`,
 } as const;
 
@@ -57,10 +64,11 @@ export const Revoke = z.union([
   z.object({ operatorId: z.string().max(128), message: z.string().max(300) }),
   z.object({ sessionKey: z.string().max(128), message: z.string().max(300) }),
 ]);
-export const WatchAsk = z.object({ leaseMs: z.number().int().min(1000).max(60_000) });
-/** The terminal's size and the output a watcher needs to draw the screen, as terminal-protocol frames (base64). */
+/** Watch (or keep watching, `snapshot: false`) a terminal for `leaseMs`. */
+export const WatchAsk = z.object({ leaseMs: z.number().int().min(1000).max(60_000), snapshot: z.boolean() });
+/** Whether it is live; with a snapshot, the terminal-protocol frames that draw its screen so far (base64). */
 export const WatchAnswer = z.discriminatedUnion('live', [
-  z.object({ live: z.literal(true), frames: z.array(z.string().max(512 * 1024)).max(64) }),
+  z.object({ live: z.literal(true), snapshot: z.string().max(1024 * 1024).optional() }),
   z.object({ live: z.literal(false) }),
 ]);
 

@@ -5,7 +5,6 @@
  * the file by a size budget, watchers by a send buffer, the catch-up screen by a small ring buffer.
  */
 import type { Readable } from 'node:stream';
-import type { WebSocket } from 'ws';
 import type { RecordingInfo } from '../../../shared/console-api.js';
 import { FrameDecoder, encodeData, encodeFrame, type TerminalFrame } from '../../../shared/terminal-protocol.js';
 import type { TerminalTap } from '../terminal-bridge.js';
@@ -25,8 +24,12 @@ export interface RecorderOptions {
 
 /** Output kept for a watcher who joins mid-session (enough to redraw a screen). */
 const CATCH_UP_BYTES = 256 * 1024;
-/** A watcher further behind than this is disconnected rather than buffered for. */
-const WATCHER_MAX_BUFFER = 4 * 1024 * 1024;
+/** Sees a live session's output as terminal-protocol frames (a watcher, here or on another node). */
+export interface TerminalViewer {
+  frame(frame: Uint8Array): void;
+  /** The session ended. */
+  ended(): void;
+}
 const PROGRESS_INTERVAL_MS = 2000;
 const SWEEP_INTERVAL_MS = 3600_000;
 
@@ -37,7 +40,7 @@ interface Live {
   rows: number;
   catchUp: Uint8Array[];
   catchUpBytes: number;
-  watchers: Set<WebSocket>;
+  viewers: Set<TerminalViewer>;
   progress: NodeJS.Timeout;
   startedAt: number;
   /** The recording's store writes, one after another (the row must exist before its updates). */
@@ -127,7 +130,7 @@ export class Recorder {
       rows: 24,
       catchUp: [],
       catchUpBytes: 0,
-      watchers: new Set(),
+      viewers: new Set(),
       startedAt: Date.now(),
       progress: setInterval(() => this.#saveProgress(live), PROGRESS_INTERVAL_MS),
     };
@@ -197,14 +200,7 @@ export class Recorder {
   }
 
   #toWatchers(live: Live, frame: Uint8Array): void {
-    for (const ws of live.watchers) {
-      if (ws.bufferedAmount > WATCHER_MAX_BUFFER) {
-        live.watchers.delete(ws);
-        ws.close(1013, 'watcher too slow');
-        continue;
-      }
-      ws.send(frame, { binary: true });
-    }
+    for (const v of live.viewers) v.frame(frame);
   }
 
   #saveProgress(live: Live): void {
@@ -216,10 +212,8 @@ export class Recorder {
     if (this.#live.get(live.streamId) !== live) return;
     this.#live.delete(live.streamId);
     clearInterval(live.progress);
-    for (const ws of live.watchers) {
-      ws.send(JSON.stringify({ type: 'status', phase: 'ended' }));
-      ws.close(1000, 'session ended');
-    }
+    for (const v of live.viewers) v.ended();
+    live.viewers.clear();
     const w = live.writer;
     if (w === undefined) return;
     await w.close();
@@ -228,18 +222,17 @@ export class Recorder {
     await live.saving;
   }
 
-  /** Adds a read-only watcher to a live session; false when it is not live. */
-  watch(streamId: string, ws: WebSocket): boolean {
+  /**
+   * Follows a live session: returns the terminal-protocol frames that draw its screen so far (its
+   * size, then the recent output) and from then on hands `viewer` every frame; undefined when the
+   * session is not live here. `stop()` removes the viewer.
+   */
+  follow(streamId: string, viewer: TerminalViewer): { snapshot: Uint8Array[]; stop(): void } | undefined {
     const live = this.#live.get(streamId);
-    if (live === undefined) return false;
-    ws.send(JSON.stringify({ type: 'status', phase: 'connected', streamId }));
-    ws.send(encodeFrame({ type: 'resize', cols: live.cols, rows: live.rows }), { binary: true });
-    for (const chunk of live.catchUp) for (const frame of encodeData(chunk)) ws.send(frame, { binary: true });
-    live.watchers.add(ws);
-    ws.on('close', () => live.watchers.delete(ws));
-    // Whatever a watcher sends is dropped: live view is read-only.
-    ws.on('message', () => undefined);
-    return true;
+    if (live === undefined) return undefined;
+    const snapshot = [encodeFrame({ type: 'resize', cols: live.cols, rows: live.rows }), ...live.catchUp.flatMap((chunk) => encodeData(chunk))];
+    live.viewers.add(viewer);
+    return { snapshot, stop: () => live.viewers.delete(viewer) };
   }
 
   /** Deletes a recording (file and row); a live session goes on unrecorded. */

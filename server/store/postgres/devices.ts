@@ -66,8 +66,8 @@ export class PgDevices implements DeviceRepository {
     if (q.status !== undefined) where.push(`status = ${arg(q.status)}`);
     if (q.online === true) where.push('connected_node IS NOT NULL');
     if (q.online === false) where.push('connected_node IS NULL');
-    if (q.after !== undefined) where.push(`device_id > ${arg(q.after)}`);
-    const sql = `SELECT * FROM devices ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY device_id LIMIT ${arg(q.limit)}`;
+    if (q.after !== undefined) where.push(`device_id COLLATE "C" > ${arg(q.after)}`);
+    const sql = `SELECT * FROM devices ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY device_id COLLATE "C" LIMIT ${arg(q.limit)}`;
     return (await this.#db.rows<Row>(sql, args)).map(fromRow);
   }
 

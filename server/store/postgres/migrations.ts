@@ -102,6 +102,9 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE EXTENSION IF NOT EXISTS pg_trgm;
    CREATE INDEX devices_search ON devices USING gin (lower(device_id) gin_trgm_ops);`,
   `CREATE TABLE rate_buckets (name TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, updated_at BIGINT NOT NULL);`,
+  // Registry pages in byte order of the id, as the embedded store gives them, whatever the
+  // database's collation (clients compare ids that way to place a changed device on a page).
+  `CREATE INDEX devices_id_bytes ON devices ((device_id COLLATE "C"));`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */
