@@ -16,6 +16,7 @@ import { newKey } from '../server/store/keys.js';
 import type { Store } from '../server/store/store.js';
 import { ConsoleClient, session, until } from './console-client.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
+import { startNats } from './fixtures/nats.js';
 import { CLI, spawnCli, startAgent, startEchoServer, startHub, startShellServer, stopAll, tempDir, type HubHandle } from './harness.js';
 
 const ADMIN_PASSWORD = 'migrate-admin-pw';
@@ -32,6 +33,8 @@ let deviceCs: string;
 let migrateOutput: string;
 let sqliteSnapshot: Snapshot;
 let recordedStreamId: string;
+/** SHA-256 of the recording as the single hub served it. */
+let recordingSha: string;
 
 afterAll(stopAll);
 
@@ -134,6 +137,7 @@ beforeAll(async () => {
   t.type('exit 3\n');
   await t.closed;
   await until(async () => ((await c.call('GET', `/api/recordings/${recordedStreamId}`, { cookie: rita })).json as { live?: boolean }).live === false, 10_000, 'recording finished');
+  recordingSha = sha256(Buffer.from((await c.call('GET', `/api/recordings/${recordedStreamId}/cast`, { cookie: rita })).text, 'utf8'));
   await until(async () => (await hub.service.listStreams({})).streams.every((r) => r.state === 'ended'), 10_000, 'every stream ended');
 
   agent.kill();
@@ -300,14 +304,15 @@ describe('store migrate', () => {
     }
   });
 
-  it.runIf(HUB_TAKES_STORE)('runs a hub on the cluster store with the old connection strings and passwords', async () => {
+  it.runIf(HUB_TAKES_STORE)('serves the same devices, history and recordings as a cluster node (store and bus), with the old connection strings and passwords', async () => {
     expect(migrateOutput).toBeDefined();
     // The hub keeps its data directory for TLS; its SQLite store and secrets are moved aside, so
     // everything it knows comes from the cluster store.
     renameSync(join(dataDir, 'hub.db'), join(dataDir, 'hub.db.migrated'));
     renameSync(join(dataDir, 'secrets'), join(dataDir, 'secrets.migrated'));
     // On the old port: the connection strings name it.
-    const proc = spawnCli(['hub', '--data-dir', dataDir, '--store', targetUrl, '--port', String(hub.port), '--heartbeat-interval', '1'], { DEVICESTREAMS_ADMIN_PASSWORD: 'not-the-old-one' });
+    const nats = await startNats();
+    const proc = spawnCli(['hub', '--data-dir', dataDir, '--store', targetUrl, '--bus', nats.url, '--node-id', 'migrated-node', '--port', String(hub.port), '--heartbeat-interval', '1'], { DEVICESTREAMS_ADMIN_PASSWORD: 'not-the-old-one' });
     const cluster = { ...hub, proc, url: (await proc.waitFor(/READY (https:\/\/\S+)/))[1] as string };
     expect(cluster.url).toBe(hub.url);
     const owner = createServiceClient(hub.ownerCs, { ca: hub.ca, hubUrl: cluster.url });
@@ -321,6 +326,14 @@ describe('store migrate', () => {
     s.end();
     const c = new ConsoleClient(cluster);
     expect(await c.login('rita', RITA_PASSWORD)).toMatch(/^ds_session=/);
-    expect(await c.login('admin', ADMIN_PASSWORD)).toMatch(/^ds_session=/);
+    const admin = await c.login('admin', ADMIN_PASSWORD);
+    // The history the single hub had, newest first, through the console.
+    const history = (await c.call('GET', '/api/streams?limit=200', { cookie: admin })).json as { streams: Array<{ streamId: string }> };
+    const migratedIds = sqliteSnapshot.streams.map((r) => r.id);
+    expect(history.streams.map((r) => r.streamId).filter((id) => migratedIds.includes(id))).toEqual(migratedIds);
+    // The recording replays from the cluster store, byte for byte.
+    const cast = await c.call('GET', `/api/recordings/${recordedStreamId}/cast`, { cookie: admin });
+    expect(cast.status).toBe(200);
+    expect(sha256(Buffer.from(cast.text, 'utf8'))).toBe(recordingSha);
   });
 });
