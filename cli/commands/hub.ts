@@ -184,7 +184,8 @@ export async function run(argv: string[]): Promise<void> {
   if (values.insecure === true && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
     logLine('warning: --insecure on a non-loopback address sends keys and stream bytes in clear text');
   }
-  logLine(`DeviceStreams ${[...roles].join('+')} listening on ${server.url} (data in ${dataDir})`);
+  const where = server.internalUrl === server.url ? server.url : `${server.internalUrl} for ${server.url}`;
+  logLine(`DeviceStreams ${[...roles].join('+')} listening on ${where}${server.cluster === undefined ? '' : ` as node ${server.node} of a cluster`} (data in ${dataDir})`);
   if (roles.has('bff')) process.stdout.write(`Operator console: ${server.url}/\n`);
   if (server.caFile !== undefined) logLine(`CA certificate for agents and clients (--ca): ${server.caFile}`);
   if (server.hub?.firstStart === true) {
