@@ -6,7 +6,9 @@ import {
   FrameDecoder,
   FrameType,
   MAX_TERMINAL_PAYLOAD,
+  SessionCloseCode,
   TERMINAL_PROTOCOL_VERSION,
+  TERMINAL_RESUMABLE_VERSION,
   TerminalProtocolError,
   type TerminalFrame,
 } from './terminal-protocol.js';
@@ -66,6 +68,24 @@ const ALL: TerminalFrame[] = [
 ];
 const STREAM = concat(ALL.map(encodeFrame));
 
+/** The frames of version 2 (resumable sessions). */
+const RESUMABLE: TerminalFrame[] = [
+  { type: 'hello', version: TERMINAL_RESUMABLE_VERSION, cols: 80, rows: 24, term: 'xterm', session: { mode: 'new' } },
+  { type: 'session', sessionId: '00112233445566778899aabbccddeeff', secret: new Uint8Array(32).fill(7), detachTimeoutSeconds: 600 },
+  { type: 'session', sessionId: 'ffeeddccbbaa99887766554433221100', secret: new Uint8Array(0), detachTimeoutSeconds: 0 },
+  {
+    type: 'hello',
+    version: TERMINAL_RESUMABLE_VERSION,
+    cols: 100,
+    rows: 30,
+    term: 'xterm-256color',
+    session: { mode: 'attach', sessionId: '00112233445566778899aabbccddeeff', secret: new Uint8Array(32).fill(9), outputOffset: 2 ** 40 + 3, inputOffset: 17 },
+  },
+  { type: 'hello', version: TERMINAL_RESUMABLE_VERSION, cols: 1, rows: 1, term: '', session: { mode: 'end', sessionId: '00112233445566778899aabbccddeeff', secret: new Uint8Array(0) } },
+  { type: 'attached', inputReceived: Number.MAX_SAFE_INTEGER, outputOffset: 0, detachTimeoutSeconds: 600 },
+  { type: 'close', code: SessionCloseCode.TakenOver, message: 'taken over by another connection' },
+];
+
 describe('encodeFrame: the wire bytes', () => {
   it('DATA', () => {
     expect(encodeFrame({ type: 'data', data: utf8('abc') })).toEqual(bytes(FrameType.Data, 0, 0, 0, 3, 0x61, 0x62, 0x63));
@@ -82,6 +102,24 @@ describe('encodeFrame: the wire bytes', () => {
       bytes(FrameType.Hello, 0, 0, 0, 10, 1, 0, 80, 0, 24, 0x76, 0x74, 0x31, 0x30, 0x30),
     );
   });
+  it('HELLO version 2: the term with its length, then the mode and for an attach the session, its secret and the two offsets (u64)', () => {
+    expect(encodeFrame({ type: 'hello', version: 2, cols: 80, rows: 24, term: 'vt', session: { mode: 'new' } })).toEqual(bytes(FrameType.Hello, 0, 0, 0, 9, 2, 0, 80, 0, 24, 2, 0x76, 0x74, 0));
+    // No session given is a new one.
+    expect(encodeFrame({ type: 'hello', version: 2, cols: 80, rows: 24, term: 'vt' })).toEqual(bytes(FrameType.Hello, 0, 0, 0, 9, 2, 0, 80, 0, 24, 2, 0x76, 0x74, 0));
+    const id = '0102030405060708090a0b0c0d0e0f10';
+    const attach = encodeFrame({ type: 'hello', version: 2, cols: 80, rows: 24, term: '', session: { mode: 'attach', sessionId: id, secret: new Uint8Array(0), outputOffset: 2 ** 32 + 5, inputOffset: 6 } });
+    expect(attach).toEqual(bytes(FrameType.Hello, 0, 0, 0, 40, 2, 0, 80, 0, 24, 0, 1, ...Array.from({ length: 16 }, (_, i) => i + 1), 0, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 6));
+  });
+  it('SESSION, ATTACHED and CLOSE', () => {
+    const id = '0102030405060708090a0b0c0d0e0f10';
+    expect(encodeFrame({ type: 'session', sessionId: id, secret: new Uint8Array(0), detachTimeoutSeconds: 600 })).toEqual(
+      bytes(FrameType.Session, 0, 0, 0, 21, ...Array.from({ length: 16 }, (_, i) => i + 1), 0, 0, 2, 0x58, 0),
+    );
+    expect(encodeFrame({ type: 'attached', inputReceived: 1, outputOffset: 2, detachTimeoutSeconds: 3 })).toEqual(
+      bytes(FrameType.Attached, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 3),
+    );
+    expect(encodeFrame({ type: 'close', code: 2, message: 'gone' })).toEqual(bytes(FrameType.Close, 0, 0, 0, 5, 2, 0x67, 0x6f, 0x6e, 0x65));
+  });
   it('PAUSE and RESUME have no payload', () => {
     expect(encodeFrame({ type: 'pause' })).toEqual(bytes(FrameType.Pause, 0, 0, 0, 0));
     expect(encodeFrame({ type: 'resume' })).toEqual(bytes(FrameType.Resume, 0, 0, 0, 0));
@@ -93,8 +131,13 @@ describe('encodeFrame: the wire bytes', () => {
 });
 
 describe('round trips', () => {
-  it.each(ALL.map((f) => [f.type, f] as const))('%s', (_label, frame) => {
+  it.each([...ALL, ...RESUMABLE].map((f) => [f.type, f] as const))('%s', (_label, frame) => {
     expect(decodeAll(encodeFrame(frame))).toEqual([frame]);
+  });
+
+  it('version-2 frames in one stream, cut anywhere', () => {
+    const stream = concat(RESUMABLE.map(encodeFrame));
+    for (let i = 0; i <= stream.length; i++) expect(decodeAll(stream.subarray(0, i), stream.subarray(i))).toEqual(RESUMABLE);
   });
 
   it('EXIT codes across the whole i32 range', () => {
@@ -223,7 +266,7 @@ describe('FrameDecoder', () => {
 
   describe('malformed frames throw TerminalProtocolError', () => {
     it('unknown frame type, as soon as the header is in', () => {
-      for (const type of [7, 8, 0x7f, 0xff]) {
+      for (const type of [10, 11, 0x7f, 0xff]) {
         expectProtocolError(() => new FrameDecoder().push(rawFrame(type, new Uint8Array(0), 10)), new RegExp(`unknown frame type ${type}`));
       }
     });
@@ -247,12 +290,31 @@ describe('FrameDecoder', () => {
       ['HELLO of 70 bytes', FrameType.Hello, 70, /HELLO payload must be 5 to 69 bytes/],
       ['PAUSE with a payload', FrameType.Pause, 1, /PAUSE has no payload/],
       ['RESUME with a payload', FrameType.Resume, 2, /RESUME has no payload/],
+      ['SESSION empty', FrameType.Session, 0, /SESSION payload is too short/],
+      ['ATTACHED of 19 bytes', FrameType.Attached, 19, /ATTACHED payload is too short/],
+      ['ATTACHED of 21 bytes', FrameType.Attached, 21, /ATTACHED payload is too long/],
+      ['CLOSE empty', FrameType.Close, 0, /CLOSE payload must be 1 to 257 bytes/],
+      ['CLOSE of 258 bytes', FrameType.Close, 258, /CLOSE payload must be 1 to 257 bytes/],
     ])('%s', (_label, type, length, message) => {
       expectProtocolError(() => new FrameDecoder().push(rawFrame(type, new Uint8Array(length))), message);
     });
 
+    it('version-2 fields that do not add up', () => {
+      const hello2 = (...rest: number[]) => rawFrame(FrameType.Hello, bytes(2, 0, 80, 0, 24, ...rest));
+      expectProtocolError(() => new FrameDecoder().push(hello2(65, ...new Array<number>(65).fill(0x61), 0)), /term must be at most 64 bytes/);
+      expectProtocolError(() => new FrameDecoder().push(hello2(0, 3)), /mode must be/);
+      expectProtocolError(() => new FrameDecoder().push(hello2(0, 1, 1, 2, 3)), /HELLO payload is too short/);
+      expectProtocolError(() => new FrameDecoder().push(hello2(0, 2, ...new Array<number>(16).fill(1), 5, 1, 2, 3, 4, 5)), /secret is 32 bytes \(or none\), not 5/);
+      expectProtocolError(() => new FrameDecoder().push(hello2(0, 0, 9)), /HELLO payload is too long/);
+      // A later version may append fields: they are left for it.
+      expect(new FrameDecoder().push(rawFrame(FrameType.Hello, bytes(3, 0, 80, 0, 24, 0, 0, 9, 9)))).toEqual([{ type: 'hello', version: 3, cols: 80, rows: 24, term: '', session: { mode: 'new' } }]);
+      const hugeOffset = rawFrame(FrameType.Hello, bytes(2, 0, 80, 0, 24, 0, 1, ...new Array<number>(16).fill(1), 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+      expectProtocolError(() => new FrameDecoder().push(hugeOffset), /offset beyond 2\^53/);
+      expectProtocolError(() => new FrameDecoder().push(rawFrame(FrameType.Close, bytes(0))), /CLOSE code 0/);
+    });
+
     it('after good frames in the same chunk', () => {
-      expectProtocolError(() => new FrameDecoder().push(concat([STREAM, rawFrame(9, new Uint8Array(0))])), /unknown frame type 9/);
+      expectProtocolError(() => new FrameDecoder().push(concat([STREAM, rawFrame(10, new Uint8Array(0))])), /unknown frame type 10/);
     });
   });
 });
@@ -260,6 +322,16 @@ describe('FrameDecoder', () => {
 describe('encodeFrame refuses what it cannot encode', () => {
   it('DATA above MAX_TERMINAL_PAYLOAD', () => {
     expectProtocolError(() => encodeFrame({ type: 'data', data: new Uint8Array(MAX_TERMINAL_PAYLOAD + 1) }), /use encodeData/);
+  });
+
+  it('session ids, secrets, offsets and codes it cannot carry', () => {
+    const id = '00112233445566778899aabbccddeeff';
+    expectProtocolError(() => encodeFrame({ type: 'session', sessionId: 'ABC', secret: new Uint8Array(0), detachTimeoutSeconds: 1 }), /32 lowercase hex digits/);
+    expectProtocolError(() => encodeFrame({ type: 'session', sessionId: id, secret: new Uint8Array(5), detachTimeoutSeconds: 1 }), /32 bytes/);
+    expectProtocolError(() => encodeFrame({ type: 'attached', inputReceived: -1, outputOffset: 0, detachTimeoutSeconds: 1 }), /out of range/);
+    expectProtocolError(() => encodeFrame({ type: 'attached', inputReceived: 2 ** 53, outputOffset: 0, detachTimeoutSeconds: 1 }), /out of range/);
+    expectProtocolError(() => encodeFrame({ type: 'close', code: 0, message: '' }), /out of range/);
+    expect(decodeAll(encodeFrame({ type: 'close', code: 1, message: 'é'.repeat(200) }))[0]).toEqual({ type: 'close', code: 1, message: 'é'.repeat(128) });
   });
 
   it('terminal sizes out of range', () => {
@@ -277,11 +349,29 @@ describe('encodeFrame refuses what it cannot encode', () => {
 const size = fc.integer({ min: 1, max: 65535 });
 // Terms whose UTF-8 fits in 64 bytes round-trip exactly (longer ones: see the [BUG] test above).
 const term = fc.string({ unit: 'grapheme', maxLength: 30 }).filter((t) => utf8(t).length <= 64);
+const sessionId = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex'));
+const secret = fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 32, maxLength: 32 }));
+const offset = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const frameArb: fc.Arbitrary<TerminalFrame> = fc.oneof(
   fc.record({ type: fc.constant('data' as const), data: fc.uint8Array({ maxLength: 200 }) }),
   fc.record({ type: fc.constant('resize' as const), cols: size, rows: size }),
   fc.record({ type: fc.constant('exit' as const), code: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) }),
-  fc.record({ type: fc.constant('hello' as const), version: fc.integer({ min: 0, max: 255 }), cols: size, rows: size, term }),
+  fc.record({ type: fc.constant('hello' as const), version: fc.integer({ min: 0, max: 1 }), cols: size, rows: size, term }),
+  fc.record({
+    type: fc.constant('hello' as const),
+    version: fc.constant(TERMINAL_RESUMABLE_VERSION),
+    cols: size,
+    rows: size,
+    term,
+    session: fc.oneof(
+      fc.constant({ mode: 'new' as const }),
+      fc.record({ mode: fc.constant('attach' as const), sessionId, secret, outputOffset: offset, inputOffset: offset }),
+      fc.record({ mode: fc.constant('end' as const), sessionId, secret }),
+    ),
+  }),
+  fc.record({ type: fc.constant('session' as const), sessionId, secret, detachTimeoutSeconds: fc.integer({ min: 0, max: 0xffffffff }) }),
+  fc.record({ type: fc.constant('attached' as const), inputReceived: offset, outputOffset: offset, detachTimeoutSeconds: fc.integer({ min: 0, max: 0xffffffff }) }),
+  fc.record({ type: fc.constant('close' as const), code: fc.integer({ min: 1, max: 255 }), message: fc.string({ maxLength: 60 }) }),
   fc.constant({ type: 'pause' as const }),
   fc.constant({ type: 'resume' as const }),
 );

@@ -3,21 +3,46 @@
  * through a stream: frames of `[type u8][length u32 BE][payload]`. Browser-safe (Uint8Array and
  * DataView only). Both ends import this module; nothing re-declares a frame.
  *
- *   HELLO  browser → shell   version u8, cols u16, rows u16, term (UTF-8, rest of payload)
- *   DATA   both ways         raw terminal bytes (keystrokes in, PTY output out)
- *   RESIZE browser → shell   cols u16, rows u16
- *   EXIT   shell → browser   exit code i32; the connection closes after it
- *   PAUSE  browser → shell   stop reading the PTY (the browser has too much unwritten output)
- *   RESUME browser → shell   read the PTY again
- *   ACK    browser → shell   bytes u32 of DATA it has rendered since its last ACK. The first ACK
- *                            (0 is fine) turns on a window: the shell server then stops reading the
- *                            PTY while more than ACK_WINDOW_BYTES are sent but unacknowledged, so
- *                            the output in flight (socket buffers on every hop included) stays
- *                            small and a Ctrl-C shows at once. Clients that never ACK are held back
- *                            by PAUSE/RESUME and TCP only.
+ *   HELLO    browser → shell   version u8, cols u16, rows u16, then by version:
+ *                              1: term (UTF-8, rest of payload)
+ *                              2: term length u8, term, mode u8 (0 new, 1 attach, 2 end), and for
+ *                                 attach/end: session id (16 bytes), secret length u8 (0 or 32),
+ *                                 secret; for attach: output offset u64, input offset u64
+ *   DATA     both ways         raw terminal bytes (keystrokes in, PTY output out)
+ *   RESIZE   browser → shell   cols u16, rows u16
+ *   EXIT     shell → browser   exit code i32; the connection closes after it
+ *   PAUSE    browser → shell   stop reading the PTY (the browser has too much unwritten output)
+ *   RESUME   browser → shell   read the PTY again
+ *   ACK      browser → shell   bytes u32 of DATA it has rendered since its last ACK. The first ACK
+ *                              (0 is fine) turns on a window: the shell server then stops reading the
+ *                              PTY while more than ACK_WINDOW_BYTES are sent but unacknowledged, so
+ *                              the output in flight (socket buffers on every hop included) stays
+ *                              small and a Ctrl-C shows at once. Clients that never ACK are held back
+ *                              by PAUSE/RESUME and TCP only.
+ *   SESSION  shell → browser   (version 2) session id (16 bytes), detach timeout u32 seconds, secret
+ *                              length u8 (0 or 32), secret: the session can be reattached
+ *   ATTACHED shell → browser   (version 2) input received u64, output offset u64, detach timeout
+ *                              u32 seconds: the answer to an attach HELLO
+ *   CLOSE    shell → browser   (version 2) code u8, message (UTF-8): why the session is refused or
+ *                              this connection is let go; the connection closes after it
+ *
+ * Version 1 is a plain session: it ends when its connection drops. A version-2 HELLO asks for a
+ * session that outlives its connection. The shell server answers a new one with SESSION (before any
+ * DATA) and keeps the shell running for the detach timeout when the connection drops, with its
+ * recent output. A client comes back with an attach HELLO naming the session id and secret, how much
+ * output it has (output offset: DATA bytes received over every connection of the session) and how
+ * much input it sent (input offset). The server answers ATTACHED with how much input it received
+ * (the client sends the rest again, so no keystroke is written twice) and where its replay starts
+ * (from the client's offset if it still has that output; later means a gap of the difference), then
+ * the replay as DATA. A session has one connection at a time: a second attach takes it over and the
+ * first gets CLOSE (taken over). Servers with no detach timeout answer a version-2 HELLO with a
+ * plain session (no SESSION frame).
  */
 
+/** Version 1: a plain session that ends when its connection drops. */
 export const TERMINAL_PROTOCOL_VERSION = 1;
+/** Version 2: a session that outlives its connection for the detach timeout (see above). */
+export const TERMINAL_RESUMABLE_VERSION = 2;
 
 export const FrameType = {
   Data: 0,
@@ -27,7 +52,48 @@ export const FrameType = {
   Pause: 4,
   Resume: 5,
   Ack: 6,
+  Session: 7,
+  Attached: 8,
+  Close: 9,
 } as const;
+
+/** Why a shell server refuses an attach or lets a connection go (the CLOSE frame's code). */
+export const SessionCloseCode = {
+  /** No such session here: it never existed, or it ended long enough ago to be forgotten. */
+  Unknown: 1,
+  /** It was left detached past its detach timeout and its shell was hung up. */
+  Expired: 2,
+  /** The secret does not match the session's. */
+  BadSecret: 3,
+  /** Another connection attached to the session; this one is let go. */
+  TakenOver: 4,
+  /** Ended on request (an admin, or its owner from another tab). */
+  Ended: 5,
+  /** Its shell exited, and its last output went to an earlier connection. */
+  Exited: 6,
+  /** The shell server has no room for another session. */
+  Full: 7,
+} as const;
+
+export type SessionCloseCodeValue = (typeof SessionCloseCode)[keyof typeof SessionCloseCode];
+
+/** Length of a session id on the wire (shown as 32 hex digits). */
+export const SESSION_ID_BYTES = 16;
+/** Length of a session secret. */
+export const SESSION_SECRET_BYTES = 32;
+/** Session ids as the protocol's users see them. */
+export const SESSION_ID_PATTERN = /^[0-9a-f]{32}$/;
+/** Longest CLOSE message (UTF-8 bytes); longer ones are cut. */
+const MAX_CLOSE_MESSAGE = 256;
+
+/** What a version-2 HELLO asks for. */
+export type HelloSession =
+  /** A new session. */
+  | { mode: 'new' }
+  /** Back to an existing session: replay output from `outputOffset`; `inputOffset` bytes of input were sent so far. */
+  | { mode: 'attach'; sessionId: string; secret: Uint8Array; outputOffset: number; inputOffset: number }
+  /** End the session (hang up its shell) without attaching. */
+  | { mode: 'end'; sessionId: string; secret: Uint8Array };
 
 /** Most DATA bytes a shell server sends ahead of a client's ACKs (once the client ACKs at all). */
 export const ACK_WINDOW_BYTES = 1024 * 1024;
@@ -38,10 +104,17 @@ export type TerminalFrame =
   | { type: 'data'; data: Uint8Array }
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'exit'; code: number }
-  | { type: 'hello'; version: number; cols: number; rows: number; term: string }
+  /** `session` is there exactly when version ≥ 2. */
+  | { type: 'hello'; version: number; cols: number; rows: number; term: string; session?: HelloSession }
   | { type: 'pause' }
   | { type: 'resume' }
-  | { type: 'ack'; bytes: number };
+  | { type: 'ack'; bytes: number }
+  /** A new resumable session: its id, its secret (empty once a console has taken it out), its detach timeout. */
+  | { type: 'session'; sessionId: string; secret: Uint8Array; detachTimeoutSeconds: number }
+  /** Reattached: the input the server has received, where its replay starts, its detach timeout. */
+  | { type: 'attached'; inputReceived: number; outputOffset: number; detachTimeoutSeconds: number }
+  /** Refused, or let go; the connection closes after it. */
+  | { type: 'close'; code: number; message: string };
 
 /** Largest payload of one frame; DATA larger than this is split by `encodeData`. */
 export const MAX_TERMINAL_PAYLOAD = 1024 * 1024;
@@ -70,52 +143,219 @@ function checkSize(cols: number, rows: number): void {
   }
 }
 
+/** UTF-8 of `text`, at most `max` bytes, cut on a character boundary. */
+function utf8Within(text: string, max: number): Uint8Array {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= max) return bytes;
+  let n = max;
+  while (n > 0 && ((bytes[n] ?? 0) & 0xc0) === 0x80) n--;
+  return bytes.subarray(0, n);
+}
+
+/** Builds a payload field by field (big-endian); every frame but DATA is small. */
+class PayloadWriter {
+  readonly #parts: Uint8Array[] = [];
+  #size = 0;
+
+  #put(n: number, fill: (v: DataView) => void): this {
+    const p = new Uint8Array(n);
+    fill(new DataView(p.buffer));
+    return this.bytes(p);
+  }
+
+  u8(v: number): this {
+    return this.#put(1, (d) => d.setUint8(0, v));
+  }
+
+  u16(v: number): this {
+    return this.#put(2, (d) => d.setUint16(0, v));
+  }
+
+  u32(v: number): this {
+    return this.#put(4, (d) => d.setUint32(0, v));
+  }
+
+  /** A whole number up to 2^53 - 1 as u64 (offsets: JavaScript numbers stay exact below 2^53). */
+  u64(v: number, what: string): this {
+    if (!Number.isSafeInteger(v) || v < 0) throw new TerminalProtocolError(`${what} ${v} is out of range`);
+    return this.#put(8, (d) => {
+      d.setUint32(0, Math.floor(v / 2 ** 32));
+      d.setUint32(4, v >>> 0);
+    });
+  }
+
+  bytes(b: Uint8Array): this {
+    this.#parts.push(b);
+    this.#size += b.length;
+    return this;
+  }
+
+  done(): Uint8Array {
+    const out = new Uint8Array(this.#size);
+    let off = 0;
+    for (const p of this.#parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+}
+
+/** Reads a payload field by field; running past its end is a protocol error naming the frame. */
+class PayloadReader {
+  readonly #p: Uint8Array;
+  readonly #v: DataView;
+  readonly #what: string;
+  #off = 0;
+
+  constructor(p: Uint8Array, what: string) {
+    this.#p = p;
+    this.#v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+    this.#what = what;
+  }
+
+  #need(n: number): number {
+    if (this.#off + n > this.#p.length) throw new TerminalProtocolError(`${this.#what} payload is too short`);
+    const at = this.#off;
+    this.#off += n;
+    return at;
+  }
+
+  u8(): number {
+    return this.#v.getUint8(this.#need(1));
+  }
+
+  u16(): number {
+    return this.#v.getUint16(this.#need(2));
+  }
+
+  u32(): number {
+    return this.#v.getUint32(this.#need(4));
+  }
+
+  u64(): number {
+    const at = this.#need(8);
+    const high = this.#v.getUint32(at);
+    if (high >= 2 ** 21) throw new TerminalProtocolError(`${this.#what} carries an offset beyond 2^53`);
+    return high * 2 ** 32 + this.#v.getUint32(at + 4);
+  }
+
+  bytes(n: number): Uint8Array {
+    const at = this.#need(n);
+    return this.#p.subarray(at, at + n);
+  }
+
+  get left(): number {
+    return this.#p.length - this.#off;
+  }
+
+  /** Nothing may follow the last field. */
+  end(): void {
+    if (this.left !== 0) throw new TerminalProtocolError(`${this.#what} payload is too long`);
+  }
+}
+
+function sessionIdBytes(id: string): Uint8Array {
+  if (!SESSION_ID_PATTERN.test(id)) throw new TerminalProtocolError('a session id is 32 lowercase hex digits');
+  const out = new Uint8Array(SESSION_ID_BYTES);
+  for (let i = 0; i < SESSION_ID_BYTES; i++) out[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function sessionIdText(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+function checkSecret(secret: Uint8Array): Uint8Array {
+  if (secret.length !== 0 && secret.length !== SESSION_SECRET_BYTES) throw new TerminalProtocolError(`a session secret is ${SESSION_SECRET_BYTES} bytes (or none)`);
+  return secret;
+}
+
+function readSecret(r: PayloadReader): Uint8Array {
+  const n = r.u8();
+  if (n !== 0 && n !== SESSION_SECRET_BYTES) throw new TerminalProtocolError(`a session secret is ${SESSION_SECRET_BYTES} bytes (or none), not ${n}`);
+  return r.bytes(n);
+}
+
+const HELLO_MODES = ['new', 'attach', 'end'] as const;
+
+function encodeHello(f: Extract<TerminalFrame, { type: 'hello' }>): Uint8Array {
+  checkSize(f.cols, f.rows);
+  // At most 64 bytes of UTF-8, cut on a character boundary.
+  const term = utf8Within(f.term, 64);
+  const w = new PayloadWriter().u8(f.version).u16(f.cols).u16(f.rows);
+  if (f.version < TERMINAL_RESUMABLE_VERSION) return w.bytes(term).done();
+  const s = f.session ?? { mode: 'new' };
+  w.u8(term.length).bytes(term).u8(HELLO_MODES.indexOf(s.mode));
+  if (s.mode === 'new') return w.done();
+  w.bytes(sessionIdBytes(s.sessionId)).u8(checkSecret(s.secret).length).bytes(s.secret);
+  if (s.mode === 'attach') w.u64(s.outputOffset, 'output offset').u64(s.inputOffset, 'input offset');
+  return w.done();
+}
+
+function decodeHello(p: Uint8Array): Extract<TerminalFrame, { type: 'hello' }> {
+  const r = new PayloadReader(p, 'HELLO');
+  const version = r.u8();
+  if (version < TERMINAL_RESUMABLE_VERSION) {
+    if (p.length < 5 || p.length > 5 + 64) throw new TerminalProtocolError('HELLO payload must be 5 to 69 bytes');
+    const cols = r.u16();
+    const rows = r.u16();
+    return { type: 'hello', version, cols, rows, term: new TextDecoder().decode(r.bytes(r.left)) };
+  }
+  const cols = r.u16();
+  const rows = r.u16();
+  const termLength = r.u8();
+  if (termLength > 64) throw new TerminalProtocolError('HELLO term must be at most 64 bytes');
+  const term = new TextDecoder().decode(r.bytes(termLength));
+  const mode = HELLO_MODES[r.u8()];
+  if (mode === undefined) throw new TerminalProtocolError('HELLO mode must be 0 (new), 1 (attach) or 2 (end)');
+  let session: HelloSession;
+  if (mode === 'new') {
+    session = { mode };
+  } else {
+    const sessionId = sessionIdText(r.bytes(SESSION_ID_BYTES));
+    const secret = readSecret(r);
+    session = mode === 'end' ? { mode, sessionId, secret } : { mode, sessionId, secret, outputOffset: r.u64(), inputOffset: r.u64() };
+  }
+  // Later versions may append fields; version 2 has exactly these.
+  if (version === TERMINAL_RESUMABLE_VERSION) r.end();
+  return { type: 'hello', version, cols, rows, term, session };
+}
+
 /** Encodes one frame. DATA payloads above MAX_TERMINAL_PAYLOAD must go through encodeData. */
 export function encodeFrame(f: TerminalFrame): Uint8Array {
   switch (f.type) {
     case 'data':
       if (f.data.length > MAX_TERMINAL_PAYLOAD) throw new TerminalProtocolError('DATA payload too large; use encodeData');
       return frame(FrameType.Data, f.data);
-    case 'resize': {
+    case 'resize':
       checkSize(f.cols, f.rows);
-      const p = new Uint8Array(4);
-      const v = new DataView(p.buffer);
-      v.setUint16(0, f.cols);
-      v.setUint16(2, f.rows);
-      return frame(FrameType.Resize, p);
-    }
+      return frame(FrameType.Resize, new PayloadWriter().u16(f.cols).u16(f.rows).done());
     case 'exit': {
       const p = new Uint8Array(4);
       new DataView(p.buffer).setInt32(0, f.code);
       return frame(FrameType.Exit, p);
     }
-    case 'hello': {
-      checkSize(f.cols, f.rows);
-      // At most 64 bytes of UTF-8, cut on a character boundary.
-      let term = new TextEncoder().encode(f.term);
-      if (term.length > 64) {
-        let n = 64;
-        while (n > 0 && ((term[n] ?? 0) & 0xc0) === 0x80) n--;
-        term = term.subarray(0, n);
-      }
-      const p = new Uint8Array(5 + term.length);
-      const v = new DataView(p.buffer);
-      v.setUint8(0, f.version);
-      v.setUint16(1, f.cols);
-      v.setUint16(3, f.rows);
-      p.set(term, 5);
-      return frame(FrameType.Hello, p);
-    }
+    case 'hello':
+      return frame(FrameType.Hello, encodeHello(f));
     case 'pause':
       return frame(FrameType.Pause, new Uint8Array(0));
     case 'resume':
       return frame(FrameType.Resume, new Uint8Array(0));
-    case 'ack': {
+    case 'ack':
       if (!Number.isInteger(f.bytes) || f.bytes < 0 || f.bytes > 0xffffffff) throw new TerminalProtocolError(`ACK of ${f.bytes} bytes is out of range`);
-      const p = new Uint8Array(4);
-      new DataView(p.buffer).setUint32(0, f.bytes);
-      return frame(FrameType.Ack, p);
-    }
+      return frame(FrameType.Ack, new PayloadWriter().u32(f.bytes).done());
+    case 'session':
+      if (!Number.isInteger(f.detachTimeoutSeconds) || f.detachTimeoutSeconds < 0 || f.detachTimeoutSeconds > 0xffffffff) throw new TerminalProtocolError('detach timeout out of range');
+      return frame(FrameType.Session, new PayloadWriter().bytes(sessionIdBytes(f.sessionId)).u32(f.detachTimeoutSeconds).u8(checkSecret(f.secret).length).bytes(f.secret).done());
+    case 'attached':
+      if (!Number.isInteger(f.detachTimeoutSeconds) || f.detachTimeoutSeconds < 0 || f.detachTimeoutSeconds > 0xffffffff) throw new TerminalProtocolError('detach timeout out of range');
+      return frame(FrameType.Attached, new PayloadWriter().u64(f.inputReceived, 'input offset').u64(f.outputOffset, 'output offset').u32(f.detachTimeoutSeconds).done());
+    case 'close':
+      if (!Number.isInteger(f.code) || f.code < 1 || f.code > 255) throw new TerminalProtocolError(`CLOSE code ${f.code} is out of range`);
+      return frame(FrameType.Close, new PayloadWriter().u8(f.code).bytes(utf8Within(f.message, MAX_CLOSE_MESSAGE)).done());
   }
 }
 
@@ -140,8 +380,8 @@ function decodePayload(type: number, p: Uint8Array): TerminalFrame {
       if (p.length !== 4) throw new TerminalProtocolError('EXIT payload must be 4 bytes');
       return { type: 'exit', code: v.getInt32(0) };
     case FrameType.Hello:
-      if (p.length < 5 || p.length > 5 + 64) throw new TerminalProtocolError('HELLO payload must be 5 to 69 bytes');
-      return { type: 'hello', version: v.getUint8(0), cols: v.getUint16(1), rows: v.getUint16(3), term: new TextDecoder().decode(p.subarray(5)) };
+      if (p.length < 5) throw new TerminalProtocolError('HELLO payload must be 5 to 69 bytes');
+      return decodeHello(p);
     case FrameType.Pause:
       if (p.length !== 0) throw new TerminalProtocolError('PAUSE has no payload');
       return { type: 'pause' };
@@ -151,6 +391,26 @@ function decodePayload(type: number, p: Uint8Array): TerminalFrame {
     case FrameType.Ack:
       if (p.length !== 4) throw new TerminalProtocolError('ACK payload must be 4 bytes');
       return { type: 'ack', bytes: v.getUint32(0) };
+    case FrameType.Session: {
+      const r = new PayloadReader(p, 'SESSION');
+      const sessionId = sessionIdText(r.bytes(SESSION_ID_BYTES));
+      const detachTimeoutSeconds = r.u32();
+      const secret = readSecret(r);
+      r.end();
+      return { type: 'session', sessionId, secret, detachTimeoutSeconds };
+    }
+    case FrameType.Attached: {
+      const r = new PayloadReader(p, 'ATTACHED');
+      const f = { type: 'attached' as const, inputReceived: r.u64(), outputOffset: r.u64(), detachTimeoutSeconds: r.u32() };
+      r.end();
+      return f;
+    }
+    case FrameType.Close: {
+      if (p.length < 1 || p.length > 1 + MAX_CLOSE_MESSAGE) throw new TerminalProtocolError(`CLOSE payload must be 1 to ${1 + MAX_CLOSE_MESSAGE} bytes`);
+      const code = v.getUint8(0);
+      if (code === 0) throw new TerminalProtocolError('CLOSE code 0 is not a code');
+      return { type: 'close', code, message: new TextDecoder().decode(p.subarray(1)) };
+    }
     default:
       throw new TerminalProtocolError(`unknown frame type ${type}`);
   }
@@ -178,7 +438,7 @@ export class FrameDecoder {
       const view = new DataView(head.buffer, head.byteOffset, HEADER);
       const type = view.getUint8(0);
       const len = view.getUint32(1);
-      if (type > FrameType.Ack) throw new TerminalProtocolError(`unknown frame type ${type}`);
+      if (type > FrameType.Close) throw new TerminalProtocolError(`unknown frame type ${type}`);
       if (len > MAX_TERMINAL_PAYLOAD) throw new TerminalProtocolError(`frame of ${len} bytes exceeds the ${MAX_TERMINAL_PAYLOAD}-byte limit`);
       if (this.#size < HEADER + len) break;
       const whole = this.#take(HEADER + len);

@@ -1,7 +1,7 @@
 /** `devicestreams shell-server` — terminals for the web console, served on the device. */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createShellServer, isSocketAddress, type ShellServerAddress } from '../../device/shell-server.js';
+import { MAX_DETACH_TIMEOUT_MS, MAX_REPLAY_BUFFER_BYTES, MIN_REPLAY_BUFFER_BYTES, createShellServer, isSocketAddress, type ShellServerAddress } from '../../device/shell-server.js';
 import { checkCanRunAs, lookupUser, type ShellUser } from '../../device/shell/run-as.js';
 
 /** Where the shell server listens unless told otherwise. */
@@ -14,7 +14,9 @@ Usage: devicestreams shell-server [--listen unix:PATH] [options]
 Runs on the device. Every connection gets its own shell on its own PTY and speaks the
 DeviceStreams terminal protocol (HELLO first; then keystrokes, resizes and PAUSE/RESUME in,
 output out; EXIT with the shell's status at the end). Map a stream name to it on the agent and
-the web console opens a terminal through that stream.
+the web console opens a terminal through that stream. When the console's connection drops (a
+reload, a network loss, a sleeping laptop), the shell keeps running for --detach-timeout and
+the console reattaches to it, with what it printed meanwhile.
 
 It has no authentication of its own (the hub authorises the stream), so only the agent may reach
 it: it listens on a Unix socket in a directory that only its own user can enter (created 0700;
@@ -33,7 +35,15 @@ Options:
   --cwd DIR            its working directory (default this command's, or the --user's home)
   --env NAME=VALUE     add or override a variable in its environment (repeatable); it also
                        inherits this command's environment, and TERM comes from the client
-  --max-sessions N     refuse connections beyond N at once (default 32)
+  --max-sessions N     at most N shells at once, detached ones included (default 32); a new
+                       session beyond it ends the one detached longest, or is refused
+  --detach-timeout SECS
+                       keep a console session's shell this long after its connection drops,
+                       so the console can reattach to it (default 600; 0 ends every session
+                       with its connection; at most ${MAX_DETACH_TIMEOUT_MS / 1000})
+  --replay-buffer-kib N
+                       recent output each such session keeps for the console to replay when
+                       it comes back (default 1024; ${MIN_REPLAY_BUFFER_BYTES / 1024} to ${MAX_REPLAY_BUFFER_BYTES / 1024})
   -h, --help           this help
 
 Prints "LISTENING unix:PATH" (or "LISTENING HOST:PORT") once it accepts connections.
@@ -111,6 +121,8 @@ export async function run(argv: string[]): Promise<void> {
     cwd: { type: 'string' },
     env: { type: 'string', multiple: true },
     'max-sessions': { type: 'string' },
+    'detach-timeout': { type: 'string' },
+    'replay-buffer-kib': { type: 'string' },
   }, HELP);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
   const listen = values.listen ?? `unix:${DEFAULT_SOCKET}`;
@@ -125,11 +137,16 @@ export async function run(argv: string[]): Promise<void> {
   const cwd = values.cwd !== undefined ? checkDir(values.cwd) : user !== undefined ? homeOr(user.home, '/') : process.cwd();
   const maxSessions = numberFlag(values['max-sessions'], '--max-sessions', 32, 1, 1024);
   if (!Number.isInteger(maxSessions)) throw new CliError('--max-sessions must be a whole number', 2);
+  const detachSeconds = numberFlag(values['detach-timeout'], '--detach-timeout', 600, 0, MAX_DETACH_TIMEOUT_MS / 1000);
+  if (!Number.isInteger(detachSeconds)) throw new CliError('--detach-timeout must be a whole number of seconds', 2);
+  const replayKib = numberFlag(values['replay-buffer-kib'], '--replay-buffer-kib', 1024, MIN_REPLAY_BUFFER_BYTES / 1024, MAX_REPLAY_BUFFER_BYTES / 1024);
+  if (!Number.isInteger(replayKib)) throw new CliError('--replay-buffer-kib must be a whole number', 2);
   const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
 
   const server = createShellServer({
     ...(socketPath === undefined ? { host, port } : { socketPath }),
     shell, args: values['shell-arg'] ?? [], cwd, env: { ...inherited, ...parseEnv(values.env ?? []) }, maxSessions, log: logLine,
+    detachTimeoutMs: detachSeconds * 1000, replayBufferBytes: replayKib * 1024,
     ...(user === undefined ? {} : { user }),
   });
   let bound: ShellServerAddress;
@@ -147,7 +164,8 @@ export async function run(argv: string[]): Promise<void> {
     if (!LOOPBACK.test(bound.address)) logLine(`warning: listening on ${bound.address}, not loopback: anyone who can reach it gets a shell`);
     else logLine('warning: listening on TCP (--insecure-tcp): any local user who connects gets a shell');
   }
-  logLine(`shell server on ${where}: ${shell}${user === undefined ? '' : ` as ${user.name}`} in ${cwd}, at most ${maxSessions} sessions`);
+  const resume = detachSeconds === 0 ? 'sessions end with their connection' : `sessions kept ${detachSeconds} s after their connection drops, with ${replayKib} KiB of output each`;
+  logLine(`shell server on ${where}: ${shell}${user === undefined ? '' : ` as ${user.name}`} in ${cwd}, at most ${maxSessions} sessions, ${resume}`);
   process.stdout.write(`LISTENING ${where}\n`);
   const stop = (signal: NodeJS.Signals): void => {
     logLine(`${signal}: closing the shell server and hanging up ${server.sessions} session(s)`);

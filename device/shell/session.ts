@@ -1,32 +1,29 @@
 /**
- * One shell session: one TCP connection, one PTY, the terminal protocol between them.
+ * One shell session: a shell on its own PTY, and the client connection attached to it (at most
+ * one at a time). A plain session (protocol version 1) ends with its connection: the shell is hung
+ * up. A resumable one (version 2) keeps its shell when the connection drops, for the detach timeout,
+ * still reading its output into a bounded ring (output-ring.ts); a client that comes back with the
+ * session's secret gets the output it missed and takes up where it left off. Past the timeout the
+ * shell is hung up.
  *
- * Flow control, output (PTY → client). The PTY is read only while nobody objects; two flags say
- * who objects and neither clears the other's:
- *   - pausedByClient: the client sent PAUSE (its terminal has too much unwritten output) until RESUME;
- *   - pausedBySocket: `socket.write` returned false (the kernel's send buffer and Node's
- *     writable buffer are full because the client reads slowly) until 'drain'.
- * A paused PTY is not read at all, so a flood backs up into the kernel's PTY buffer and then blocks
- * the writing program; this process holds at most one read (64 KiB) beyond the socket's high-water
- * mark.
+ * Offsets make a reattach exact: output is counted in bytes since the session started (the client
+ * says how much it has, the replay starts there, or later when the ring no longer holds it: a gap),
+ * and so is input written to the PTY (the client learns how much arrived and sends only the rest, so
+ * a keystroke is never written twice).
  *
- * Flow control, input (client → PTY). node-pty buffers keystrokes the shell has not read yet; when
- * that buffer passes `inputHighWaterBytes` the session stops reading the TCP socket until it drains.
- * While input is blocked a client PAUSE is not honoured: the client's RESUME would sit behind the
- * keystrokes we stopped reading, and a program blocked on its output (because of the PAUSE) never
- * reads them, so client and server would wait on each other. Socket backpressure still bounds
- * memory meanwhile.
+ * Output flow control: the PTY is read exactly when the attached connection does not object (see
+ * connection.ts). A paused PTY is not read at all, so a flood backs up into the kernel's PTY buffer
+ * and then blocks the writing program. While detached nobody objects: output goes to the ring,
+ * whose oldest bytes fall off.
+ *
+ * Input flow control: node-pty buffers keystrokes the shell has not read yet; when that buffer
+ * passes `inputHighWaterBytes` the session stops reading the client's socket until it drains.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import {
-  ACK_WINDOW_BYTES,
-  FrameDecoder,
-  TERMINAL_PROTOCOL_VERSION,
-  TerminalProtocolError,
-  encodeData,
-  encodeFrame,
-  type TerminalFrame,
-} from '../../shared/terminal-protocol.js';
+import { SESSION_ID_BYTES, SESSION_SECRET_BYTES, SessionCloseCode, type SessionCloseCodeValue } from '../../shared/terminal-protocol.js';
+import type { ClientConnection } from './connection.js';
+import { OutputRing } from './output-ring.js';
 import { processRunning, ptyInputSocket, signalGroups, spawnPty, terminalProcessGroups, type BytePty } from './pty.js';
 import { commandAs, userEnv, type ShellUser } from './run-as.js';
 
@@ -35,233 +32,268 @@ export interface SessionOptions {
   args: readonly string[];
   cwd: string;
   env: Readonly<Record<string, string>>;
-  /** TERM when the client's HELLO names none (or an unusable one). */
-  defaultTerm: string;
-  /** Close a connection that has not sent HELLO within this. */
-  helloTimeoutMs: number;
   /** After SIGHUP, SIGKILL the terminal's process groups this much later. */
   killGraceMs: number;
-  /** After EXIT, destroy a connection the client has not closed within this. */
-  endTimeoutMs: number;
   /** Stop reading the client while this many keystroke bytes wait for the shell. */
   inputHighWaterBytes: number;
+  /** How long a resumable session keeps its shell without a connection. */
+  detachTimeoutMs: number;
+  /** Recent output a resumable session keeps for a replay. */
+  replayBufferBytes: number;
   /** Run shells as this account instead of the server's own (see run-as.ts). */
   user: ShellUser | undefined;
   log: (line: string) => void;
 }
 
-/** TERM is copied into the shell's environment: accept a terminfo-style name only. */
-const TERM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
-
-function sizeProblem(cols: number, rows: number): string | undefined {
-  return cols >= 1 && rows >= 1 && cols <= 65535 && rows <= 65535 ? undefined : `terminal size ${cols}x${rows} is out of range`;
+/** Why a session ended, for a client that comes back to it later (the CLOSE frame it then gets). */
+export interface SessionEnd {
+  code: SessionCloseCodeValue;
+  message: string;
 }
 
-/** Output arriving within this long of earlier output is sent together (see #onPtyData). */
-const COALESCE_MS = 4;
-const COALESCE_BYTES = 64 * 1024;
+/** The terminal a session starts with. */
+export interface PtySpec {
+  term: string;
+  cols: number;
+  rows: number;
+}
 
 export class ShellSession {
-  /** Resolves once the connection is closed and the shell (if one started) has exited. */
+  /** Resumable sessions only: the id clients name to reattach. */
+  readonly id: string | undefined;
+  readonly label: string;
+  /** Resolves once the shell has exited and no connection is attached any more. */
   readonly closed: Promise<void>;
-  readonly #socket: Socket;
+  readonly #secret: Buffer | undefined;
   readonly #o: SessionOptions;
-  readonly #label: string;
-  readonly #decoder = new FrameDecoder();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #ring: OutputRing | undefined;
+  readonly #onEnd: (end: SessionEnd) => void;
   #resolveClosed: () => void = () => undefined;
   #pty: BytePty | undefined;
   #input: Socket | undefined;
-  #shellExited = false;
-  #socketClosed = false;
-  #failed = false;
-  #hungUp = false;
-  #pausedByClient = false;
-  #pausedBySocket = false;
-  /** Set by the client's first ACK: from then on at most ackWindow DATA bytes go unacknowledged. */
-  #ackMode = false;
-  #unacked = 0;
-  /** PTY output gathered for the next DATA frame (see #onPtyData). */
-  #out: Buffer[] = [];
-  #outBytes = 0;
-  #flushTimer: NodeJS.Timeout | undefined;
-  #lastFlush = 0;
+  #conn: ClientConnection | undefined;
+  #inputReceived = 0;
   #inputBlocked = false;
   #ptyPaused = false;
-  /** While the PTY is held back: checks that the shell still runs (see #watchForExit). */
   #exitWatch: NodeJS.Timeout | undefined;
   #shellGone = false;
+  #exitCode: number | undefined;
+  #hungUp = false;
+  #detachTimer: NodeJS.Timeout | undefined;
+  /** When the last connection left (resumable sessions without a connection). */
+  detachedAt: number | undefined;
+  /** Set when the session is being ended on purpose: what a later client is told. */
+  #ending: SessionEnd | undefined;
+  #ended = false;
 
-  constructor(socket: Socket, label: string, o: SessionOptions) {
-    this.#socket = socket;
-    this.#label = label;
+  constructor(label: string, resumable: boolean, o: SessionOptions, onEnd: (end: SessionEnd) => void) {
     this.#o = o;
+    this.#onEnd = onEnd;
+    if (resumable) {
+      this.id = randomBytes(SESSION_ID_BYTES).toString('hex');
+      this.#secret = randomBytes(SESSION_SECRET_BYTES);
+      this.#ring = new OutputRing(o.replayBufferBytes);
+      this.label = `${label} [${this.id.slice(0, 8)}]`;
+    } else {
+      this.label = label;
+    }
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    socket.setNoDelay(true);
-    // Finds a client that vanished without closing (laptop lid, NAT timeout).
-    socket.setKeepAlive(true, 30_000);
-    socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
-    socket.on('drain', () => {
-      this.#pausedBySocket = false;
-      this.#updateFlow();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') o.log(`${label}: ${err.message}`);
-    });
-    socket.on('close', () => this.#onSocketClose());
-    this.#after(o.helloTimeoutMs, () => {
-      if (this.#pty === undefined) this.#fail(`no HELLO within ${o.helloTimeoutMs} ms`);
-    });
   }
 
-  /** Server shutdown: hang up the shell (the client then gets EXIT), or drop a connection still waiting for HELLO. */
-  terminate(): void {
-    if (this.#pty !== undefined && !this.#shellExited) this.#hangUp();
-    else this.#socket.destroy();
+  /** The shell's pid once started. */
+  get pid(): number | undefined {
+    return this.#pty?.pid;
   }
 
-  #onSocketData(chunk: Buffer): void {
-    if (this.#failed || this.#shellExited) return;
-    let frames: TerminalFrame[];
-    try {
-      frames = this.#decoder.push(chunk);
-    } catch (err) {
-      this.#fail(err instanceof TerminalProtocolError ? err.message : String(err));
-      return;
-    }
-    for (const frame of frames) {
-      if (this.#failed || this.#shellExited) return;
-      this.#onFrame(frame);
-    }
+  /** Being ended on purpose (its shell hung up); it no longer counts towards the server's limit. */
+  get ending(): boolean {
+    return this.#ending !== undefined || this.#ended;
   }
 
-  #onFrame(f: TerminalFrame): void {
-    const pty = this.#pty;
-    if (pty === undefined) {
-      if (f.type === 'hello') this.#start(f);
-      else this.#fail(`first frame was ${f.type.toUpperCase()}, expected HELLO`);
-      return;
-    }
-    switch (f.type) {
-      case 'data':
-        this.#write(pty, f.data);
-        return;
-      case 'resize': {
-        const problem = sizeProblem(f.cols, f.rows);
-        if (problem !== undefined) {
-          this.#fail(problem);
-          return;
-        }
-        try {
-          pty.resize(f.cols, f.rows);
-        } catch {
-          // The terminal closed under us (the shell is exiting); its exit is reported shortly.
-        }
-        return;
-      }
-      case 'pause':
-      case 'resume':
-        this.#pausedByClient = f.type === 'pause';
-        this.#updateFlow();
-        return;
-      case 'ack':
-        this.#ackMode = true;
-        this.#unacked = Math.max(0, this.#unacked - f.bytes);
-        this.#updateFlow();
-        return;
-      case 'hello':
-      case 'exit':
-        this.#fail(`unexpected ${f.type.toUpperCase()} frame from the client`);
-        return;
-    }
+  /** Why it is ending or ended, once it is. */
+  get endReason(): SessionEnd | undefined {
+    return this.#ending;
   }
 
-  #start(hello: Extract<TerminalFrame, { type: 'hello' }>): void {
-    if (hello.version !== TERMINAL_PROTOCOL_VERSION) {
-      this.#fail(`unsupported protocol version ${hello.version} (this server speaks ${TERMINAL_PROTOCOL_VERSION})`);
-      return;
-    }
-    const problem = sizeProblem(hello.cols, hello.rows);
-    if (problem !== undefined) {
-      this.#fail(problem);
-      return;
-    }
-    const term = TERM_PATTERN.test(hello.term) ? hello.term : this.#o.defaultTerm;
-    let pty: BytePty;
-    try {
-      const user = this.#o.user;
-      const cmd = user === undefined || user.uid === process.getuid?.() ? { file: this.#o.shell, args: [...this.#o.args] } : commandAs(user, this.#o.shell, this.#o.args);
-      const env = user === undefined ? this.#o.env : { ...this.#o.env, ...userEnv(user, this.#o.shell) };
-      pty = spawnPty({ file: cmd.file, args: cmd.args, cwd: this.#o.cwd, env, term, cols: hello.cols, rows: hello.rows });
-    } catch (err) {
-      this.#fail(`cannot start ${this.#o.shell}: ${err instanceof Error ? err.message : String(err)}`);
-      return;
-    }
+  /** Whether a connection is attached. */
+  get attached(): boolean {
+    return this.#conn !== undefined;
+  }
+
+  /** The session's secret (sent once, in SESSION). */
+  get secret(): Uint8Array {
+    return this.#secret ?? new Uint8Array(0);
+  }
+
+  /** Constant-time check of a secret a client presents. */
+  secretMatches(secret: Uint8Array): boolean {
+    if (this.#secret === undefined || secret.length !== this.#secret.length) return false;
+    return timingSafeEqual(this.#secret, secret);
+  }
+
+  /** Starts the shell on a PTY of `spec` with `conn` attached; throws when it cannot be started. */
+  start(conn: ClientConnection, spec: PtySpec): void {
+    const o = this.#o;
+    const user = o.user;
+    const cmd = user === undefined || user.uid === process.getuid?.() ? { file: o.shell, args: [...o.args] } : commandAs(user, o.shell, o.args);
+    const env = user === undefined ? o.env : { ...o.env, ...userEnv(user, o.shell) };
+    const pty = spawnPty({ file: cmd.file, args: cmd.args, cwd: o.cwd, env, term: spec.term, cols: spec.cols, rows: spec.rows });
     this.#pty = pty;
-    this.#o.log(`${this.#label}: started ${this.#o.shell}${this.#o.user === undefined ? '' : ` as ${this.#o.user.name}`} pid ${pty.pid} (${hello.cols}x${hello.rows}, ${term})`);
+    o.log(`${this.label}: started ${o.shell}${user === undefined ? '' : ` as ${user.name}`} pid ${pty.pid} (${spec.cols}x${spec.rows}, ${spec.term})${this.id === undefined ? '' : ', resumable'}`);
+    this.#conn = conn;
+    conn.attachTo(this);
+    // Announced before any output: the PTY's first read comes on a later turn of the event loop.
+    if (this.id !== undefined) conn.sendFrame({ type: 'session', sessionId: this.id, secret: this.secret, detachTimeoutSeconds: Math.round(o.detachTimeoutMs / 1000) });
     pty.onData((data) => this.#onPtyData(data));
     pty.onExit(({ exitCode, signal }) => this.#onShellExit(signal !== undefined && signal > 0 ? 128 + signal : exitCode));
     this.#input = ptyInputSocket(pty);
     this.#input?.on('drain', () => {
       if (!this.#inputBlocked) return;
       this.#inputBlocked = false;
-      if (!this.#shellExited) this.#socket.resume();
-      this.#updateFlow();
+      this.#conn?.resumeReading();
+      this.updateFlow();
     });
   }
 
-  #write(pty: BytePty, data: Uint8Array): void {
+  /**
+   * Attaches `conn` (whose client presented the right secret): a connection already attached is
+   * let go (taken over), the client learns how much input arrived and gets the output from
+   * `outputOffset` (or the oldest still kept), then live output; a shell that exited meanwhile
+   * ends the session after the replay.
+   */
+  attach(conn: ClientConnection, outputOffset: number, size: { cols: number; rows: number }): void {
+    const ring = this.#ring;
+    if (ring === undefined || this.#ended) throw new Error('not a live resumable session');
+    const previous = this.#conn;
+    if (previous !== undefined) {
+      this.#conn = undefined;
+      previous.close(SessionCloseCode.TakenOver, `${this.label}: another connection attached to this session`);
+    }
+    clearTimeout(this.#detachTimer);
+    this.#detachTimer = undefined;
+    const away = this.detachedAt === undefined ? 0 : Date.now() - this.detachedAt;
+    this.detachedAt = undefined;
+    if (outputOffset > ring.end) this.#o.log(`${this.label}: the client claims output up to ${outputOffset}, more than the ${ring.end} bytes there were`);
+    const from = Math.min(Math.max(outputOffset, ring.start), ring.end);
+    this.#conn = conn;
+    conn.attachTo(this);
+    conn.sendFrame({ type: 'attached', inputReceived: this.#inputReceived, outputOffset: from, detachTimeoutSeconds: Math.round(this.#o.detachTimeoutMs / 1000) });
+    conn.replay(ring.since(from));
+    this.#o.log(
+      `${this.label}: reattached${previous !== undefined ? ' (taking over from another connection)' : ` after ${(away / 1000).toFixed(1)} s detached`}; ` +
+        `replayed ${ring.end - from} bytes${from > outputOffset ? ` (${from - outputOffset} bytes no longer kept)` : ''}, ${this.#inputReceived} bytes of input so far`,
+    );
+    if (this.#exitCode !== undefined) {
+      this.#conn = undefined;
+      conn.finish(this.#exitCode);
+      this.#end({ code: SessionCloseCode.Exited, message: `The shell exited with code ${this.#exitCode}.` });
+      return;
+    }
+    if (this.#inputBlocked) conn.pauseReading();
+    this.resize(size.cols, size.rows);
+    this.updateFlow();
+  }
+
+  /** Keystrokes from the attached connection. */
+  input(conn: ClientConnection, data: Uint8Array): void {
+    const pty = this.#pty;
+    if (conn !== this.#conn || pty === undefined || this.#exitCode !== undefined) return;
     pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    this.#inputReceived += data.length;
     if (this.#input !== undefined && this.#input.writableLength > this.#o.inputHighWaterBytes && !this.#inputBlocked) {
       this.#inputBlocked = true;
-      this.#socket.pause();
-      this.#updateFlow();
+      conn.pauseReading();
+      this.updateFlow();
+    }
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.#pty === undefined || this.#exitCode !== undefined) return;
+    try {
+      this.#pty.resize(cols, rows);
+    } catch {
+      // The terminal closed under us (the shell is exiting); its exit is reported shortly.
     }
   }
 
   /**
-   * A PTY hands over at most a few KiB per read. Sent one by one, a flood becomes tens of
-   * thousands of tiny frames a second through every hop up to the browser; so output that follows
-   * other output within COALESCE_MS is gathered into one DATA frame (up to COALESCE_BYTES). Output
-   * after a quiet spell (an echoed keystroke) goes out at once.
+   * `conn`'s socket closed. A plain session hangs up its shell; a resumable one keeps it for the
+   * detach timeout (unless it is being ended anyway).
    */
-  #onPtyData(data: Buffer): void {
-    // After the client is gone the PTY is drained into nothing so node-pty sees it close.
-    if (this.#socketClosed || this.#failed) return;
-    this.#out.push(data);
-    this.#outBytes += data.length;
-    if (this.#ackMode) this.#unacked += data.length;
-    const quiet = this.#outBytes === data.length && performance.now() - this.#lastFlush > COALESCE_MS;
-    if (quiet || this.#outBytes >= COALESCE_BYTES) this.#flush();
-    else this.#flushTimer ??= setTimeout(() => this.#flush(), COALESCE_MS);
-    if (this.#ackMode) this.#updateFlow();
-  }
-
-  #flush(): void {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    if (this.#outBytes === 0) return;
-    const data = this.#out.length === 1 ? (this.#out[0] as Buffer) : Buffer.concat(this.#out, this.#outBytes);
-    this.#out = [];
-    this.#outBytes = 0;
-    this.#lastFlush = performance.now();
-    if (this.#socketClosed || this.#failed) return;
-    let ok = true;
-    for (const frame of encodeData(data)) ok = this.#socket.write(frame);
-    if (!ok && !this.#pausedBySocket) {
-      this.#pausedBySocket = true;
-      this.#updateFlow();
+  detach(conn: ClientConnection, failed: boolean): void {
+    if (conn !== this.#conn) return;
+    this.#conn = undefined;
+    const pid = this.#pty?.pid ?? '?';
+    if (this.id === undefined || this.#ending !== undefined) {
+      if (this.#exitCode === undefined) {
+        if (!failed) this.#o.log(`${this.label}: connection closed; hanging up shell pid ${pid}`);
+        this.#hangUp();
+      }
+      this.updateFlow();
+      this.#settle();
+      return;
     }
+    this.detachedAt = Date.now();
+    const seconds = Math.round(this.#o.detachTimeoutMs / 1000);
+    this.#o.log(`${this.label}: connection closed; keeping shell pid ${pid} detached for ${seconds} s`);
+    this.#detachTimer = setTimeout(() => {
+      if (this.#exitCode !== undefined) {
+        this.#o.log(`${this.label}: detached for ${seconds} s; forgetting its last output`);
+        this.endNow({ code: SessionCloseCode.Exited, message: `The shell exited with code ${this.#exitCode} while detached, and nobody came back to it within ${seconds} s.` });
+        return;
+      }
+      this.#o.log(`${this.label}: detached for ${seconds} s; hanging up shell pid ${pid}`);
+      this.endNow({ code: SessionCloseCode.Expired, message: `The session was left detached for more than ${seconds} s; its shell was hung up.` });
+    }, this.#o.detachTimeoutMs);
+    this.updateFlow();
   }
 
-  /** Reads the PTY exactly when neither the client nor the socket holds it back. */
-  #updateFlow(): void {
+  /**
+   * Ends the session on purpose (detach timeout, a request, no room, shutdown): an attached client
+   * is told why, the shell is hung up, and a later attach is told `end`.
+   */
+  endNow(end: SessionEnd): void {
+    if (this.#ended) return;
+    this.#ending ??= end;
+    clearTimeout(this.#detachTimer);
+    const conn = this.#conn;
+    if (conn !== undefined && this.id !== undefined) {
+      this.#conn = undefined;
+      conn.close(end.code, end.message);
+    }
+    if (this.#exitCode !== undefined || this.#pty === undefined) {
+      this.#end(this.#ending);
+      return;
+    }
+    this.#hangUp();
+    this.updateFlow();
+  }
+
+  /** Server shutdown: hang up the shell; an attached client gets EXIT with the hangup's status. */
+  terminate(): void {
+    this.#ending ??= { code: SessionCloseCode.Ended, message: 'The shell server shut down.' };
+    clearTimeout(this.#detachTimer);
+    if (this.#pty === undefined || this.#exitCode !== undefined) {
+      this.#end(this.#ending);
+      return;
+    }
+    this.#hangUp();
+    this.updateFlow();
+  }
+
+  #onPtyData(data: Buffer): void {
+    this.#ring?.append(data);
+    // A plain session without its client drains the PTY into nothing so node-pty sees it close.
+    this.#conn?.output(data);
+  }
+
+  /** Reads the PTY exactly when the attached connection does not hold it back. */
+  updateFlow(): void {
     const pty = this.#pty;
-    if (pty === undefined || this.#shellExited) return;
-    const byWindow = this.#ackMode && this.#unacked >= ACK_WINDOW_BYTES;
-    const paused = !this.#socketClosed && !this.#shellGone && (this.#pausedBySocket || ((this.#pausedByClient || byWindow) && !this.#inputBlocked));
+    if (pty === undefined || this.#exitCode !== undefined) return;
+    const paused = !this.#shellGone && this.#conn !== undefined && this.#conn.holdsBack(this.#inputBlocked);
     if (paused === this.#ptyPaused) return;
     this.#ptyPaused = paused;
     if (paused) {
@@ -269,9 +301,7 @@ export class ShellSession {
       this.#watchForExit(pty);
     } else {
       this.#stopExitWatch();
-      // What the PTY has after a flow-control pause is the rest of a flood, not a quiet keystroke
-      // echo: gather it like any flood output (else every resume sends a lone few-KiB frame).
-      this.#lastFlush = performance.now();
+      this.#conn?.resumedAfterPause();
       pty.resume();
     }
   }
@@ -288,7 +318,7 @@ export class ShellSession {
       if (processRunning(pty.pid)) return;
       this.#shellGone = true;
       this.#stopExitWatch();
-      this.#updateFlow();
+      this.updateFlow();
     }, 50);
   }
 
@@ -299,27 +329,19 @@ export class ShellSession {
 
   #onShellExit(code: number): void {
     this.#stopExitWatch();
-    this.#flush();
-    this.#shellExited = true;
-    this.#o.log(`${this.#label}: shell pid ${this.#pty?.pid ?? '?'} exited with code ${code}`);
-    if (!this.#socketClosed && !this.#failed) {
-      this.#socket.write(encodeFrame({ type: 'exit', code }));
-      this.#socket.end();
-      // Keep reading so the client's FIN is seen; anything else it sends is ignored now.
-      this.#socket.resume();
-      this.#after(this.#o.endTimeoutMs, () => this.#socket.destroy());
+    this.#exitCode = code;
+    this.#o.log(`${this.label}: shell pid ${this.#pty?.pid ?? '?'} exited with code ${code}`);
+    const conn = this.#conn;
+    if (conn !== undefined) {
+      this.#conn = undefined;
+      conn.finish(code);
+      this.#end({ code: SessionCloseCode.Exited, message: `The shell exited with code ${code}.` });
+    } else if (this.id !== undefined && this.#ending === undefined) {
+      // Exited while detached: its last output and status wait for the client until the timeout.
+      this.#o.log(`${this.label}: keeping its last output for a client to come back`);
+    } else {
+      this.#end(this.#ending ?? { code: SessionCloseCode.Exited, message: `The shell exited with code ${code}.` });
     }
-    this.#settle();
-  }
-
-  #onSocketClose(): void {
-    this.#socketClosed = true;
-    if (this.#pty !== undefined && !this.#shellExited) {
-      if (!this.#failed) this.#o.log(`${this.#label}: connection closed; hanging up shell pid ${this.#pty.pid}`);
-      this.#hangUp();
-    }
-    this.#updateFlow();
-    this.#settle();
   }
 
   /** SIGHUP to the terminal's process groups now, SIGKILL after the grace period. */
@@ -330,31 +352,26 @@ export class ShellSession {
     const groups = terminalProcessGroups(pty.pid);
     signalGroups(groups, 'SIGHUP');
     const timer = setTimeout(() => signalGroups(groups, 'SIGKILL'), this.#o.killGraceMs);
-    // Not in #timers: it must outlive the session to catch a foreground job that ignores SIGHUP.
+    // Not cleared with the session: it must outlive it to catch a foreground job that ignores SIGHUP.
     timer.unref();
   }
 
-  /** Closes the connection without another byte; the reason goes to the log. */
-  #fail(reason: string): void {
-    if (this.#failed) return;
-    this.#failed = true;
-    this.#o.log(`${this.#label}: closing connection: ${reason}`);
-    this.#socket.destroy();
-  }
-
-  #after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      fn();
-    }, ms);
-    this.#timers.add(timer);
+  #end(end: SessionEnd): void {
+    if (!this.#ended) {
+      this.#ended = true;
+      clearTimeout(this.#detachTimer);
+      this.#onEnd(end);
+    }
+    this.#settle();
   }
 
   #settle(): void {
-    if (!this.#socketClosed || (this.#pty !== undefined && !this.#shellExited)) return;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    clearTimeout(this.#flushTimer);
+    if (this.#conn !== undefined || (this.#pty !== undefined && this.#exitCode === undefined)) return;
+    if (!this.#ended) {
+      this.#ended = true;
+      clearTimeout(this.#detachTimer);
+      this.#onEnd(this.#ending ?? { code: SessionCloseCode.Exited, message: `The shell exited with code ${this.#exitCode ?? '?'}.` });
+    }
     this.#stopExitWatch();
     this.#resolveClosed();
   }
