@@ -239,6 +239,68 @@ describe.each(engines)('store on %s', (engine, open) => {
     expect(await store.recordings.setting('recordInput')).toBe('false');
   });
 
+  it('reopens a finished recording for a resumed terminal session and appends after what it holds', async () => {
+    const id = randomUUID();
+    const startedAt = Date.parse('2026-12-01T09:00:00Z');
+    await store.recordings.insert({ streamId: id, deviceId: 'rec-dev', operator: 'olga', operatorId: 'op-1', node: 'node-a', startedAt, inputRecorded: false, cols: 80, rows: 24 });
+    const first = store.recordingData.create(id, startedAt);
+    const a = randomBytes(70_000);
+    first.write(a);
+    await first.close();
+    await store.recordings.update(id, { size: a.length, durationMs: 10, truncated: false, endedAt: startedAt + 10 });
+    expect(await store.recordings.reopen(id, 'node-b')).toMatchObject({ streamId: id, endedAt: null, node: 'node-b', size: a.length });
+    expect((await store.recordings.unfinished('node-b')).map((r) => r.streamId)).toContain(id);
+    const more = store.recordingData.append(id, startedAt);
+    const b = [randomBytes(100), randomBytes(80_000)];
+    for (const piece of b) more.write(piece);
+    await more.close();
+    expect(more.failed).toBe(false);
+    const back = await store.recordingData.read(id, startedAt);
+    expect((await readAll(back as NodeJS.ReadableStream)).equals(Buffer.concat([a, ...b]))).toBe(true);
+    expect(await store.recordings.reopen('no-such-recording', 'node-b')).toBeUndefined();
+    await store.recordingData.delete(id, startedAt);
+    await store.recordings.delete(id);
+  });
+
+  it('keeps resumable terminal sessions: attach numbers, a stale detach changes nothing, lists per operator without the expired, detaches a dead node\'s at once', async () => {
+    const t0 = Date.now();
+    const row = (sessionId: string, operatorId: string, createdAt: number) => ({
+      sessionId, deviceId: 'dev-t', operator: `name-${operatorId}`, operatorId, secret: 'c2VjcmV0', recordingId: `rec-${sessionId}`, streamId: `stream-${sessionId}`, node: 'node-a', createdAt, detachTimeoutMs: 600_000,
+    });
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(32);
+    const c = 'c'.repeat(32);
+    await store.terminalSessions.create(row(a, 'op-1', t0));
+    await store.terminalSessions.create(row(b, 'op-1', t0 + 1));
+    await store.terminalSessions.create(row(c, 'op-2', t0 + 2));
+    expect(await store.terminalSessions.get(a)).toEqual({ ...row(a, 'op-1', t0), attachSeq: 1, attached: true, detachedAt: null, expiresAt: null, outputRecorded: 0, inputRecorded: 0 });
+    expect(await store.terminalSessions.get('f'.repeat(32))).toBeUndefined();
+
+    // Attach 2 (another node) took over before attach 1's end was written: that end changes nothing.
+    expect(await store.terminalSessions.attach(a, 'node-b', 'stream-2', t0 + 10)).toBe(2);
+    expect(await store.terminalSessions.detach(a, 1, { at: t0 + 11, expiresAt: t0 + 1000, outputRecorded: 5, inputRecorded: 6 })).toBe(false);
+    expect(await store.terminalSessions.get(a)).toMatchObject({ attached: true, node: 'node-b', streamId: 'stream-2', attachSeq: 2 });
+    expect(await store.terminalSessions.detach(a, 2, { at: t0 + 12, expiresAt: t0 + 1000, outputRecorded: 5, inputRecorded: 6 })).toBe(true);
+    expect(await store.terminalSessions.get(a)).toMatchObject({ attached: false, detachedAt: t0 + 12, expiresAt: t0 + 1000, outputRecorded: 5, inputRecorded: 6 });
+    expect(await store.terminalSessions.attach('f'.repeat(32), 'node-b', 'x', t0)).toBeUndefined();
+
+    const ids = async (q: { operatorId?: string; now: number }): Promise<string[]> => (await store.terminalSessions.list({ ...q, limit: 50 })).map((r) => r.sessionId).filter((id) => [a, b, c].includes(id));
+    expect(await ids({ operatorId: 'op-1', now: t0 + 20 })).toEqual([b, a]);
+    expect(await ids({ now: t0 + 20 })).toEqual([c, b, a]);
+    // Past its expiry a detached session is no longer listed, and the sweep deletes it.
+    expect(await ids({ operatorId: 'op-1', now: t0 + 1000 })).toEqual([b]);
+    expect(await store.terminalSessions.deleteExpired(t0 + 1000)).toBeGreaterThanOrEqual(1);
+    expect(await store.terminalSessions.get(a)).toBeUndefined();
+
+    // node-a died: its attached sessions are detached from now, expiring after their timeout.
+    expect(await store.terminalSessions.detachNode('node-a', t0 + 50)).toBe(2);
+    expect(await store.terminalSessions.get(b)).toMatchObject({ attached: false, detachedAt: t0 + 50, expiresAt: t0 + 50 + 600_000 });
+    expect(await store.terminalSessions.detachNode('node-a', t0 + 60)).toBe(0);
+    expect(await store.terminalSessions.delete(b)).toBe(true);
+    expect(await store.terminalSessions.delete(b)).toBe(false);
+    await store.terminalSessions.delete(c);
+  });
+
   it('makes a shared secret once and gives every later caller the same one', async () => {
     const a = await store.secrets.getOrCreate('suite-secret', 32);
     const b = await store.secrets.getOrCreate('suite-secret', 32);

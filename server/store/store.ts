@@ -23,8 +23,10 @@ import type {
   StreamRecord,
   StreamResult,
 } from './records.js';
+import type { TerminalSessionRepository } from './terminal-sessions.js';
 
 export * from './records.js';
+export * from './terminal-sessions.js';
 
 export interface DeviceRepository {
   get(deviceId: string): Promise<DeviceRecord | undefined>;
@@ -128,6 +130,8 @@ export interface RecordingRepository {
   olderThan(cutoff: number, limit: number): Promise<RecordingRow[]>;
   /** Recordings `node` was writing and never finished (it stopped mid-session). */
   unfinished(node: string): Promise<RecordingRow[]>;
+  /** A finished recording goes on (its terminal session was resumed), written by `node`; undefined when gone. */
+  reopen(streamId: string, node: string): Promise<RecordingRow | undefined>;
   setting(name: string): Promise<string | undefined>;
   setSetting(name: string, value: string): Promise<void>;
 }
@@ -146,6 +150,8 @@ export interface RecordingSink {
 /** The content of recordings (asciicast files), wherever this engine keeps them. */
 export interface RecordingData {
   create(streamId: string, startedAt: number): RecordingSink;
+  /** Appends to an existing recording (a resumed terminal session). */
+  append(streamId: string, startedAt: number): RecordingSink;
   /** The whole recording, or undefined when it is gone. */
   read(streamId: string, startedAt: number): Promise<Readable | undefined>;
   /** Bytes stored so far (for a recording whose writer died). */
@@ -182,6 +188,7 @@ export interface Store {
   readonly recordingData: RecordingData;
   readonly secrets: SecretRepository;
   readonly rates: RateRepository;
+  readonly terminalSessions: TerminalSessionRepository;
   /** Resolves when the store answers (readiness); rejects with the reason otherwise. */
   ping(): Promise<void>;
   /**

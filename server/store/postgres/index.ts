@@ -8,6 +8,7 @@ import { Database, redactUrl } from './pool.js';
 import { PgRates } from './rates.js';
 import { PgRecordingData, PgRecordings } from './recordings.js';
 import { PgStreams } from './streams.js';
+import { PgTerminalSessions } from './terminal-sessions.js';
 
 /** Connects, brings the schema up to date (under a lock, so nodes starting together do not race) and opens the store. */
 export async function openPostgresStore(url: string, log: (line: string) => void): Promise<Store> {
@@ -38,6 +39,7 @@ export async function openPostgresStore(url: string, log: (line: string) => void
       },
     },
     rates: new PgRates(db),
+    terminalSessions: new PgTerminalSessions(db),
     ping: async () => {
       await db.query('SELECT 1');
     },

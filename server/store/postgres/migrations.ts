@@ -105,6 +105,28 @@ export const MIGRATIONS: readonly string[] = [
   // Registry pages in byte order of the id, as the embedded store gives them, whatever the
   // database's collation (clients compare ids that way to place a changed device on a page).
   `CREATE INDEX devices_id_bytes ON devices ((device_id COLLATE "C"));`,
+  // Resumable terminal sessions of the console: owner, secret, holder, expiry (terminal-sessions.ts).
+  `CREATE TABLE terminal_sessions (
+     session_id TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     operator TEXT NOT NULL,
+     operator_id TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     recording_id TEXT,
+     stream_id TEXT NOT NULL,
+     node TEXT NOT NULL,
+     attach_seq INTEGER NOT NULL,
+     attached BOOLEAN NOT NULL,
+     created_at BIGINT NOT NULL,
+     detached_at BIGINT,
+     expires_at BIGINT,
+     detach_timeout_ms BIGINT NOT NULL,
+     output_recorded BIGINT NOT NULL DEFAULT 0,
+     input_recorded BIGINT NOT NULL DEFAULT 0
+   );
+   CREATE INDEX terminal_sessions_operator ON terminal_sessions (operator_id, created_at DESC);
+   CREATE INDEX terminal_sessions_node ON terminal_sessions (node) WHERE attached;
+   CREATE INDEX terminal_sessions_expiry ON terminal_sessions (expires_at) WHERE expires_at IS NOT NULL;`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */

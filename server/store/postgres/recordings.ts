@@ -86,6 +86,11 @@ export class PgRecordings implements RecordingRepository {
     return (await this.#db.rows<Raw>('SELECT * FROM recordings WHERE ended_at IS NULL AND node = $1', [node])).map(fromRaw);
   }
 
+  async reopen(streamId: string, node: string): Promise<RecordingRow | undefined> {
+    const [r] = await this.#db.rows<Raw>('UPDATE recordings SET ended_at = NULL, node = $1 WHERE stream_id = $2 RETURNING *', [node, streamId]);
+    return r === undefined ? undefined : fromRaw(r);
+  }
+
   async setting(name: string): Promise<string | undefined> {
     const [r] = await this.#db.rows<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]);
     return r?.value;
@@ -110,12 +115,23 @@ class ChunkSink implements RecordingSink {
   #inFlight = 0;
   #seq = 0;
   #failed = false;
-  #chain: Promise<void> = Promise.resolve();
+  #chain: Promise<void>;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(db: Database, streamId: string) {
+  /** `existing`: append after the chunks the recording has (a resumed terminal session). */
+  constructor(db: Database, streamId: string, existing = false) {
     this.#db = db;
     this.#streamId = streamId;
+    this.#chain = !existing
+      ? Promise.resolve()
+      : db.rows<{ next: number }>('SELECT COALESCE(MAX(seq) + 1, 0)::int AS next FROM recording_chunks WHERE stream_id = $1', [streamId]).then(
+          ([r]) => {
+            this.#seq = r?.next ?? 0;
+          },
+          () => {
+            this.#failed = true;
+          },
+        );
   }
 
   get pending(): number {
@@ -145,9 +161,13 @@ class ChunkSink implements RecordingSink {
     this.#buffered = [];
     this.#bufferedBytes = 0;
     this.#inFlight += data.length;
-    const seq = this.#seq++;
     this.#chain = this.#chain.then(async () => {
-      if (this.#failed) return;
+      // Numbered when written, in order: an appending sink learns where to start first.
+      const seq = this.#seq++;
+      if (this.#failed) {
+        this.#inFlight -= data.length;
+        return;
+      }
       try {
         await this.#db.query('INSERT INTO recording_chunks (stream_id, seq, data) VALUES ($1, $2, $3)', [this.#streamId, seq, data]);
       } catch {
@@ -173,6 +193,10 @@ export class PgRecordingData implements RecordingData {
 
   create(streamId: string): RecordingSink {
     return new ChunkSink(this.#db, streamId);
+  }
+
+  append(streamId: string): RecordingSink {
+    return new ChunkSink(this.#db, streamId, true);
   }
 
   async read(streamId: string): Promise<Readable | undefined> {

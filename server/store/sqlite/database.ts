@@ -122,6 +122,28 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX streams_created ON streams (created_at DESC, id DESC);
    ALTER TABLE recordings ADD COLUMN node TEXT NOT NULL DEFAULT 'local';
    CREATE TABLE rate_buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL);`,
+  // Resumable terminal sessions of the console: owner, secret, holder, expiry (terminal-sessions.ts).
+  `CREATE TABLE terminal_sessions (
+     session_id TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     operator TEXT NOT NULL,
+     operator_id TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     recording_id TEXT,
+     stream_id TEXT NOT NULL,
+     node TEXT NOT NULL,
+     attach_seq INTEGER NOT NULL,
+     attached INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     detached_at INTEGER,
+     expires_at INTEGER,
+     detach_timeout_ms INTEGER NOT NULL,
+     output_recorded INTEGER NOT NULL DEFAULT 0,
+     input_recorded INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX terminal_sessions_operator ON terminal_sessions (operator_id, created_at DESC);
+   CREATE INDEX terminal_sessions_node ON terminal_sessions (node) WHERE attached = 1;
+   CREATE INDEX terminal_sessions_expiry ON terminal_sessions (expires_at) WHERE expires_at IS NOT NULL;`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

@@ -9,6 +9,7 @@ import { SqliteRates } from './rates.js';
 import { RecordingFiles } from './recording-files.js';
 import { SqliteRecordings } from './recordings.js';
 import { SqliteStreams } from './streams.js';
+import { SqliteTerminalSessions } from './terminal-sessions.js';
 
 /** Opens (creating and migrating when needed) the store in `dataDir`. */
 export function openSqliteStore(dataDir: string): Store {
@@ -25,6 +26,7 @@ export function openSqliteStore(dataDir: string): Store {
     recordingData: new RecordingFiles(dataDir),
     secrets: { getOrCreate: async (name, bytes) => loadOrCreateSecret(dataDir, name, bytes) },
     rates: new SqliteRates(db),
+    terminalSessions: new SqliteTerminalSessions(db),
     ping: async () => {
       db.prepare('SELECT 1').get();
     },

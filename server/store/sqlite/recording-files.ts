@@ -9,14 +9,14 @@ import type { Readable } from 'node:stream';
 import type { RecordingData, RecordingSink } from '../store.js';
 import { recordingFile } from './recordings.js';
 
-/** A recording sink that appends to a new file (0600; its directory made 0700). */
+/** A recording sink that appends to a new file (0600; its directory made 0700), or to an existing one. */
 export class FileSink implements RecordingSink {
   readonly #out: WriteStream;
   #failed = false;
 
-  constructor(path: string) {
+  constructor(path: string, existing = false) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.#out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    this.#out = createWriteStream(path, { flags: existing ? 'a' : 'wx', mode: 0o600 });
     this.#out.on('error', () => {
       this.#failed = true;
     });
@@ -59,6 +59,10 @@ export class RecordingFiles implements RecordingData {
 
   create(streamId: string, startedAt: number): RecordingSink {
     return new FileSink(this.#path(streamId, startedAt));
+  }
+
+  append(streamId: string, startedAt: number): RecordingSink {
+    return new FileSink(this.#path(streamId, startedAt), true);
   }
 
   read(streamId: string, startedAt: number): Promise<Readable | undefined> {

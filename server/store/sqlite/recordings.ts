@@ -89,6 +89,11 @@ export class SqliteRecordings implements RecordingRepository {
     return this.#sql.get<[string], Raw>('SELECT * FROM recordings WHERE ended_at IS NULL AND node = ?').all(node).map(fromRaw);
   }
 
+  async reopen(streamId: string, node: string): Promise<RecordingRow | undefined> {
+    const r = this.#sql.get<[string, string], Raw>('UPDATE recordings SET ended_at = NULL, node = ? WHERE stream_id = ? RETURNING *').get(node, streamId);
+    return r === undefined ? undefined : fromRaw(r);
+  }
+
   async setting(name: string): Promise<string | undefined> {
     return this.#sql.get<[string], { value: string }>('SELECT value FROM settings WHERE name = ?').get(name)?.value;
   }
