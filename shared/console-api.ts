@@ -21,7 +21,14 @@
  *   GET  /api/devices/{id} → 200 ConsoleDevice | 404
  *   GET  /api/streams?deviceId=&result=&operator=&since=&until=&before=&beforeId=&limit= → 200 StreamPage
  *        Newest first; the next page: `before` = nextBefore and `beforeId` = nextBeforeId.
- *   WS   /api/terminal?deviceId=…&cols=…&rows=…  (see console-protocol.ts)
+ *   WS   /api/terminal?deviceId=…&cols=…&rows=…[&session=ID]  (see console-protocol.ts)
+ *
+ * Resumable terminal sessions (kept by the device's shell server for its detach timeout when the
+ * page's connection drops; the console reattaches with `session=ID`):
+ *   GET    /api/terminal-sessions[?all=true] → 200 TerminalSessionList: the caller's sessions, or
+ *          with all=true (admins only, else 403) everyone's; newest first, at most 200
+ *   DELETE /api/terminal-sessions/{id}      → 204 | 403 unless its owner or an admin | 404 |
+ *          502 when the device cannot be reached (the shell then ends at its detach timeout)
  *
  * Session recordings (asciicast v2 files, one per terminal stream):
  *   GET    /api/recordings/{streamId}       → 200 RecordingInfo | 404   (any role)
@@ -133,6 +140,26 @@ export interface RecordingInfo {
   /** Terminal size at the start. */
   cols: number;
   rows: number;
+}
+
+/** A resumable terminal session as the console lists it (never its secret). */
+export interface TerminalSessionInfo {
+  sessionId: string;
+  deviceId: string;
+  operator: string;
+  /** ISO time it started. */
+  createdAt: string;
+  /** A page has it open now. */
+  attached: boolean;
+  /** While detached: since when, and when the device ends it (ISO times). */
+  detachedAt: string | null;
+  expiresAt: string | null;
+  /** The stream id of its recording (replay, live watch), when it is recorded. */
+  recordingId: string | null;
+}
+
+export interface TerminalSessionList {
+  sessions: TerminalSessionInfo[];
 }
 
 export interface ConsoleSettings {

@@ -1,8 +1,14 @@
 /**
- * The console's terminal WebSocket (browser ⇄ BFF, `/api/terminal?deviceId=…`). Binary frames are
- * terminal-protocol bytes passed through unchanged to and from the device's shell server. Text
- * frames carry the BFF's status messages below, so the page can show each step and, at the end,
- * why. Browser-safe.
+ * The console's terminal WebSocket (browser ⇄ BFF, `/api/terminal?deviceId=…[&session=ID]`).
+ * Binary frames are terminal-protocol bytes passed through to and from the device's shell server.
+ * Text frames carry the BFF's status messages below, so the page can show each step and, at the
+ * end, why. Browser-safe.
+ *
+ * Resumable sessions (terminal protocol version 2): the BFF keeps each session's secret in the
+ * store and gives the browser only the session id — it strips the secret from the shell server's
+ * SESSION frame, and puts it into the attach HELLO of a browser that names `session=ID` in the
+ * socket URL (its own session, on that device; the HELLO carries no secret and must name the same
+ * id). Everything else passes through unchanged.
  */
 
 /** BFF → browser text messages. */
@@ -45,6 +51,13 @@ export const ConsoleCloseCode = {
   LoggedOut: 4108,
   /** An admin changed the operator's role or password, or removed the account. */
   Revoked: 4109,
+  /**
+   * The resumable session is gone: left detached past its timeout, its shell exited, ended by an
+   * admin, or unknown to the device (its shell server restarted). Reconnecting will not bring it back.
+   */
+  SessionEnded: 4110,
+  /** The session was reattached from another tab or window, which has it now. */
+  TakenOver: 4111,
 } as const;
 
 export type ConsoleCloseCodeValue = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];

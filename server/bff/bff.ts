@@ -28,6 +28,8 @@ import { watchLocal } from './recording/watch-socket.js';
 import { ClusterConsole } from '../cluster/console.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { recordingRoutes } from './recording-routes.js';
+import { ResumableTerminals } from './resumable-terminals.js';
+import { terminalSessionRoutes } from './terminal-session-routes.js';
 import { WebSocketServer } from 'ws';
 
 export interface BffOptions {
@@ -59,6 +61,7 @@ export interface Bff extends RoleHandler {
   operators: OperatorAccounts;
   terminals: TerminalSessions;
   recorder: Recorder;
+  resumable: ResumableTerminals;
 }
 
 /** The request's own origin as the browser sees it: scheme + Host header. */
@@ -105,14 +108,26 @@ export async function createBff(o: BffOptions): Promise<Bff> {
       if (n > 0) o.log(`finished ${n} recording(s) node ${node} left unfinished`);
     });
   }
-  const terminals = new TerminalSessions({
+  const terminalStreams = {
     service: o.service,
-    sockets,
     streamName: 'shell',
     connectTimeoutSeconds: o.terminalConnectTimeoutSeconds ?? 10,
     responseTimeoutSeconds: o.terminalResponseTimeoutSeconds ?? 10,
     log: o.log,
-    onOpen: (info) => recorder.start(info),
+  };
+  const resumable = new ResumableTerminals({ ...terminalStreams, store: o.store, node: o.node });
+  // The connections this node bridged before it stopped are gone: their sessions are detached now.
+  const orphaned = await resumable.recover();
+  if (orphaned > 0) o.log(`${orphaned} terminal session(s) this node bridged before it stopped are detached now (their devices keep them for a while)`);
+  o.cluster?.onReaped(async (node) => {
+    const n = await resumable.recover(node);
+    if (n > 0) o.log(`${n} terminal session(s) node ${node} bridged are detached now`);
+  });
+  const terminals = new TerminalSessions({
+    ...terminalStreams,
+    sockets,
+    resumable,
+    onOpen: (info) => (info.resume === undefined ? recorder.start(info) : recorder.resume(info.resume)),
   });
   const watchServer = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
   const ctx: ApiContext = {
@@ -131,7 +146,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
   };
   const devices = createDeviceRoutes({ service: o.service, sockets, log: o.log });
   const router = new Router<ApiHandler>();
-  for (const r of [...devices.routes, ...apiRoutes(ctx), ...recordingRoutes(recorder)]) router.add(r.method, r.path, r.run);
+  for (const r of [...devices.routes, ...apiRoutes(ctx), ...recordingRoutes(recorder), ...terminalSessionRoutes(resumable)]) router.add(r.method, r.path, r.run);
   const staticFiles = createStaticHandler(o.webRoot);
   const allowed = new Set(o.allowedOrigins ?? []);
   const originOk = (req: IncomingMessage): boolean => {
@@ -143,6 +158,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     operators,
     terminals,
     recorder,
+    resumable,
     handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const method = req.method ?? 'GET';
@@ -212,6 +228,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
       devices.close();
       sockets.close();
       terminals.close();
+      resumable.close();
       await recorder.close();
       watchServer.close();
     },

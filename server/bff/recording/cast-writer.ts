@@ -4,6 +4,8 @@
  * input (only when asked), `[t, "r", "COLSxROWS"]` resizes and `[t, "m", label]` markers. Output
  * bytes are decoded as streaming UTF-8, so a character split across frames is written whole.
  * Past the size budget it writes a truncation marker and stops; the session is not affected.
+ * A resumed terminal session goes on in the same file: a writer made with `continueFrom` appends
+ * after what is there (no second header) under the same budget.
  */
 import type { RecordingSink } from '../../store/store.js';
 
@@ -20,6 +22,16 @@ export interface CastHeader {
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 export const TRUNCATION_MARKER = 'recording truncated: size budget reached';
 
+/** Where an existing recording stands, for a writer that continues it. */
+export interface CastContinuation {
+  /** Bytes it holds. */
+  size: number;
+  /** It already reached its budget. */
+  truncated: boolean;
+  /** Time of its last event, ms after the start. */
+  lastEventMs: number;
+}
+
 export class CastWriter {
   readonly #out: RecordingSink;
   readonly #start: number;
@@ -30,11 +42,21 @@ export class CastWriter {
   truncated = false;
   lastEventMs = 0;
 
-  /** Writes into `sink` (a file, or rows of the cluster store) from the header on. */
-  constructor(sink: RecordingSink, header: CastHeader, budgetBytes: number, startMs = Date.now()) {
+  /**
+   * Writes into `sink` (a file, or rows of the cluster store) from the header on; with
+   * `continueFrom`, after an existing recording (the sink appends to it; `header` is not written).
+   */
+  constructor(sink: RecordingSink, header: CastHeader, budgetBytes: number, startMs = Date.now(), continueFrom?: CastContinuation) {
     this.#out = sink;
     this.#start = startMs;
     this.#budget = budgetBytes;
+    if (continueFrom !== undefined) {
+      this.#size = continueFrom.size;
+      this.lastEventMs = continueFrom.lastEventMs;
+      this.truncated = continueFrom.truncated;
+      this.#stopped = continueFrom.truncated;
+      return;
+    }
     this.#line(
       JSON.stringify({
         version: 2,

@@ -1,14 +1,21 @@
 /**
  * Session recording: taps each console terminal (it already sees the terminal protocol in clear),
  * writes output, resizes, the exit code and — only when an admin turned it on — keystrokes into an
- * asciicast file per stream, and lets admins watch a live session read-only. Bounded everywhere:
- * the file by a size budget, watchers by a send buffer, the catch-up screen by a small ring buffer.
+ * asciicast file per terminal session, and lets admins watch a live session read-only. Bounded
+ * everywhere: the file by a size budget, watchers by a send buffer, the catch-up screen by a small
+ * ring buffer.
+ *
+ * A resumable session (terminal protocol version 2) has one recording across all its connections,
+ * named by the stream id of the first: each later connection appends to it, with a marker where the
+ * session was detached and where it came back (and how much output the device no longer had, if
+ * any). Output and input are counted in the session's own offsets, so what a reattach replays and
+ * what the browser sends again are not recorded twice.
  */
 import type { Readable } from 'node:stream';
 import type { RecordingInfo } from '../../../shared/console-api.js';
-import { FrameDecoder, encodeData, encodeFrame, type TerminalFrame } from '../../../shared/terminal-protocol.js';
+import { SessionCloseCode, encodeData, encodeFrame, type TerminalFrame } from '../../../shared/terminal-protocol.js';
 import type { TerminalTap } from '../terminal-bridge.js';
-import type { RecordingRow, Store } from '../../store/store.js';
+import type { RecordingRow, Store, TerminalSessionRow } from '../../store/store.js';
 import { CastWriter } from './cast-writer.js';
 
 export interface RecorderOptions {
@@ -34,8 +41,22 @@ const PROGRESS_INTERVAL_MS = 2000;
 const SWEEP_INTERVAL_MS = 3600_000;
 
 interface Live {
+  /** The recording's id: the stream id of the session's first connection. */
   streamId: string;
   writer: CastWriter | undefined;
+  /** Session offsets: of the next output byte from the device, and of the next input byte. */
+  outputAt: number;
+  inputAt: number;
+  /** Session offsets up to which output and input are in the recording (or were skipped on purpose). */
+  outputRecorded: number;
+  inputRecorded: number;
+  /**
+   * A resumed connection until its ATTACHED (for the marker): since when the session was detached,
+   * or null when another connection still had it (a takeover).
+   */
+  resumed: { detachedAt: number | null } | undefined;
+  /** Another connection of the session took over: this one's tap records nothing more. */
+  superseded: boolean;
   cols: number;
   rows: number;
   catchUp: Uint8Array[];
@@ -119,76 +140,156 @@ export class Recorder {
     live.saving = live.saving.then(write).catch((err: unknown) => this.#o.log(`recording ${live.streamId}: could not save: ${String(err)}`));
   }
 
-  /** Starts recording a terminal; the returned tap sees its bytes. */
-  async start(s: { streamId: string; operator: string; operatorId: string; deviceId: string }): Promise<TerminalTap> {
-    const recordInput = await this.recordInput();
+  #newLive(streamId: string, startedAt: number, offsets: { output: number; input: number }, resumed?: Live['resumed']): Live {
     const live: Live = {
       saving: Promise.resolve(),
-      streamId: s.streamId,
+      streamId,
       writer: undefined,
+      outputAt: offsets.output,
+      inputAt: offsets.input,
+      outputRecorded: offsets.output,
+      inputRecorded: offsets.input,
+      resumed,
+      superseded: false,
       cols: 80,
       rows: 24,
       catchUp: [],
       catchUpBytes: 0,
       viewers: new Set(),
-      startedAt: Date.now(),
+      startedAt,
       progress: setInterval(() => this.#saveProgress(live), PROGRESS_INTERVAL_MS),
     };
     live.progress.unref();
-    this.#live.set(s.streamId, live);
-    const fromBrowser = new FrameDecoder();
-    const fromDevice = new FrameDecoder();
-    let broken = false;
-    const decode = (decoder: FrameDecoder, chunk: Buffer): TerminalFrame[] => {
-      if (broken) return [];
-      try {
-        return decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      } catch (err) {
-        // The shell server closes the stream on a malformed frame; the recording just stops here.
-        broken = true;
-        live.writer?.marker(`recording stopped: ${err instanceof Error ? err.message : String(err)}`);
-        return [];
-      }
-    };
+    this.#live.set(streamId, live);
+    return live;
+  }
+
+  /** Starts recording a terminal (a new session); the returned tap sees its frames. */
+  async start(s: { streamId: string; operator: string; operatorId: string; deviceId: string }): Promise<TerminalTap> {
+    const recordInput = await this.recordInput();
+    const live = this.#newLive(s.streamId, Date.now(), { output: 0, input: 0 });
+    return this.#tap(live, recordInput, (hello) => {
+      live.writer = new CastWriter(this.#o.store.recordingData.create(s.streamId, live.startedAt), {
+        cols: hello.cols,
+        rows: hello.rows,
+        timestamp: Math.floor(live.startedAt / 1000),
+        title: `${s.operator}@${s.deviceId}`,
+        term: hello.term,
+      }, this.#o.budgetBytes, live.startedAt);
+      const row = { streamId: s.streamId, deviceId: s.deviceId, operator: s.operator, operatorId: s.operatorId, node: this.#o.node, startedAt: live.startedAt, inputRecorded: recordInput, cols: hello.cols, rows: hello.rows };
+      this.#save(live, () => this.#o.store.recordings.insert(row));
+    });
+  }
+
+  /**
+   * Goes on with the recording of a resumable session that a new connection reattaches: appends
+   * to it (this node writes it now; a connection of the same session still recording here stops).
+   * Undefined when the session has no recording (any more).
+   */
+  async resume(session: TerminalSessionRow): Promise<TerminalTap | undefined> {
+    const id = session.recordingId;
+    if (id === null) return undefined;
+    let offsets = { output: session.outputRecorded, input: session.inputRecorded };
+    const old = this.#live.get(id);
+    let carried: Pick<Live, 'viewers' | 'catchUp' | 'catchUpBytes' | 'cols' | 'rows'> | undefined;
+    if (old !== undefined) {
+      // Taken over on this node: the old connection's tap stops (two writers must never append to
+      // one file), its counts are the freshest, and its watchers and screen go on with the new one.
+      old.superseded = true;
+      offsets = { output: Math.max(offsets.output, old.outputRecorded), input: Math.max(offsets.input, old.inputRecorded) };
+      carried = { viewers: old.viewers, catchUp: old.catchUp, catchUpBytes: old.catchUpBytes, cols: old.cols, rows: old.rows };
+      old.viewers = new Set();
+      await this.#end(old);
+    }
+    const row = await this.#o.store.recordings.reopen(id, this.#o.node);
+    if (row === undefined) {
+      for (const v of carried?.viewers ?? []) v.ended();
+      return undefined;
+    }
+    const size = await this.#o.store.recordingData.size(id, row.startedAt);
+    const live = this.#newLive(id, row.startedAt, offsets, { detachedAt: session.attached ? null : session.detachedAt });
+    live.cols = row.cols;
+    live.rows = row.rows;
+    if (carried !== undefined) Object.assign(live, carried);
+    live.writer = new CastWriter(this.#o.store.recordingData.append(id, row.startedAt), { cols: row.cols, rows: row.rows, timestamp: 0, title: '', term: '' }, this.#o.budgetBytes, row.startedAt, {
+      size,
+      truncated: row.truncated,
+      lastEventMs: row.durationMs,
+    });
+    return this.#tap(live, row.inputRecorded);
+  }
+
+  /** The tap of one connection: frames each way go to the recording and to watchers. */
+  #tap(live: Live, recordInput: boolean, onHello?: (hello: Extract<TerminalFrame, { type: 'hello' }>) => void): TerminalTap {
     return {
-      fromBrowser: (chunk) => {
-        for (const f of decode(fromBrowser, chunk)) {
-          if (f.type === 'hello' && live.writer === undefined) {
-            live.cols = f.cols;
-            live.rows = f.rows;
-            live.writer = new CastWriter(this.#o.store.recordingData.create(s.streamId, live.startedAt), {
-              cols: f.cols,
-              rows: f.rows,
-              timestamp: Math.floor(live.startedAt / 1000),
-              title: `${s.operator}@${s.deviceId}`,
-              term: f.term,
-            }, this.#o.budgetBytes, live.startedAt);
-            const row = { streamId: s.streamId, deviceId: s.deviceId, operator: s.operator, operatorId: s.operatorId, node: this.#o.node, startedAt: live.startedAt, inputRecorded: recordInput, cols: f.cols, rows: f.rows };
-            this.#save(live, () => this.#o.store.recordings.insert(row));
+      fromBrowser: (frames) => {
+        if (live.superseded) return;
+        for (const f of frames) {
+          if (f.type === 'hello') {
+            if (live.writer === undefined && onHello !== undefined) {
+              live.cols = f.cols;
+              live.rows = f.rows;
+              onHello(f);
+            } else if (f.cols !== live.cols || f.rows !== live.rows) {
+              this.#resize(live, f.cols, f.rows);
+            }
           } else if (f.type === 'resize') {
-            live.cols = f.cols;
-            live.rows = f.rows;
-            live.writer?.resize(f.cols, f.rows);
-            this.#toWatchers(live, encodeFrame(f));
-          } else if (f.type === 'data' && recordInput) {
-            live.writer?.input(f.data);
+            this.#resize(live, f.cols, f.rows);
+          } else if (f.type === 'data') {
+            const data = unseen(f.data, live.inputAt, live.inputRecorded);
+            live.inputAt += f.data.length;
+            if (data.length === 0) continue;
+            live.inputRecorded = live.inputAt;
+            if (recordInput) live.writer?.input(data);
           }
         }
       },
-      fromDevice: (chunk) => {
-        for (const f of decode(fromDevice, chunk)) {
+      fromDevice: (frames) => {
+        if (live.superseded) return;
+        for (const f of frames) {
           if (f.type === 'data') {
-            live.writer?.output(f.data);
-            this.#remember(live, f.data);
-            for (const frame of encodeData(f.data)) this.#toWatchers(live, frame);
+            const data = unseen(f.data, live.outputAt, live.outputRecorded);
+            live.outputAt += f.data.length;
+            if (data.length === 0) continue;
+            live.outputRecorded = live.outputAt;
+            live.writer?.output(data);
+            this.#remember(live, data);
+            for (const frame of encodeData(data)) this.#toWatchers(live, frame);
+          } else if (f.type === 'attached') {
+            const from = live.resumed?.detachedAt ?? null;
+            const how = from === null ? ' (taken over from another connection)' : ` after ${((Date.now() - from) / 1000).toFixed(1)} s detached`;
+            const lost = f.outputOffset - live.outputRecorded;
+            live.writer?.marker(`reattached${how}${lost > 0 ? `; ${lost} bytes of output printed meanwhile were no longer kept by the device` : ''}`);
+            live.resumed = undefined;
+            live.outputAt = f.outputOffset;
+            live.inputAt = f.inputReceived;
+            if (lost > 0) live.outputRecorded = f.outputOffset;
           } else if (f.type === 'exit') {
             live.writer?.marker(`exit ${f.code}`);
             this.#toWatchers(live, encodeFrame(f));
+          } else if (f.type === 'close' && f.code !== SessionCloseCode.TakenOver) {
+            live.writer?.marker(`session ended: ${f.message}`);
           }
         }
       },
-      end: () => void this.#end(live),
+      broken: (reason) => {
+        // The shell server closes the stream on a malformed frame; the recording just stops here.
+        live.writer?.marker(`recording stopped: ${reason}`);
+        live.superseded = true;
+      },
+      offsets: () => ({ output: live.outputRecorded, input: live.inputRecorded }),
+      end: (detached) => {
+        if (detached === true && !live.superseded) live.writer?.marker('detached: the connection dropped; the session goes on without it');
+        void this.#end(live);
+      },
     };
+  }
+
+  #resize(live: Live, cols: number, rows: number): void {
+    live.cols = cols;
+    live.rows = rows;
+    live.writer?.resize(cols, rows);
+    this.#toWatchers(live, encodeFrame({ type: 'resize', cols, rows }));
   }
 
   #remember(live: Live, data: Uint8Array): void {
@@ -275,4 +376,10 @@ export class Recorder {
     clearInterval(this.#sweeper);
     await Promise.all([...this.#live.values()].map((live) => this.#end(live)));
   }
+}
+
+/** The part of `data` (which starts at session offset `at`) beyond offset `recorded`. */
+function unseen(data: Uint8Array, at: number, recorded: number): Uint8Array {
+  if (at >= recorded) return data;
+  return data.subarray(Math.min(data.length, recorded - at));
 }
