@@ -3,7 +3,7 @@
  * React Query keys and options built on them. Components never call fetch themselves.
  */
 import { infiniteQueryOptions, keepPreviousData, queryOptions } from '@tanstack/react-query';
-import type { ApiError as ApiErrorBody, ConsoleSettings, DevicePage, DeviceSummary, Me, RecordingInfo, Role, StreamPage } from '../../shared/console-api';
+import type { ApiError as ApiErrorBody, ConsoleSettings, DevicePage, DeviceSummary, Me, RecordingInfo, Role, StreamPage, TerminalSessionList } from '../../shared/console-api';
 
 /** A non-2xx answer from the BFF, carrying the server's sentence for the person at the screen. */
 export class ApiError extends Error {
@@ -281,6 +281,11 @@ export function deleteOperator(name: string): Promise<void> {
   return apiFetch<void>(`/operators/${encodeURIComponent(name)}`, { method: 'DELETE' });
 }
 
+/** Ends a resumable terminal session on its device (its owner or an admin). */
+export function endTerminalSession(sessionId: string): Promise<void> {
+  return apiFetch<void>(`/terminal-sessions/${encodeURIComponent(sessionId)}`, { method: 'DELETE' });
+}
+
 /** Query keys, one factory so invalidation and reads agree. */
 export const queryKeys = {
   me: () => ['me'] as const,
@@ -296,6 +301,9 @@ export const queryKeys = {
   recording: (streamId: string) => ['recording', streamId] as const,
   settings: () => ['settings'] as const,
   operators: () => ['operators'] as const,
+  /** The caller's resumable terminal sessions, or (`all`) everyone's. */
+  terminalSessions: (all: boolean) => ['terminal-sessions', all] as const,
+  allTerminalSessions: () => ['terminal-sessions'] as const,
 };
 
 export const meQuery = () =>
@@ -350,4 +358,16 @@ export const operatorsQuery = () =>
   queryOptions({
     queryKey: queryKeys.operators(),
     queryFn: async ({ signal }) => (await apiFetch<{ operators: OperatorAccount[] }>('/operators', { signal })).operators,
+  });
+
+/**
+ * Resumable terminal sessions: a short list (an operator's own, or an admin's view of everyone's),
+ * read when the Devices page opens and when the window gets focus again, never on a timer (the
+ * Devices page asks nothing while nothing changes). Expiry is shown from `expiresAt` as time passes.
+ */
+export const terminalSessionsQuery = (all: boolean) =>
+  queryOptions({
+    queryKey: queryKeys.terminalSessions(all),
+    queryFn: async ({ signal }) => (await apiFetch<TerminalSessionList>(`/terminal-sessions${all ? '?all=true' : ''}`, { signal })).sessions,
+    refetchOnWindowFocus: true,
   });

@@ -72,7 +72,8 @@ export const paths = {
   history: () => '/history',
   /** Account management (admins). */
   operators: () => '/operators',
-  terminal: (deviceId: string) => `/terminal/${encodeURIComponent(deviceId)}`,
+  /** A device's terminal: a new session, or with `sessionId` that session reattached. */
+  terminal: (deviceId: string, sessionId?: string | null) => `/terminal/${encodeURIComponent(deviceId)}${sessionId != null ? `?session=${encodeURIComponent(sessionId)}` : ''}`,
   /** The player of a stream's recording. */
   replay: (streamId: string) => `/replay/${encodeURIComponent(streamId)}`,
   /** A live session, read-only (admins). */

@@ -3,6 +3,7 @@ import type { ConsoleDevice, DeviceSummary, Me } from '../../../shared/console-a
 import { DEVICE_ID_PATTERN } from '../../../shared/limits';
 import type { DeviceFilters } from '../api';
 import { Link } from '../components/link';
+import { TerminalSessionsPanel } from '../components/terminal-sessions';
 import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
 import { deviceFiltersQuery, readDeviceFilters, type PageView } from '../devices/device-list';
 import { formatCount, formatDateTime, formatRelative } from '../format';
@@ -118,6 +119,8 @@ export function DevicesPage({ me }: { me: Me }) {
           </p>
         </div>
       </div>
+
+      <TerminalSessionsPanel me={me} />
 
       <form className="filters" role="search" aria-label="Filter devices" onSubmit={(e) => e.preventDefault()}>
         <div className="field field-wide">

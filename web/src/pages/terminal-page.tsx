@@ -1,17 +1,28 @@
 /**
  * The live terminal on one device. Loaded lazily (it pulls in xterm.js). The component only mounts
  * a TerminalSession, shows its state and forwards button presses; the session does the rest.
+ *
+ * The URL names the session once the device has announced it (`?session=…`, replaced in place),
+ * so a reload, a copy of the address in another tab or the sessions list reattach that session;
+ * the Devices page's Connect opens a new one.
  */
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { ConsoleCloseCode } from '../../../shared/console-protocol';
 import { queryKeys } from '../api';
 import { useDocumentTitle } from '../hooks/use-document-title';
+import { paths } from '../router';
 import { TerminalSession, type SessionState } from '../terminal/terminal-session';
 import '../terminal/terminal.css';
 
 const noop = () => () => undefined;
-const initialState: SessionState = { phase: 'connecting', message: 'Connecting…', rttMs: null, closeCode: null, opened: false };
+const initialState: SessionState = { phase: 'connecting', message: 'Connecting…', rttMs: null, closeCode: null, opened: false, sessionId: null, ended: false, canReattach: false, notice: null };
+
+/** The session the address names, read once when the page mounts. */
+function sessionInUrl(): string | undefined {
+  const id = new URLSearchParams(window.location.search).get('session');
+  return id !== null && /^[0-9a-f]{32}$/.test(id) ? id : undefined;
+}
 
 function useSessionState(session: TerminalSession | null): SessionState {
   const subscribe = useCallback((cb: () => void) => (session === null ? noop() : session.subscribe(cb)), [session]);
@@ -29,7 +40,12 @@ export default function TerminalPage({ deviceId }: { deviceId: string }) {
   useEffect(() => {
     const host = hostRef.current;
     if (host === null) return;
-    const s = new TerminalSession(host, { deviceId });
+    const s = new TerminalSession(host, {
+      deviceId,
+      sessionId: sessionInUrl(),
+      // In place, without a navigation: the page stays mounted and the session connected.
+      onSession: (id) => window.history.replaceState(window.history.state, '', paths.terminal(deviceId, id)),
+    });
     setSession(s);
     s.focus();
     // Connect on the next tick: React's StrictMode mounts, unmounts and mounts again at once in
@@ -67,6 +83,7 @@ export default function TerminalPage({ deviceId }: { deviceId: string }) {
   };
 
   const closed = state.phase === 'closed';
+  const reattachable = closed && state.canReattach;
   return (
     <main className="terminal-page">
       <div className="terminal-bar">
@@ -81,14 +98,22 @@ export default function TerminalPage({ deviceId }: { deviceId: string }) {
         <span className="copied" aria-live="polite">
           {copied === 'copied' ? 'Copied' : copied === 'nothing' ? 'Nothing selected' : ''}
         </span>
+        <span className="terminal-notice" aria-live="polite">
+          {state.notice ?? ''}
+        </span>
         <div className="terminal-actions">
           <button type="button" className="button button-small button-dark" onClick={onCopy} title="Copy the selection (Ctrl+Shift+C)">
             Copy
           </button>
+          {reattachable && (
+            <button type="button" className="button button-small button-dark" onClick={() => session?.reattach()} title="Take this session back from the tab or window that has it">
+              Reattach
+            </button>
+          )}
           <button
             type="button"
             className="button button-small button-dark"
-            onClick={() => session?.reconnect()}
+            onClick={() => session?.restart()}
             disabled={!closed}
             title={closed ? 'Open a new terminal on this device' : 'Available once the session has ended'}
           >

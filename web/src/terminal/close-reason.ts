@@ -30,6 +30,8 @@ const sentences: Record<number, string> = {
   [ConsoleCloseCode.Internal]: 'The console server hit an unexpected error',
   [ConsoleCloseCode.LoggedOut]: 'Logged out',
   [ConsoleCloseCode.Revoked]: 'Your access changed',
+  [ConsoleCloseCode.SessionEnded]: 'Session ended',
+  [ConsoleCloseCode.TakenOver]: 'Taken over',
   1001: 'The console server is going away',
   1006: 'Connection lost',
   1011: 'The console server hit an unexpected error',

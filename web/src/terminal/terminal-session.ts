@@ -5,29 +5,43 @@
  * it, reads its state through `subscribe`/`getState`, and calls `dispose()` on unmount. Every
  * listener, observer and timer is registered in a disposables list so nothing outlives it.
  *
+ * Sessions are resumable (terminal protocol version 2): the device keeps the shell when the
+ * connection drops, and this class comes back to it by itself — with backoff, at once when the
+ * browser says it is online again or the tab is shown — while the status line says
+ * "Reconnecting…". Output is counted so the device replays exactly what this page has not shown
+ * (or the page marks a gap); keystrokes typed meanwhile wait and go out once (input-ledger.ts).
+ * A connection that stops answering pings is given up on, since a sleeping laptop or a vanished
+ * network may leave a socket that looks open for minutes. A page opened with a session id (a
+ * reload, another tab, the sessions list) reattaches that session.
+ *
  * This module imports xterm statically; the page that uses it is loaded lazily, so xterm stays out
  * of the login and device pages' bundle.
  */
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
-import { parseConsoleStatus, type ConsoleRequest } from '../../../shared/console-protocol';
+import { ConsoleCloseCode, parseConsoleStatus, type ConsoleRequest } from '../../../shared/console-protocol';
 import { MAX_FRAME_BYTES } from '../../../shared/limits';
 import {
   ACK_EVERY_BYTES,
   FrameDecoder,
+  SessionCloseCode,
   TERMINAL_PROTOCOL_VERSION,
+  TERMINAL_RESUMABLE_VERSION,
   TerminalProtocolError,
   encodeFrame,
+  type HelloSession,
   type TerminalFrame,
 } from '../../../shared/terminal-protocol';
 import { describeTerminalClose } from './close-reason';
 import { TERMINAL_OPTIONS } from './terminal-options';
 import { StateStore } from '../state-store';
 import { WriteFlowControl } from './flow-control';
+import { InputLedger } from './input-ledger';
+import { backoffMs, sessionOver, shouldReconnect } from './reconnect';
 
-/** Where the session is: opening the socket, the BFF's three steps, then closed. */
-export type SessionPhase = 'connecting' | 'requesting' | 'accepted' | 'connected' | 'closed';
+/** Where the session is: opening the socket, the BFF's three steps, coming back after a drop, closed. */
+export type SessionPhase = 'connecting' | 'requesting' | 'accepted' | 'connected' | 'reconnecting' | 'closed';
 
 /** What the page shows; a new object on every change (for useSyncExternalStore). */
 export interface SessionState {
@@ -40,10 +54,22 @@ export interface SessionState {
   closeCode: number | null;
   /** Whether the socket ever opened (false for a refused upgrade, e.g. a stale session). */
   opened: boolean;
+  /** The resumable session this terminal shows, once known. */
+  sessionId: string | null;
+  /** Closed, and the session is over (its shell exited or was ended): only a new session helps. */
+  ended: boolean;
+  /** Closed, but the session may still be there (another page took it over): it can be reattached. */
+  canReattach: boolean;
+  /** Something the operator should know: a reattach, a gap in the output, keystrokes not sent. */
+  notice: string | null;
 }
 
 export interface TerminalSessionOptions {
   deviceId: string;
+  /** Reattach this session instead of starting one (a reload, another tab, the sessions list). */
+  sessionId?: string | undefined;
+  /** Told the session id once the device announces it, and null when the page starts over. */
+  onSession?: (sessionId: string | null) => void;
   /** The page's location, for the socket URL; defaults to `window.location`. */
   location?: Pick<Location, 'protocol' | 'host'>;
 }
@@ -55,11 +81,20 @@ interface Disposable {
 /** One WebSocket's worth of state; a reconnect makes a new one. */
 interface Connection {
   ws: WebSocket;
+  /** What its HELLO asks for. */
+  mode: 'plain' | 'new' | 'attach';
   decoder: FrameDecoder;
   exitCode: number | null;
+  /** The shell server's CLOSE frame: why it let this connection go. */
+  closeFrame: { code: number; message: string } | null;
   errorMessage: string | null;
   localError: string | null;
   opened: boolean;
+  /** The BFF said the stream is up, and how many frames came from the device since. */
+  streamUp: boolean;
+  frames: number;
+  /** When the server last said anything (pong, status, output). */
+  lastHeard: number;
   disposables: Disposable[];
   /** DATA bytes rendered and not yet acknowledged to the shell server. */
   rendered: number;
@@ -67,6 +102,13 @@ interface Connection {
 
 /** A ping every 2 s gives a fresh latency figure without measurable traffic. */
 const PING_INTERVAL_MS = 2000;
+/**
+ * A connection that has not answered for this long is taken for dead and replaced (a resumable
+ * session only: the device keeps the shell, so giving up on a slow connection costs nothing).
+ */
+const DEAD_AFTER_MS = 7000;
+/** Past its detach timeout (and this much slack) a session the page cannot reach has ended on the device. */
+const GIVE_UP_SLACK_MS = 30_000;
 /** Resizes are coalesced: dragging a window edge must not send a RESIZE per pixel. */
 const RESIZE_DEBOUNCE_MS = 100;
 /** Each outgoing WebSocket message stays within one bridge frame (header included). */
@@ -77,6 +119,7 @@ const phaseMessages: Record<Exclude<SessionPhase, 'closed'>, string> = {
   requesting: 'Requesting stream…',
   accepted: 'Device accepted',
   connected: 'Connected',
+  reconnecting: 'Reconnecting…',
 };
 
 /**
@@ -93,25 +136,53 @@ function listen<K extends keyof WebSocketEventMap>(ws: WebSocket, type: K, fn: (
   return { dispose: () => ws.removeEventListener(type, fn) };
 }
 
+function listenWindow(type: string, fn: () => void, target: EventTarget = window): Disposable {
+  target.addEventListener(type, fn);
+  return { dispose: () => target.removeEventListener(type, fn) };
+}
+
+/** "1,234 bytes" for notices. */
+function bytesText(n: number): string {
+  return `${n.toLocaleString('en-US')} byte${n === 1 ? '' : 's'}`;
+}
+
 /** A live terminal bound to a DOM element; see the module comment. */
 export class TerminalSession {
   readonly #deviceId: string;
   readonly #location: Pick<Location, 'protocol' | 'host'>;
+  readonly #onSession: (sessionId: string | null) => void;
   readonly #terminal: Terminal;
   readonly #fit: FitAddon;
   readonly #flow = new WriteFlowControl();
   readonly #disposables: Disposable[] = [];
   #conn: Connection | null = null;
-  readonly #store = new StateStore<SessionState>({ phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false });
+  #sessionId: string | null;
+  #detachTimeoutMs = 0;
+  /** Session offset of the next output byte: what this page has shown of the session. */
+  #outputAt = 0;
+  #input = new InputLedger();
+  /** The HELLO version to ask for; 1 after a shell server that does not speak 2 refused it. */
+  #version = TERMINAL_RESUMABLE_VERSION;
+  /** While coming back after a drop: when the drop happened, the attempts so far, the next one. */
+  #droppedAt: number | null = null;
+  #attempts = 0;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  readonly #store: StateStore<SessionState>;
+  #disposed = false;
 
   get #state(): SessionState {
     return this.#store.get();
   }
-  #disposed = false;
 
   constructor(container: HTMLElement, options: TerminalSessionOptions) {
     this.#deviceId = options.deviceId;
+    this.#sessionId = options.sessionId ?? null;
+    this.#onSession = options.onSession ?? (() => undefined);
     this.#location = options.location ?? window.location;
+    this.#store = new StateStore<SessionState>({
+      phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false,
+      sessionId: this.#sessionId, ended: false, canReattach: false, notice: null,
+    });
     this.#terminal = new Terminal({ ...TERMINAL_OPTIONS });
     this.#fit = new FitAddon();
     this.#terminal.loadAddon(this.#fit);
@@ -125,6 +196,12 @@ export class TerminalSession {
       // Some mouse reports are not valid UTF-8; xterm hands them over as a binary string.
       this.#terminal.onBinary((bin) => this.#sendData(Uint8Array.from(bin, (c) => c.charCodeAt(0) & 0xff))),
       this.#terminal.onResize(({ cols, rows }) => this.#send(encodeFrame({ type: 'resize', cols, rows }))),
+      // Back online, or shown again after a while hidden: no need to wait out the backoff.
+      listenWindow('online', () => this.#retryNow()),
+      listenWindow('visibilitychange', () => {
+        if (document.visibilityState === 'visible') this.#retryNow();
+      }, document),
+      { dispose: () => clearTimeout(this.#retry) },
     );
 
     this.#terminal.attachCustomKeyEventHandler((ev) => this.#onKey(ev));
@@ -143,35 +220,34 @@ export class TerminalSession {
     });
   }
 
-  /** Opens the socket to the device's shell (once; use `reconnect` after a close). */
+  /** Opens the socket to the device's shell (once; see `reattach` and `restart` after a close). */
   connect(): void {
     if (this.#disposed || this.#conn !== null) return;
-    this.#safeFit();
-    const { cols, rows } = this.#terminal;
-    const q = new URLSearchParams({ deviceId: this.#deviceId, cols: String(cols), rows: String(rows) });
-    const scheme = this.#location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${scheme}//${this.#location.host}/api/terminal?${q.toString()}`);
-    ws.binaryType = 'arraybuffer';
-    const conn: Connection = { ws, decoder: new FrameDecoder(), exitCode: null, errorMessage: null, localError: null, opened: false, disposables: [], rendered: 0 };
-    this.#conn = conn;
-    this.#flow.resetPause();
-    this.#setState({ phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false });
-
-    conn.disposables.push(
-      listen(ws, 'open', () => this.#onOpen(conn)),
-      listen(ws, 'message', (ev) => this.#onMessage(conn, ev)),
-      listen(ws, 'close', (ev) => this.#onClose(conn, ev.code, ev.reason)),
-      // An 'error' event is always followed by 'close', which says why; nothing to do here.
-      listen(ws, 'error', () => undefined),
-    );
+    this.#open();
   }
 
-  /** Starts over with a fresh socket and a clean screen; only meaningful once closed. */
-  reconnect(): void {
+  /** Comes back to a session another page took over; only meaningful once closed with `canReattach`. */
+  reattach(): void {
+    if (this.#disposed || this.#sessionId === null) return;
+    if (this.#conn !== null) this.#dropConnection(this.#conn, 1000, 'reattach');
+    this.#open();
+    this.#terminal.focus();
+  }
+
+  /** Starts a new session on a clean screen; only meaningful once closed. */
+  restart(): void {
     if (this.#disposed) return;
-    if (this.#conn !== null) this.#dropConnection(this.#conn, 1000, 'reconnect');
+    if (this.#conn !== null) this.#dropConnection(this.#conn, 1000, 'new session');
+    clearTimeout(this.#retry);
+    this.#sessionId = null;
+    this.#onSession(null);
+    this.#outputAt = 0;
+    this.#input = new InputLedger();
+    this.#version = TERMINAL_RESUMABLE_VERSION;
+    this.#droppedAt = null;
+    this.#attempts = 0;
     this.#terminal.reset();
-    this.connect();
+    this.#open();
     this.#terminal.focus();
   }
 
@@ -206,27 +282,76 @@ export class TerminalSession {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    // From here on no state change reaches a listener (as before: #set ignored them once disposed).
+    // From here on no state change reaches a listener.
     this.#store.close();
     if (this.#conn !== null) this.#dropConnection(this.#conn, 1000, 'page closed');
     // Reverse order: listeners on the terminal go before the terminal itself.
     for (const d of this.#disposables.splice(0).reverse()) d.dispose();
   }
 
+  /** Opens a socket: a new session, or an attach to the known one. */
+  #open(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    this.#safeFit();
+    const { cols, rows } = this.#terminal;
+    const q = new URLSearchParams({ deviceId: this.#deviceId, cols: String(cols), rows: String(rows) });
+    if (this.#sessionId !== null) q.set('session', this.#sessionId);
+    const scheme = this.#location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${scheme}//${this.#location.host}/api/terminal?${q.toString()}`);
+    ws.binaryType = 'arraybuffer';
+    const mode = this.#sessionId !== null ? 'attach' : this.#version === TERMINAL_RESUMABLE_VERSION ? 'new' : 'plain';
+    const conn: Connection = {
+      ws, mode, decoder: new FrameDecoder(), exitCode: null, closeFrame: null, errorMessage: null, localError: null,
+      opened: false, streamUp: false, frames: 0, lastHeard: Date.now(), disposables: [], rendered: 0,
+    };
+    this.#conn = conn;
+    this.#flow.resetPause();
+    if (this.#droppedAt === null) {
+      this.#setState({ ...this.#state, phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false, ended: false, canReattach: false });
+    }
+    conn.disposables.push(
+      listen(ws, 'open', () => this.#onOpen(conn)),
+      listen(ws, 'message', (ev) => this.#onMessage(conn, ev)),
+      listen(ws, 'close', (ev) => this.#onClose(conn, ev.code, ev.reason)),
+      // An 'error' event is always followed by 'close', which says why; nothing to do here.
+      listen(ws, 'error', () => undefined),
+    );
+  }
+
   #onOpen(conn: Connection): void {
     conn.opened = true;
+    conn.lastHeard = Date.now();
     const { cols, rows } = this.#terminal;
-    // The first frame on the stream tells the shell server the protocol version and the size.
-    sendBinary(conn.ws, encodeFrame({ type: 'hello', version: TERMINAL_PROTOCOL_VERSION, term: 'xterm-256color', cols, rows }));
+    // The first frame on the stream tells the shell server the protocol version, the size and,
+    // for a reattach, what this page has: output shown and input sent (the console adds the secret).
+    if (conn.mode === 'plain') {
+      sendBinary(conn.ws, encodeFrame({ type: 'hello', version: TERMINAL_PROTOCOL_VERSION, term: 'xterm-256color', cols, rows }));
+    } else {
+      const session: HelloSession =
+        conn.mode === 'attach' && this.#sessionId !== null
+          ? { mode: 'attach', sessionId: this.#sessionId, secret: new Uint8Array(0), outputOffset: this.#outputAt, inputOffset: this.#input.sent }
+          : { mode: 'new' };
+      sendBinary(conn.ws, encodeFrame({ type: 'hello', version: TERMINAL_RESUMABLE_VERSION, term: 'xterm-256color', cols, rows, session }));
+    }
     // Turn on the shell server's ACK window (see terminal-protocol.ts): keeps what is in flight small.
     sendBinary(conn.ws, encodeFrame({ type: 'ack', bytes: 0 }));
+    // A new session counts input from its HELLO; an attach waits for ATTACHED to know where it is.
+    if (conn.mode !== 'attach') this.#sendInput(conn, this.#input.open().send);
     this.#ping(conn);
-    const timer = setInterval(() => this.#ping(conn), PING_INTERVAL_MS);
+    const timer = setInterval(() => {
+      if (this.#sessionId !== null && Date.now() - conn.lastHeard > DEAD_AFTER_MS) {
+        this.#givenUp(conn);
+        return;
+      }
+      this.#ping(conn);
+    }, PING_INTERVAL_MS);
     conn.disposables.push({ dispose: () => clearInterval(timer) });
     this.#setState({ ...this.#state, opened: true });
   }
 
   #onMessage(conn: Connection, ev: MessageEvent): void {
+    conn.lastHeard = Date.now();
     const data: unknown = ev.data;
     if (typeof data === 'string') {
       this.#onStatus(conn, data);
@@ -243,10 +368,54 @@ export class TerminalSession {
       return;
     }
     for (const f of frames) {
-      if (f.type === 'data') this.#write(conn, f.data);
-      else if (f.type === 'exit') conn.exitCode = f.code;
-      // HELLO, RESIZE, PAUSE and RESUME only ever go browser → shell; ignore them here.
+      conn.frames += 1;
+      switch (f.type) {
+        case 'data':
+          this.#outputAt += f.data.length;
+          this.#write(conn, f.data);
+          break;
+        case 'exit':
+          conn.exitCode = f.code;
+          break;
+        case 'session':
+          this.#sessionId = f.sessionId;
+          this.#detachTimeoutMs = f.detachTimeoutSeconds * 1000;
+          this.#onSession(f.sessionId);
+          this.#setState({ ...this.#state, sessionId: f.sessionId });
+          break;
+        case 'attached':
+          this.#onAttached(conn, f);
+          break;
+        case 'close':
+          conn.closeFrame = { code: f.code, message: f.message };
+          break;
+        default:
+          // HELLO, RESIZE, PAUSE, RESUME and ACK only ever go browser → shell.
+          break;
+      }
     }
+  }
+
+  /** Back in the session: the rest of the input goes out, the output gap (if any) is marked. */
+  #onAttached(conn: Connection, f: Extract<TerminalFrame, { type: 'attached' }>): void {
+    this.#detachTimeoutMs = f.detachTimeoutSeconds * 1000;
+    const notes: string[] = [];
+    if (this.#droppedAt !== null) notes.push(`Reattached after ${((Date.now() - this.#droppedAt) / 1000).toFixed(1)} s`);
+    if (f.outputOffset > this.#outputAt) {
+      const missing = f.outputOffset - this.#outputAt;
+      // Only a page that had shown output says so: a fresh page's replay simply starts later.
+      if (this.#outputAt > 0) {
+        this.#terminal.write(`\r\n\x1b[33m[${bytesText(missing)} of output printed meanwhile were no longer kept by the device]\x1b[0m\r\n`);
+        notes.push(`${bytesText(missing)} of output lost`);
+      }
+      this.#outputAt = f.outputOffset;
+    }
+    const { send, lost } = this.#input.open(f.inputReceived);
+    if (lost > 0) notes.push(`${bytesText(lost)} typed before the drop did not reach the shell and could not be sent again`);
+    this.#sendInput(conn, send);
+    this.#droppedAt = null;
+    this.#attempts = 0;
+    this.#setState({ ...this.#state, phase: 'connected', message: phaseMessages.connected, closeCode: null, ended: false, canReattach: false, notice: notes.length > 0 ? notes.join('; ') : this.#state.notice });
   }
 
   #onStatus(conn: Connection, text: string): void {
@@ -254,7 +423,10 @@ export class TerminalSession {
     if (msg === undefined) return;
     switch (msg.type) {
       case 'status':
-        this.#setState({ ...this.#state, phase: msg.phase, message: phaseMessages[msg.phase] });
+        if (msg.phase === 'connected') conn.streamUp = true;
+        // While coming back, the line keeps saying so until the session is reattached.
+        if (this.#droppedAt !== null) this.#setState({ ...this.#state, message: `${phaseMessages.reconnecting} (${phaseMessages[msg.phase].toLowerCase()})` });
+        else if (msg.phase !== 'connected' || conn.mode !== 'attach') this.#setState({ ...this.#state, phase: msg.phase, message: phaseMessages[msg.phase] });
         break;
       case 'pong': {
         const rtt = Math.max(0, Math.round(performance.now() - msg.t));
@@ -267,18 +439,67 @@ export class TerminalSession {
     }
   }
 
+  /** A connection that stopped answering: given up on, and the session reattached over a new one. */
+  #givenUp(conn: Connection): void {
+    if (this.#conn !== conn) return;
+    this.#dropConnection(conn, 4000, 'no answer');
+    this.#afterClose(conn, 1006, '');
+  }
+
   #onClose(conn: Connection, code: number, reason: string): void {
     if (this.#conn !== conn) return;
     this.#conn = null;
     for (const d of conn.disposables.splice(0)) d.dispose();
-    const message = describeTerminalClose({
-      code,
-      reason,
-      exitCode: conn.exitCode,
-      errorMessage: conn.errorMessage,
-      localError: conn.localError,
-    });
-    this.#setState({ phase: 'closed', message, rttMs: null, closeCode: code, opened: conn.opened });
+    this.#afterClose(conn, code, reason);
+  }
+
+  #afterClose(conn: Connection, code: number, reason: string): void {
+    this.#input.close();
+    // A shell server that speaks only version 1 closes at a version-2 HELLO without a word: ask again in version 1.
+    if (conn.mode === 'new' && conn.streamUp && conn.frames === 0 && code === ConsoleCloseCode.Normal && this.#version === TERMINAL_RESUMABLE_VERSION) {
+      this.#version = TERMINAL_PROTOCOL_VERSION;
+      this.#open();
+      return;
+    }
+    const end = { code, exitCode: conn.exitCode, closeFrame: conn.closeFrame?.code ?? null, localError: conn.localError !== null };
+    const why = describeTerminalClose({ code, reason, exitCode: conn.exitCode, errorMessage: conn.errorMessage, localError: conn.localError });
+    if (this.#sessionId !== null && shouldReconnect(end)) {
+      const now = Date.now();
+      this.#droppedAt ??= now;
+      if (this.#detachTimeoutMs === 0 || now - this.#droppedAt < this.#detachTimeoutMs + GIVE_UP_SLACK_MS) {
+        const wait = backoffMs(this.#attempts++);
+        this.#retry = setTimeout(() => this.#open(), wait);
+        this.#setState({ ...this.#state, phase: 'reconnecting', message: `${phaseMessages.reconnecting} (${why.toLowerCase()})`, rttMs: null, closeCode: code });
+        return;
+      }
+      this.#closed(code, conn.opened, true, `Session ended: the page could not reach it for longer than its detach timeout (${this.#detachTimeoutMs / 1000} s), after which the device ends it`);
+      return;
+    }
+    const takenOver = conn.closeFrame?.code === SessionCloseCode.TakenOver || code === ConsoleCloseCode.TakenOver;
+    if (takenOver) {
+      this.#closed(code, conn.opened, false, 'Taken over: this session was opened in another tab or window');
+      return;
+    }
+    if (conn.closeFrame !== null) {
+      this.#closed(code, conn.opened, sessionOver(conn.closeFrame.code), `Session ended: ${conn.closeFrame.message}`);
+      return;
+    }
+    // A plain session (no id) ends with its connection; a resumable one only when the server says so.
+    const ended = this.#sessionId === null || conn.exitCode !== null || code === ConsoleCloseCode.SessionEnded;
+    this.#closed(code, conn.opened, ended, why);
+  }
+
+  #closed(code: number, opened: boolean, ended: boolean, message: string): void {
+    this.#droppedAt = null;
+    this.#attempts = 0;
+    this.#setState({ ...this.#state, phase: 'closed', message, rttMs: null, closeCode: code, opened, ended, canReattach: !ended && this.#sessionId !== null });
+  }
+
+  /** Skips the backoff wait (the browser is online again, the tab is shown again). */
+  #retryNow(): void {
+    if (this.#retry === undefined || this.#disposed) return;
+    clearTimeout(this.#retry);
+    this.#open();
   }
 
   /** Closes a connection without reporting its end (reconnect, dispose). */
@@ -314,10 +535,19 @@ export class TerminalSession {
     conn.ws.send(JSON.stringify(req));
   }
 
-  /** Keystrokes as DATA frames, each within one bridge frame so a large paste is split. */
+  /** Keystrokes: out at once when a connection takes them, else they wait (or are refused, visibly). */
   #sendData(bytes: Uint8Array): void {
-    for (let off = 0; off < bytes.length; off += MAX_OUTGOING_DATA) {
-      this.#send(encodeFrame({ type: 'data', data: bytes.subarray(off, off + MAX_OUTGOING_DATA) }));
+    const { send, refused } = this.#input.type(bytes);
+    if (refused > 0) this.#setState({ ...this.#state, notice: `${bytesText(refused)} typed while reconnecting were not taken: too much is waiting already` });
+    if (send !== null && this.#conn !== null) this.#sendInput(this.#conn, [send]);
+  }
+
+  /** Input as DATA frames, each within one bridge frame so a large paste is split. */
+  #sendInput(conn: Connection, chunks: readonly Uint8Array[]): void {
+    for (const bytes of chunks) {
+      for (let off = 0; off < bytes.length; off += MAX_OUTGOING_DATA) {
+        this.#sendOn(conn, encodeFrame({ type: 'data', data: bytes.subarray(off, off + MAX_OUTGOING_DATA) }));
+      }
     }
   }
 
@@ -327,7 +557,7 @@ export class TerminalSession {
 
   #sendOn(conn: Connection, frame: Uint8Array): void {
     // Before the socket opens there is no HELLO yet, so nothing may go ahead of it; after it
-    // closes there is no one to hear. Either way the frame is dropped, never queued.
+    // closes there is no one to hear. Either way the frame is dropped here (input waits in the ledger).
     if (conn.opened && conn.ws.readyState === WebSocket.OPEN) sendBinary(conn.ws, frame);
   }
 
