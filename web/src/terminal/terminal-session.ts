@@ -105,8 +105,11 @@ const PING_INTERVAL_MS = 2000;
 /**
  * A connection that has not answered for this long is taken for dead and replaced (a resumable
  * session only: the device keeps the shell, so giving up on a slow connection costs nothing).
+ * Until its stream is up the console answers no pings (it is waiting for the device, within its
+ * own connect and response timeouts), so that wait gets longer.
  */
 const DEAD_AFTER_MS = 7000;
+const DEAD_BEFORE_STREAM_MS = 30_000;
 /** Past its detach timeout (and this much slack) a session the page cannot reach has ended on the device. */
 const GIVE_UP_SLACK_MS = 30_000;
 /** Resizes are coalesced: dragging a window edge must not send a RESIZE per pixel. */
@@ -340,7 +343,7 @@ export class TerminalSession {
     if (conn.mode !== 'attach') this.#sendInput(conn, this.#input.open().send);
     this.#ping(conn);
     const timer = setInterval(() => {
-      if (this.#sessionId !== null && Date.now() - conn.lastHeard > DEAD_AFTER_MS) {
+      if (this.#sessionId !== null && Date.now() - conn.lastHeard > (conn.streamUp ? DEAD_AFTER_MS : DEAD_BEFORE_STREAM_MS)) {
         this.#givenUp(conn);
         return;
       }
