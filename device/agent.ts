@@ -51,7 +51,8 @@ export interface Agent {
 
 function connectTarget(t: Target, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = 'path' in t ? connect({ path: t.path }) : connect({ host: t.host, port: t.port, noDelay: true });
+    // Half-open: a service that finishes writing first (a FIN) still gets the rest of the input (v2).
+    const socket = 'path' in t ? connect({ path: t.path, allowHalfOpen: true }) : connect({ host: t.host, port: t.port, noDelay: true, allowHalfOpen: true });
     const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);

@@ -211,6 +211,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const remote = o.roles.has('gateway') ? undefined : createRemoteGatewayControl({ gatewayUrl: gatewayUrl.replace(/^ws/, 'http'), key: gatewayReportKey(tokenSecret), ca: localCa, log: o.log });
     const gateways: StreamGateways = cluster?.gateways(() => gateway) ?? {
       pick: () => ({ node, url: gatewayUrl }),
+      locate: (n) => (n === node ? gatewayUrl : undefined),
       endpoints: () => [gatewayUrl],
       abort: (_node, streamId, code, reason) => (gateway ?? remote)?.abort(streamId, code, reason),
     };
@@ -240,11 +241,21 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     let reporter: StreamReporter;
     if (hub !== undefined) {
       const broker = hub.context.broker;
-      reporter = { opened: (id) => broker.opened(id), ended: (id, end) => broker.ended(id, end) };
+      reporter = {
+        opened: (id) => broker.opened(id),
+        ended: (id, end) => broker.ended(id, end),
+        interrupted: (id, bytes) => broker.interrupted(id, bytes),
+        resumed: (id) => broker.resumed(id),
+      };
     } else if (cluster !== undefined && store !== undefined) {
       // A gateway-only node of a cluster writes what it sees to the shared store itself.
       const s = store;
-      reporter = { opened: (id) => s.streams.opened(id, Date.now()), ended: async (id, end) => void (await s.streams.ended(id, end, Date.now())) };
+      reporter = {
+        opened: (id) => s.streams.opened(id, Date.now()),
+        ended: async (id, end) => void (await s.streams.ended(id, end, Date.now())),
+        interrupted: async (id, bytes) => void (await s.streams.interrupted(id, Date.now(), bytes)),
+        resumed: (id) => s.streams.resumed(id, Date.now()),
+      };
       cluster.gateways(() => gateway);
     } else {
       if (o.hubUrl === undefined) throw new Error('without the hub role, --hub-url must name the hub');

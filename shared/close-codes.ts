@@ -27,6 +27,12 @@ export const CloseCode = {
   HubShutdown: 4007,
   /** The peer stopped answering heartbeats. */
   HeartbeatTimeout: 4008,
+  /** v2: the other side's connection was lost; come back with a resume credential and go on. */
+  PeerInterrupted: 4009,
+  /** v2: the stream stayed interrupted longer than its resume window and has ended. */
+  ResumeTimeout: 4010,
+  /** v2: the other side ended the stream abnormally (its local connection failed); do not resume. */
+  Aborted: 4011,
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
@@ -45,6 +51,9 @@ const reasons: Record<number, string> = {
   4006: 'token expired',
   4007: 'hub shut down',
   4008: 'heartbeat timed out',
+  4009: 'the other side was interrupted; resuming',
+  4010: 'not resumed within the resume window',
+  4011: 'the other side ended the stream abnormally',
 };
 
 /** A readable sentence for a close code, for logs and the console. */

@@ -24,7 +24,7 @@ const welcome = z.object({
   heartbeatIntervalMs: z.number().int().positive(),
 });
 
-const streamRequest = z.object({
+export const streamRequestSchema = z.object({
   /** hub → device: a service wants a stream; answer with streamResponse. */
   type: z.literal('streamRequest'),
   requestId: z.string().max(100),
@@ -35,6 +35,12 @@ const streamRequest = z.object({
   authToken: z.string().max(2048),
   /** Epoch milliseconds after which the request is void. */
   expiresAt: z.number(),
+  /**
+   * Present when the initiator asked for a resumable stream (v2): the device side's resume key,
+   * which it presents to POST /streams/{id}/resume after losing its leg, and the resume window.
+   * Devices that do not know v2 ignore it and connect as v1.
+   */
+  resume: z.object({ key: z.string().max(100), windowMs: z.number().int().positive() }).optional(),
 });
 
 const streamResponse = z.object({
@@ -45,12 +51,12 @@ const streamResponse = z.object({
   reason: z.string().max(500).optional(),
 });
 
-export const controlMessageSchema = z.discriminatedUnion('type', [hello, welcome, streamRequest, streamResponse]);
+export const controlMessageSchema = z.discriminatedUnion('type', [hello, welcome, streamRequestSchema, streamResponse]);
 
 export type ControlMessage = z.infer<typeof controlMessageSchema>;
 export type HelloMessage = z.infer<typeof hello>;
 export type WelcomeMessage = z.infer<typeof welcome>;
-export type StreamRequestMessage = z.infer<typeof streamRequest>;
+export type StreamRequestMessage = z.infer<typeof streamRequestSchema>;
 export type StreamResponseMessage = z.infer<typeof streamResponse>;
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string };

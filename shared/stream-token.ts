@@ -20,6 +20,8 @@ export interface StreamClaims {
   jti: string;
   /** The node whose streaming endpoint carries the stream; another node's endpoint refuses the token. */
   gw?: string;
+  /** A resumed leg of a stream that lost its connection (v2): its endpoint pairs it again. */
+  res?: true;
 }
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
@@ -65,7 +67,7 @@ export function verifyStreamToken(secret: Buffer, token: string, nowSeconds: num
   ) {
     throw bad('payload has the wrong shape');
   }
-  if (c.gw !== undefined && typeof c.gw !== 'string') throw bad('payload has the wrong shape');
+  if ((c.gw !== undefined && typeof c.gw !== 'string') || (c.res !== undefined && c.res !== true)) throw bad('payload has the wrong shape');
   if (c.exp < nowSeconds) throw new DsError(ErrorCode.TokenExpired, 'stream token has expired');
-  return { sid: c.sid, side: c.side, dev: c.dev, exp: c.exp, jti: c.jti, ...(c.gw === undefined ? {} : { gw: c.gw }) };
+  return { sid: c.sid, side: c.side, dev: c.dev, exp: c.exp, jti: c.jti, ...(c.gw === undefined ? {} : { gw: c.gw }), ...(c.res === true ? { res: true as const } : {}) };
 }

@@ -9,6 +9,8 @@ import { DsError, ErrorCode, isErrorBody } from './errors.js';
 import { MAX_FRAME_BYTES } from './limits.js';
 import { resumingTlsConnect, secureContextFor } from './tls-client.js';
 import { WebSocketDuplex } from './ws-duplex.js';
+import { ResumableStream, type ResumableStreamOptions } from './resumable-stream.js';
+import { DEFAULT_RESUME_BUFFER_BYTES, STREAM_V2_SUBPROTOCOL } from './stream-protocol.js';
 
 export interface ConnectOptions {
   headers: Record<string, string>;
@@ -16,6 +18,8 @@ export interface ConnectOptions {
   ca?: string | Buffer | undefined;
   timeoutMs?: number;
   maxPayload?: number;
+  /** WebSocket subprotocols to offer (stream protocol v2). */
+  protocols?: string[];
 }
 
 function zeroMask(mask: Buffer): void {
@@ -26,7 +30,7 @@ function zeroMask(mask: Buffer): void {
 export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const secureContext = secureContextFor(o.ca);
-    const ws = new WebSocket(url, {
+    const ws = new WebSocket(url, o.protocols ?? [], {
       headers: o.headers,
       ...(secureContext === undefined ? {} : { secureContext }),
       ...(url.startsWith('wss:') ? { createConnection: resumingTlsConnect as unknown as typeof createConnection } : {}),
@@ -69,6 +73,36 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
       });
       res.on('error', () => fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`)));
     });
+  });
+}
+
+/** What a side needs to come back after losing its leg of a v2 stream. */
+export interface ResumeOptions {
+  /** Asks the hub for a new leg (POST /streams/{id}/resume with this side's key). */
+  requestLeg: () => Promise<{ url: string; authToken: string }>;
+  windowMs: number;
+  bufferBytes?: number | undefined;
+  onEvent?: ResumableStreamOptions['onEvent'];
+}
+
+/**
+ * Connects one side of a v2 stream (half-close, resume) to the streaming endpoint. With a peer
+ * that does not speak v2 it behaves as a v1 stream.
+ */
+export async function connectResumableBridge(url: string, authToken: string, ca: string | Buffer | undefined, o: ResumeOptions): Promise<ResumableStream> {
+  const open = (u: string, token: string): Promise<WebSocket> => connectWebSocket(u, { headers: { authorization: `Bearer ${token}` }, ca, protocols: [STREAM_V2_SUBPROTOCOL] });
+  const first = await open(url, authToken);
+  return new ResumableStream(first, {
+    windowMs: o.windowMs,
+    bufferBytes: o.bufferBytes ?? DEFAULT_RESUME_BUFFER_BYTES,
+    reconnect: async () => {
+      const leg = await o.requestLeg();
+      return open(leg.url, leg.authToken);
+    },
+    // The hub says no for good (the stream ended, the key is wrong): stop trying. Throttling,
+    // unavailability and network failures are worth another try within the window.
+    isFatal: (err) => err instanceof DsError && err.status >= 400 && err.status < 500 && err.status !== 429,
+    ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
   });
 }
 

@@ -20,7 +20,8 @@ import { parseDeviceConnectionString, type DeviceConnectionString } from '../../
 import { CONTROL_PROTOCOL_VERSION, decodeControlMessage, encodeControlMessage, type StreamRequestMessage } from '../../shared/control-protocol.js';
 import { DsError } from '../../shared/errors.js';
 import { createSasToken, deviceResource } from '../../shared/sas.js';
-import { connectBridge, connectWebSocket } from '../../shared/ws-connect.js';
+import { connectBridge, connectResumableBridge, connectWebSocket } from '../../shared/ws-connect.js';
+import { postJson } from '../../shared/http-json.js';
 import { backoffDelay } from './backoff.js';
 
 export interface DeviceClientOptions {
@@ -235,7 +236,15 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
       streamName: msg.streamName,
       accept: async () => {
         answer(true);
-        return connectBridge(msg.url, msg.authToken, this.#o.ca);
+        const resume = msg.resume;
+        if (resume === undefined) return connectBridge(msg.url, msg.authToken, this.#o.ca);
+        // A resumable stream: after a lost leg, this side asks the hub for a new one with its key.
+        const base = this.#o.hubUrl.replace(/^ws/, 'http');
+        return connectResumableBridge(msg.url, msg.authToken, this.#o.ca, {
+          windowMs: resume.windowMs,
+          requestLeg: async () =>
+            (await postJson(`${base}/streams/${encodeURIComponent(msg.requestId)}/resume`, { authorization: this.#token().token }, { side: 'device', key: resume.key }, { ca: this.#o.ca })) as { url: string; authToken: string },
+        });
       },
       reject: (reason) => answer(false, reason),
     };

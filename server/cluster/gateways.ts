@@ -44,6 +44,12 @@ export class ClusterGateways implements StreamGateways {
     return { node: chosen.node, url: chosen.url.replace(/^http/, 'ws').replace(/\/+$/, '') };
   }
 
+  locate(node: string): string | undefined {
+    if (node === this.#o.node && this.#o.hasLocal) return this.#o.localUrl;
+    const info = this.#o.nodes.live().get(node);
+    return info !== undefined && info.roles.includes('gateway') ? info.url.replace(/^http/, 'ws').replace(/\/+$/, '') : undefined;
+  }
+
   endpoints(): string[] {
     return this.#o.nodes.withRole('gateway').map((n) => n.url.replace(/^http/, 'ws').replace(/\/+$/, '')).sort();
   }

@@ -14,6 +14,7 @@
  *   ds.term.<stream>.out    publish  terminal-protocol frames   the watched terminal's output (binary; empty: it ended)
  */
 import { z } from 'zod';
+import { streamRequestSchema } from '../../shared/control-protocol.js';
 
 /** NATS subject tokens cannot hold '.', '*', '>' or spaces: ids travel as base64url. */
 export function token(id: string): string {
@@ -38,17 +39,8 @@ export const subjects = {
   termOut: (streamId: string): string => `ds.term.${token(streamId)}.out`,
 } as const;
 
-const streamRequest = z.object({
-  type: z.literal('streamRequest'),
-  requestId: z.string().max(64),
-  streamName: z.string().max(64),
-  url: z.string().max(2048),
-  authToken: z.string().max(2048),
-  expiresAt: z.number(),
-});
-
 /** A stream request for a device, to the node that holds it. */
-export const StreamAsk = z.object({ deviceId: z.string().max(128), message: streamRequest, timeoutMs: z.number().int().min(0).max(120_000) });
+export const StreamAsk = z.object({ deviceId: z.string().max(128), message: streamRequestSchema, timeoutMs: z.number().int().min(0).max(120_000) });
 /** The device's answer, or why there is none. `notHere`: the node does not hold the device (it moved). */
 export const StreamAnswer = z.discriminatedUnion('outcome', [
   z.object({ outcome: z.literal('answer'), accepted: z.boolean(), reason: z.string().max(500).optional() }),

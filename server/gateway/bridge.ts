@@ -10,6 +10,7 @@ import { CloseCode, describeClose } from '../../shared/close-codes.js';
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES } from '../../shared/limits.js';
 import type { StreamSide } from '../../shared/stream-token.js';
 import { closeWithin } from '../../shared/ws-close.js';
+import { STREAM_V2_SUBPROTOCOL, encodeStreamControl } from '../../shared/stream-protocol.js';
 
 export interface BridgeEnd {
   closedBy: StreamSide | 'gateway';
@@ -17,7 +18,23 @@ export interface BridgeEnd {
   reason: string;
   bytesToDevice: number;
   bytesFromDevice: number;
+  /** v2 on both sides and a leg was lost, not closed: the sides come back and the stream goes on. */
+  interrupted: boolean;
 }
+
+/** Legs the endpoint closed itself because a newer leg of the same stream and side arrived. */
+const superseded = new WeakSet<WebSocket>();
+
+/** Ends a bridged pair because a resumed leg arrived: both sides are told to come back (4009). */
+export function supersede(pair: readonly WebSocket[]): void {
+  for (const ws of pair) {
+    superseded.add(ws);
+    closeWithin(ws, CloseCode.PeerInterrupted, 'a newer connection for this stream arrived; resuming', 2000);
+  }
+}
+
+/** Close codes of a lost leg, as opposed to one its side closed on purpose. */
+const LOST = new Set<number>([1001, 1006, 1011, CloseCode.HubShutdown, CloseCode.HeartbeatTimeout, CloseCode.PeerInterrupted]);
 
 /** Sockets the endpoint cut because they stopped answering heartbeats. */
 const heartbeatCut = new WeakSet<WebSocket>();
@@ -28,8 +45,11 @@ export function cutForHeartbeat(ws: WebSocket): void {
   ws.terminate();
 }
 
-/** Pipes `from` into `to`; returns a getter for the bytes forwarded. */
-function pipe(from: WebSocket, to: WebSocket, onProtocolError: () => void): () => number {
+/**
+ * Pipes `from` into `to`; returns a getter for the bytes forwarded. Text frames are v2 control
+ * messages: passed on when both sides speak v2, dropped towards a v1 side, an error from a v1 side.
+ */
+function pipe(from: WebSocket, to: WebSocket, text: 'forward' | 'drop' | 'refuse', onProtocolError: () => void): () => number {
   let forwarded = 0;
   let queued = 0;
   let paused = false;
@@ -41,7 +61,11 @@ function pipe(from: WebSocket, to: WebSocket, onProtocolError: () => void): () =
     }
   };
   from.on('message', (data, isBinary) => {
-    if (!isBinary) return onProtocolError();
+    if (!isBinary) {
+      if (text === 'refuse') return onProtocolError();
+      if (text === 'forward' && to.readyState === to.OPEN) to.send(data as Buffer, { binary: false });
+      return;
+    }
     const buf = data as Buffer;
     forwarded += buf.length;
     if (to.readyState !== to.OPEN) return;
@@ -66,7 +90,15 @@ function forwardClose(code: number, reason: string): [number, string] {
  * Bridges the service and device sockets of one stream until either ends; `onEnd` is called once
  * with who ended it, how, and the byte counts.
  */
-export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: BridgeEnd) => void): void {
+export function bridge(service: WebSocket, device: WebSocket, heartbeatMs: number, onEnd: (end: BridgeEnd) => void): void {
+  const v2 = { service: service.protocol === STREAM_V2_SUBPROTOCOL, device: device.protocol === STREAM_V2_SUBPROTOCOL };
+  const both = v2.service && v2.device;
+  // Each v2 side learns first whether the other speaks v2 too (half-close and resume need both),
+  // and how often this endpoint pings it (so it can tell a silent path from a quiet stream).
+  const hb = Math.max(1, Math.round(heartbeatMs));
+  if (v2.service) service.send(encodeStreamControl({ type: 'peer', v2: v2.device, hb }));
+  if (v2.device) device.send(encodeStreamControl({ type: 'peer', v2: v2.service, hb }));
+  const textFrom = (self: boolean, other: boolean): 'forward' | 'drop' | 'refuse' => (!self ? 'refuse' : other ? 'forward' : 'drop');
   let ended = false;
   // ws closes an oversized frame's sender with 1009 but then reports 1006 locally; remember why.
   const tooBig = new WeakSet<WebSocket>();
@@ -78,8 +110,8 @@ export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: Bridg
   const protocolError = (who: WebSocket) => (): void => {
     who.close(1003, 'stream frames must be binary');
   };
-  const toDevice = pipe(service, device, protocolError(service));
-  const fromDevice = pipe(device, service, protocolError(device));
+  const toDevice = pipe(service, device, textFrom(v2.service, v2.device), protocolError(service));
+  const fromDevice = pipe(device, service, textFrom(v2.device, v2.service), protocolError(device));
   const finish = (side: StreamSide, self: WebSocket, other: WebSocket) => (rawCode: number, reasonBuf: Buffer): void => {
     if (ended) return;
     ended = true;
@@ -88,8 +120,10 @@ export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: Bridg
     const reason = cut
       ? `the ${side} side stopped answering heartbeats`
       : code === CloseCode.MessageTooBig ? 'sent a frame larger than 64 KiB' : reasonBuf.toString('utf8');
-    const [fwdCode, fwdReason] = forwardClose(code, reason);
-    if (other.readyState === other.OPEN || other.readyState === other.CONNECTING) {
+    // A v2 stream whose leg was lost goes on: the other side is told to come back too.
+    const interrupted = both && (superseded.has(self) || LOST.has(code));
+    const [fwdCode, fwdReason] = interrupted ? [CloseCode.PeerInterrupted, `the ${side} side's connection was lost; resuming`] : forwardClose(code, reason);
+    if (!superseded.has(other) && (other.readyState === other.OPEN || other.readyState === other.CONNECTING)) {
       closeWithin(other, fwdCode, fwdReason, 5000);
     }
     onEnd({
@@ -98,6 +132,7 @@ export function bridge(service: WebSocket, device: WebSocket, onEnd: (end: Bridg
       reason: describeClose(code, reason),
       bytesToDevice: toDevice(),
       bytesFromDevice: fromDevice(),
+      interrupted,
     });
   };
   service.on('close', finish('service', service, device));

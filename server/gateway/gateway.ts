@@ -12,7 +12,8 @@ import { DsError, ErrorCode } from '../../shared/errors.js';
 import { MAX_FRAME_BYTES } from '../../shared/limits.js';
 import { verifyStreamToken, type StreamSide } from '../../shared/stream-token.js';
 import type { StreamEnd } from '../store/store.js';
-import { bridge, cutForHeartbeat } from './bridge.js';
+import { bridge, cutForHeartbeat, supersede } from './bridge.js';
+import { STREAM_V2_SUBPROTOCOL } from '../../shared/stream-protocol.js';
 import { ExpiringSet } from './used-tokens.js';
 import { closeWithin } from '../../shared/ws-close.js';
 import type { GatewayControl } from '../hub/stream-broker.js';
@@ -21,6 +22,10 @@ import type { GatewayControl } from '../hub/stream-broker.js';
 export interface StreamReporter {
   opened(streamId: string): void | Promise<void>;
   ended(streamId: string, end: StreamEnd): void | Promise<void>;
+  /** A v2 stream lost a leg (its sides will come back); the bytes the lost legs carried. */
+  interrupted(streamId: string, legBytes: { bytesToDevice: number; bytesFromDevice: number }): void | Promise<void>;
+  /** Both sides of an interrupted v2 stream are connected again. */
+  resumed(streamId: string): void | Promise<void>;
 }
 
 export interface GatewayOptions {
@@ -37,6 +42,8 @@ export interface GatewayOptions {
 interface Waiting {
   deviceId: string;
   side: StreamSide;
+  /** A resumed leg (its stream lost a connection before). */
+  resumed: boolean;
   ws: WebSocket;
   timer: NodeJS.Timeout;
   /** Our own close listener, removed by itself (ws keeps listeners of its own on 'close'). */
@@ -49,7 +56,13 @@ interface Alive {
 
 export class Gateway implements GatewayControl {
   readonly #o: GatewayOptions;
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  readonly #wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+    // A side that offers stream protocol v2 gets it (half-close, resume); others stay v1.
+    handleProtocols: (protocols) => (protocols.has(STREAM_V2_SUBPROTOCOL) ? STREAM_V2_SUBPROTOCOL : false),
+  });
   readonly #usedTokens: ExpiringSet;
   readonly #endedStreams: ExpiringSet;
   readonly #waiting = new Map<string, Waiting>();
@@ -93,26 +106,45 @@ export class Gateway implements GatewayControl {
       throw new DsError(ErrorCode.WrongScope, `stream token is for the streaming endpoint of node "${claims.gw}", not this one; connect to the URL the hub gave`);
     }
     if (this.#usedTokens.has(claims.jti, now)) throw new DsError(ErrorCode.Unauthorized, 'stream token has already been used; tokens are single-use');
-    if (this.#endedStreams.has(streamId, now)) throw new DsError(ErrorCode.StreamNotFound, 'this stream has already ended; initiate a new one');
+    const resumed = claims.res === true;
+    // A resumed leg's stream lost its connections here before; the hub vouched that it goes on.
+    if (!resumed && this.#endedStreams.has(streamId, now)) throw new DsError(ErrorCode.StreamNotFound, 'this stream has already ended; initiate a new one');
     const waiting = this.#waiting.get(streamId);
-    if (waiting !== undefined && waiting.side === claims.side) {
+    if (!resumed && waiting !== undefined && waiting.side === claims.side) {
       throw new DsError(ErrorCode.WrongScope, `the ${claims.side} side of this stream is already connected`);
     }
-    if (this.#open.has(streamId)) throw new DsError(ErrorCode.WrongScope, 'this stream is already connected');
+    if (!resumed && this.#open.has(streamId)) throw new DsError(ErrorCode.WrongScope, 'this stream is already connected');
     if (!this.#usedTokens.add(claims.jti, (claims.exp + 1) * 1000, now)) {
       throw new DsError(ErrorCode.Unauthorized, 'stream token has already been used; tokens are single-use');
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#attach(ws, streamId, claims.side, claims.dev, claims.exp));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#attach(ws, streamId, claims.side, claims.dev, claims.exp, resumed));
   }
 
-  #attach(ws: WebSocket, streamId: string, side: StreamSide, deviceId: string, exp: number): void {
+  /**
+   * A resumed leg arrived: whatever this endpoint still holds of its stream is stale. A bridged
+   * pair is ended (both sides told to come back) and a waiting leg of the same side replaced.
+   */
+  #clearForResume(streamId: string, side: StreamSide): void {
+    const pair = this.#open.get(streamId);
+    if (pair !== undefined) supersede(pair);
+    const w = this.#waiting.get(streamId);
+    if (w !== undefined && w.side === side) {
+      clearTimeout(w.timer);
+      this.#waiting.delete(streamId);
+      w.ws.removeListener('close', w.onClose);
+      closeWithin(w.ws, CloseCode.PeerInterrupted, 'a newer connection of this side arrived', 2000);
+    }
+  }
+
+  #attach(ws: WebSocket, streamId: string, side: StreamSide, deviceId: string, exp: number, resumed: boolean): void {
+    if (resumed) this.#clearForResume(streamId, side);
     ws.on('error', () => undefined);
     const alive: Alive = { alive: true };
     this.#liveness.set(ws, alive);
     ws.on('pong', () => { alive.alive = true; });
     ws.on('message', () => { alive.alive = true; });
     const peer = this.#waiting.get(streamId);
-    if (peer === undefined) {
+    if (peer === undefined || this.#open.has(streamId)) {
       // First side: hold it, unread, until the other arrives or the handshake deadline passes.
       ws.pause();
       const timer = setTimeout(() => {
@@ -120,7 +152,9 @@ export class Gateway implements GatewayControl {
         // Read again so the peer's closing reply arrives (a paused socket would wait 30 s for it).
         ws.resume();
         ws.close(CloseCode.HandshakeTimeout, 'the other side did not connect in time');
-        this.#end(streamId, { closedBy: 'gateway', closeCode: CloseCode.HandshakeTimeout, reason: 'handshakeTimeout: the other side did not connect in time', bytesToDevice: 0, bytesFromDevice: 0 });
+        // A resumed leg whose peer did not come back yet: the stream may still resume (its side
+        // retries within the resume window; the hub ends it after that). A fresh one has failed.
+        if (!resumed) this.#end(streamId, { closedBy: 'gateway', closeCode: CloseCode.HandshakeTimeout, reason: 'handshakeTimeout: the other side did not connect in time', bytesToDevice: 0, bytesFromDevice: 0 });
       }, Math.max(0, (exp + 1) * 1000 - Date.now()));
       timer.unref();
       const onClose = (code: number, reason: Buffer): void => {
@@ -128,10 +162,11 @@ export class Gateway implements GatewayControl {
         if (w?.ws !== ws) return;
         clearTimeout(w.timer);
         this.#waiting.delete(streamId);
+        if (resumed) return;
         this.#end(streamId, { closedBy: side, closeCode: code, reason: `closed before the other side connected (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`, bytesToDevice: 0, bytesFromDevice: 0 });
       };
       ws.once('close', onClose);
-      this.#waiting.set(streamId, { deviceId, side, ws, timer, onClose });
+      this.#waiting.set(streamId, { deviceId, side, resumed, ws, timer, onClose });
       return;
     }
     clearTimeout(peer.timer);
@@ -139,12 +174,19 @@ export class Gateway implements GatewayControl {
     peer.ws.removeListener('close', peer.onClose);
     const service = side === 'service' ? ws : peer.ws;
     const device = side === 'device' ? ws : peer.ws;
-    this.#open.set(streamId, [service, device]);
-    this.#opened(streamId);
-    bridge(service, device, (end) => {
-      this.#open.delete(streamId);
+    const pair: [WebSocket, WebSocket] = [service, device];
+    this.#open.set(streamId, pair);
+    if (resumed || peer.resumed) this.#report(streamId, 'resumed', () => this.#o.reporter.resumed(streamId));
+    else this.#opened(streamId);
+    bridge(service, device, this.#o.heartbeatIntervalMs, (end) => {
+      if (this.#open.get(streamId) === pair) this.#open.delete(streamId);
       const aborted = this.#aborted.get(streamId);
       this.#aborted.delete(streamId);
+      if (end.interrupted && aborted === undefined) {
+        const legBytes = { bytesToDevice: end.bytesToDevice, bytesFromDevice: end.bytesFromDevice };
+        this.#report(streamId, 'interruption', () => this.#o.reporter.interrupted(streamId, legBytes));
+        return;
+      }
       this.#end(streamId, aborted === undefined ? end : { ...end, closedBy: 'hub', closeCode: aborted.code, reason: aborted.reason });
     });
     if (peer.ws.readyState !== peer.ws.OPEN) {
@@ -161,6 +203,12 @@ export class Gateway implements GatewayControl {
       .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its end: ${String(err)}`));
   }
 
+  #report(streamId: string, what: string, send: () => void | Promise<void>): void {
+    Promise.resolve()
+      .then(send)
+      .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its ${what}: ${String(err)}`));
+  }
+
   #opened(streamId: string): void {
     Promise.resolve()
       .then(() => this.#o.reporter.opened(streamId))
@@ -175,6 +223,9 @@ export class Gateway implements GatewayControl {
       // window is closed has our ping queued behind data: both are flow control, not death.
       if (ws.isPaused || ws.bufferedAmount > 0) {
         a.alive = true;
+        // A v2 side listens for our pings to tell a dead path from a quiet one: one we stopped
+        // reading still gets them while our sends to it flow.
+        if (ws.bufferedAmount === 0 && ws.protocol !== '') ws.ping();
         continue;
       }
       if (!a.alive) {

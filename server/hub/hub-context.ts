@@ -1,5 +1,6 @@
 /** What the hub's route handlers share. */
-import type { Store } from '../store/store.js';
+import type { StreamRecord, Store } from '../store/store.js';
+import type { StreamClaims } from '../../shared/stream-token.js';
 import type { Authenticator } from './auth.js';
 import type { DeviceConnections } from './device-connections.js';
 import type { DeviceFeed } from './device-feed.js';
@@ -23,5 +24,9 @@ export interface HubContext {
    * also ends its live streams (device disabled or deleted).
    */
   revoke(deviceId: string, code: number, reason: string, streamReason: string | undefined): Promise<void>;
+  /** The endpoint a resumed stream meets at: its own if that node is alive, else another (moved in the store). */
+  resumeGateway(stream: StreamRecord): Promise<{ node: string; url: string }>;
+  /** Signs a stream token with the hub's secret. */
+  signToken(claims: Omit<StreamClaims, 'jti'>): string;
   log: (line: string) => void;
 }

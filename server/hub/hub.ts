@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { parseSasToken } from '../../shared/sas.js';
+import { signStreamToken } from '../../shared/stream-token.js';
 import { sendError } from '../http/respond.js';
 import { rejectUpgrade, refuseBrowserOrigin } from '../http/upgrade.js';
 import { Router } from '../http/router.js';
@@ -68,6 +69,8 @@ export function gatewayReportKey(tokenSecret: Buffer): Buffer {
 /** How often a failed presence write is retried as a whole-node sync, and how often one runs anyway. */
 const PRESENCE_CHECK_MS = 3000;
 const PRESENCE_RESYNC_MS = 60_000;
+/** How often interrupted streams past their resume window are ended. */
+const RESUME_SWEEP_MS = 2000;
 
 export async function createHub(o: HubOptions): Promise<Hub> {
   // Read at scrape time, after the broker below exists.
@@ -137,6 +140,11 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       });
   }, PRESENCE_CHECK_MS);
   presenceSync.unref();
+  // Resumable streams interrupted past their window end (on every node; the update is idempotent).
+  const resumeSweep = setInterval(() => {
+    broker.endResumeTimeouts(Date.now()).catch(() => undefined);
+  }, RESUME_SWEEP_MS);
+  resumeSweep.unref();
 
   const dropDevice = o.dropDevice ?? ((local, deviceId, code, reason) => {
     local.disconnect(deviceId, code, reason);
@@ -151,6 +159,19 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     feed,
     streamingEndpoints: () => o.gateways.endpoints().map((u) => u.replace(/^ws/, 'http')),
     gatewayReportKey: gatewayReportKey(o.tokenSecret),
+    async resumeGateway(stream) {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const current = attempt === 0 ? stream : await o.store.streams.get(stream.id);
+        if (current === undefined) break;
+        const url = current.gatewayNode === null ? undefined : o.gateways.locate(current.gatewayNode);
+        if (url !== undefined && current.gatewayNode !== null) return { node: current.gatewayNode, url };
+        // Its endpoint's node is gone: both sides meet at another; the first to ask moves it.
+        const next = o.gateways.pick();
+        if (await o.store.streams.moveGateway(current.id, current.gatewayNode, next.node)) return next;
+      }
+      throw new DsError(ErrorCode.RoleUnavailable, 'no streaming endpoint can take the stream right now; retry shortly', { retryAfterSeconds: 2 });
+    },
+    signToken: (claims) => signStreamToken(o.tokenSecret, claims),
     async revoke(deviceId, code, reason, streamReason) {
       await dropDevice(connections, deviceId, code, reason);
       if (streamReason !== undefined) await broker.endDeviceStreams(deviceId, streamReason);
@@ -207,6 +228,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     },
     close() {
       clearInterval(presenceSync);
+      clearInterval(resumeSweep);
       connections.close();
       broker.close();
       feed.close();

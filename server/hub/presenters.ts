@@ -3,7 +3,7 @@
  * registry API does) only for callers whose policy has RegistryRead or RegistryWrite; RegistryView
  * gets the same shape with null keys. Nothing else carries a key.
  */
-import type { DeviceRecord, StreamRecord } from '../store/store.js';
+import type { DeviceRecord, StreamInterruption, StreamRecord } from '../store/store.js';
 
 const NEVER = '0001-01-01T00:00:00Z';
 
@@ -54,5 +54,14 @@ export function presentStream(s: StreamRecord): Record<string, unknown> {
     closeCode: s.closeCode,
     bytesToDevice: s.bytesToDevice,
     bytesFromDevice: s.bytesFromDevice,
+    resumable: s.resumable,
+    interruptions: s.interruptions,
+    resumes: s.resumes,
+    interruptedAt: iso(s.interruptedAt),
   };
+}
+
+/** One interruption of a resumable stream (GET /streams/{id}). */
+export function presentInterruption(i: StreamInterruption): Record<string, unknown> {
+  return { interruptedAt: iso(i.interruptedAt), resumedAt: iso(i.resumedAt) };
 }

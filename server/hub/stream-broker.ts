@@ -12,7 +12,7 @@
  * What this node keeps in memory is only what it started: the handshake deadline of the streams it
  * initiated.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { CloseCode } from '../../shared/close-codes.js';
 import type { StreamRequestMessage, StreamResponseMessage } from '../../shared/control-protocol.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
@@ -29,10 +29,12 @@ export interface InitiateRequest {
   operator: string | null;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
+  /** Asked for a resumable (v2) stream, with this resume window. */
+  resumeWindowMs?: number | undefined;
 }
 
 export type InitiateResult =
-  | { accepted: true; streamId: string; url: string; authToken: string }
+  | { accepted: true; streamId: string; url: string; authToken: string; /** The service side's resume key (resumable streams). */ resumeKey?: string | undefined }
   | { accepted: false; streamId: string; reason: string };
 
 export type RequestOutcome = StreamResponseMessage | 'timeout' | 'disconnected';
@@ -55,6 +57,8 @@ export interface GatewayControl {
 export interface StreamGateways {
   /** The node whose endpoint carries a new stream, and its `wss://` base URL. */
   pick(): { node: string; url: string };
+  /** The `wss://` base of `node`'s endpoint when it is alive, else undefined. */
+  locate(node: string): string | undefined;
   /** The `wss://` bases of every endpoint that may carry streams now. */
   endpoints(): string[];
   /** Asks `node`'s endpoint to close a stream. */
@@ -89,6 +93,16 @@ interface Pending {
   state: 'pending' | 'accepted';
   gatewayNode: string | undefined;
   timer: NodeJS.Timeout | undefined;
+}
+
+/** A side's resume key: 192 random bits, base64url. */
+function newResumeKey(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** What the store keeps of a resume key. */
+export function hashResumeKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
 }
 
 /** How long the hub waits for a streaming endpoint's end report after asking it to abort. */
@@ -126,7 +140,11 @@ export class StreamBroker {
     const streamId = randomUUID();
     const createdAt = Date.now();
     const deadline = createdAt + this.#o.handshakeTimeoutMs;
-    await store.streams.create({ id: streamId, deviceId: req.deviceId, streamName: req.streamName, initiator: req.initiator, operator: req.operator, createdAt, node: this.#o.node });
+    // A resumable stream: one key per side, kept hashed; each side presents its own to come back.
+    const keys = req.resumeWindowMs === undefined ? undefined : { service: newResumeKey(), device: newResumeKey() };
+    const resume = keys === undefined || req.resumeWindowMs === undefined ? undefined
+      : { windowMs: req.resumeWindowMs, serviceKeyHash: hashResumeKey(keys.service), deviceKeyHash: hashResumeKey(keys.device) };
+    await store.streams.create({ id: streamId, deviceId: req.deviceId, streamName: req.streamName, initiator: req.initiator, operator: req.operator, createdAt, node: this.#o.node, resume });
 
     const device = await store.devices.get(req.deviceId);
     if (device === undefined) {
@@ -160,7 +178,10 @@ export class StreamBroker {
     const url = `${gateway.url}/bridges/${streamId}`;
     const answer = await devices.request(
       req.deviceId,
-      { type: 'streamRequest', requestId: streamId, streamName: req.streamName, url, authToken: deviceToken, expiresAt: deadline },
+      {
+        type: 'streamRequest', requestId: streamId, streamName: req.streamName, url, authToken: deviceToken, expiresAt: deadline,
+        ...(keys === undefined || resume === undefined ? {} : { resume: { key: keys.device, windowMs: resume.windowMs } }),
+      },
       Math.max(0, Math.min(req.responseTimeoutMs, deadline - Date.now())),
     );
     if (answer === 'disconnected') {
@@ -191,7 +212,7 @@ export class StreamBroker {
     p.gatewayNode = gateway.node;
     p.timer = setTimeout(() => void this.#handshakeTimeout(streamId), Math.max(0, deadline - Date.now()));
     p.timer.unref();
-    return { accepted: true, streamId, url, authToken: serviceToken };
+    return { accepted: true, streamId, url, authToken: serviceToken, ...(keys === undefined ? {} : { resumeKey: keys.service }) };
   }
 
   async #handshakeTimeout(streamId: string): Promise<void> {
@@ -228,6 +249,34 @@ export class StreamBroker {
       this.#o.metrics.streamBytes.inc({ direction: 'toDevice' }, end.bytesToDevice);
       this.#o.metrics.streamBytes.inc({ direction: 'fromDevice' }, end.bytesFromDevice);
     }
+  }
+
+  /** A resumable stream lost its legs at an endpoint (its sides come back). */
+  async interrupted(streamId: string, legBytes: { bytesToDevice: number; bytesFromDevice: number }): Promise<void> {
+    if (await this.#o.store.streams.interrupted(streamId, Date.now(), legBytes)) {
+      this.#o.metrics.streamBytes.inc({ direction: 'toDevice' }, legBytes.bytesToDevice);
+      this.#o.metrics.streamBytes.inc({ direction: 'fromDevice' }, legBytes.bytesFromDevice);
+    }
+  }
+
+  /**
+   * Ends the resumable streams interrupted past their resume window (ResumeTimeout), and closes a
+   * leg still waiting for its other side at a streaming endpoint so that side learns it at once.
+   * Safe on every node at once: each stream is ended by exactly one call.
+   */
+  async endResumeTimeouts(now: number): Promise<number> {
+    const ended = await this.#o.store.streams.endResumeTimeouts(now);
+    for (const s of ended) {
+      this.#o.log(`stream ${s.id}: ${s.reason}`);
+      this.#o.throttle.release(s.id);
+      if (s.gatewayNode !== null) this.#o.gateways.abort(s.gatewayNode, s.id, CloseCode.ResumeTimeout, s.reason);
+    }
+    return ended.length;
+  }
+
+  /** Both sides of an interrupted stream are connected again. */
+  async resumed(streamId: string): Promise<void> {
+    await this.#o.store.streams.resumed(streamId, Date.now());
   }
 
   /**

@@ -11,7 +11,13 @@ import { readJson, sendJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { STREAM_RESULTS, type StreamResult } from '../store/store.js';
 import type { HubContext } from './hub-context.js';
-import { presentStream } from './presenters.js';
+import { presentInterruption, presentStream } from './presenters.js';
+import { hashResumeKey } from './stream-broker.js';
+import { DEFAULT_RESUME_WINDOW_MS, MAX_RESUME_WINDOW_MS } from '../../shared/stream-protocol.js';
+import { timingSafeEqual } from 'node:crypto';
+
+/** How long a resume token is good for: a side connects with it at once. */
+const RESUME_TOKEN_TTL_SECONDS = 60;
 
 /** Header a trusted service (the console's BFF) sets to name the operator it acts for. */
 export const OPERATOR_HEADER = 'x-devicestreams-operator';
@@ -45,7 +51,28 @@ const gatewayEvent = z.discriminatedUnion('event', [
     bytesToDevice: z.number().int().nonnegative(),
     bytesFromDevice: z.number().int().nonnegative(),
   }),
+  z.object({ event: z.literal('interrupted'), bytesToDevice: z.number().int().nonnegative(), bytesFromDevice: z.number().int().nonnegative() }),
+  z.object({ event: z.literal('resumed') }),
 ]);
+
+const resumeBody = z.object({ side: z.enum(['service', 'device']), key: z.string().min(16).max(100) });
+
+/** Header a client sets to ask for a resumable (v2) stream; its value is the resume window in seconds (or "true"). */
+export const RESUMABLE_HEADER = 'x-devicestreams-resumable';
+/** Header of the answer that carries the service side's resume key. */
+export const RESUME_KEY_HEADER = 'x-devicestreams-resume-key';
+
+function resumeWindow(value: string | string[] | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = (Array.isArray(value) ? value[0] : value)?.trim().toLowerCase() ?? '';
+  if (text === 'false' || text === '0' || text === '') return undefined;
+  if (text === 'true') return DEFAULT_RESUME_WINDOW_MS;
+  const secs = Number(text);
+  if (!Number.isFinite(secs) || secs < 1 || secs * 1000 > MAX_RESUME_WINDOW_MS) {
+    throw new DsError(ErrorCode.ArgumentInvalid, `header ${RESUMABLE_HEADER} must be "true" or a resume window of 1 to ${MAX_RESUME_WINDOW_MS / 1000} seconds`);
+  }
+  return Math.round(secs * 1000);
+}
 
 export function addStreamRoutes(router: Router, hub: HubContext): void {
   const { auth, broker, store } = hub;
@@ -62,8 +89,9 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     const responseTimeoutMs = timeoutHeader(req.headers['iothub-streaming-response-timeout-in-seconds'], 'iothub-streaming-response-timeout-in-seconds');
     const op = req.headers[OPERATOR_HEADER];
     const operator = typeof op === 'string' && op !== '' ? op.slice(0, 128) : null;
+    const resumeWindowMs = resumeWindow(req.headers[RESUMABLE_HEADER]);
     req.resume();
-    const result = await broker.initiate({ deviceId, streamName, initiator: principal.policy, operator, connectTimeoutMs, responseTimeoutMs });
+    const result = await broker.initiate({ deviceId, streamName, initiator: principal.policy, operator, connectTimeoutMs, responseTimeoutMs, resumeWindowMs });
     const headers: Record<string, string> = {
       'iothub-streaming-is-accepted': result.accepted ? 'True' : 'False',
       'x-devicestreams-stream-id': result.streamId,
@@ -71,6 +99,7 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     if (result.accepted) {
       headers['iothub-streaming-url'] = result.url;
       headers['iothub-streaming-auth-token'] = result.authToken;
+      if (result.resumeKey !== undefined) headers[RESUME_KEY_HEADER] = result.resumeKey;
       sendJson(res, 200, { streamId: result.streamId, isAccepted: true }, headers);
     } else {
       sendJson(res, 200, { streamId: result.streamId, isAccepted: false, reason: result.reason }, headers);
@@ -111,7 +140,41 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     await auth.service(req.headers.authorization, ['ServiceConnect', 'RegistryRead', 'RegistryView']);
     const s = await store.streams.get(params.id as string);
     if (s === undefined) throw new DsError(ErrorCode.StreamNotFound, `stream "${params.id}" is not in the log`);
-    sendJson(res, 200, presentStream(s));
+    const interruptions = s.interruptions > 0 ? (await store.streams.interruptionsOf(s.id, 100)).map(presentInterruption) : [];
+    sendJson(res, 200, { ...presentStream(s), interruptionLog: interruptions });
+  });
+
+  /**
+   * A side of a resumable stream lost its leg and comes back: with its resume key (and the
+   * service's or the device's own credentials) it gets a new single-use token for the endpoint
+   * that carries the stream now — the same one, or another when that node is gone.
+   */
+  router.add('POST', '/streams/:id/resume', async ({ req, res, params }) => {
+    const parsed = resumeBody.safeParse(await readJson(req));
+    if (!parsed.success) throw new DsError(ErrorCode.InvalidRequest, `invalid resume request: ${parsed.error.issues[0]?.message ?? ''}`);
+    const { side, key } = parsed.data;
+    const id = params.id as string;
+    const s = await store.streams.get(id);
+    if (s === undefined) throw new DsError(ErrorCode.StreamNotFound, `stream "${id}" is not in the log`);
+    if (side === 'service') await auth.service(req.headers.authorization, ['ServiceConnect']);
+    else await auth.device(req.headers.authorization, s.deviceId);
+    const hash = await store.streams.resumeKeyHash(id, side);
+    const given = Buffer.from(hashResumeKey(key), 'hex');
+    if (hash === undefined || given.length !== 32 || !timingSafeEqual(given, Buffer.from(hash, 'hex'))) {
+      throw new DsError(ErrorCode.Unauthorized, `the resume key does not match this stream's ${side} side`);
+    }
+    const now = Date.now();
+    if (s.interruptedAt !== null && s.interruptedAt + s.resumeWindowMs < now) await broker.endResumeTimeouts(now);
+    const current = await store.streams.get(id);
+    if (current === undefined || current.state === 'ended') {
+      throw new DsError(ErrorCode.StreamNotFound, `stream "${id}" has ended (${current?.reason ?? 'gone'}); initiate a new one`);
+    }
+    if (current.state === 'pending') throw new DsError(ErrorCode.InvalidRequest, `stream "${id}" was never accepted; nothing to resume`);
+    const gateway = await hub.resumeGateway(current);
+    await store.streams.interrupted(id, now, { bytesToDevice: 0, bytesFromDevice: 0 });
+    const exp = Math.ceil(now / 1000) + RESUME_TOKEN_TTL_SECONDS;
+    const authToken = hub.signToken({ sid: id, side, dev: current.deviceId, exp, gw: gateway.node, res: true });
+    sendJson(res, 200, { url: `${gateway.url}/bridges/${id}`, authToken });
   });
 
   // A streaming endpoint running as its own process reports stream events here.
@@ -120,8 +183,11 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     const parsed = gatewayEvent.safeParse(await readJson(req));
     if (!parsed.success) throw new DsError(ErrorCode.InvalidRequest, `invalid stream event: ${parsed.error.issues[0]?.message ?? ''}`);
     const e = parsed.data;
-    if (e.event === 'opened') await broker.opened(params.id as string);
-    else await broker.ended(params.id as string, e);
+    const id = params.id as string;
+    if (e.event === 'opened') await broker.opened(id);
+    else if (e.event === 'interrupted') await broker.interrupted(id, e);
+    else if (e.event === 'resumed') await broker.resumed(id);
+    else await broker.ended(id, e);
     res.writeHead(204).end();
   });
 }

@@ -11,7 +11,9 @@ import { parseServiceConnectionString, type ServiceConnectionString } from '../.
 import { DsError, ErrorCode, isErrorBody } from '../../shared/errors.js';
 import { createSasToken } from '../../shared/sas.js';
 import { cachedLookup, secureContextFor } from '../../shared/tls-client.js';
-import { connectBridge } from '../../shared/ws-connect.js';
+import { connectBridge, connectResumableBridge, type ResumeOptions } from '../../shared/ws-connect.js';
+import type { ResumableStream } from '../../shared/resumable-stream.js';
+import { DEFAULT_RESUME_WINDOW_MS, MAX_RESUME_BUFFER_BYTES, MIN_RESUME_BUFFER_BYTES } from '../../shared/stream-protocol.js';
 import type { WebSocketDuplex } from '../../shared/ws-duplex.js';
 
 export interface ServiceClientOptions {
@@ -94,6 +96,12 @@ export interface InitiateOptions {
   responseTimeoutSeconds?: number;
   /** Recorded as the operator of this stream (overrides the client's option). */
   operator?: string | undefined;
+  /**
+   * Ask for a v2 stream: half-close, and resume after a lost connection (hub or endpoint restart,
+   * network cut) within the window (default 120 s, at most 600 s), keeping at most `bufferBytes`
+   * unacknowledged (default 4 MiB, 64 KiB to 16 MiB). A device whose agent does not speak v2 gets a v1 stream.
+   */
+  resumable?: boolean | { windowSeconds?: number; bufferBytes?: number; onEvent?: ResumeOptions['onEvent'] } | undefined;
 }
 
 /** The device answered the stream request with no; `reason` is its words. */
@@ -109,9 +117,8 @@ export class StreamRejectedError extends Error {
   }
 }
 
-export interface ServiceStream extends WebSocketDuplex {
-  streamId?: string;
-}
+/** A stream as the service side holds it: v1 (WebSocketDuplex), or v2 with half-close and resume. */
+export type ServiceStream = (WebSocketDuplex | ResumableStream) & { streamId?: string };
 
 interface HttpAnswer {
   status: number;
@@ -303,11 +310,18 @@ export class ServiceClient {
   async initiateStream(deviceId: string, streamName: string, options: InitiateOptions = {}): Promise<ServiceStream> {
     const connect = options.connectTimeoutSeconds ?? 60;
     const response = options.responseTimeoutSeconds ?? 60;
+    const resume = options.resumable === undefined || options.resumable === false ? undefined : options.resumable === true ? {} : options.resumable;
+    const windowMs = resume === undefined ? undefined : Math.round((resume.windowSeconds ?? DEFAULT_RESUME_WINDOW_MS / 1000) * 1000);
+    const buffer = resume?.bufferBytes;
+    if (buffer !== undefined && !(Number.isInteger(buffer) && buffer >= MIN_RESUME_BUFFER_BYTES && buffer <= MAX_RESUME_BUFFER_BYTES)) {
+      throw new DsError(ErrorCode.ArgumentInvalid, `resumable.bufferBytes must be a whole number of bytes from ${MIN_RESUME_BUFFER_BYTES} to ${MAX_RESUME_BUFFER_BYTES}`);
+    }
     const r = await this.call('POST', `/twins/${segment(deviceId)}/streams/${segment(streamName)}?api-version=2021-04-12`, {
       headers: {
         'iothub-streaming-connect-timeout-in-seconds': String(connect),
         'iothub-streaming-response-timeout-in-seconds': String(response),
         ...(options.operator === undefined ? {} : { 'x-devicestreams-operator': options.operator }),
+        ...(windowMs === undefined ? {} : { 'x-devicestreams-resumable': String(windowMs / 1000) }),
       },
       timeoutMs: (connect + response + 15) * 1000,
     });
@@ -319,7 +333,15 @@ export class ServiceClient {
     const url = r.headers['iothub-streaming-url'];
     const token = r.headers['iothub-streaming-auth-token'];
     if (typeof url !== 'string' || typeof token !== 'string') throw new DsError(ErrorCode.InternalError, 'hub accepted the stream but sent no URL or token');
-    const stream: ServiceStream = await connectBridge(url, token, this.#o.ca);
+    const key = r.headers['x-devicestreams-resume-key'];
+    const stream: ServiceStream = windowMs !== undefined && typeof key === 'string'
+      ? await connectResumableBridge(url, token, this.#o.ca, {
+        windowMs,
+        bufferBytes: resume?.bufferBytes,
+        requestLeg: async () => (await this.call('POST', `/streams/${segment(streamId)}/resume`, { body: { side: 'service', key }, timeoutMs: 15_000 })).body as { url: string; authToken: string },
+        ...(resume?.onEvent === undefined ? {} : { onEvent: resume.onEvent }),
+      })
+      : await connectBridge(url, token, this.#o.ca);
     stream.streamId = streamId;
     return stream;
   }

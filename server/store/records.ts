@@ -101,6 +101,36 @@ export interface StreamRecord {
   node: string;
   /** The node whose streaming endpoint carries the stream, once accepted. */
   gatewayNode: string | null;
+  /** A v2 stream whose sides come back after losing their connections, within `resumeWindowMs`. */
+  resumable: boolean;
+  resumeWindowMs: number;
+  /** While interrupted: since when. */
+  interruptedAt: number | null;
+  /** How often it was interrupted, and resumed. */
+  interruptions: number;
+  resumes: number;
+}
+
+/** One interruption of a resumable stream. */
+export interface StreamInterruption {
+  interruptedAt: number;
+  /** When both sides were connected again; null while interrupted (or if it never resumed). */
+  resumedAt: number | null;
+}
+
+/** A resumable stream the hub ended because it was not resumed in time. */
+export interface TimedOutStream {
+  id: string;
+  /** The node whose streaming endpoint may still hold a leg of it, waiting. */
+  gatewayNode: string | null;
+  reason: string;
+}
+
+/** What a resumable stream keeps to check its sides when they come back (SHA-256 of each key). */
+export interface StreamResumeKeys {
+  windowMs: number;
+  serviceKeyHash: string;
+  deviceKeyHash: string;
 }
 
 export interface NewStream {
@@ -111,6 +141,8 @@ export interface NewStream {
   operator: string | null;
   createdAt: number;
   node: string;
+  /** For a resumable (v2) stream. */
+  resume?: StreamResumeKeys | undefined;
 }
 
 export interface StreamQuery {

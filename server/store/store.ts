@@ -19,6 +19,8 @@ import type {
   RecordingRow,
   Session,
   StreamEnd,
+  StreamInterruption,
+  TimedOutStream,
   StreamQuery,
   StreamRecord,
   StreamResult,
@@ -90,6 +92,21 @@ export interface StreamRepository {
   countLive(deviceId?: string): Promise<number>;
   /** A device's streams not yet ended. */
   liveFor(deviceId: string): Promise<StreamRecord[]>;
+  /** The SHA-256 of a side's resume key, when the stream is resumable. */
+  resumeKeyHash(id: string, side: 'service' | 'device'): Promise<string | undefined>;
+  /**
+   * A resumable stream lost its connections: it is interrupted from `at` (unless it already is),
+   * and the bytes the lost legs carried are added to its counts. False when it has ended.
+   */
+  interrupted(id: string, at: number, legBytes: { bytesToDevice: number; bytesFromDevice: number }): Promise<boolean>;
+  /** Both sides are connected again. */
+  resumed(id: string, at: number): Promise<void>;
+  /** Ends the streams interrupted longer than their resume window; returns those this call ended. */
+  endResumeTimeouts(now: number): Promise<TimedOutStream[]>;
+  /** The interruptions of a stream, oldest first (at most `limit`). */
+  interruptionsOf(id: string, limit: number): Promise<StreamInterruption[]>;
+  /** Moves a stream to another node's streaming endpoint if it is still on `from`; false if another move won. */
+  moveGateway(id: string, from: string | null, to: string): Promise<boolean>;
   /** Newest first. */
   list(q: StreamQuery): Promise<StreamRecord[]>;
 }

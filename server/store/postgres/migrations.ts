@@ -127,6 +127,17 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX terminal_sessions_operator ON terminal_sessions (operator_id, created_at DESC);
    CREATE INDEX terminal_sessions_node ON terminal_sessions (node) WHERE attached;
    CREATE INDEX terminal_sessions_expiry ON terminal_sessions (expires_at) WHERE expires_at IS NOT NULL;`,
+  // Resumable (v2) streams: their sides' resume keys (hashed), the window, and each interruption.
+  `ALTER TABLE streams ADD COLUMN resumable BOOLEAN NOT NULL DEFAULT false;
+   ALTER TABLE streams ADD COLUMN resume_window_ms BIGINT NOT NULL DEFAULT 0;
+   ALTER TABLE streams ADD COLUMN service_resume_hash TEXT;
+   ALTER TABLE streams ADD COLUMN device_resume_hash TEXT;
+   ALTER TABLE streams ADD COLUMN interrupted_at BIGINT;
+   ALTER TABLE streams ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE streams ADD COLUMN resumes INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX streams_interrupted ON streams (interrupted_at) WHERE interrupted_at IS NOT NULL;
+   CREATE TABLE stream_interruptions (stream_id TEXT NOT NULL, interrupted_at BIGINT NOT NULL, resumed_at BIGINT);
+   CREATE INDEX stream_interruptions_stream ON stream_interruptions (stream_id, interrupted_at);`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */

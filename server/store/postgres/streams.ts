@@ -1,5 +1,5 @@
 /** The stream log in PostgreSQL. */
-import type { ClosedBy, NewStream, StreamEnd, StreamQuery, StreamRecord, StreamResult, StreamState } from '../records.js';
+import type { ClosedBy, NewStream, StreamEnd, StreamInterruption, StreamQuery, StreamRecord, StreamResult, StreamState, TimedOutStream } from '../records.js';
 import type { StreamRepository } from '../store.js';
 import type { Database } from './pool.js';
 
@@ -22,6 +22,11 @@ interface Row {
   bytes_from_device: number;
   node: string;
   gateway_node: string | null;
+  resumable: boolean;
+  resume_window_ms: number;
+  interrupted_at: number | null;
+  interruptions: number;
+  resumes: number;
 }
 
 function fromRow(r: Row): StreamRecord {
@@ -44,6 +49,11 @@ function fromRow(r: Row): StreamRecord {
     bytesFromDevice: r.bytes_from_device,
     node: r.node,
     gatewayNode: r.gateway_node,
+    resumable: r.resumable,
+    resumeWindowMs: r.resume_window_ms,
+    interruptedAt: r.interrupted_at,
+    interruptions: r.interruptions,
+    resumes: r.resumes,
   };
 }
 
@@ -56,9 +66,62 @@ export class PgStreams implements StreamRepository {
 
   async create(s: NewStream): Promise<void> {
     await this.#db.query(
-      "INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at, node) VALUES ($1,$2,$3,$4,$5,'pending',$6,$7)",
-      [s.id, s.deviceId, s.streamName, s.initiator, s.operator, s.createdAt, s.node],
+      `INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at, node, resumable, resume_window_ms, service_resume_hash, device_resume_hash)
+       VALUES ($1,$2,$3,$4,$5,'pending',$6,$7,$8,$9,$10,$11)`,
+      [s.id, s.deviceId, s.streamName, s.initiator, s.operator, s.createdAt, s.node, s.resume !== undefined, s.resume?.windowMs ?? 0, s.resume?.serviceKeyHash ?? null, s.resume?.deviceKeyHash ?? null],
     );
+  }
+
+  async resumeKeyHash(id: string, side: 'service' | 'device'): Promise<string | undefined> {
+    const [r] = await this.#db.rows<{ s: string | null; d: string | null; resumable: boolean }>('SELECT service_resume_hash AS s, device_resume_hash AS d, resumable FROM streams WHERE id = $1', [id]);
+    if (r === undefined || !r.resumable) return undefined;
+    return (side === 'service' ? r.s : r.d) ?? undefined;
+  }
+
+  interrupted(id: string, at: number, legBytes: { bytesToDevice: number; bytesFromDevice: number }): Promise<boolean> {
+    return this.#db.transaction(async (c) => {
+      const { rows } = await c.query<{ state: string; interrupted_at: number | null; resumable: boolean }>('SELECT state, interrupted_at, resumable FROM streams WHERE id = $1 FOR UPDATE', [id]);
+      const r = rows[0];
+      if (r === undefined || r.state === 'ended' || !r.resumable) return false;
+      await c.query('UPDATE streams SET bytes_to_device = bytes_to_device + $1, bytes_from_device = bytes_from_device + $2 WHERE id = $3', [legBytes.bytesToDevice, legBytes.bytesFromDevice, id]);
+      if (r.interrupted_at === null) {
+        await c.query('UPDATE streams SET interrupted_at = $1, interruptions = interruptions + 1 WHERE id = $2', [at, id]);
+        await c.query('INSERT INTO stream_interruptions (stream_id, interrupted_at) VALUES ($1, $2)', [id, at]);
+      }
+      return true;
+    });
+  }
+
+  async resumed(id: string, at: number): Promise<void> {
+    await this.#db.transaction(async (c) => {
+      const { rows } = await c.query<{ interrupted_at: number | null }>('SELECT interrupted_at FROM streams WHERE id = $1 FOR UPDATE', [id]);
+      const since = rows[0]?.interrupted_at ?? null;
+      if (since === null) return;
+      await c.query("UPDATE streams SET interrupted_at = NULL, resumes = resumes + 1, state = CASE WHEN state = 'accepted' THEN 'open' ELSE state END WHERE id = $1", [id]);
+      await c.query('UPDATE stream_interruptions SET resumed_at = $1 WHERE stream_id = $2 AND interrupted_at = $3 AND resumed_at IS NULL', [at, id, since]);
+    });
+  }
+
+  async endResumeTimeouts(now: number): Promise<TimedOutStream[]> {
+    return (await this.#db.rows<{ id: string; gateway_node: string | null; reason: string }>(
+      `UPDATE streams SET state = 'ended', ended_at = $1, closed_by = 'hub', close_code = 4010,
+         reason = 'resumeTimeout: not resumed within ' || (resume_window_ms / 1000) || ' s'
+       WHERE interrupted_at IS NOT NULL AND state <> 'ended' AND interrupted_at + resume_window_ms < $1
+       RETURNING id, gateway_node, reason`,
+      [now],
+    )).map((r) => ({ id: r.id, gatewayNode: r.gateway_node, reason: r.reason }));
+  }
+
+  async interruptionsOf(id: string, limit: number): Promise<StreamInterruption[]> {
+    return (await this.#db.rows<{ interrupted_at: number; resumed_at: number | null }>(
+      'SELECT interrupted_at, resumed_at FROM stream_interruptions WHERE stream_id = $1 ORDER BY interrupted_at LIMIT $2',
+      [id, limit],
+    )).map((r) => ({ interruptedAt: r.interrupted_at, resumedAt: r.resumed_at }));
+  }
+
+  async moveGateway(id: string, from: string | null, to: string): Promise<boolean> {
+    const r = await this.#db.query('UPDATE streams SET gateway_node = $1 WHERE id = $2 AND gateway_node IS NOT DISTINCT FROM $3', [to, id, from]);
+    return (r.rowCount ?? 0) > 0;
   }
 
   async get(id: string): Promise<StreamRecord | undefined> {
@@ -92,21 +155,31 @@ export class PgStreams implements StreamRepository {
 
   async ended(id: string, end: StreamEnd, at: number): Promise<boolean> {
     const r = await this.#db.query(
-      `UPDATE streams SET state = 'ended', ended_at = $1, closed_by = $2, close_code = $3, reason = $4, bytes_to_device = $5, bytes_from_device = $6
+      // A resumable stream's legs before the last one were counted at each interruption.
+      `UPDATE streams SET state = 'ended', ended_at = $1, closed_by = $2, close_code = $3, reason = $4,
+         bytes_to_device = bytes_to_device + $5, bytes_from_device = bytes_from_device + $6, interrupted_at = NULL
        WHERE id = $7 AND state <> 'ended'`,
       [at, end.closedBy, end.closeCode, end.reason, end.bytesToDevice, end.bytesFromDevice, id],
     );
     return (r.rowCount ?? 0) > 0;
   }
 
-  async closeNodeStreams(node: string, result: 'hubRestart' | 'nodeLost', at: number): Promise<number> {
+  closeNodeStreams(node: string, result: 'hubRestart' | 'nodeLost', at: number): Promise<number> {
     const reason = result === 'hubRestart' ? 'hubRestart' : `nodeLost: node ${node} stopped`;
-    const r = await this.#db.query(
-      `UPDATE streams SET state = 'ended', ended_at = $1, closed_by = 'hub', reason = $2, result = COALESCE(result, $3)
-       WHERE state <> 'ended' AND (gateway_node = $4 OR (gateway_node IS NULL AND node = $4))`,
-      [at, reason, result, node],
-    );
-    return r.rowCount ?? 0;
+    return this.#db.transaction(async (c) => {
+      // Open resumable streams are not over: their sides come back through another leg.
+      const interrupted = await c.query<{ id: string }>(
+        "UPDATE streams SET interrupted_at = $1, interruptions = interruptions + 1 WHERE state = 'open' AND resumable AND interrupted_at IS NULL AND gateway_node = $2 RETURNING id",
+        [at, node],
+      );
+      for (const r of interrupted.rows) await c.query('INSERT INTO stream_interruptions (stream_id, interrupted_at) VALUES ($1, $2)', [r.id, at]);
+      const ended = await c.query(
+        `UPDATE streams SET state = 'ended', ended_at = $1, closed_by = 'hub', reason = $2, result = COALESCE(result, $3)
+         WHERE state <> 'ended' AND NOT (resumable AND state = 'open') AND (gateway_node = $4 OR (gateway_node IS NULL AND node = $4))`,
+        [at, reason, result, node],
+      );
+      return ended.rowCount ?? 0;
+    });
   }
 
   async endStale(createdBefore: number, at: number): Promise<number> {
@@ -120,7 +193,7 @@ export class PgStreams implements StreamRepository {
   }
 
   async liveNodes(): Promise<string[]> {
-    return (await this.#db.rows<{ n: string }>("SELECT DISTINCT COALESCE(gateway_node, node) AS n FROM streams WHERE state <> 'ended'")).map((r) => r.n);
+    return (await this.#db.rows<{ n: string }>("SELECT DISTINCT COALESCE(gateway_node, node) AS n FROM streams WHERE state <> 'ended' AND interrupted_at IS NULL")).map((r) => r.n);
   }
 
   async countLive(deviceId?: string): Promise<number> {

@@ -144,6 +144,17 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX terminal_sessions_operator ON terminal_sessions (operator_id, created_at DESC);
    CREATE INDEX terminal_sessions_node ON terminal_sessions (node) WHERE attached = 1;
    CREATE INDEX terminal_sessions_expiry ON terminal_sessions (expires_at) WHERE expires_at IS NOT NULL;`,
+  // Resumable (v2) streams: their sides' resume keys (hashed), the window, and each interruption.
+  `ALTER TABLE streams ADD COLUMN resumable INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE streams ADD COLUMN resume_window_ms INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE streams ADD COLUMN service_resume_hash TEXT;
+   ALTER TABLE streams ADD COLUMN device_resume_hash TEXT;
+   ALTER TABLE streams ADD COLUMN interrupted_at INTEGER;
+   ALTER TABLE streams ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE streams ADD COLUMN resumes INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX streams_interrupted ON streams (interrupted_at) WHERE interrupted_at IS NOT NULL;
+   CREATE TABLE stream_interruptions (stream_id TEXT NOT NULL, interrupted_at INTEGER NOT NULL, resumed_at INTEGER);
+   CREATE INDEX stream_interruptions_stream ON stream_interruptions (stream_id, interrupted_at);`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

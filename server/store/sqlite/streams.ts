@@ -1,5 +1,5 @@
 /** The stream log in SQLite: one row per initiation, updated as the stream moves through its states. */
-import type { ClosedBy, NewStream, StreamEnd, StreamQuery, StreamRecord, StreamResult, StreamState } from '../records.js';
+import type { ClosedBy, NewStream, StreamEnd, StreamInterruption, StreamQuery, StreamRecord, StreamResult, StreamState, TimedOutStream } from '../records.js';
 import type { StreamRepository } from '../store.js';
 import { Statements, type Db } from './database.js';
 
@@ -22,6 +22,11 @@ interface Row {
   bytes_from_device: number;
   node: string;
   gateway_node: string | null;
+  resumable: number;
+  resume_window_ms: number;
+  interrupted_at: number | null;
+  interruptions: number;
+  resumes: number;
 }
 
 function fromRow(r: Row): StreamRecord {
@@ -44,20 +49,80 @@ function fromRow(r: Row): StreamRecord {
     bytesFromDevice: r.bytes_from_device,
     node: r.node,
     gatewayNode: r.gateway_node,
+    resumable: r.resumable === 1,
+    resumeWindowMs: r.resume_window_ms,
+    interruptedAt: r.interrupted_at,
+    interruptions: r.interruptions,
+    resumes: r.resumes,
   };
 }
 
 export class SqliteStreams implements StreamRepository {
+  readonly #db: Db;
   readonly #sql: Statements;
 
   constructor(db: Db) {
+    this.#db = db;
     this.#sql = new Statements(db);
   }
 
   async create(s: NewStream): Promise<void> {
     this.#sql
-      .get('INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at, node) VALUES (?,?,?,?,?,?,?,?)')
-      .run(s.id, s.deviceId, s.streamName, s.initiator, s.operator, 'pending', s.createdAt, s.node);
+      .get(`INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at, node, resumable, resume_window_ms, service_resume_hash, device_resume_hash)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
+      .run(s.id, s.deviceId, s.streamName, s.initiator, s.operator, 'pending', s.createdAt, s.node,
+        s.resume === undefined ? 0 : 1, s.resume?.windowMs ?? 0, s.resume?.serviceKeyHash ?? null, s.resume?.deviceKeyHash ?? null);
+  }
+
+  async resumeKeyHash(id: string, side: 'service' | 'device'): Promise<string | undefined> {
+    const r = this.#sql.get<[string], { s: string | null; d: string | null; resumable: number }>('SELECT service_resume_hash AS s, device_resume_hash AS d, resumable FROM streams WHERE id = ?').get(id);
+    if (r === undefined || r.resumable !== 1) return undefined;
+    return (side === 'service' ? r.s : r.d) ?? undefined;
+  }
+
+  async interrupted(id: string, at: number, legBytes: { bytesToDevice: number; bytesFromDevice: number }): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const r = this.#sql.get<[string], { state: string; interrupted_at: number | null; resumable: number }>('SELECT state, interrupted_at, resumable FROM streams WHERE id = ?').get(id);
+      if (r === undefined || r.state === 'ended' || r.resumable !== 1) return false;
+      this.#sql.get('UPDATE streams SET bytes_to_device = bytes_to_device + ?, bytes_from_device = bytes_from_device + ? WHERE id = ?').run(legBytes.bytesToDevice, legBytes.bytesFromDevice, id);
+      if (r.interrupted_at === null) {
+        this.#sql.get('UPDATE streams SET interrupted_at = ?, interruptions = interruptions + 1 WHERE id = ?').run(at, id);
+        this.#sql.get('INSERT INTO stream_interruptions (stream_id, interrupted_at) VALUES (?, ?)').run(id, at);
+      }
+      return true;
+    })();
+  }
+
+  async resumed(id: string, at: number): Promise<void> {
+    this.#db.transaction(() => {
+      const r = this.#sql.get<[string], { interrupted_at: number | null }>('SELECT interrupted_at FROM streams WHERE id = ?').get(id);
+      if (r?.interrupted_at === null || r === undefined) return;
+      this.#sql.get("UPDATE streams SET interrupted_at = NULL, resumes = resumes + 1, state = CASE WHEN state = 'accepted' THEN 'open' ELSE state END WHERE id = ?").run(id);
+      this.#sql.get('UPDATE stream_interruptions SET resumed_at = ? WHERE stream_id = ? AND interrupted_at = ? AND resumed_at IS NULL').run(at, id, r.interrupted_at);
+    })();
+  }
+
+  async endResumeTimeouts(now: number): Promise<TimedOutStream[]> {
+    return this.#sql
+      .get<[number, number], { id: string; gateway_node: string | null; reason: string }>(
+        `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = 'hub', close_code = 4010,
+           reason = 'resumeTimeout: not resumed within ' || (resume_window_ms / 1000) || ' s'
+         WHERE interrupted_at IS NOT NULL AND state != 'ended' AND interrupted_at + resume_window_ms < ?
+         RETURNING id, gateway_node, reason`,
+      )
+      .all(now, now)
+      .map((r) => ({ id: r.id, gatewayNode: r.gateway_node, reason: r.reason }));
+  }
+
+  async interruptionsOf(id: string, limit: number): Promise<StreamInterruption[]> {
+    return this.#sql
+      .get<[string, number], { interrupted_at: number; resumed_at: number | null }>('SELECT interrupted_at, resumed_at FROM stream_interruptions WHERE stream_id = ? ORDER BY interrupted_at LIMIT ?')
+      .all(id, limit)
+      .map((r) => ({ interruptedAt: r.interrupted_at, resumedAt: r.resumed_at }));
+  }
+
+  async moveGateway(id: string, from: string | null, to: string): Promise<boolean> {
+    return this.#sql.get('UPDATE streams SET gateway_node = ? WHERE id = ? AND gateway_node IS ?').run(to, id, from).changes > 0;
   }
 
   async get(id: string): Promise<StreamRecord | undefined> {
@@ -95,7 +160,9 @@ export class SqliteStreams implements StreamRepository {
     return (
       this.#sql
         .get(
-          `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = ?, close_code = ?, reason = ?, bytes_to_device = ?, bytes_from_device = ?
+          // A resumable stream's legs before the last one were counted at each interruption.
+          `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = ?, close_code = ?, reason = ?,
+             bytes_to_device = bytes_to_device + ?, bytes_from_device = bytes_from_device + ?, interrupted_at = NULL
            WHERE id = ? AND state != 'ended'`,
         )
         .run(at, end.closedBy, end.closeCode, end.reason, end.bytesToDevice, end.bytesFromDevice, id).changes > 0
@@ -104,13 +171,23 @@ export class SqliteStreams implements StreamRepository {
 
   async closeNodeStreams(node: string, result: 'hubRestart' | 'nodeLost', at: number): Promise<number> {
     const reason = result === 'hubRestart' ? 'hubRestart' : `nodeLost: node ${node} stopped`;
-    return this.#sql
-      .get(
-        `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = 'hub', reason = ?,
-           result = CASE WHEN result IS NULL THEN ? ELSE result END
-         WHERE state != 'ended' AND (gateway_node = ? OR (gateway_node IS NULL AND node = ?))`,
-      )
-      .run(at, reason, result, node, node).changes;
+    return this.#db.transaction(() => {
+      // Open resumable streams are not over: their sides come back through another leg.
+      const resumable = this.#sql
+        .get<[string], { id: string }>("SELECT id FROM streams WHERE state = 'open' AND resumable = 1 AND interrupted_at IS NULL AND gateway_node = ?")
+        .all(node);
+      for (const r of resumable) {
+        this.#sql.get('UPDATE streams SET interrupted_at = ?, interruptions = interruptions + 1 WHERE id = ?').run(at, r.id);
+        this.#sql.get('INSERT INTO stream_interruptions (stream_id, interrupted_at) VALUES (?, ?)').run(r.id, at);
+      }
+      return this.#sql
+        .get(
+          `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = 'hub', reason = ?,
+             result = CASE WHEN result IS NULL THEN ? ELSE result END
+           WHERE state != 'ended' AND NOT (resumable = 1 AND state = 'open') AND (gateway_node = ? OR (gateway_node IS NULL AND node = ?))`,
+        )
+        .run(at, reason, result, node, node).changes;
+    })();
   }
 
   async endStale(createdBefore: number, at: number): Promise<number> {
@@ -125,7 +202,7 @@ export class SqliteStreams implements StreamRepository {
 
   async liveNodes(): Promise<string[]> {
     return this.#sql
-      .get<[], { n: string }>("SELECT DISTINCT COALESCE(gateway_node, node) AS n FROM streams WHERE state != 'ended'")
+      .get<[], { n: string }>("SELECT DISTINCT COALESCE(gateway_node, node) AS n FROM streams WHERE state != 'ended' AND interrupted_at IS NULL")
       .all()
       .map((r) => r.n);
   }

@@ -1,0 +1,53 @@
+/**
+ * One JSON request to the hub (node-only), for the few calls a device makes over HTTPS rather than
+ * its control channel (resuming a stream). The hub's typed error becomes a DsError; a network
+ * failure an Error that says so. Bounded: answers larger than 64 KiB and waits past `timeoutMs`
+ * are failures.
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { DsError, ErrorCode, isErrorBody } from './errors.js';
+import { secureContextFor } from './tls-client.js';
+
+export async function postJson(url: string, headers: Record<string, string>, body: unknown, o: { ca?: string | Buffer | undefined; timeoutMs?: number } = {}): Promise<unknown> {
+  const u = new URL(url);
+  const text = JSON.stringify(body);
+  const secure = u.protocol === 'https:';
+  const secureContext = secure ? secureContextFor(o.ca) : undefined;
+  const { status, raw } = await new Promise<{ status: number; raw: string }>((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)({
+      protocol: u.protocol,
+      hostname: u.hostname.replace(/^\[|\]$/g, ''),
+      port: u.port,
+      path: `${u.pathname}${u.search}`,
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), accept: 'application/json' },
+      timeout: o.timeoutMs ?? 15_000,
+      ...(secureContext === undefined ? {} : { secureContext }),
+    }, (res) => {
+      let size = 0;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > 64 * 1024) req.destroy(new Error('answer larger than 64 KiB'));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${o.timeoutMs ?? 15_000} ms`)));
+    req.on('error', (err) => reject(new Error(`cannot reach the hub at ${u.origin}: ${err.message}`, { cause: err })));
+    req.end(text);
+  });
+  let json: unknown;
+  try {
+    json = raw === '' ? undefined : JSON.parse(raw);
+  } catch {
+    json = undefined;
+  }
+  if (status >= 300) {
+    if (isErrorBody(json)) throw new DsError(json.errorCode as never, json.message);
+    throw new DsError(ErrorCode.InternalError, `hub answered HTTP ${status}`);
+  }
+  return json;
+}

@@ -1,0 +1,421 @@
+/**
+ * One side of a v2 stream (shared/stream-protocol.ts) as a Node Duplex, node-only: half-close (each
+ * direction ends on its own, as TCP and SSH channels do) and, when both sides speak v2, resume —
+ * the WebSocket leg to the streaming endpoint may be lost (hub or endpoint restart, a node dying, a
+ * network cut, a sleeping laptop) and the local connection stays open: the stream gets a new leg
+ * through `reconnect` (a resume credential from the hub), both sides say how much they received,
+ * and each sends the rest again, so no byte is lost, duplicated or reordered.
+ *
+ * Outgoing bytes stay in a bounded buffer until the other side acknowledges them; when it is full
+ * the writer waits (backpressure, never growth). When the other side does not speak v2 the stream
+ * behaves as v1: no buffer, ending the writable side closes the stream.
+ */
+import { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { CloseCode, describeClose } from './close-codes.js';
+import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, MAX_FRAME_BYTES } from './limits.js';
+import { ACK_EVERY_BYTES, ACK_INTERVAL_MS, MAX_RESUME_BUFFER_BYTES, decodeStreamControl, encodeStreamControl, type StreamControl } from './stream-protocol.js';
+import { closeWithin } from './ws-close.js';
+import { StreamClosedError } from './ws-duplex.js';
+
+export interface ResumableStreamOptions {
+  /** A new leg to the streaming endpoint for this stream (resume credential, v2 subprotocol). */
+  reconnect: () => Promise<WebSocket>;
+  /** How long the stream may stay interrupted before it ends with ResumeTimeout. */
+  windowMs: number;
+  /** Most unacknowledged bytes kept for a resume; the writer waits beyond it. */
+  bufferBytes: number;
+  /** Errors from `reconnect` that mean the stream cannot come back (it ended, the key is wrong). */
+  isFatal?: (err: unknown) => boolean;
+  /** Told of each interruption and resume. */
+  onEvent?: (event: 'interrupted' | 'resumed', detail: string) => void;
+}
+
+/** Close codes after which a v2 leg is resumed rather than the stream ended. */
+/** Unread bytes past which the other side broke its window: the socket is then paused (v1 flow control). */
+const MAX_UNREAD_BYTES = MAX_RESUME_BUFFER_BYTES + 1024 * 1024;
+
+/** How long past its window a side waits for the hub's word before giving the stream up itself. */
+const WINDOW_GRACE_MS = 3000;
+
+const RESUMABLE = new Set<number>([1001, 1006, 1011, CloseCode.PeerInterrupted, CloseCode.HubShutdown, CloseCode.HeartbeatTimeout]);
+
+export class ResumableStream extends Duplex {
+  readonly #o: ResumableStreamOptions;
+  #ws: WebSocket | undefined;
+  #peer: 'unknown' | 'v1' | 'v2' = 'unknown';
+  #resuming = false;
+  /** On a resumed leg: the other side's resume offset has not arrived yet, so nothing is sent. */
+  #awaitingPeerResume = false;
+  /** The current leg's watchdog, and when anything last arrived on it. */
+  #watchdog: NodeJS.Timeout | undefined;
+  #heardAt = 0;
+  /** Ends the stream if it is still not resumed when its window (and a little grace) has passed. */
+  #windowTimer: NodeJS.Timeout | undefined;
+  // Outgoing: bytes from #acked to #sent are kept in #unacked until the other side confirms them.
+  #sent = 0;
+  #acked = 0;
+  #unacked: Buffer[] = [];
+  #unackedBytes = 0;
+  /** Bytes handed to the current leg and not yet flushed to its socket. */
+  #queued = 0;
+  #waiting: ((err?: Error | null) => void) | undefined;
+  // Incoming.
+  #received = 0;
+  #ackedToPeer = 0;
+  #ackTimer: NodeJS.Timeout | undefined;
+  // Ending.
+  #finalPending: ((err?: Error | null) => void) | undefined;
+  #localEnded = false;
+  #peerEnded = false;
+  #done = false;
+  /** Close code and reason of the leg that ended the stream. */
+  closeCode: number | undefined;
+  closeReason = '';
+  streamId?: string;
+
+  constructor(first: WebSocket, o: ResumableStreamOptions) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
+    this.#o = o;
+    this.#attach(first, false);
+  }
+
+  /** Whether the other side speaks v2 (known once both sides are connected). */
+  get peerV2(): boolean | undefined {
+    return this.#peer === 'unknown' ? undefined : this.#peer === 'v2';
+  }
+
+  #ready(): boolean {
+    return this.#ws !== undefined && this.#ws.readyState === this.#ws.OPEN && !this.#resuming && !this.#awaitingPeerResume && this.#peer !== 'unknown';
+  }
+
+  #attach(ws: WebSocket, resumed: boolean): void {
+    this.#ws = ws;
+    // A resumed leg carries nothing until both sides have said how much they received: a byte
+    // sent before that would be sent again with the rest.
+    this.#awaitingPeerResume = resumed;
+    ws.on('error', () => undefined);
+    this.#heardAt = Date.now();
+    ws.on('ping', () => { this.#heardAt = Date.now(); });
+    ws.on('message', (data, isBinary) => {
+      if (this.#ws !== ws) return;
+      this.#heardAt = Date.now();
+      if (isBinary) this.#onData(data as Buffer);
+      else {
+        const m = decodeStreamControl((data as Buffer).toString('utf8'));
+        if (m !== undefined) this.#onControl(m, resumed);
+      }
+    });
+    ws.on('close', (code, reason) => {
+      if (this.#ws !== ws) return;
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
+      this.#onLegClose(code, reason.toString('utf8'));
+    });
+  }
+
+  /**
+   * The endpoint pings every `hb` ms: a leg on which nothing at all arrived for two of them (and a
+   * second) while we were reading is a dead path (a blackhole, a sleeping laptop, a NAT that forgot
+   * us) even though no socket closed; it is dropped, so the stream resumes on a new one.
+   */
+  #watch(ws: WebSocket, hb: number): void {
+    clearInterval(this.#watchdog);
+    const limit = 2 * hb + 1000;
+    this.#watchdog = setInterval(() => {
+      if (this.#ws !== ws) return;
+      // Not reading (our local reader is slow): the endpoint's pings wait behind its data.
+      if (ws.isPaused) this.#heardAt = Date.now();
+      else if (Date.now() - this.#heardAt > limit) ws.terminate();
+    }, Math.min(hb, 5000));
+    this.#watchdog.unref();
+  }
+
+  #send(buf: Buffer): void {
+    const ws = this.#ws;
+    if (ws === undefined) return;
+    for (let off = 0; off < buf.length; off += MAX_FRAME_BYTES) {
+      const slice = off === 0 && buf.length <= MAX_FRAME_BYTES ? buf : buf.subarray(off, off + MAX_FRAME_BYTES);
+      this.#queued += slice.length;
+      ws.send(slice, { binary: true }, () => {
+        this.#queued -= slice.length;
+        this.#release();
+      });
+    }
+  }
+
+  #control(m: StreamControl): void {
+    if (this.#ws?.readyState === this.#ws?.OPEN) this.#ws?.send(encodeStreamControl(m));
+  }
+
+  /** Lets a waiting writer go on once the buffer and the leg have room. */
+  #release(): void {
+    if (this.#waiting === undefined) return;
+    const bufferOk = this.#peer === 'v1' || this.#unackedBytes <= this.#o.bufferBytes;
+    if (bufferOk && this.#queued <= BRIDGE_LOW_WATER_BYTES) {
+      const cb = this.#waiting;
+      this.#waiting = undefined;
+      cb();
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.#done) {
+      callback(new StreamClosedError(this.closeCode ?? 1006, 'the stream is closed'));
+      return;
+    }
+    if (this.#peer !== 'v1') {
+      this.#unacked.push(chunk);
+      this.#unackedBytes += chunk.length;
+    }
+    this.#sent += chunk.length;
+    if (this.#ready() || (this.#peer === 'unknown' && !this.#resuming && this.#ws?.readyState === this.#ws?.OPEN)) this.#send(chunk);
+    const full = (this.#peer !== 'v1' && this.#unackedBytes > this.#o.bufferBytes) || this.#queued > BRIDGE_HIGH_WATER_BYTES;
+    if (full) this.#waiting = callback;
+    else callback();
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    if (this.#peer === 'unknown') {
+      this.#finalPending = callback;
+      return;
+    }
+    this.#end(callback);
+  }
+
+  #end(callback: (err?: Error | null) => void): void {
+    if (this.#peer === 'v1') {
+      // No half-close with a v1 side: ending our writing ends the stream, as v1 does.
+      this.#ws?.resume();
+      if (this.#ws?.readyState === this.#ws?.OPEN) this.#ws?.close(1000);
+      callback();
+      return;
+    }
+    this.#localEnded = true;
+    if (this.#ready()) this.#control({ type: 'end' });
+    callback();
+    this.#maybeFinish();
+  }
+
+  override _read(): void {
+    this.#ws?.resume();
+    // The local reader took bytes: the other side may send that many more.
+    if (this.#peer === 'v2') this.#scheduleAck();
+  }
+
+  /** Bytes received and taken by the local reader (what acknowledgements report). */
+  #consumed(): number {
+    return this.#received - this.readableLength;
+  }
+
+  #onData(buf: Buffer): void {
+    this.#received += buf.length;
+    const room = this.push(buf);
+    if (this.#peer === 'v2') {
+      // The other side sends at most its resume buffer beyond what we acknowledged, and we
+      // acknowledge only what the local reader took: the socket keeps being read (so a lost leg
+      // and the endpoint's pings are noticed however slow the reader), and what waits here is
+      // bounded by the sender's buffer. Past twice the largest buffer it breaks the protocol.
+      if (this.readableLength > MAX_UNREAD_BYTES) this.#ws?.pause();
+      this.#scheduleAck();
+    } else if (!room) this.#ws?.pause();
+  }
+
+  #scheduleAck(): void {
+    if (this.#consumed() - this.#ackedToPeer >= ACK_EVERY_BYTES) this.#ack();
+    else if (this.#ackTimer === undefined && this.#consumed() > this.#ackedToPeer) {
+      this.#ackTimer = setTimeout(() => this.#ack(), ACK_INTERVAL_MS);
+      this.#ackTimer.unref();
+    }
+  }
+
+  #ack(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    const offset = this.#consumed();
+    if (offset <= this.#ackedToPeer || !this.#ready()) return;
+    this.#ackedToPeer = offset;
+    this.#control({ type: 'ack', offset });
+  }
+
+  /** The other side has everything up to `offset`: forget it (and let a waiting writer go on). */
+  #trim(offset: number, release = true): void {
+    if (offset > this.#sent) {
+      this.destroy(new StreamClosedError(CloseCode.ProtocolError, `the other side acknowledged ${offset} bytes of ${this.#sent} sent`));
+      return;
+    }
+    // Behind what we already know it has (an acknowledgement of what its reader took, after a
+    // resume told us what it received): nothing to forget.
+    if (offset <= this.#acked) {
+      if (release) this.#release();
+      return;
+    }
+    let drop = offset - this.#acked;
+    this.#acked = offset;
+    while (drop > 0 && this.#unacked.length > 0) {
+      const head = this.#unacked[0] as Buffer;
+      if (head.length <= drop) {
+        this.#unacked.shift();
+        this.#unackedBytes -= head.length;
+        drop -= head.length;
+      } else {
+        this.#unacked[0] = head.subarray(drop);
+        this.#unackedBytes -= drop;
+        drop = 0;
+      }
+    }
+    if (!release) return;
+    this.#release();
+    this.#maybeFinish();
+  }
+
+  #onControl(m: StreamControl, resumed: boolean): void {
+    switch (m.type) {
+      case 'peer':
+        if (m.hb !== undefined && (m.v2 || resumed) && this.#ws !== undefined) this.#watch(this.#ws, m.hb);
+        if (resumed) {
+          if (!m.v2) {
+            this.destroy(new StreamClosedError(CloseCode.ProtocolError, 'the other side came back without v2'));
+            return;
+          }
+          // Say how much arrived; nothing is sent until the other side says the same.
+          this.#ws?.send(encodeStreamControl({ type: 'resume', offset: this.#received }));
+          return;
+        }
+        this.#peer = m.v2 ? 'v2' : 'v1';
+        this.emit('peer', m.v2);
+        if (!m.v2) {
+          // v1 on the other side: nothing to keep for a resume.
+          this.#unacked = [];
+          this.#unackedBytes = 0;
+          this.#release();
+        }
+        if (this.#finalPending !== undefined) {
+          const cb = this.#finalPending;
+          this.#finalPending = undefined;
+          this.#end(cb);
+        }
+        return;
+      case 'ack':
+        this.#trim(m.offset);
+        return;
+      case 'end':
+        this.#peerEnded = true;
+        this.push(null);
+        // Tell the other side at once that everything arrived, so it can finish.
+        this.#ack();
+        this.#maybeFinish();
+        return;
+      case 'resume': {
+        // On a resumed leg: the other side has everything up to m.offset; send it the rest.
+        this.#awaitingPeerResume = false;
+        clearTimeout(this.#windowTimer);
+        this.#windowTimer = undefined;
+        // The rest goes out before a waiting writer is let go: releasing it first would let its
+        // next chunk (written synchronously from the callback) overtake the bytes sent again.
+        this.#trim(m.offset, false);
+        if (this.destroyed) return;
+        const rest = Buffer.concat(this.#unacked);
+        if (rest.length > 0) this.#send(rest);
+        this.#release();
+        if (this.#localEnded) this.#control({ type: 'end' });
+        this.#scheduleAck();
+        this.#o.onEvent?.('resumed', `resumed: ${rest.length} byte(s) sent again`);
+        this.#maybeFinish();
+        return;
+      }
+    }
+  }
+
+  /** Both directions ended and everything of ours arrived: close the leg cleanly. */
+  #maybeFinish(): void {
+    if (this.#done || !this.#localEnded || !this.#peerEnded || this.#unackedBytes > 0 || !this.#ready()) return;
+    this.#done = true;
+    this.closeCode = 1000;
+    const ws = this.#ws;
+    if (ws !== undefined) closeWithin(ws, 1000, '', 2000);
+    clearTimeout(this.#ackTimer);
+    // Readable ended (push(null)) and writable finished: the Duplex ends and emits 'close'.
+    if (this.writableFinished && this.readableEnded) this.destroy();
+  }
+
+  #onLegClose(code: number, reason: string): void {
+    this.#ws = undefined;
+    if (this.#done || this.destroyed) return;
+    this.closeCode = code;
+    this.closeReason = reason;
+    if (this.#peer === 'v2' && RESUMABLE.has(code)) {
+      void this.#resume(`${describeClose(code, reason)}`);
+      return;
+    }
+    if (this.#awaitingPeerResume && code === CloseCode.HandshakeTimeout) {
+      // A resumed leg the other side never joined: try again within the window.
+      void this.#resume('the other side did not come back yet');
+      return;
+    }
+    if (code === 1000) {
+      if (!this.readableEnded) this.push(null);
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      waiting?.();
+      this.#done = true;
+      if (!this.writableFinished) this.destroy();
+      return;
+    }
+    const err = new StreamClosedError(code, reason);
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.(err);
+    this.destroy(err);
+  }
+
+  async #resume(why: string): Promise<void> {
+    if (this.#resuming) return;
+    this.#resuming = true;
+    this.#o.onEvent?.('interrupted', why);
+    if (this.#windowTimer === undefined) {
+      // The hub ends the stream when its window passes and tells a waiting leg; this is for when
+      // the hub cannot be reached to say so.
+      this.#windowTimer = setTimeout(() => {
+        if (!this.destroyed) this.destroy(new StreamClosedError(CloseCode.ResumeTimeout, `not resumed within ${Math.round(this.#o.windowMs / 1000)} s`));
+      }, this.#o.windowMs + WINDOW_GRACE_MS);
+      this.#windowTimer.unref();
+    }
+    let delay = 250;
+    // Tries until it has a leg, the hub says the stream cannot come back, or the window timer ends it.
+    while (!this.destroyed) {
+      try {
+        const ws = await this.#o.reconnect();
+        if (this.destroyed) {
+          ws.close(1000);
+          return;
+        }
+        this.#resuming = false;
+        this.#attach(ws, true);
+        return;
+      } catch (err) {
+        if (this.#o.isFatal?.(err) === true) {
+          this.destroy(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+
+  override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
+    clearTimeout(this.#ackTimer);
+    clearInterval(this.#watchdog);
+    clearTimeout(this.#windowTimer);
+    const ws = this.#ws;
+    if (ws !== undefined && (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)) {
+      // Closed here on purpose (1000), or ended abnormally (our local connection failed): either
+      // way the other side must not wait for a resume.
+      if (err === null) closeWithin(ws, 1000, '', 2000);
+      else closeWithin(ws, CloseCode.Aborted, err.message.slice(0, 120), 2000);
+    }
+    this.#done = true;
+    callback(err);
+  }
+}

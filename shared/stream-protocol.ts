@@ -1,0 +1,58 @@
+/**
+ * Stream protocol v2 (opt-in): half-close and resume over the streaming endpoint. A side that
+ * offers the WebSocket subprotocol `devicestreams.v2` keeps getting raw bytes in binary frames,
+ * and also JSON text frames for control, defined here once for every side (service SDK, device
+ * SDK, streaming endpoint). Sides without the subprotocol keep v1: a close is a close.
+ *
+ *   endpoint → side   {type:"peer", v2, hb}      at pairing: whether the other side speaks v2 too
+ *                                                (v2 features are used only when both do), and the
+ *                                                endpoint's ping interval in ms: a side that hears
+ *                                                nothing for two of them takes its leg for lost
+ *   side → side       {type:"end"}               this direction is finished (the far side sees end
+ *                                                of input); the other direction goes on
+ *   side → side       {type:"ack", offset}       bytes received so far (every ACK_EVERY_BYTES or
+ *                                                ACK_INTERVAL_MS), so the sender can forget them
+ *   side → side       {type:"resume", offset}    first message on a resumed leg: bytes received so
+ *                                                far; the other side sends the rest again
+ *
+ * Browser-safe (no Node imports).
+ */
+import { z } from 'zod';
+
+export const STREAM_V2_SUBPROTOCOL = 'devicestreams.v2';
+
+/** Unacknowledged bytes a side keeps for a resume, by default; the writer waits when it is full. */
+export const DEFAULT_RESUME_BUFFER_BYTES = 4 * 1024 * 1024;
+/** The largest resume buffer a side may choose (it also bounds what the other side holds unread). */
+export const MAX_RESUME_BUFFER_BYTES = 16 * 1024 * 1024;
+export const MIN_RESUME_BUFFER_BYTES = 64 * 1024;
+/** How long a stream may stay interrupted before it ends with resumeTimeout, by default and at most. */
+export const DEFAULT_RESUME_WINDOW_MS = 120_000;
+export const MAX_RESUME_WINDOW_MS = 600_000;
+/** A receiver acknowledges every this many bytes, and at least every ACK_INTERVAL_MS while receiving. */
+export const ACK_EVERY_BYTES = 256 * 1024;
+export const ACK_INTERVAL_MS = 1000;
+
+const messages = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('peer'), v2: z.boolean(), hb: z.number().int().positive().max(3_600_000).optional() }),
+  z.object({ type: z.literal('end') }),
+  z.object({ type: z.literal('ack'), offset: z.number().int().nonnegative() }),
+  z.object({ type: z.literal('resume'), offset: z.number().int().nonnegative() }),
+]);
+
+export type StreamControl = z.infer<typeof messages>;
+
+/** Decodes a text frame; undefined for anything that is not a v2 control message. */
+export function decodeStreamControl(text: string): StreamControl | undefined {
+  if (text.length > 256) return undefined;
+  try {
+    const parsed = messages.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function encodeStreamControl(m: StreamControl): string {
+  return JSON.stringify(m);
+}
