@@ -4,7 +4,7 @@
  * stream and proxy.
  */
 import { createServiceClient, type ServiceClient } from '../server/sdk/service-client.js';
-import { hubConnectionString, numberFlag, readCa } from './args.js';
+import { CliError, hubConnectionString, numberFlag, readCa } from './args.js';
 
 export const SERVICE_FLAGS = {
   'hub-connection-string': { type: 'string' },
@@ -25,14 +25,40 @@ export function serviceClientFromFlags(values: { 'hub-connection-string'?: strin
 export const STREAM_TIMEOUT_FLAGS = {
   'connect-timeout': { type: 'string' },
   'response-timeout': { type: 'string' },
+  'resume-window': { type: 'string' },
+  'no-resume': { type: 'boolean' },
 } as const;
 
 export const STREAM_TIMEOUT_FLAGS_HELP = `  --connect-timeout SECS      wait this long for an offline device (default 10)
-  --response-timeout SECS     wait this long for the device's answer (default 10)`;
+  --response-timeout SECS     wait this long for the device's answer (default 10)
+  --resume-window SECS        a stream whose connection is lost (hub restart, network cut) comes
+                              back within this long without losing a byte (default 120; 1-600)
+  --no-resume                 a plain (v1) stream: no half-close, a lost connection ends it`;
 
-export function streamTimeouts(values: { 'connect-timeout'?: string | undefined; 'response-timeout'?: string | undefined }): { connectTimeoutSeconds: number; responseTimeoutSeconds: number } {
+/**
+ * The stream options the flags ask for; `say` is told (one line each) when a resumable stream is
+ * interrupted and when it is back.
+ */
+export function streamTimeouts(
+  values: { 'connect-timeout'?: string | undefined; 'response-timeout'?: string | undefined; 'resume-window'?: string | undefined; 'no-resume'?: boolean | undefined },
+  say?: (line: string) => void,
+): {
+  connectTimeoutSeconds: number;
+  responseTimeoutSeconds: number;
+  resumable: false | { windowSeconds: number; onEvent?: (event: 'interrupted' | 'resumed', detail: string) => void };
+} {
+  if (values['no-resume'] === true && values['resume-window'] !== undefined) throw new CliError('--no-resume and --resume-window contradict each other', 2);
   return {
     connectTimeoutSeconds: numberFlag(values['connect-timeout'], '--connect-timeout', 10, 0, 60),
     responseTimeoutSeconds: numberFlag(values['response-timeout'], '--response-timeout', 10, 0, 60),
+    resumable: values['no-resume'] === true ? false : resumeOptions(numberFlag(values['resume-window'], '--resume-window', 120, 1, 600), say),
+  };
+}
+
+function resumeOptions(windowSeconds: number, say: ((line: string) => void) | undefined): { windowSeconds: number; onEvent?: (event: 'interrupted' | 'resumed', detail: string) => void } {
+  if (say === undefined) return { windowSeconds };
+  return {
+    windowSeconds,
+    onEvent: (event, detail) => say(event === 'interrupted' ? `stream interrupted (${detail}); resuming for up to ${windowSeconds} s` : `stream ${detail}`),
   };
 }

@@ -1,6 +1,7 @@
 /** `devicestreams proxy` — a local TCP listener; each connection gets its own stream. */
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { ResumableStream } from '../../shared/resumable-stream.js';
 import { CliError, describeError, logLine, parse, parseHostPort } from '../args.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
 
@@ -38,7 +39,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new CliError('--device, --stream and --listen are required (see --help)', 2);
   }
   const { host, port } = parseHostPort(values.listen, '--listen');
-  const timeouts = streamTimeouts(values);
+  streamTimeouts(values); // checks the flags before listening
   const service = serviceClientFromFlags(values);
 
   const onConnection = (socket: Socket): void => {
@@ -46,7 +47,7 @@ export async function run(argv: string[]): Promise<void> {
     socket.pause();
     socket.on('error', () => undefined);
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    service.initiateStream(deviceId, streamName, timeouts).then(
+    service.initiateStream(deviceId, streamName, streamTimeouts(values, (line) => logLine(`${peer}: ${line}`))).then(
       (stream) => {
         logLine(`${peer}: stream ${stream.streamId ?? ''} open to ${deviceId}/${streamName}`);
         stream.on('error', (err) => {
@@ -57,6 +58,11 @@ export async function run(argv: string[]): Promise<void> {
         stream.on('close', () => {
           if (!socket.destroyed) socket.end();
         });
+        if (stream instanceof ResumableStream) {
+          stream.on('peer', (v2: boolean) => {
+            if (!v2) logLine(`${peer}: the device's agent does not speak stream protocol v2 (no half-close or resume)`);
+          });
+        }
         socket.pipe(stream);
         stream.pipe(socket);
         socket.resume();
@@ -67,7 +73,8 @@ export async function run(argv: string[]): Promise<void> {
       },
     );
   };
-  const server = createServer({ noDelay: true }, onConnection);
+  // Half-open: an application that finishes sending (a FIN) still gets the device's answer (v2).
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'EADDRINUSE' ? new CliError(`${values.listen} is in use; pick another --listen port`) : err));

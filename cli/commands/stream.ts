@@ -1,17 +1,21 @@
 /** `devicestreams stream` — stdin/stdout through one stream, like netcat. */
-import { CliError, parse } from '../args.js';
+import { ResumableStream } from '../../shared/resumable-stream.js';
+import { CliError, logLine, parse } from '../args.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
 
 const HELP = `
 Usage: devicestreams stream DEVICE-ID --name NAME [options]
 
 Opens one stream to the device's NAME service and pipes stdin to it and its output to stdout.
-Ends when the device side closes (or on Ctrl-C).
+When stdin ends, the device's service sees end of input and its answer still comes back; the
+command exits 0 once the device side has finished too (or on Ctrl-C). The stream survives a lost
+connection (hub restart, network cut) within the resume window.
 
 Options:
   --name NAME                 stream name (a mapping on the device's agent)
-  --close-on-eof              end the stream when stdin ends (streams have no half-close, so
-                              output still in flight after that point is lost)
+  --close-on-eof              with a device whose agent cannot half-close (an older agent), end
+                              the stream when stdin ends (output still in flight is then lost);
+                              otherwise such a stream stays open until the device closes it
 ${SERVICE_FLAGS_HELP}
 ${STREAM_TIMEOUT_FLAGS_HELP}
   -h, --help                  this help
@@ -31,12 +35,21 @@ export async function run(argv: string[]): Promise<void> {
   if (deviceId === undefined || values.name === undefined) throw new CliError('give a device id and --name NAME (see --help)', 2);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
   const service = serviceClientFromFlags(values);
-  const stream = await service.initiateStream(deviceId, values.name, streamTimeouts(values));
+  const stream = await service.initiateStream(deviceId, values.name, streamTimeouts(values, (line) => logLine(line)));
   await new Promise<void>((resolve, reject) => {
     stream.on('error', reject);
     stream.on('close', () => resolve());
     stream.pipe(process.stdout);
-    process.stdin.pipe(stream, { end: values['close-on-eof'] === true });
+    process.stdin.pipe(stream, { end: false });
+    // End of input: half-close when the device side can (v2); with an older agent only if asked.
+    process.stdin.once('end', () => {
+      const decide = (): void => {
+        const v2 = stream instanceof ResumableStream ? stream.peerV2 : false;
+        if (v2 === undefined) stream.once('peer', decide);
+        else if (v2 || values['close-on-eof'] === true) stream.end();
+      };
+      decide();
+    });
     process.once('SIGINT', () => stream.end());
   });
   process.stdin.destroy();
