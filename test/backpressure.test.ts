@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeviceClient, type DeviceClient } from '../device/sdk/device-client.js';
-import type { WebSocketDuplex } from '../shared/ws-duplex.js';
 import type { Duplex } from 'node:stream';
 import { rssOf, sleep, startHub, stopAll, type HubHandle } from './harness.js';
 
@@ -35,7 +34,7 @@ afterAll(async () => {
 
 describe('a paused far reader', () => {
   it('keeps hub memory growth under 64 MiB while 256 MiB are offered, then delivers every byte', async () => {
-    const service: WebSocketDuplex = await hub.service.initiateStream('slow-dev', 'sink');
+    const service = await hub.service.initiateStream('slow-dev', 'sink');
     const reader = await deviceSide;
     // Both ends see the hub's shutdown close at teardown; that is not this test's concern.
     reader.on('error', () => undefined);

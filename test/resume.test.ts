@@ -1,0 +1,160 @@
+/**
+ * Streams that behave like the TCP connections they stand in for (stream protocol v2): end of input
+ * reaches the device and the answer still comes back; and streams that outlive what goes wrong
+ * between two healthy ends — the hub SIGKILLed and restarted, with ssh and scp running through a
+ * proxy — without a byte lost, duplicated or reordered. Real hub, agent, proxy, sshd and clients.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ResumableStream } from '../shared/resumable-stream.js';
+import { StreamClosedError } from '../shared/ws-duplex.js';
+import { ROOT, spawnCli, spawnProc, startAgent, startEchoServer, startHub, startProxy, stopAll, type HubHandle } from './harness.js';
+import { SCP, SSH, run, startPrivateSshd, type PrivateSshd } from './sshd.js';
+import { restartHub, until } from './fixtures/fault-helpers.js';
+
+const MiB = 1024 * 1024;
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+let hub: HubHandle;
+let countPort: number;
+let echoPort: number;
+let sshd: PrivateSshd;
+
+beforeAll(async () => {
+  hub = await startHub();
+  const count = spawnProc(process.execPath, [join(ROOT, 'test', 'fixtures', 'count-server.mjs')]);
+  countPort = Number((await count.waitFor(/PORT (\d+)/))[1]);
+  echoPort = (await startEchoServer()).port;
+  sshd = await startPrivateSshd();
+  await startAgent(hub, 'v2-dev', [`wc=127.0.0.1:${countPort}`, `echo=127.0.0.1:${echoPort}`, `ssh=127.0.0.1:${sshd.port}`]);
+});
+
+afterAll(stopAll);
+
+/** Kills the hub (SIGKILL) and starts it again on its data directory and port; waits for the agent. */
+async function bounceHub(): Promise<void> {
+  hub.proc.kill('SIGKILL');
+  await hub.proc.exited;
+  hub = await restartHub(hub);
+  await until('the agent back', async () => ((await hub.service.getDevice('v2-dev')).connectionState === 'Connected' ? true : undefined), 15_000);
+}
+
+describe('half-close', () => {
+  it('`head -c 4M | devicestreams stream … --name wc` prints the count the device computed after end of input, and exits 0', async () => {
+    const data = randomBytes(4 * MiB);
+    const cli = spawnCli(['stream', 'v2-dev', '--name', 'wc', '--ca', hub.caFile], { IOTHUB_CONNECTION_STRING: hub.ownerCs });
+    cli.child.stdin?.end(data);
+    expect(await cli.exited).toBe(0);
+    expect(cli.output()).toContain(`${data.length} ${sha256(data)}`);
+  });
+
+  it('passes a client\'s FIN through the proxy to the device service and its answer back', async () => {
+    const proxy = await startProxy(hub, 'v2-dev', 'wc');
+    const data = randomBytes(3 * MiB + 17);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ port: proxy.port, host: '127.0.0.1', allowHalfOpen: true });
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString()));
+      socket.on('end', () => resolve(got));
+      socket.on('error', reject);
+      socket.end(data);
+    });
+    expect(answer).toBe(`${data.length} ${sha256(data)}\n`);
+  });
+});
+
+describe('resume across a hub restart', () => {
+  it('a stream from the SDK carries 16 MiB each way intact while the hub is SIGKILLed and restarted in the middle, and logs the interruption', async () => {
+    const events: string[] = [];
+    const s = await hub.service.initiateStream('v2-dev', 'echo', { resumable: { windowSeconds: 60, onEvent: (e) => events.push(e) } });
+    expect(s).toBeInstanceOf(ResumableStream);
+    const data = randomBytes(16 * MiB);
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const all = new Promise<void>((resolve) => s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= data.length) resolve();
+    }));
+    let off = 0;
+    const writeUpTo = async (n: number): Promise<void> => {
+      while (off < n) {
+        const chunk = data.subarray(off, Math.min(n, off + 64 * 1024));
+        off += chunk.length;
+        if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
+      }
+    };
+    await writeUpTo(data.length / 2);
+    await until('half of it back', () => (got >= data.length / 4 ? true : undefined));
+    await bounceHub();
+    await writeUpTo(data.length);
+    await all;
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    expect(events).toEqual(['interrupted', 'resumed']);
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.end();
+    await closed;
+    const record = await until('the end recorded', async () => {
+      const r = await hub.service.getStream(s.streamId ?? '');
+      return r.state === 'ended' ? (r as unknown as { interruptions: number; resumes: number; interruptionLog: Array<{ resumedAt: string | null }> }) : undefined;
+    });
+    expect(record.interruptions).toBe(1);
+    expect(record.resumes).toBe(1);
+    expect(record.interruptionLog).toHaveLength(1);
+    expect(record.interruptionLog[0]?.resumedAt).not.toBeNull();
+  });
+
+  it('an ssh session through devicestreams proxy outlives a SIGKILL and restart of the hub: the remote output arrives complete and in order, ssh exits 0', async () => {
+    const proxy = await startProxy(hub, 'v2-dev', 'ssh');
+    const session = run(SSH, ['-p', String(proxy.port), ...sshd.options(), `${sshd.user}@127.0.0.1`, 'for i in $(seq 1 40); do echo line-$i; sleep 0.1; done'], 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    await bounceHub();
+    const r = await session;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.toString('utf8').trim().split('\n')).toEqual(Array.from({ length: 40 }, (_, i) => `line-${i + 1}`));
+  });
+
+  it('100 MiB through scp over the proxy with two hub restarts during the copy arrive with the same SHA-256', async () => {
+    const proxy = await startProxy(hub, 'v2-dev', 'ssh');
+    const data = randomBytes(100 * MiB);
+    const local = join(sshd.dir, 'big.bin');
+    const remote = join(sshd.dir, 'big-on-device.bin');
+    writeFileSync(local, data);
+    const copy = run(SCP, ['-P', String(proxy.port), ...sshd.options(), '-q', local, `${sshd.user}@127.0.0.1:${remote}`], 240_000);
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, 2500));
+      await bounceHub();
+    }
+    const r = await copy;
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256(readFileSync(remote))).toBe(sha256(data));
+  }, 300_000);
+
+  it('a stream whose device side never comes back ends with resumeTimeout after its window, for the service side and in the log', async () => {
+    const agent = await startAgent(hub, 'gone-dev', [`echo=127.0.0.1:${echoPort}`]);
+    const s = await hub.service.initiateStream('gone-dev', 'echo', { resumable: { windowSeconds: 3 } });
+    const failed = new Promise<unknown>((resolve) => s.once('error', resolve));
+    // Both sides connected (the echo came back) before the device side goes for good.
+    const echoed = new Promise<void>((resolve) => s.once('data', () => resolve()));
+    s.write('x');
+    await echoed;
+    s.on('data', () => undefined);
+    const t0 = Date.now();
+    agent.kill('SIGKILL');
+    const err = await failed;
+    expect(err).toBeInstanceOf(StreamClosedError);
+    expect((err as StreamClosedError).closeCode).toBe(4010);
+    const waited = Date.now() - t0;
+    // The window is 3 s; the service side gives up at its end, give or take one retry (≤ 5 s apart).
+    expect(waited).toBeGreaterThanOrEqual(3000);
+    expect(waited).toBeLessThan(3000 + 5000);
+    const record = await until('the log to say resumeTimeout', async () => {
+      const r = await hub.service.getStream(s.streamId ?? '');
+      return r.state === 'ended' ? r : undefined;
+    });
+    expect(record).toMatchObject({ closedBy: 'hub', closeCode: 4010, reason: 'resumeTimeout: not resumed within 3 s' });
+  });
+});
