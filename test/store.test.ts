@@ -120,11 +120,54 @@ describe.each(engines)('store on %s', (engine, open) => {
     await store.streams.opened(id, 1200);
     expect(await store.streams.countLive('s-dev')).toBe(1);
     expect((await store.streams.liveFor('s-dev')).map((s) => s.id)).toEqual([id]);
-    expect(await store.streams.ended(id, { closedBy: 'service', closeCode: 1000, reason: 'closed normally', bytesToDevice: 5, bytesFromDevice: 7 }, 1300)).toBe(true);
-    expect(await store.streams.ended(id, { closedBy: 'device', closeCode: 4001, reason: 'late', bytesToDevice: 0, bytesFromDevice: 0 }, 1400)).toBe(false);
+    expect(await store.streams.ended(id, { closedBy: 'service', closeCode: 1000, reason: 'closed normally', bytesToDevice: 5, bytesFromDevice: 7 }, 1300)).toEqual({ bytesToDevice: 5, bytesFromDevice: 7 });
+    expect(await store.streams.ended(id, { closedBy: 'device', closeCode: 4001, reason: 'late', bytesToDevice: 0, bytesFromDevice: 0 }, 1400)).toBeUndefined();
     expect(await store.streams.get(id)).toMatchObject({ state: 'ended', closedBy: 'service', bytesToDevice: 5, bytesFromDevice: 7, connectedAt: 1200, endedAt: 1300 });
     expect(await store.streams.countLive('s-dev')).toBe(0);
     expect(await store.streams.handshakeTimedOut(id, 1500)).toBe(false);
+  });
+
+  it('keeps a resumable stream through interruptions: keys by side, times of each interruption and resume, byte totals that only grow, one move per endpoint, the resume-window sweep ending it once', async () => {
+    const id = randomUUID();
+    await store.streams.create({ id, deviceId: 'r-dev', streamName: 'ssh', initiator: 'service', operator: null, createdAt: 1000, node: 'node-a', resume: { windowMs: 5000, serviceKeyHash: 'a'.repeat(64), deviceKeyHash: 'b'.repeat(64) } });
+    expect(await store.streams.resumeKeyHash(id, 'service')).toBe('a'.repeat(64));
+    expect(await store.streams.resumeKeyHash(id, 'device')).toBe('b'.repeat(64));
+    await store.streams.answer(id, 'accepted', null, 1100, 'node-a');
+    await store.streams.opened(id, 1200);
+    // The first pair carried 10 and 20 bytes; a second report of the same interruption changes nothing.
+    expect(await store.streams.interrupted(id, 2000, { bytesToDevice: 10, bytesFromDevice: 20 })).toEqual({ bytesToDevice: 10, bytesFromDevice: 20 });
+    expect(await store.streams.interrupted(id, 2100, { bytesToDevice: 10, bytesFromDevice: 20 })).toEqual({ bytesToDevice: 0, bytesFromDevice: 0 });
+    expect(await store.streams.get(id)).toMatchObject({ state: 'open', interruptions: 1, resumes: 0, interruptedAt: 2000 });
+    // Its endpoint's node is gone: the first to move it wins.
+    expect(await store.streams.moveGateway(id, 'node-a', 'node-b')).toBe(true);
+    expect(await store.streams.moveGateway(id, 'node-a', 'node-c')).toBe(false);
+    await store.streams.resumed(id, 2500);
+    expect(await store.streams.get(id)).toMatchObject({ gatewayNode: 'node-b', interruptions: 1, resumes: 1, interruptedAt: null });
+    // Within the window nothing ends; a second interruption past its window is ended by one sweep only.
+    expect(await store.streams.endResumeTimeouts(2600)).toEqual([]);
+    expect(await store.streams.interrupted(id, 3000, { bytesToDevice: 8, bytesFromDevice: 50 })).toEqual({ bytesToDevice: 0, bytesFromDevice: 30 });
+    expect(await store.streams.endResumeTimeouts(7999)).toEqual([]);
+    expect(await store.streams.endResumeTimeouts(8001)).toEqual([{ id, gatewayNode: 'node-b', reason: 'resumeTimeout: not resumed within 5 s' }]);
+    expect(await store.streams.endResumeTimeouts(9000)).toEqual([]);
+    expect(await store.streams.get(id)).toMatchObject({ state: 'ended', closedBy: 'hub', closeCode: 4010, bytesToDevice: 10, bytesFromDevice: 50, interruptions: 2, resumes: 1 });
+    expect(await store.streams.interruptionsOf(id, 10)).toEqual([{ interruptedAt: 2000, resumedAt: 2500 }, { interruptedAt: 3000, resumedAt: null }]);
+    expect(await store.streams.interrupted(id, 9500, { bytesToDevice: 99, bytesFromDevice: 99 })).toBeUndefined();
+    expect(await store.streams.ended(id, { closedBy: 'device', closeCode: 1000, reason: 'late', bytesToDevice: 99, bytesFromDevice: 99 }, 9600)).toBeUndefined();
+  });
+
+  it('interrupts an open resumable stream its lost node carried instead of ending it', async () => {
+    const open = randomUUID();
+    const plain = randomUUID();
+    const keys = { windowMs: 60_000, serviceKeyHash: 'c'.repeat(64), deviceKeyHash: 'd'.repeat(64) };
+    await store.streams.create({ id: open, deviceId: 'n-dev', streamName: 'ssh', initiator: 'service', operator: null, createdAt: 1000, node: 'node-x', resume: keys });
+    await store.streams.create({ id: plain, deviceId: 'n-dev', streamName: 'ssh', initiator: 'service', operator: null, createdAt: 1000, node: 'node-x' });
+    for (const id of [open, plain]) {
+      await store.streams.answer(id, 'accepted', null, 1100, 'node-x');
+      await store.streams.opened(id, 1200);
+    }
+    expect(await store.streams.closeNodeStreams('node-x', 'nodeLost', 5000)).toBe(1);
+    expect(await store.streams.get(plain)).toMatchObject({ state: 'ended', reason: 'nodeLost: node node-x stopped' });
+    expect(await store.streams.get(open)).toMatchObject({ state: 'open', interruptedAt: 5000, interruptions: 1 });
   });
 
   it('ends what a node left live — its pending streams and the streams its endpoint carried — and nothing else', async () => {

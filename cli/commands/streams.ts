@@ -30,7 +30,8 @@ function line(s: StreamLogEntry): string {
   const dur = s.durationMs === null ? 'live' : `${(s.durationMs / 1000).toFixed(1)} s`;
   const who = s.operator === null ? s.initiator : `${s.operator} via ${s.initiator}`;
   const closed = s.closedBy === null ? '' : ` closed by ${s.closedBy}${s.reason === null ? '' : ` (${s.reason})`}`;
-  return `${s.createdAt} ${s.streamId} ${s.deviceId}/${s.streamName} ${s.result ?? s.state} by ${who}, ${dur}, ↓${human(s.bytesToDevice)} ↑${human(s.bytesFromDevice)}${closed}`;
+  const resumed = s.interruptions > 0 ? `, interrupted ${s.interruptions}× resumed ${s.resumes}×${s.interruptedAt === null ? '' : ' (interrupted now)'}` : '';
+  return `${s.createdAt} ${s.streamId} ${s.deviceId}/${s.streamName} ${s.result ?? s.state} by ${who}, ${dur}, ↓${human(s.bytesToDevice)} ↑${human(s.bytesFromDevice)}${resumed}${closed}`;
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -63,7 +64,10 @@ export async function run(argv: string[]): Promise<void> {
     if (id === undefined) throw new CliError('streams show needs a stream id', 2);
     const s = await service.getStream(id);
     if (values.json === true) out(s);
-    else process.stdout.write(`${line(s)}\n`);
+    else {
+      process.stdout.write(`${line(s)}\n`);
+      for (const i of s.interruptionLog ?? []) process.stdout.write(`  interrupted ${i.interruptedAt}, ${i.resumedAt === null ? 'not resumed' : `resumed ${i.resumedAt}`}\n`);
+    }
     return;
   }
   throw new CliError(`unknown action "${action}": use list or show`, 2);

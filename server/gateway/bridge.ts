@@ -10,12 +10,16 @@ import { CloseCode, describeClose } from '../../shared/close-codes.js';
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES } from '../../shared/limits.js';
 import type { StreamSide } from '../../shared/stream-token.js';
 import { closeWithin } from '../../shared/ws-close.js';
-import { STREAM_V2_SUBPROTOCOL, encodeStreamControl } from '../../shared/stream-protocol.js';
+import { STREAM_V2_SUBPROTOCOL, decodeStreamControl, encodeStreamControl } from '../../shared/stream-protocol.js';
 
 export interface BridgeEnd {
   closedBy: StreamSide | 'gateway';
   closeCode: number;
   reason: string;
+  /**
+   * Bytes of the whole stream each way, as far as this pair knows: on a resumed pair, what the
+   * receiving side said it had (its resume offset) plus what this pair carried to it since.
+   */
   bytesToDevice: number;
   bytesFromDevice: number;
   /** v2 on both sides and a leg was lost, not closed: the sides come back and the stream goes on. */
@@ -49,7 +53,7 @@ export function cutForHeartbeat(ws: WebSocket): void {
  * Pipes `from` into `to`; returns a getter for the bytes forwarded. Text frames are v2 control
  * messages: passed on when both sides speak v2, dropped towards a v1 side, an error from a v1 side.
  */
-function pipe(from: WebSocket, to: WebSocket, text: 'forward' | 'drop' | 'refuse', onProtocolError: () => void): () => number {
+function pipe(from: WebSocket, to: WebSocket, text: 'forward' | 'drop' | 'refuse', onProtocolError: () => void, onResume: (offset: number) => void): () => number {
   let forwarded = 0;
   let queued = 0;
   let paused = false;
@@ -63,7 +67,11 @@ function pipe(from: WebSocket, to: WebSocket, text: 'forward' | 'drop' | 'refuse
   from.on('message', (data, isBinary) => {
     if (!isBinary) {
       if (text === 'refuse') return onProtocolError();
-      if (text === 'forward' && to.readyState === to.OPEN) to.send(data as Buffer, { binary: false });
+      if (text !== 'forward') return;
+      // A side's resume offset: the bytes of the stream it has, so the counts stay whole.
+      const m = (data as Buffer).length <= 64 ? decodeStreamControl((data as Buffer).toString('utf8')) : undefined;
+      if (m?.type === 'resume') onResume(m.offset);
+      if (to.readyState === to.OPEN) to.send(data as Buffer, { binary: false });
       return;
     }
     const buf = data as Buffer;
@@ -110,8 +118,10 @@ export function bridge(service: WebSocket, device: WebSocket, heartbeatMs: numbe
   const protocolError = (who: WebSocket) => (): void => {
     who.close(1003, 'stream frames must be binary');
   };
-  const toDevice = pipe(service, device, textFrom(v2.service, v2.device), protocolError(service));
-  const fromDevice = pipe(device, service, textFrom(v2.device, v2.service), protocolError(device));
+  // Stream bytes each side had when this pair began (its resume offset; 0 on a first pair).
+  const base = { toDevice: 0, fromDevice: 0 };
+  const toDevice = pipe(service, device, textFrom(v2.service, v2.device), protocolError(service), (offset) => (base.fromDevice = offset));
+  const fromDevice = pipe(device, service, textFrom(v2.device, v2.service), protocolError(device), (offset) => (base.toDevice = offset));
   const finish = (side: StreamSide, self: WebSocket, other: WebSocket) => (rawCode: number, reasonBuf: Buffer): void => {
     if (ended) return;
     ended = true;
@@ -130,8 +140,8 @@ export function bridge(service: WebSocket, device: WebSocket, heartbeatMs: numbe
       closedBy: cut ? 'gateway' : side,
       closeCode: code,
       reason: describeClose(code, reason),
-      bytesToDevice: toDevice(),
-      bytesFromDevice: fromDevice(),
+      bytesToDevice: base.toDevice + toDevice(),
+      bytesFromDevice: base.fromDevice + fromDevice(),
       interrupted,
     });
   };

@@ -17,7 +17,7 @@ import { CloseCode } from '../../shared/close-codes.js';
 import type { StreamRequestMessage, StreamResponseMessage } from '../../shared/control-protocol.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { signStreamToken } from '../../shared/stream-token.js';
-import type { StreamEnd, StreamResult, Store } from '../store/store.js';
+import type { StreamBytes, StreamEnd, StreamResult, Store } from '../store/store.js';
 import type { HubMetrics } from './metrics.js';
 
 export interface InitiateRequest {
@@ -245,18 +245,19 @@ export class StreamBroker {
       this.#pending.delete(streamId);
     }
     this.#o.throttle.release(streamId);
-    if (await this.#o.store.streams.ended(streamId, end, Date.now())) {
-      this.#o.metrics.streamBytes.inc({ direction: 'toDevice' }, end.bytesToDevice);
-      this.#o.metrics.streamBytes.inc({ direction: 'fromDevice' }, end.bytesFromDevice);
-    }
+    this.#countBytes(await this.#o.store.streams.ended(streamId, end, Date.now()));
+  }
+
+  /** Adds what a report added to the stream log to the byte counters. */
+  #countBytes(grown: StreamBytes | undefined): void {
+    if (grown === undefined) return;
+    this.#o.metrics.streamBytes.inc({ direction: 'toDevice' }, grown.bytesToDevice);
+    this.#o.metrics.streamBytes.inc({ direction: 'fromDevice' }, grown.bytesFromDevice);
   }
 
   /** A resumable stream lost its legs at an endpoint (its sides come back). */
-  async interrupted(streamId: string, legBytes: { bytesToDevice: number; bytesFromDevice: number }): Promise<void> {
-    if (await this.#o.store.streams.interrupted(streamId, Date.now(), legBytes)) {
-      this.#o.metrics.streamBytes.inc({ direction: 'toDevice' }, legBytes.bytesToDevice);
-      this.#o.metrics.streamBytes.inc({ direction: 'fromDevice' }, legBytes.bytesFromDevice);
-    }
+  async interrupted(streamId: string, totals: StreamBytes): Promise<void> {
+    this.#countBytes(await this.#o.store.streams.interrupted(streamId, Date.now(), totals));
   }
 
   /**

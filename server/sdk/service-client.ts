@@ -60,6 +60,15 @@ export interface StreamLogEntry {
   closeCode: number | null;
   bytesToDevice: number;
   bytesFromDevice: number;
+  /** A v2 stream (half-close, resume). */
+  resumable: boolean;
+  /** Times its connections were lost, and times it came back. */
+  interruptions: number;
+  resumes: number;
+  /** Set while it is interrupted. */
+  interruptedAt: string | null;
+  /** GET /streams/{id} only: each interruption (at most 100), oldest first. */
+  interruptionLog?: Array<{ interruptedAt: string; resumedAt: string | null }>;
 }
 
 export interface StreamQuery {

@@ -158,12 +158,16 @@ export interface StreamQuery {
   limit: number;
 }
 
-export interface StreamEnd {
+/** Bytes of a stream each way. */
+export interface StreamBytes {
+  bytesToDevice: number;
+  bytesFromDevice: number;
+}
+
+export interface StreamEnd extends StreamBytes {
   closedBy: ClosedBy;
   closeCode: number | null;
   reason: string;
-  bytesToDevice: number;
-  bytesFromDevice: number;
 }
 
 export interface Operator {

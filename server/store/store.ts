@@ -19,6 +19,7 @@ import type {
   RecordingRow,
   Session,
   StreamEnd,
+  StreamBytes,
   StreamInterruption,
   TimedOutStream,
   StreamQuery,
@@ -73,8 +74,12 @@ export interface StreamRepository {
   opened(id: string, at: number): Promise<void>;
   /** The accepted stream's sides never both connected; false when it had ended already. */
   handshakeTimedOut(id: string, at: number): Promise<boolean>;
-  /** The stream ended; the first report wins (false for later ones). */
-  ended(id: string, end: StreamEnd, at: number): Promise<boolean>;
+  /**
+   * The stream ended; the first report wins (undefined for later ones). Its byte counts are the
+   * stream's totals as the reporting endpoint knows them: the record keeps the larger of those and
+   * what it had (an earlier leg's report), and the answer says how much this call added.
+   */
+  ended(id: string, end: StreamEnd, at: number): Promise<StreamBytes | undefined>;
   /**
    * Ends what `node` left live: streams it took the initiation of and had not yet handed to a
    * streaming endpoint, and streams its endpoint carried. `result` is hubRestart (the node itself,
@@ -96,9 +101,10 @@ export interface StreamRepository {
   resumeKeyHash(id: string, side: 'service' | 'device'): Promise<string | undefined>;
   /**
    * A resumable stream lost its connections: it is interrupted from `at` (unless it already is),
-   * and the bytes the lost legs carried are added to its counts. False when it has ended.
+   * and its counts become at least `totals` (the stream's bytes as the lost pair knew them). The
+   * answer says how much the counts grew; undefined when the stream has ended.
    */
-  interrupted(id: string, at: number, legBytes: { bytesToDevice: number; bytesFromDevice: number }): Promise<boolean>;
+  interrupted(id: string, at: number, totals: StreamBytes): Promise<StreamBytes | undefined>;
   /** Both sides are connected again. */
   resumed(id: string, at: number): Promise<void>;
   /** Ends the streams interrupted longer than their resume window; returns those this call ended. */

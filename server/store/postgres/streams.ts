@@ -1,5 +1,6 @@
 /** The stream log in PostgreSQL. */
-import type { ClosedBy, NewStream, StreamEnd, StreamInterruption, StreamQuery, StreamRecord, StreamResult, StreamState, TimedOutStream } from '../records.js';
+import type { ClosedBy, NewStream, StreamEnd, StreamInterruption, StreamQuery, StreamBytes, StreamRecord, StreamResult, StreamState, TimedOutStream } from '../records.js';
+import { growth } from '../stream-bytes.js';
 import type { StreamRepository } from '../store.js';
 import type { Database } from './pool.js';
 
@@ -78,17 +79,21 @@ export class PgStreams implements StreamRepository {
     return (side === 'service' ? r.s : r.d) ?? undefined;
   }
 
-  interrupted(id: string, at: number, legBytes: { bytesToDevice: number; bytesFromDevice: number }): Promise<boolean> {
+  interrupted(id: string, at: number, totals: StreamBytes): Promise<StreamBytes | undefined> {
     return this.#db.transaction(async (c) => {
-      const { rows } = await c.query<{ state: string; interrupted_at: number | null; resumable: boolean }>('SELECT state, interrupted_at, resumable FROM streams WHERE id = $1 FOR UPDATE', [id]);
+      const { rows } = await c.query<{ state: string; interrupted_at: number | null; resumable: boolean; bytes_to_device: number; bytes_from_device: number }>(
+        'SELECT state, interrupted_at, resumable, bytes_to_device, bytes_from_device FROM streams WHERE id = $1 FOR UPDATE',
+        [id],
+      );
       const r = rows[0];
-      if (r === undefined || r.state === 'ended' || !r.resumable) return false;
-      await c.query('UPDATE streams SET bytes_to_device = bytes_to_device + $1, bytes_from_device = bytes_from_device + $2 WHERE id = $3', [legBytes.bytesToDevice, legBytes.bytesFromDevice, id]);
+      if (r === undefined || r.state === 'ended' || !r.resumable) return undefined;
+      const grown = growth(r, totals);
+      await c.query('UPDATE streams SET bytes_to_device = bytes_to_device + $1, bytes_from_device = bytes_from_device + $2 WHERE id = $3', [grown.bytesToDevice, grown.bytesFromDevice, id]);
       if (r.interrupted_at === null) {
         await c.query('UPDATE streams SET interrupted_at = $1, interruptions = interruptions + 1 WHERE id = $2', [at, id]);
         await c.query('INSERT INTO stream_interruptions (stream_id, interrupted_at) VALUES ($1, $2)', [id, at]);
       }
-      return true;
+      return grown;
     });
   }
 
@@ -153,15 +158,20 @@ export class PgStreams implements StreamRepository {
     return (r.rowCount ?? 0) > 0;
   }
 
-  async ended(id: string, end: StreamEnd, at: number): Promise<boolean> {
-    const r = await this.#db.query(
-      // A resumable stream's legs before the last one were counted at each interruption.
-      `UPDATE streams SET state = 'ended', ended_at = $1, closed_by = $2, close_code = $3, reason = $4,
-         bytes_to_device = bytes_to_device + $5, bytes_from_device = bytes_from_device + $6, interrupted_at = NULL
-       WHERE id = $7 AND state <> 'ended'`,
-      [at, end.closedBy, end.closeCode, end.reason, end.bytesToDevice, end.bytesFromDevice, id],
-    );
-    return (r.rowCount ?? 0) > 0;
+  ended(id: string, end: StreamEnd, at: number): Promise<StreamBytes | undefined> {
+    return this.#db.transaction(async (c) => {
+      const { rows } = await c.query<{ state: string; bytes_to_device: number; bytes_from_device: number }>('SELECT state, bytes_to_device, bytes_from_device FROM streams WHERE id = $1 FOR UPDATE', [id]);
+      const r = rows[0];
+      if (r === undefined || r.state === 'ended') return undefined;
+      const grown = growth(r, end);
+      await c.query(
+        `UPDATE streams SET state = 'ended', ended_at = $1, closed_by = $2, close_code = $3, reason = $4,
+           bytes_to_device = bytes_to_device + $5, bytes_from_device = bytes_from_device + $6, interrupted_at = NULL
+         WHERE id = $7`,
+        [at, end.closedBy, end.closeCode, end.reason, grown.bytesToDevice, grown.bytesFromDevice, id],
+      );
+      return grown;
+    });
   }
 
   closeNodeStreams(node: string, result: 'hubRestart' | 'nodeLost', at: number): Promise<number> {

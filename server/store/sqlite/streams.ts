@@ -1,5 +1,6 @@
 /** The stream log in SQLite: one row per initiation, updated as the stream moves through its states. */
-import type { ClosedBy, NewStream, StreamEnd, StreamInterruption, StreamQuery, StreamRecord, StreamResult, StreamState, TimedOutStream } from '../records.js';
+import type { ClosedBy, NewStream, StreamEnd, StreamInterruption, StreamQuery, StreamBytes, StreamRecord, StreamResult, StreamState, TimedOutStream } from '../records.js';
+import { growth } from '../stream-bytes.js';
 import type { StreamRepository } from '../store.js';
 import { Statements, type Db } from './database.js';
 
@@ -80,16 +81,19 @@ export class SqliteStreams implements StreamRepository {
     return (side === 'service' ? r.s : r.d) ?? undefined;
   }
 
-  async interrupted(id: string, at: number, legBytes: { bytesToDevice: number; bytesFromDevice: number }): Promise<boolean> {
+  async interrupted(id: string, at: number, totals: StreamBytes): Promise<StreamBytes | undefined> {
     return this.#db.transaction(() => {
-      const r = this.#sql.get<[string], { state: string; interrupted_at: number | null; resumable: number }>('SELECT state, interrupted_at, resumable FROM streams WHERE id = ?').get(id);
-      if (r === undefined || r.state === 'ended' || r.resumable !== 1) return false;
-      this.#sql.get('UPDATE streams SET bytes_to_device = bytes_to_device + ?, bytes_from_device = bytes_from_device + ? WHERE id = ?').run(legBytes.bytesToDevice, legBytes.bytesFromDevice, id);
+      const r = this.#sql
+        .get<[string], { state: string; interrupted_at: number | null; resumable: number; bytes_to_device: number; bytes_from_device: number }>('SELECT state, interrupted_at, resumable, bytes_to_device, bytes_from_device FROM streams WHERE id = ?')
+        .get(id);
+      if (r === undefined || r.state === 'ended' || r.resumable !== 1) return undefined;
+      const grown = growth(r, totals);
+      this.#sql.get('UPDATE streams SET bytes_to_device = bytes_to_device + ?, bytes_from_device = bytes_from_device + ? WHERE id = ?').run(grown.bytesToDevice, grown.bytesFromDevice, id);
       if (r.interrupted_at === null) {
         this.#sql.get('UPDATE streams SET interrupted_at = ?, interruptions = interruptions + 1 WHERE id = ?').run(at, id);
         this.#sql.get('INSERT INTO stream_interruptions (stream_id, interrupted_at) VALUES (?, ?)').run(id, at);
       }
-      return true;
+      return grown;
     })();
   }
 
@@ -156,17 +160,20 @@ export class SqliteStreams implements StreamRepository {
     );
   }
 
-  async ended(id: string, end: StreamEnd, at: number): Promise<boolean> {
-    return (
+  async ended(id: string, end: StreamEnd, at: number): Promise<StreamBytes | undefined> {
+    return this.#db.transaction(() => {
+      const r = this.#sql.get<[string], { state: string; bytes_to_device: number; bytes_from_device: number }>('SELECT state, bytes_to_device, bytes_from_device FROM streams WHERE id = ?').get(id);
+      if (r === undefined || r.state === 'ended') return undefined;
+      const grown = growth(r, end);
       this.#sql
         .get(
-          // A resumable stream's legs before the last one were counted at each interruption.
           `UPDATE streams SET state = 'ended', ended_at = ?, closed_by = ?, close_code = ?, reason = ?,
              bytes_to_device = bytes_to_device + ?, bytes_from_device = bytes_from_device + ?, interrupted_at = NULL
-           WHERE id = ? AND state != 'ended'`,
+           WHERE id = ?`,
         )
-        .run(at, end.closedBy, end.closeCode, end.reason, end.bytesToDevice, end.bytesFromDevice, id).changes > 0
-    );
+        .run(at, end.closedBy, end.closeCode, end.reason, grown.bytesToDevice, grown.bytesFromDevice, id);
+      return grown;
+    })();
   }
 
   async closeNodeStreams(node: string, result: 'hubRestart' | 'nodeLost', at: number): Promise<number> {
