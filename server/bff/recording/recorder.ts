@@ -52,9 +52,10 @@ interface Live {
   inputRecorded: number;
   /**
    * A resumed connection until its ATTACHED (for the marker): since when the session was detached,
-   * or null when another connection still had it (a takeover).
+   * or null when another connection still had it (a takeover); and the output offset the page asked
+   * to resume from (its attach HELLO).
    */
-  resumed: { detachedAt: number | null } | undefined;
+  resumed: { detachedAt: number | null; requested?: number } | undefined;
   /** Another connection of the session took over: this one's tap records nothing more. */
   superseded: boolean;
   cols: number;
@@ -211,7 +212,10 @@ export class Recorder {
     live.cols = row.cols;
     live.rows = row.rows;
     if (carried !== undefined) Object.assign(live, carried);
-    live.writer = new CastWriter(this.#o.store.recordingData.append(id, row.startedAt), { cols: row.cols, rows: row.rows, timestamp: 0, title: '', term: '' }, this.#o.budgetBytes, row.startedAt, {
+    // Nothing stored yet when the node that started it died before its first write reached the
+    // store: the recording starts here, with its header, so that it can be played.
+    const header = { cols: row.cols, rows: row.rows, timestamp: Math.floor(row.startedAt / 1000), title: `${row.operator}@${row.deviceId}`, term: '' };
+    live.writer = new CastWriter(this.#o.store.recordingData.append(id, row.startedAt), header, this.#o.budgetBytes, row.startedAt, size === 0 ? undefined : {
       size,
       truncated: row.truncated,
       lastEventMs: row.durationMs,
@@ -230,8 +234,9 @@ export class Recorder {
               live.cols = f.cols;
               live.rows = f.rows;
               onHello(f);
-            } else if (f.cols !== live.cols || f.rows !== live.rows) {
-              this.#resize(live, f.cols, f.rows);
+            } else {
+              if (f.session?.mode === 'attach' && live.resumed !== undefined) live.resumed.requested = f.session.outputOffset;
+              if (f.cols !== live.cols || f.rows !== live.rows) this.#resize(live, f.cols, f.rows);
             }
           } else if (f.type === 'resize') {
             this.#resize(live, f.cols, f.rows);
@@ -258,7 +263,10 @@ export class Recorder {
           } else if (f.type === 'attached') {
             const from = live.resumed?.detachedAt ?? null;
             const how = from === null ? ' (taken over from another connection)' : ` after ${((Date.now() - from) / 1000).toFixed(1)} s detached`;
-            const lost = f.outputOffset - live.outputRecorded;
+            // Output the device no longer had: what it skipped of what the page asked for, beyond what
+            // is recorded. (The session's recorded count is stale when the console node carrying its
+            // last connection died before saving it; the page's own count is not.)
+            const lost = f.outputOffset - Math.max(live.outputRecorded, live.resumed?.requested ?? 0);
             live.writer?.marker(`reattached${how}${lost > 0 ? `; ${lost} bytes of output printed meanwhile were no longer kept by the device` : ''}`);
             live.resumed = undefined;
             live.outputAt = f.outputOffset;
