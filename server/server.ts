@@ -8,6 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
+import { CloseCode } from '../shared/close-codes.js';
 import { DsError, ErrorCode } from '../shared/errors.js';
 import { buildConnectionString } from '../shared/connection-string.js';
 import { HANDSHAKE_DEADLINE_MS } from '../shared/limits.js';
@@ -244,7 +245,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       reporter = {
         opened: (id) => broker.opened(id),
         ended: (id, end) => broker.ended(id, end),
-        interrupted: (id, bytes) => broker.interrupted(id, bytes),
+        interrupted: (id, totals, at) => broker.interrupted(id, totals, at),
         resumed: (id) => broker.resumed(id),
       };
     } else if (cluster !== undefined && store !== undefined) {
@@ -253,8 +254,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       reporter = {
         opened: (id) => s.streams.opened(id, Date.now()),
         ended: async (id, end) => void (await s.streams.ended(id, end, Date.now())),
-        interrupted: async (id, bytes) => void (await s.streams.interrupted(id, Date.now(), bytes)),
-        resumed: (id) => s.streams.resumed(id, Date.now()),
+        interrupted: async (id, totals, at) => void (await s.streams.interrupted(id, at, totals)),
+        resumed: async (id) => {
+          // Ended meanwhile (its window passed, its device revoked): the new pair goes too.
+          if (await s.streams.resumed(id, Date.now())) return;
+          const r = await s.streams.get(id);
+          gateway?.abort(id, r?.closeCode ?? CloseCode.Aborted, r?.reason ?? 'the stream has ended');
+        },
       };
       cluster.gateways(() => gateway);
     } else {

@@ -29,6 +29,8 @@ export interface ResumableStreamOptions {
   isFatal?: (err: unknown) => boolean;
   /** Told of each interruption and resume. */
   onEvent?: (event: 'interrupted' | 'resumed', detail: string) => void;
+  /** Tells the hub this side gave the stream up while it was interrupted (so the other side need not wait). */
+  abandon?: (reason: string) => Promise<void>;
 }
 
 /** Close codes after which a v2 leg is resumed rather than the stream ended. */
@@ -38,7 +40,7 @@ const MAX_UNREAD_BYTES = MAX_RESUME_BUFFER_BYTES + 1024 * 1024;
 /** How long past its window a side waits for the hub's word before giving the stream up itself. */
 const WINDOW_GRACE_MS = 3000;
 
-const RESUMABLE = new Set<number>([1001, 1006, 1011, CloseCode.PeerInterrupted, CloseCode.HubShutdown, CloseCode.HeartbeatTimeout]);
+const RESUMABLE = new Set<number>([1001, 1006, 1011, 1012, 1013, CloseCode.PeerInterrupted, CloseCode.HubShutdown, CloseCode.HeartbeatTimeout]);
 
 export class ResumableStream extends Duplex {
   readonly #o: ResumableStreamOptions;
@@ -50,6 +52,8 @@ export class ResumableStream extends Duplex {
   /** The current leg's watchdog, and when anything last arrived on it. */
   #watchdog: NodeJS.Timeout | undefined;
   #heardAt = 0;
+  /** The endpoint's ping interval, once a `peer` frame said it. */
+  #hb: number | undefined;
   /** Ends the stream if it is still not resumed when its window (and a little grace) has passed. */
   #windowTimer: NodeJS.Timeout | undefined;
   // Outgoing: bytes from #acked to #sent are kept in #unacked until the other side confirms them.
@@ -75,7 +79,9 @@ export class ResumableStream extends Duplex {
   streamId?: string;
 
   constructor(first: WebSocket, o: ResumableStreamOptions) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
+    // Not autoDestroy: the stream is over when both directions ended and the other side has all
+    // our bytes (#maybeFinish), not as soon as both halves of the Duplex are done.
+    super({ allowHalfOpen: true, autoDestroy: false, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.#o = o;
     this.#attach(first, false);
   }
@@ -112,6 +118,10 @@ export class ResumableStream extends Duplex {
       this.#watchdog = undefined;
       this.#onLegClose(code, reason.toString('utf8'));
     });
+    // A resumed leg may wait at the endpoint for the other side: the endpoint's pings still come.
+    if (resumed && this.#hb !== undefined) this.#watch(ws, this.#hb);
+    // connectWebSocket hands the socket over paused, so nothing arrived before these listeners.
+    ws.resume();
   }
 
   /**
@@ -232,7 +242,9 @@ export class ResumableStream extends Duplex {
   #ack(): void {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
-    const offset = this.#consumed();
+    // Once the other side's direction has ended nothing more comes: everything received is
+    // acknowledged (flow control has nothing left to hold back), so it can finish.
+    const offset = this.#peerEnded ? this.#received : this.#consumed();
     if (offset <= this.#ackedToPeer || !this.#ready()) return;
     this.#ackedToPeer = offset;
     this.#control({ type: 'ack', offset });
@@ -272,7 +284,10 @@ export class ResumableStream extends Duplex {
   #onControl(m: StreamControl, resumed: boolean): void {
     switch (m.type) {
       case 'peer':
-        if (m.hb !== undefined && (m.v2 || resumed) && this.#ws !== undefined) this.#watch(this.#ws, m.hb);
+        if (m.hb !== undefined && (m.v2 || resumed) && this.#ws !== undefined) {
+          this.#hb = m.hb;
+          this.#watch(this.#ws, m.hb);
+        }
         if (resumed) {
           if (!m.v2) {
             this.destroy(new StreamClosedError(CloseCode.ProtocolError, 'the other side came back without v2'));
@@ -330,13 +345,23 @@ export class ResumableStream extends Duplex {
   /** Both directions ended and everything of ours arrived: close the leg cleanly. */
   #maybeFinish(): void {
     if (this.#done || !this.#localEnded || !this.#peerEnded || this.#unackedBytes > 0 || !this.#ready()) return;
-    this.#done = true;
-    this.closeCode = 1000;
+    this.#finished();
     const ws = this.#ws;
     if (ws !== undefined) closeWithin(ws, 1000, '', 2000);
+  }
+
+  /** The stream is complete both ways: the Duplex closes once its reader has taken the rest. */
+  #finished(): void {
+    this.#done = true;
+    this.closeCode = 1000;
     clearTimeout(this.#ackTimer);
-    // Readable ended (push(null)) and writable finished: the Duplex ends and emits 'close'.
-    if (this.writableFinished && this.readableEnded) this.destroy();
+    clearTimeout(this.#windowTimer);
+    const check = (): void => {
+      if (this.readableEnded && this.writableFinished && !this.destroyed) this.destroy();
+    };
+    if (!this.readableEnded) this.once('end', check);
+    if (!this.writableFinished) this.once('finish', check);
+    check();
   }
 
   #onLegClose(code: number, reason: string): void {
@@ -353,16 +378,27 @@ export class ResumableStream extends Duplex {
       void this.#resume('the other side did not come back yet');
       return;
     }
-    if (code === 1000) {
+    if (code === 1000 && this.#peer === 'v2') {
+      // The other side finished: it had our end, so everything we sent before it. Anything else
+      // is a side that closed without ending its direction: not a clean end of the stream.
+      if (this.#localEnded && this.#peerEnded) {
+        this.#unacked = [];
+        this.#unackedBytes = 0;
+        this.#finished();
+        return;
+      }
+    } else if (code === 1000) {
+      // v1: a close is the end of the stream both ways.
       if (!this.readableEnded) this.push(null);
       const waiting = this.#waiting;
       this.#waiting = undefined;
       waiting?.();
       this.#done = true;
       if (!this.writableFinished) this.destroy();
+      else this.#finished();
       return;
     }
-    const err = new StreamClosedError(code, reason);
+    const err = new StreamClosedError(code, code === 1000 && reason === '' ? 'the other side closed before both directions ended' : reason);
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.(err);
@@ -387,7 +423,9 @@ export class ResumableStream extends Duplex {
       try {
         const ws = await this.#o.reconnect();
         if (this.destroyed) {
-          ws.close(1000);
+          // Gave up meanwhile: a leg that meets the other side's tells it so (not a clean end).
+          ws.resume();
+          closeWithin(ws, CloseCode.Aborted, 'the other side gave the stream up', 2000);
           return;
         }
         this.#resuming = false;
@@ -395,6 +433,8 @@ export class ResumableStream extends Duplex {
         return;
       } catch (err) {
         if (this.#o.isFatal?.(err) === true) {
+          // The hub said the stream cannot come back: it knows, there is nothing to give up.
+          this.#resuming = false;
           this.destroy(err instanceof Error ? err : new Error(String(err)));
           return;
         }
@@ -409,11 +449,18 @@ export class ResumableStream extends Duplex {
     clearInterval(this.#watchdog);
     clearTimeout(this.#windowTimer);
     const ws = this.#ws;
-    if (ws !== undefined && (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)) {
-      // Closed here on purpose (1000), or ended abnormally (our local connection failed): either
-      // way the other side must not wait for a resume.
-      if (err === null) closeWithin(ws, 1000, '', 2000);
-      else closeWithin(ws, CloseCode.Aborted, err.message.slice(0, 120), 2000);
+    const finished = this.#done;
+    if (!finished && ws !== undefined && (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)) {
+      // Destroyed before the stream was complete (on purpose, or our local connection failed): the
+      // other side must not take it for a clean end, nor wait for a resume. v1 knows only 1000.
+      if (this.#peer !== 'v2' && err === null) closeWithin(ws, 1000, '', 2000);
+      else closeWithin(ws, CloseCode.Aborted, (err?.message ?? 'the other side closed the stream').slice(0, 120), 2000);
+    }
+    const interrupted = this.#resuming || this.#awaitingPeerResume;
+    const gaveUp = err instanceof StreamClosedError && err.closeCode === CloseCode.ResumeTimeout;
+    if (!finished && interrupted && !gaveUp && this.#o.abandon !== undefined) {
+      // No leg to tell the other side on: the hub ends the stream and tells it.
+      this.#o.abandon((err?.message ?? 'closed while interrupted').slice(0, 120)).catch(() => undefined);
     }
     this.#done = true;
     callback(err);

@@ -25,7 +25,8 @@ export const STREAM_V2_SUBPROTOCOL = 'devicestreams.v2';
 export const DEFAULT_RESUME_BUFFER_BYTES = 4 * 1024 * 1024;
 /** The largest resume buffer a side may choose (it also bounds what the other side holds unread). */
 export const MAX_RESUME_BUFFER_BYTES = 16 * 1024 * 1024;
-export const MIN_RESUME_BUFFER_BYTES = 64 * 1024;
+/** At least four acknowledgement intervals (ACK_EVERY_BYTES), so a full buffer never waits for the ack timer. */
+export const MIN_RESUME_BUFFER_BYTES = 1024 * 1024;
 /** How long a stream may stay interrupted before it ends with resumeTimeout, by default and at most. */
 export const DEFAULT_RESUME_WINDOW_MS = 120_000;
 export const MAX_RESUME_WINDOW_MS = 600_000;
@@ -42,9 +43,12 @@ const messages = z.discriminatedUnion('type', [
 
 export type StreamControl = z.infer<typeof messages>;
 
+/** No control message is longer; a longer text frame is not one (and is dropped unread). */
+export const MAX_CONTROL_BYTES = 256;
+
 /** Decodes a text frame; undefined for anything that is not a v2 control message. */
 export function decodeStreamControl(text: string): StreamControl | undefined {
-  if (text.length > 256) return undefined;
+  if (text.length > MAX_CONTROL_BYTES) return undefined;
   try {
     const parsed = messages.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : undefined;

@@ -26,7 +26,12 @@ function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
-/** Resolves with an open WebSocket, or rejects with a DsError (refused) or a network Error. */
+/**
+ * Resolves with an open WebSocket, paused, or rejects with a DsError (refused) or a network Error.
+ * Paused because the server may speak in the same packet as its 101 (a stream's first control
+ * frame or data): ws would emit those messages before the caller, resuming after this promise, has
+ * its listeners on. The caller attaches them, then calls `ws.resume()`.
+ */
 export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const secureContext = secureContextFor(o.ca);
@@ -51,6 +56,7 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
     };
     ws.once('open', () => {
       settled = true;
+      ws.pause();
       resolve(ws);
     });
     ws.on('error', (err) => fail(err));
@@ -80,6 +86,8 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
 export interface ResumeOptions {
   /** Asks the hub for a new leg (POST /streams/{id}/resume with this side's key). */
   requestLeg: () => Promise<{ url: string; authToken: string }>;
+  /** Tells the hub this side gives the stream up while it has no leg (POST /streams/{id}/abandon). */
+  abandonLeg?: ((reason: string) => Promise<void>) | undefined;
   windowMs: number;
   bufferBytes?: number | undefined;
   onEvent?: ResumableStreamOptions['onEvent'];
@@ -103,6 +111,7 @@ export async function connectResumableBridge(url: string, authToken: string, ca:
     // unavailability and network failures are worth another try within the window.
     isFatal: (err) => err instanceof DsError && err.status >= 400 && err.status < 500 && err.status !== 429,
     ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
+    ...(o.abandonLeg === undefined ? {} : { abandon: o.abandonLeg }),
   });
 }
 
@@ -110,5 +119,7 @@ export async function connectResumableBridge(url: string, authToken: string, ca:
 export async function connectBridge(url: string, authToken: string, ca?: string | Buffer): Promise<WebSocketDuplex> {
   if (!/^wss?:\/\//.test(url)) throw new DsError(ErrorCode.ArgumentInvalid, `stream URL must be ws:// or wss://, got "${url.slice(0, 60)}"`);
   const ws = await connectWebSocket(url, { headers: { authorization: `Bearer ${authToken}` }, ca });
-  return new WebSocketDuplex(ws);
+  const duplex = new WebSocketDuplex(ws);
+  ws.resume();
+  return duplex;
 }

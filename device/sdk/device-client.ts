@@ -147,6 +147,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     }
     this.#connecting = false;
     if (this.#closed) {
+      ws.resume();
       ws.close(1000);
       return;
     }
@@ -169,6 +170,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     });
     ws.on('ping', () => this.#feedWatchdog());
     ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString('utf8')));
+    ws.resume();
     ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: this.#o.agent }));
     // The old channel (if this is a renewal) is replaced at the hub; close our end too.
     previous?.close(1000, 'renewed');
@@ -244,6 +246,9 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
           windowMs: resume.windowMs,
           requestLeg: async () =>
             (await postJson(`${base}/streams/${encodeURIComponent(msg.requestId)}/resume`, { authorization: this.#token().token }, { side: 'device', key: resume.key }, { ca: this.#o.ca })) as { url: string; authToken: string },
+          abandonLeg: async (reason) => {
+            await postJson(`${base}/streams/${encodeURIComponent(msg.requestId)}/abandon`, { authorization: this.#token().token }, { side: 'device', key: resume.key, reason }, { ca: this.#o.ca });
+          },
         });
       },
       reject: (reason) => answer(false, reason),

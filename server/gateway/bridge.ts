@@ -10,7 +10,7 @@ import { CloseCode, describeClose } from '../../shared/close-codes.js';
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES } from '../../shared/limits.js';
 import type { StreamSide } from '../../shared/stream-token.js';
 import { closeWithin } from '../../shared/ws-close.js';
-import { STREAM_V2_SUBPROTOCOL, decodeStreamControl, encodeStreamControl } from '../../shared/stream-protocol.js';
+import { MAX_CONTROL_BYTES, STREAM_V2_SUBPROTOCOL, decodeStreamControl, encodeStreamControl } from '../../shared/stream-protocol.js';
 
 export interface BridgeEnd {
   closedBy: StreamSide | 'gateway';
@@ -67,11 +67,20 @@ function pipe(from: WebSocket, to: WebSocket, text: 'forward' | 'drop' | 'refuse
   from.on('message', (data, isBinary) => {
     if (!isBinary) {
       if (text === 'refuse') return onProtocolError();
-      if (text !== 'forward') return;
+      const buf = data as Buffer;
+      // Anything longer is not a control message: dropped, so text cannot grow our queues.
+      if (text !== 'forward' || buf.length > MAX_CONTROL_BYTES) return;
       // A side's resume offset: the bytes of the stream it has, so the counts stay whole.
-      const m = (data as Buffer).length <= 64 ? decodeStreamControl((data as Buffer).toString('utf8')) : undefined;
+      const m = buf.length <= 64 ? decodeStreamControl(buf.toString('utf8')) : undefined;
       if (m?.type === 'resume') onResume(m.offset);
-      if (to.readyState === to.OPEN) to.send(data as Buffer, { binary: false });
+      if (to.readyState !== to.OPEN) return;
+      // Counted with the data, so a flood of control frames towards a slow side pauses its sender too.
+      queued += buf.length;
+      to.send(buf, { binary: false }, drained(buf.length));
+      if (!paused && queued > BRIDGE_HIGH_WATER_BYTES) {
+        paused = true;
+        from.pause();
+      }
       return;
     }
     const buf = data as Buffer;

@@ -11,7 +11,7 @@ import { CloseCode } from '../../shared/close-codes.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { MAX_FRAME_BYTES } from '../../shared/limits.js';
 import { verifyStreamToken, type StreamSide } from '../../shared/stream-token.js';
-import type { StreamEnd } from '../store/store.js';
+import type { StreamBytes, StreamEnd } from '../store/store.js';
 import { bridge, cutForHeartbeat, supersede } from './bridge.js';
 import { STREAM_V2_SUBPROTOCOL } from '../../shared/stream-protocol.js';
 import { ExpiringSet } from './used-tokens.js';
@@ -22,8 +22,8 @@ import type { GatewayControl } from '../hub/stream-broker.js';
 export interface StreamReporter {
   opened(streamId: string): void | Promise<void>;
   ended(streamId: string, end: StreamEnd): void | Promise<void>;
-  /** A v2 stream lost a leg (its sides will come back); the bytes the lost legs carried. */
-  interrupted(streamId: string, legBytes: { bytesToDevice: number; bytesFromDevice: number }): void | Promise<void>;
+  /** A v2 stream lost its pair at `at` (its sides will come back); the stream's bytes as the pair knew them. */
+  interrupted(streamId: string, totals: StreamBytes, at: number): void | Promise<void>;
   /** Both sides of an interrupted v2 stream are connected again. */
   resumed(streamId: string): void | Promise<void>;
 }
@@ -107,8 +107,7 @@ export class Gateway implements GatewayControl {
     }
     if (this.#usedTokens.has(claims.jti, now)) throw new DsError(ErrorCode.Unauthorized, 'stream token has already been used; tokens are single-use');
     const resumed = claims.res === true;
-    // A resumed leg's stream lost its connections here before; the hub vouched that it goes on.
-    if (!resumed && this.#endedStreams.has(streamId, now)) throw new DsError(ErrorCode.StreamNotFound, 'this stream has already ended; initiate a new one');
+    if (this.#endedStreams.has(streamId, now)) throw new DsError(ErrorCode.StreamNotFound, 'this stream has already ended; initiate a new one');
     const waiting = this.#waiting.get(streamId);
     if (!resumed && waiting !== undefined && waiting.side === claims.side) {
       throw new DsError(ErrorCode.WrongScope, `the ${claims.side} side of this stream is already connected`);
@@ -126,7 +125,11 @@ export class Gateway implements GatewayControl {
    */
   #clearForResume(streamId: string, side: StreamSide): void {
     const pair = this.#open.get(streamId);
-    if (pair !== undefined) supersede(pair);
+    if (pair !== undefined) {
+      supersede(pair);
+      // Gone at once, not when its sockets have closed: the other side's resumed leg may come first.
+      this.#open.delete(streamId);
+    }
     const w = this.#waiting.get(streamId);
     if (w !== undefined && w.side === side) {
       clearTimeout(w.timer);
@@ -148,7 +151,7 @@ export class Gateway implements GatewayControl {
       // First side: hold it, unread, until the other arrives or the handshake deadline passes.
       ws.pause();
       const timer = setTimeout(() => {
-        this.#waiting.delete(streamId);
+        if (this.#waiting.get(streamId)?.ws === ws) this.#waiting.delete(streamId);
         // Read again so the peer's closing reply arrives (a paused socket would wait 30 s for it).
         ws.resume();
         ws.close(CloseCode.HandshakeTimeout, 'the other side did not connect in time');
@@ -183,8 +186,9 @@ export class Gateway implements GatewayControl {
       const aborted = this.#aborted.get(streamId);
       this.#aborted.delete(streamId);
       if (end.interrupted && aborted === undefined) {
-        const legBytes = { bytesToDevice: end.bytesToDevice, bytesFromDevice: end.bytesFromDevice };
-        this.#report(streamId, 'interruption', () => this.#o.reporter.interrupted(streamId, legBytes));
+        const totals = { bytesToDevice: end.bytesToDevice, bytesFromDevice: end.bytesFromDevice };
+        const at = Date.now();
+        this.#report(streamId, 'interruption', () => this.#o.reporter.interrupted(streamId, totals, at));
         return;
       }
       this.#end(streamId, aborted === undefined ? end : { ...end, closedBy: 'hub', closeCode: aborted.code, reason: aborted.reason });
@@ -238,21 +242,31 @@ export class Gateway implements GatewayControl {
     }
   }
 
-  /** Closes a stream from outside (handshake deadline passed at the hub, hub shutting down). */
+  /**
+   * Closes a stream from outside (handshake deadline passed at the hub, device revoked, resume
+   * window passed, hub shutting down). A shutdown does not end a v2 stream that was connected: its
+   * sides come back to this node once it is back, or to another one.
+   */
   abort(streamId: string, code: number, reason: string): void {
+    const shutdown = code === CloseCode.HubShutdown;
     const w = this.#waiting.get(streamId);
     if (w !== undefined) {
       clearTimeout(w.timer);
       this.#waiting.delete(streamId);
       w.ws.removeListener('close', w.onClose);
       closeWithin(w.ws, code, reason, 2000);
-      this.#end(streamId, { closedBy: 'hub', closeCode: code, reason, bytesToDevice: 0, bytesFromDevice: 0 });
+      if (!(shutdown && w.resumed)) this.#end(streamId, { closedBy: 'hub', closeCode: code, reason, bytesToDevice: 0, bytesFromDevice: 0 });
     }
     const open = this.#open.get(streamId);
     if (open !== undefined) {
-      if (this.#aborted.size < 100_000) this.#aborted.set(streamId, { code, reason });
+      const v2 = open.every((ws) => ws.protocol === STREAM_V2_SUBPROTOCOL);
+      // Remembered so the pair's end is reported as this abort (not as the sides' close), unless
+      // the pair is only interrupted.
+      if (!(shutdown && v2) && this.#aborted.size < 100_000) this.#aborted.set(streamId, { code, reason });
       for (const ws of open) closeWithin(ws, code, reason, 2000);
     }
+    // A leg arriving late (a resume token issued just before) finds it ended.
+    if (!shutdown) this.#endedStreams.add(streamId, Date.now() + 120_000);
   }
 
   /**

@@ -64,7 +64,7 @@ export function createRemoteReporter(o: RemoteReporterOptions): StreamReporter {
   return {
     opened: (streamId) => enqueue(streamId, { event: 'opened' }),
     ended: (streamId, end: StreamEnd) => enqueue(streamId, { event: 'ended', ...end }),
-    interrupted: (streamId, legBytes) => enqueue(streamId, { event: 'interrupted', ...legBytes }),
+    interrupted: (streamId, totals, at) => enqueue(streamId, { event: 'interrupted', ...totals, at }),
     resumed: (streamId) => enqueue(streamId, { event: 'resumed' }),
   };
 }

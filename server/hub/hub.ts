@@ -24,6 +24,7 @@ import { addRegistryRoutes } from './registry-routes.js';
 import { DeviceFeed } from './device-feed.js';
 import { SerialQueue } from './serial-queue.js';
 import { StreamBroker, type DeviceRouter, type StreamGateways, type Throttle } from './stream-broker.js';
+import { addResumeRoutes } from './resume-routes.js';
 import { addStreamRoutes } from './stream-routes.js';
 
 export interface HubOptions {
@@ -181,6 +182,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   const router = new Router();
   addRegistryRoutes(router, context);
   addStreamRoutes(router, context);
+  addResumeRoutes(router, context);
   router.add('GET', '/metrics', async ({ res }) => {
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);

@@ -256,8 +256,8 @@ export class StreamBroker {
   }
 
   /** A resumable stream lost its legs at an endpoint (its sides come back). */
-  async interrupted(streamId: string, totals: StreamBytes): Promise<void> {
-    this.#countBytes(await this.#o.store.streams.interrupted(streamId, Date.now(), totals));
+  async interrupted(streamId: string, totals: StreamBytes, at = Date.now()): Promise<void> {
+    this.#countBytes(await this.#o.store.streams.interrupted(streamId, at, totals));
   }
 
   /**
@@ -275,9 +275,28 @@ export class StreamBroker {
     return ended.length;
   }
 
-  /** Both sides of an interrupted stream are connected again. */
+  /**
+   * Both sides of an interrupted stream are connected again. If the stream ended meanwhile (its
+   * window passed, its device was revoked, a side gave it up) the new pair is closed as it ended.
+   */
   async resumed(streamId: string): Promise<void> {
-    await this.#o.store.streams.resumed(streamId, Date.now());
+    if (await this.#o.store.streams.resumed(streamId, Date.now())) return;
+    const s = await this.#o.store.streams.get(streamId);
+    if (s?.gatewayNode === null || s === undefined) return;
+    this.#o.gateways.abort(s.gatewayNode, streamId, s.closeCode ?? CloseCode.Aborted, s.reason ?? 'the stream has ended');
+  }
+
+  /**
+   * A side of a resumable stream gave it up while interrupted (its process is closing, its user
+   * stopped waiting): the stream ends now instead of at the end of its resume window, and a leg of
+   * the other side still waiting at an endpoint is closed so it learns at once.
+   */
+  async abandon(streamId: string, side: 'service' | 'device', reason: string): Promise<void> {
+    const s = await this.#o.store.streams.get(streamId);
+    if (s === undefined || s.state === 'ended') return;
+    this.#o.log(`stream ${streamId}: the ${side} side gave it up (${reason})`);
+    await this.ended(streamId, { closedBy: side, closeCode: CloseCode.Aborted, reason, bytesToDevice: 0, bytesFromDevice: 0 });
+    if (s.gatewayNode !== null) this.#o.gateways.abort(s.gatewayNode, streamId, CloseCode.Aborted, reason);
   }
 
   /**

@@ -12,12 +12,7 @@ import type { Router } from '../http/router.js';
 import { STREAM_RESULTS, type StreamResult } from '../store/store.js';
 import type { HubContext } from './hub-context.js';
 import { presentInterruption, presentStream } from './presenters.js';
-import { hashResumeKey } from './stream-broker.js';
 import { DEFAULT_RESUME_WINDOW_MS, MAX_RESUME_WINDOW_MS } from '../../shared/stream-protocol.js';
-import { timingSafeEqual } from 'node:crypto';
-
-/** How long a resume token is good for: a side connects with it at once. */
-const RESUME_TOKEN_TTL_SECONDS = 60;
 
 /** Header a trusted service (the console's BFF) sets to name the operator it acts for. */
 export const OPERATOR_HEADER = 'x-devicestreams-operator';
@@ -51,11 +46,9 @@ const gatewayEvent = z.discriminatedUnion('event', [
     bytesToDevice: z.number().int().nonnegative(),
     bytesFromDevice: z.number().int().nonnegative(),
   }),
-  z.object({ event: z.literal('interrupted'), bytesToDevice: z.number().int().nonnegative(), bytesFromDevice: z.number().int().nonnegative() }),
+  z.object({ event: z.literal('interrupted'), bytesToDevice: z.number().int().nonnegative(), bytesFromDevice: z.number().int().nonnegative(), at: z.number().int().nonnegative().optional() }),
   z.object({ event: z.literal('resumed') }),
 ]);
-
-const resumeBody = z.object({ side: z.enum(['service', 'device']), key: z.string().min(16).max(100) });
 
 /** Header a client sets to ask for a resumable (v2) stream; its value is the resume window in seconds (or "true"). */
 export const RESUMABLE_HEADER = 'x-devicestreams-resumable';
@@ -144,39 +137,6 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     sendJson(res, 200, { ...presentStream(s), interruptionLog: interruptions });
   });
 
-  /**
-   * A side of a resumable stream lost its leg and comes back: with its resume key (and the
-   * service's or the device's own credentials) it gets a new single-use token for the endpoint
-   * that carries the stream now — the same one, or another when that node is gone.
-   */
-  router.add('POST', '/streams/:id/resume', async ({ req, res, params }) => {
-    const parsed = resumeBody.safeParse(await readJson(req));
-    if (!parsed.success) throw new DsError(ErrorCode.InvalidRequest, `invalid resume request: ${parsed.error.issues[0]?.message ?? ''}`);
-    const { side, key } = parsed.data;
-    const id = params.id as string;
-    const s = await store.streams.get(id);
-    if (s === undefined) throw new DsError(ErrorCode.StreamNotFound, `stream "${id}" is not in the log`);
-    if (side === 'service') await auth.service(req.headers.authorization, ['ServiceConnect']);
-    else await auth.device(req.headers.authorization, s.deviceId);
-    const hash = await store.streams.resumeKeyHash(id, side);
-    const given = Buffer.from(hashResumeKey(key), 'hex');
-    if (hash === undefined || given.length !== 32 || !timingSafeEqual(given, Buffer.from(hash, 'hex'))) {
-      throw new DsError(ErrorCode.Unauthorized, `the resume key does not match this stream's ${side} side`);
-    }
-    const now = Date.now();
-    if (s.interruptedAt !== null && s.interruptedAt + s.resumeWindowMs < now) await broker.endResumeTimeouts(now);
-    const current = await store.streams.get(id);
-    if (current === undefined || current.state === 'ended') {
-      throw new DsError(ErrorCode.StreamNotFound, `stream "${id}" has ended (${current?.reason ?? 'gone'}); initiate a new one`);
-    }
-    if (current.state === 'pending') throw new DsError(ErrorCode.InvalidRequest, `stream "${id}" was never accepted; nothing to resume`);
-    const gateway = await hub.resumeGateway(current);
-    await store.streams.interrupted(id, now, { bytesToDevice: 0, bytesFromDevice: 0 });
-    const exp = Math.ceil(now / 1000) + RESUME_TOKEN_TTL_SECONDS;
-    const authToken = hub.signToken({ sid: id, side, dev: current.deviceId, exp, gw: gateway.node, res: true });
-    sendJson(res, 200, { url: `${gateway.url}/bridges/${id}`, authToken });
-  });
-
   // A streaming endpoint running as its own process reports stream events here.
   router.add('POST', '/internal/streams/:id', async ({ req, res, params }) => {
     checkInternalKey(req.headers.authorization, hub.gatewayReportKey);
@@ -185,7 +145,7 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     const e = parsed.data;
     const id = params.id as string;
     if (e.event === 'opened') await broker.opened(id);
-    else if (e.event === 'interrupted') await broker.interrupted(id, e);
+    else if (e.event === 'interrupted') await broker.interrupted(id, e, e.at);
     else if (e.event === 'resumed') await broker.resumed(id);
     else await broker.ended(id, e);
     res.writeHead(204).end();

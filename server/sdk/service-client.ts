@@ -348,6 +348,9 @@ export class ServiceClient {
         windowMs,
         bufferBytes: resume?.bufferBytes,
         requestLeg: async () => (await this.call('POST', `/streams/${segment(streamId)}/resume`, { body: { side: 'service', key }, timeoutMs: 15_000 })).body as { url: string; authToken: string },
+        abandonLeg: async (reason) => {
+          await this.call('POST', `/streams/${segment(streamId)}/abandon`, { body: { side: 'service', key, reason }, timeoutMs: 5_000 });
+        },
         ...(resume?.onEvent === undefined ? {} : { onEvent: resume.onEvent }),
       })
       : await connectBridge(url, token, this.#o.ca);

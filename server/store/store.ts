@@ -100,13 +100,14 @@ export interface StreamRepository {
   /** The SHA-256 of a side's resume key, when the stream is resumable. */
   resumeKeyHash(id: string, side: 'service' | 'device'): Promise<string | undefined>;
   /**
-   * A resumable stream lost its connections: it is interrupted from `at` (unless it already is),
-   * and its counts become at least `totals` (the stream's bytes as the lost pair knew them). The
-   * answer says how much the counts grew; undefined when the stream has ended.
+   * A resumable stream lost its connections: it is interrupted from `at` (unless it already is,
+   * or it has resumed since `at`: a late report of an old pair), and its counts become at least
+   * `totals` (the stream's bytes as the lost pair knew them). The answer says how much the counts
+   * grew; undefined when the stream has ended.
    */
   interrupted(id: string, at: number, totals: StreamBytes): Promise<StreamBytes | undefined>;
-  /** Both sides are connected again. */
-  resumed(id: string, at: number): Promise<void>;
+  /** Both sides are connected again; false when the stream has ended meanwhile (its new pair must go). */
+  resumed(id: string, at: number): Promise<boolean>;
   /** Ends the streams interrupted longer than their resume window; returns those this call ended. */
   endResumeTimeouts(now: number): Promise<TimedOutStream[]>;
   /** The interruptions of a stream, oldest first (at most `limit`). */

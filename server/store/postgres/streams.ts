@@ -89,7 +89,9 @@ export class PgStreams implements StreamRepository {
       if (r === undefined || r.state === 'ended' || !r.resumable) return undefined;
       const grown = growth(r, totals);
       await c.query('UPDATE streams SET bytes_to_device = bytes_to_device + $1, bytes_from_device = bytes_from_device + $2 WHERE id = $3', [grown.bytesToDevice, grown.bytesFromDevice, id]);
-      if (r.interrupted_at === null) {
+      const last = await c.query<{ at: number | null }>('SELECT MAX(resumed_at) AS at FROM stream_interruptions WHERE stream_id = $1', [id]);
+      const lastResume = last.rows[0]?.at ?? null;
+      if (r.interrupted_at === null && (lastResume === null || Number(lastResume) < at)) {
         await c.query('UPDATE streams SET interrupted_at = $1, interruptions = interruptions + 1 WHERE id = $2', [at, id]);
         await c.query('INSERT INTO stream_interruptions (stream_id, interrupted_at) VALUES ($1, $2)', [id, at]);
       }
@@ -97,13 +99,16 @@ export class PgStreams implements StreamRepository {
     });
   }
 
-  async resumed(id: string, at: number): Promise<void> {
-    await this.#db.transaction(async (c) => {
-      const { rows } = await c.query<{ interrupted_at: number | null }>('SELECT interrupted_at FROM streams WHERE id = $1 FOR UPDATE', [id]);
-      const since = rows[0]?.interrupted_at ?? null;
-      if (since === null) return;
+  resumed(id: string, at: number): Promise<boolean> {
+    return this.#db.transaction(async (c) => {
+      const { rows } = await c.query<{ interrupted_at: number | null; state: string }>('SELECT interrupted_at, state FROM streams WHERE id = $1 FOR UPDATE', [id]);
+      const r = rows[0];
+      if (r === undefined || r.state === 'ended') return false;
+      const since = r.interrupted_at;
+      if (since === null) return true;
       await c.query("UPDATE streams SET interrupted_at = NULL, resumes = resumes + 1, state = CASE WHEN state = 'accepted' THEN 'open' ELSE state END WHERE id = $1", [id]);
       await c.query('UPDATE stream_interruptions SET resumed_at = $1 WHERE stream_id = $2 AND interrupted_at = $3 AND resumed_at IS NULL', [at, id, since]);
+      return true;
     });
   }
 

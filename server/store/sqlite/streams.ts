@@ -89,7 +89,8 @@ export class SqliteStreams implements StreamRepository {
       if (r === undefined || r.state === 'ended' || r.resumable !== 1) return undefined;
       const grown = growth(r, totals);
       this.#sql.get('UPDATE streams SET bytes_to_device = bytes_to_device + ?, bytes_from_device = bytes_from_device + ? WHERE id = ?').run(grown.bytesToDevice, grown.bytesFromDevice, id);
-      if (r.interrupted_at === null) {
+      const lastResume = this.#sql.get<[string], { at: number | null }>('SELECT MAX(resumed_at) AS at FROM stream_interruptions WHERE stream_id = ?').get(id)?.at ?? null;
+      if (r.interrupted_at === null && (lastResume === null || lastResume < at)) {
         this.#sql.get('UPDATE streams SET interrupted_at = ?, interruptions = interruptions + 1 WHERE id = ?').run(at, id);
         this.#sql.get('INSERT INTO stream_interruptions (stream_id, interrupted_at) VALUES (?, ?)').run(id, at);
       }
@@ -97,12 +98,14 @@ export class SqliteStreams implements StreamRepository {
     })();
   }
 
-  async resumed(id: string, at: number): Promise<void> {
-    this.#db.transaction(() => {
-      const r = this.#sql.get<[string], { interrupted_at: number | null }>('SELECT interrupted_at FROM streams WHERE id = ?').get(id);
-      if (r?.interrupted_at === null || r === undefined) return;
+  async resumed(id: string, at: number): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const r = this.#sql.get<[string], { interrupted_at: number | null; state: string }>('SELECT interrupted_at, state FROM streams WHERE id = ?').get(id);
+      if (r === undefined || r.state === 'ended') return false;
+      if (r.interrupted_at === null) return true;
       this.#sql.get("UPDATE streams SET interrupted_at = NULL, resumes = resumes + 1, state = CASE WHEN state = 'accepted' THEN 'open' ELSE state END WHERE id = ?").run(id);
       this.#sql.get('UPDATE stream_interruptions SET resumed_at = ? WHERE stream_id = ? AND interrupted_at = ? AND resumed_at IS NULL').run(at, id, r.interrupted_at);
+      return true;
     })();
   }
 
