@@ -8,6 +8,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Duplex } from 'node:stream';
+import { createDeviceClient } from '../device/sdk/device-client.js';
+import { DsError } from '../shared/errors.js';
 import type { ResumableStream } from '../shared/resumable-stream.js';
 import { freePort, rssOf, sleep, spawnCli, startAgent, startEchoServer, startHub, stopAll, tempDir, type HubHandle, type Proc } from './harness.js';
 import { restartHub, until } from './fixtures/fault-helpers.js';
@@ -82,6 +85,53 @@ describe('a streaming endpoint in its own process', () => {
     });
     expect(log).toMatchObject({ interruptions: 5, resumes: 5, bytesToDevice: data.length, bytesFromDevice: data.length });
   }, 240_000);
+
+  it('a device side that gives an interrupted stream up ends it at once: the service side is refused its resume within seconds (its window is 60 s) and the log names the device and 4011', async () => {
+    const dataDir = tempDir();
+    const gatewayPort = await freePort();
+    const hub = await startHub(['--roles', 'hub', '--gateway-url', `https://localhost:${gatewayPort}`], dataDir);
+    const gateway = spawnCli(['hub', '--roles', 'gateway', '--data-dir', dataDir, '--port', String(gatewayPort), '--hub-url', hub.url, '--heartbeat-interval', '1']);
+    await gateway.waitFor(/READY/);
+    await hub.service.createDevice('quit-dev');
+    const device = createDeviceClient(await hub.service.deviceConnectionString('quit-dev'), { ca: hub.ca, hubUrl: hub.url });
+    let deviceSide: (d: Duplex) => void = () => undefined;
+    const accepted = new Promise<Duplex>((resolve) => (deviceSide = resolve));
+    device.onStreamRequest(async (req) => {
+      const d = await req.accept();
+      d.on('error', () => undefined);
+      d.on('data', (x: Buffer) => d.write(x));
+      deviceSide(d);
+    });
+    await device.open();
+    try {
+      const events: string[] = [];
+      const s = await hub.service.initiateStream('quit-dev', 'echo', { resumable: { windowSeconds: 60, onEvent: (e) => events.push(e) } });
+      const failed = new Promise<unknown>((resolve) => s.once('error', resolve));
+      const echoed = new Promise<void>((resolve) => s.once('data', () => resolve()));
+      s.write('x');
+      await echoed;
+      const d = await accepted;
+      gateway.kill('SIGKILL');
+      await gateway.exited;
+      await until('the service side interrupted', () => (events.includes('interrupted') ? true : undefined), 15_000);
+      await sleep(500);
+      const t0 = Date.now();
+      d.destroy();
+      const err = await failed;
+      // Without the device's word the service side would retry until its 60 s window ran out;
+      // it learns at its next try (at most 5 s apart).
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(err).toBeInstanceOf(DsError);
+      expect((err as DsError).message).toMatch(/has ended \(closed while interrupted\)/);
+      const record = await until('the log to say who gave it up', async () => {
+        const r = await hub.service.getStream(s.streamId ?? '');
+        return r.state === 'ended' ? r : undefined;
+      });
+      expect(record).toMatchObject({ closedBy: 'device', closeCode: 4011, reason: 'closed while interrupted' });
+    } finally {
+      device.close();
+    }
+  }, 60_000);
 });
 
 describe('a blackhole on the path to the hub', () => {

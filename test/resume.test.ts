@@ -34,9 +34,9 @@ beforeAll(async () => {
 
 afterAll(stopAll);
 
-/** Kills the hub (SIGKILL) and starts it again on its data directory and port; waits for the agent. */
-async function bounceHub(): Promise<void> {
-  hub.proc.kill('SIGKILL');
+/** Kills the hub (SIGKILL, or stops it with SIGTERM) and starts it again on its data directory and port; waits for the agent. */
+async function bounceHub(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+  hub.proc.kill(signal);
   await hub.proc.exited;
   hub = await restartHub(hub);
   await until('the agent back', async () => ((await hub.service.getDevice('v2-dev')).connectionState === 'Connected' ? true : undefined), 15_000);
@@ -107,6 +107,35 @@ describe('resume across a hub restart', () => {
     expect(record.resumes).toBe(1);
     expect(record.interruptionLog).toHaveLength(1);
     expect(record.interruptionLog?.[0]?.resumedAt).not.toBeNull();
+  });
+
+  it('a graceful stop (SIGTERM) and restart of the hub interrupts a resumable stream rather than ending it: 4 MiB echo back intact and the log shows one resume', async () => {
+    const events: string[] = [];
+    const s = await hub.service.initiateStream('v2-dev', 'echo', { resumable: { windowSeconds: 60, onEvent: (e) => events.push(e) } });
+    const data = randomBytes(4 * MiB);
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const all = new Promise<void>((resolve, reject) => {
+      s.on('error', reject);
+      s.on('data', (d: Buffer) => {
+        chunks.push(d);
+        got += d.length;
+        if (got >= data.length) resolve();
+      });
+    });
+    s.write(data.subarray(0, MiB));
+    await until('the first MiB back', () => (got >= MiB ? true : undefined));
+    await bounceHub('SIGTERM');
+    s.write(data.subarray(MiB));
+    await all;
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    expect(events).toEqual(['interrupted', 'resumed']);
+    s.end();
+    const record = await until('the end recorded', async () => {
+      const r = await hub.service.getStream(s.streamId ?? '');
+      return r.state === 'ended' ? r : undefined;
+    });
+    expect(record).toMatchObject({ interruptions: 1, resumes: 1, bytesToDevice: data.length, bytesFromDevice: data.length });
   });
 
   it('an ssh session through devicestreams proxy outlives a SIGKILL and restart of the hub: the remote output arrives complete and in order, ssh exits 0', async () => {
