@@ -130,7 +130,7 @@ test('with 100,000 registered devices the page shows 100,000 registered and 1 on
 
   await test.step(`with nothing changing, no request to /api for ${QUIET_MS / 1000} s (the live-updates stream stays open)`, async () => {
     await expect(page.getByText('Live', { exact: true })).toBeVisible();
-    expect(api.requests).toContain('GET /api/devices/events');
+    expect(api.requests).toContain('GET /api/fleet/events');
     // Let what the last step started finish: wait for 1.5 s without a request (a page that polls
     // faster than that never gets there and fails here), then count from zero.
     await expect
@@ -156,7 +156,7 @@ test('with 100,000 registered devices the page shows 100,000 registered and 1 on
     const refetches = api.requests.slice(before);
     // Only what is on screen was read again: the summary and this one page, never the fleet.
     expect(refetches.length).toBeGreaterThan(0);
-    expect(refetches.every((r) => r === 'GET /api/devices/summary' || r === 'GET /api/devices?online=true&limit=50')).toBe(true);
+    expect(refetches.every((r) => r === 'GET /api/fleet/summary' || r === 'GET /api/devices?online=true&limit=50')).toBe(true);
   });
 
   await api.settle();

@@ -10,8 +10,8 @@
  *        One page of the registry in id order (limit 1–200, default 50): `search` is part of the
  *        id, any case; `cursor` is the previous page's `nextCursor`, opaque (the hub's
  *        continuation). An empty value is the same as leaving the parameter out.
- *   GET  /api/devices/summary → 200 DeviceSummary (the whole fleet's counts)
- *   GET  /api/devices/events  → 200 text/event-stream: `event: changed` with data
+ *   GET  /api/fleet/summary → 200 DeviceSummary (the whole fleet's counts)
+ *   GET  /api/fleet/events  → 200 text/event-stream: `event: changed` with data
  *        DeviceEventBatch whenever devices change (coalesced by the hub, about 4 a second at
  *        most); `event: end` with data DeviceEventsEnd when the server ends the stream (logout,
  *        account changed); a comment line every 15 s. 401 without a session, 429 when this
@@ -77,12 +77,12 @@ export interface DeviceSummary {
 }
 
 /**
- * What changed in the fleet (`event: changed` on /api/devices/events): these devices (created,
+ * What changed in the fleet (`event: changed` on /api/fleet/events): these devices (created,
  * changed, deleted, connected or disconnected), or too many to name — read what you show again.
  */
 export type DeviceEventBatch = { deviceIds: string[] } | { many: true };
 
-/** Why the server ended /api/devices/events (`event: end`); `code` is a ConsoleCloseCode. */
+/** Why the server ended /api/fleet/events (`event: end`); `code` is a ConsoleCloseCode. */
 export interface DeviceEventsEnd {
   code: number;
   message: string;

@@ -105,6 +105,19 @@ describe('device list', () => {
     expect(offline).toMatchObject({ deviceId: 'Dev-000', online: false, lastActivityTime: null });
   });
 
+  it('answers a device whose id is "summary" or "events" like any other (no console route takes its place)', async () => {
+    for (const id of ['summary', 'events']) {
+      await hub.service.createDevice(id);
+      try {
+        const r = await c.call('GET', `/api/devices/${id}`, { cookie: admin });
+        expect(r.status).toBe(200);
+        expect(r.json).toMatchObject({ deviceId: id, status: 'enabled', online: false });
+      } finally {
+        await hub.service.deleteDevice(id);
+      }
+    }
+  });
+
   it('searches any part of the id in any case, filters by status and by online, and pages what it finds', async () => {
     expect((await pageAll('?search=dev-01')).ids).toEqual(Array.from({ length: 10 }, (_, i) => fleetId(10 + i)));
     expect((await pageAll('?search=V-12')).ids).toEqual(Array.from({ length: 10 }, (_, i) => fleetId(120 + i)));
@@ -121,7 +134,7 @@ describe('device list', () => {
 
 describe('device summary', () => {
   it('counts registered, enabled, disabled and online devices exactly as paging through the list finds them', async () => {
-    const r = await c.call('GET', '/api/devices/summary', { cookie: admin });
+    const r = await c.call('GET', '/api/fleet/summary', { cookie: admin });
     expect(r.status).toBe(200);
     const s = r.json as DeviceSummary;
     expect(Object.keys(s).sort()).toEqual(['disabled', 'enabled', 'online', 'registered']);
@@ -146,12 +159,12 @@ interface EventStream {
   close(): void;
 }
 
-/** Opens /api/devices/events as a browser would and parses what arrives. */
+/** Opens /api/fleet/events as a browser would and parses what arrives. */
 function openEvents(cookie: string | undefined): Promise<EventStream> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (cookie !== undefined) headers.cookie = cookie;
-    const req = request(new URL('/api/devices/events', hub.url), { headers, ca: hub.ca, agent: false }, (res) => {
+    const req = request(new URL('/api/fleet/events', hub.url), { headers, ca: hub.ca, agent: false }, (res) => {
       let raw = '';
       let buffer = '';
       const events: Array<{ event: string; data: string }> = [];
@@ -249,7 +262,7 @@ describe('device events', () => {
     const cookie = await c.login('admin', ADMIN_PASSWORD);
     const open = await Promise.all(Array.from({ length: 10 }, () => openEvents(cookie)));
     expect(open.map((s) => s.status)).toEqual(Array(10).fill(200));
-    const refused = await c.call('GET', '/api/devices/events', { cookie });
+    const refused = await c.call('GET', '/api/fleet/events', { cookie });
     expect(refused.status).toBe(429);
     expect(refused.json).toMatchObject({ error: { code: 'too_many_tabs' } });
     expect(refused.headers['retry-after']).toBeDefined();
@@ -271,7 +284,7 @@ describe('sessions and parameters', () => {
     expect((await c.call('POST', '/api/operators', { cookie: admin, body: { name: 'vera', password: 'vera-password', role: 'viewer' } })).status).toBe(201);
     const viewer = await c.login('vera', 'vera-password');
     expect((await getPage('?limit=1', viewer)).devices).toHaveLength(1);
-    expect((await c.call('GET', '/api/devices/summary', { cookie: viewer })).status).toBe(200);
+    expect((await c.call('GET', '/api/fleet/summary', { cookie: viewer })).status).toBe(200);
     expect((await c.call('GET', '/api/devices/Dev-001', { cookie: viewer })).status).toBe(200);
     const stream = await openEvents(viewer);
     expect(stream.status).toBe(200);
@@ -280,7 +293,7 @@ describe('sessions and parameters', () => {
 
   it('answers 401 to every device endpoint without a session or with an unknown one', async () => {
     for (const cookie of [undefined, 'ds_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
-      for (const path of ['/api/devices', '/api/devices?search=dev', '/api/devices/summary', '/api/devices/Dev-001']) {
+      for (const path of ['/api/devices', '/api/devices?search=dev', '/api/fleet/summary', '/api/devices/Dev-001']) {
         const r = await c.call('GET', path, cookie === undefined ? {} : { cookie });
         expect(r.status, `${path} with ${cookie ?? 'no cookie'}`).toBe(401);
         expect(r.json).toMatchObject({ error: { code: 'unauthorized' } });
@@ -317,8 +330,8 @@ describe('sessions and parameters', () => {
       expect(body.error.message, query).toMatch(names);
     }
     expect((await c.call('GET', '/api/devices?search=&status=&online=&cursor=&limit=', { cookie: admin })).status).toBe(200);
-    expect((await c.call('GET', '/api/devices/summary?x=1', { cookie: admin })).status).toBe(400);
-    expect((await c.call('GET', '/api/devices/events?x=1', { cookie: admin })).status).toBe(400);
+    expect((await c.call('GET', '/api/fleet/summary?x=1', { cookie: admin })).status).toBe(400);
+    expect((await c.call('GET', '/api/fleet/events?x=1', { cookie: admin })).status).toBe(400);
     expect((await c.call('GET', '/api/streams?beforeId=abc', { cookie: admin })).status).toBe(400);
     expect((await c.call('GET', '/api/streams?before=1000&beforeId=not%20an%20id', { cookie: admin })).status).toBe(400);
   });

@@ -1,5 +1,5 @@
 /**
- * Live fleet changes for the console's browsers (`GET /api/devices/events`, Server-Sent Events).
+ * Live fleet changes for the console's browsers (`GET /api/fleet/events`, Server-Sent Events).
  * This process follows the hub's change feed once, however many browsers watch: the follower
  * starts when the first browser subscribes and stops when the last one leaves, and each batch it
  * receives is serialised once and written to every browser. Every browser connection is bounded:

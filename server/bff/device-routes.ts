@@ -160,7 +160,7 @@ export function createDeviceRoutes(o: DeviceRoutesOptions): DeviceRoutes {
     },
     {
       method: 'GET',
-      path: '/api/devices/summary',
+      path: '/api/fleet/summary',
       run: async (req, res, caller) => {
         signedIn(caller);
         if (splitTarget(req.url).query.size > 0) throw badRequest('The device summary takes no parameters.');
@@ -172,7 +172,7 @@ export function createDeviceRoutes(o: DeviceRoutesOptions): DeviceRoutes {
     },
     {
       method: 'GET',
-      path: '/api/devices/events',
+      path: '/api/fleet/events',
       run: (req, res, caller) => {
         const who = signedIn(caller);
         if (splitTarget(req.url).query.size > 0) throw badRequest('The device events take no parameters.');

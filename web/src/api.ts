@@ -315,7 +315,7 @@ export const meQuery = () =>
 
 /**
  * One page of the device list. Nothing refetches it on a timer or on window focus: the page's
- * live updates (/api/devices/events) say when what it shows has changed. While another page or
+ * live updates (/api/fleet/events) say when what it shows has changed. While another page or
  * search loads, the last one stays on screen.
  */
 export const devicePageQuery = (filters: DeviceFilters, cursor: string | null) =>
@@ -330,7 +330,7 @@ export const devicePageQuery = (filters: DeviceFilters, cursor: string | null) =
 export const deviceSummaryQuery = () =>
   queryOptions({
     queryKey: queryKeys.deviceSummary(),
-    queryFn: ({ signal }) => apiFetch<DeviceSummary>('/devices/summary', { signal }),
+    queryFn: ({ signal }) => apiFetch<DeviceSummary>('/fleet/summary', { signal }),
     refetchOnWindowFocus: false,
   });
 

@@ -1,5 +1,5 @@
 /**
- * The fleet's live changes (`GET /api/devices/events`) over one EventSource: batches of changed
+ * The fleet's live changes (`GET /api/fleet/events`) over one EventSource: batches of changed
  * devices, a resync after every reconnect (changes made while it was away were not seen), and a
  * state the page shows. The browser reconnects by itself after a dropped connection; after the
  * server refused or ended the stream it stays off until `connect()` is called again.
@@ -23,7 +23,7 @@ export interface DeviceEventSourceOptions {
   onStopped: (end: DeviceEventsEnd | undefined) => void;
 }
 
-const URL_PATH = '/api/devices/events';
+const URL_PATH = '/api/fleet/events';
 
 export class DeviceEventSource {
   readonly #o: DeviceEventSourceOptions;
