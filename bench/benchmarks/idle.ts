@@ -9,15 +9,17 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnProc, tempDir, type HubHandle, type Proc } from '../../test/harness.js';
+import { sleep, spawnProc, tempDir, type HubHandle, type Proc } from '../../test/harness.js';
+import type { ServiceClient } from '../../server/sdk/service-client.js';
 import type { BenchContext, BenchResult } from '../lib/result.js';
 import { status } from '../lib/result.js';
 import { startBenchHub } from '../lib/stack.js';
-import { KiB, fmtBytes, fmtMs, nowMs, progress, steadyRss } from '../lib/util.js';
+import { KiB, fmtBytes, fmtMs, metric, nowMs, progress, steadyRss } from '../lib/util.js';
 
-const CLIENTS = join(import.meta.dirname, '..', 'fixtures', 'idle-clients.ts');
+/** The simulated devices (device SDK) and how many one client process opens. */
+export const CLIENTS = join(import.meta.dirname, '..', 'fixtures', 'idle-clients.ts');
+export const PER_PROCESS = 2500;
 const TLS_IDLE = join(import.meta.dirname, '..', 'fixtures', 'tls-idle.mjs');
-const PER_PROCESS = 2500;
 const TARGET_BYTES_PER_DEVICE = 30 * KiB;
 
 async function registerDevices(hub: HubHandle, n: number): Promise<Array<{ id: string; key: string }>> {
@@ -35,10 +37,20 @@ async function registerDevices(hub: HubHandle, n: number): Promise<Array<{ id: s
   return out;
 }
 
-async function connectedDevices(hub: HubHandle): Promise<number> {
-  const r = await hub.service.call('GET', '/metrics');
-  const m = /^devicestreams_connected_devices\s+(\d+)/m.exec(String(r.body));
-  return m === null ? Number.NaN : Number(m[1]);
+/**
+ * A hub's V8 heap (used, reserved), Buffer memory and longest event-loop delay since the last
+ * scrape (prom-client's process metrics), and the devices it holds, from its /metrics.
+ */
+export async function gaugesOf(service: ServiceClient): Promise<{ heapUsed: number; heapTotal: number; external: number; eventLoopLagMaxSeconds: number; connectedDevices: number }> {
+  const text = String((await service.call('GET', '/metrics')).body);
+  const g = (name: string): number => metric(text, `devicestreams_${name}`);
+  return {
+    heapUsed: g('process_nodejs_heap_size_used_bytes'),
+    heapTotal: g('process_nodejs_heap_size_total_bytes'),
+    external: g('process_nodejs_external_memory_bytes'),
+    eventLoopLagMaxSeconds: g('process_nodejs_eventloop_lag_max_seconds'),
+    connectedDevices: g('connected_devices'),
+  };
 }
 
 /** Connections opened and closed before a baseline is taken (the same for the hub and the floor). */
@@ -47,17 +59,19 @@ function warmCount(n: number): number {
 }
 
 /**
- * The baseline of a warm server (`pid`): a batch of clients (`clientArgs`, a process that prints
- * "DONE …" once connected) connects, is killed, the server settles; then its resident memory. The
- * hub and the bare TLS floor are measured the same way.
+ * The baseline of warm servers (`pids`): a batch of clients (`clientArgs`, a process that prints
+ * "DONE …" once connected) connects, is killed, the servers settle; then their resident memory.
+ * The hub, the bare TLS floor and the cluster's nodes are measured the same way.
  */
-async function warmBaseline(clientArgs: string[], pid: number): Promise<number> {
+export async function warmBaseline(clientArgs: string[], pids: number[], settleMs = 3000): Promise<number[]> {
   const warm = spawnProc(process.execPath, clientArgs);
   await warm.waitFor(/DONE \d+/, 120_000);
   warm.kill('SIGKILL');
   await warm.exited;
-  await new Promise((r) => setTimeout(r, 3000));
-  return steadyRss(pid, 5, 300);
+  await sleep(settleMs);
+  const out: number[] = [];
+  for (const pid of pids) out.push(await steadyRss(pid, 5, 300));
+  return out;
 }
 
 /** Resident memory a bare node:tls server gains per idle connection, for `n` connections. */
@@ -65,7 +79,7 @@ async function bareTlsPerConnection(tlsDir: string, n: number): Promise<{ connec
   const server = spawnProc(process.execPath, [TLS_IDLE, 'server', join(tlsDir, 'server.pem'), join(tlsDir, 'server-key.pem')]);
   const port = (await server.waitFor(/PORT (\d+)/))[1] ?? '';
   // Warm-up as for the hub: a batch of connections opened and closed before the baseline.
-  const rssBefore = await warmBaseline([TLS_IDLE, 'client', port, String(warmCount(n)), join(tlsDir, 'ca.pem')], server.pid);
+  const [rssBefore = Number.NaN] = await warmBaseline([TLS_IDLE, 'client', port, String(warmCount(n)), join(tlsDir, 'ca.pem')], [server.pid]);
   const client = spawnProc(process.execPath, [TLS_IDLE, 'client', port, String(n), join(tlsDir, 'ca.pem')]);
   const connected = Number((await client.waitFor(/DONE (\d+)/, 330_000))[1]);
   await new Promise((r) => setTimeout(r, 5000));
@@ -94,7 +108,8 @@ export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durati
   // Warm-up: the hub in service has connected devices before (compiled its connection path, sized
   // its heap and SQLite cache); a batch of devices connects and leaves before the baseline, so the
   // figure is what one more connected device costs, not the hub's first-connection costs.
-  const before = await warmBaseline(['--import', 'tsx', CLIENTS, credsFile, '0', String(warmCount(n)), hub.url, hub.caFile, '50'], hub.proc.pid);
+  const [before = Number.NaN] = await warmBaseline(['--import', 'tsx', CLIENTS, credsFile, '0', String(warmCount(n)), hub.url, hub.caFile, '50'], [hub.proc.pid]);
+  const heapBefore = await gaugesOf(hub.service);
 
   const procs: Proc[] = [];
   const t1 = nowMs();
@@ -112,8 +127,9 @@ export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durati
   const connectMs = nowMs() - t1;
   progress(`idle: ${connected} connected (${failed} failed) in ${fmtMs(connectMs)}`);
   await new Promise((r) => setTimeout(r, 5000));
-  const atHub = await connectedDevices(hub);
   const after = await steadyRss(hub.proc.pid, 5, 300);
+  const heapAfter = await gaugesOf(hub.service);
+  const atHub = heapAfter.connectedDevices;
   const perDevice = (after - before) / Math.max(1, atHub);
   progress(`idle: hub RSS ${fmtBytes(before)} → ${fmtBytes(after)}, ${fmtBytes(perDevice)} per connected device`);
   for (const p of procs) p.kill('SIGKILL');
@@ -140,6 +156,12 @@ export async function idle(ctx: BenchContext): Promise<Omit<BenchResult, 'durati
       connectedPerHubMetrics: atHub,
       hubRssBefore: before,
       hubRssAfter: after,
+      // Of the bytes per device: the V8 heap's (live objects and garbage not yet collected) and Buffers'.
+      heapPerDevice: {
+        heapUsed: (heapAfter.heapUsed - heapBefore.heapUsed) / Math.max(1, atHub),
+        heapTotal: (heapAfter.heapTotal - heapBefore.heapTotal) / Math.max(1, atHub),
+        external: (heapAfter.external - heapBefore.external) / Math.max(1, atHub),
+      },
       bytesPerDevice: perDevice,
       bareTls: floor,
     },

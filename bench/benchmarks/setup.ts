@@ -6,7 +6,7 @@
  * Samples alternate one A, one B.
  */
 import { startEchoServer } from '../../test/harness.js';
-import { createServiceClient } from '../../server/sdk/service-client.js';
+import { createServiceClient, type ServiceClient } from '../../server/sdk/service-client.js';
 import type { BenchContext, BenchResult } from '../lib/result.js';
 import { status } from '../lib/result.js';
 import { startSshPeer } from '../lib/ssh.js';
@@ -16,29 +16,34 @@ import { fmtMs, fmtRatio, nowMs, progress, quantile } from '../lib/util.js';
 /** The setup target: the project's p50 at most this fraction of ssh's (see README). */
 export const SETUP_TARGET_FRACTION = 0.1;
 
+/**
+ * One stream setup: `initiateStream(deviceId, 'echo')` to the first echoed byte, in milliseconds;
+ * the stream is destroyed after it.
+ */
+export async function setupOnceMs(service: ServiceClient, deviceId: string): Promise<number> {
+  const t0 = nowMs();
+  const stream = await service.initiateStream(deviceId, 'echo', { connectTimeoutSeconds: 10, responseTimeoutSeconds: 10 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      stream.once('data', () => resolve());
+      stream.once('error', reject);
+      stream.once('close', () => reject(new Error('stream closed before the echo')));
+      stream.write(Buffer.from('x'));
+    });
+    return nowMs() - t0;
+  } finally {
+    stream.destroy();
+  }
+}
+
 export async function setup(ctx: BenchContext): Promise<Omit<BenchResult, 'durationSeconds'>> {
   const n = ctx.sizes.setups;
   const echoServer = await startEchoServer();
   const ssh = await startSshPeer();
   const stack = await startStack(ctx, { maps: { echo: echoServer.port } });
   const service = createServiceClient(stack.hub.ownerCs, { ca: stack.hub.ca, hubUrl: stack.hub.url });
-  const byte = Buffer.from('x');
 
-  const dsOnce = async (): Promise<number> => {
-    const t0 = nowMs();
-    const stream = await service.initiateStream(stack.deviceId, 'echo', { connectTimeoutSeconds: 10, responseTimeoutSeconds: 10 });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        stream.once('data', () => resolve());
-        stream.once('error', reject);
-        stream.once('close', () => reject(new Error('stream closed before the echo')));
-        stream.write(byte);
-      });
-      return nowMs() - t0;
-    } finally {
-      stream.destroy();
-    }
-  };
+  const dsOnce = (): Promise<number> => setupOnceMs(service, stack.deviceId);
 
   for (let i = 0; i < 5; i++) {
     await dsOnce();

@@ -49,13 +49,21 @@ function area(fn: string, url: string): string {
   return 'other';
 }
 
-export function summarizeProfile(file: string, topN = 15): ProfileSummary {
+/**
+ * Self time by function and by area. With `window` (milliseconds of the monotonic clock, as
+ * `nowMs()` in bench/lib/util.ts reads it; V8 stamps its samples with the same clock), only the
+ * samples taken in that span count: one phase of a benchmark out of a whole process's profile.
+ */
+export function summarizeProfile(file: string, topN = 15, window?: { fromMs: number; toMs: number }): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, CpuProfileNode>(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   const samples = p.samples ?? [];
   const deltas = p.timeDeltas ?? [];
+  let at = p.startTime;
   for (let i = 0; i < samples.length; i++) {
+    at += deltas[i] ?? 0;
+    if (window !== undefined && (at < window.fromMs * 1000 || at > window.toMs * 1000)) continue;
     // Each sample's time is the delta to the next one.
     const dt = deltas[i + 1] ?? 0;
     const id = samples[i] as number;

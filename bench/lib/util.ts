@@ -50,6 +50,21 @@ export function fmtRatio(r: number): string {
   return Number.isFinite(r) ? `${r.toFixed(2)}×` : 'n/a';
 }
 
+/** The percentiles a latency figure is reported with. */
+export function percentiles(v: readonly number[]): { n: number; p50: number; p90: number; p99: number; max: number } {
+  return { n: v.length, p50: quantile(v, 0.5), p90: quantile(v, 0.9), p99: quantile(v, 0.99), max: quantile(v, 1) };
+}
+
+/** The first line of an error's message, cut to `max` characters (for counting errors by kind). */
+export function describeError(err: unknown, max = 160): string {
+  return err instanceof Error ? (err.message.split('\n')[0] ?? '').slice(0, max) : String(err).slice(0, max);
+}
+
+/** A sample from Prometheus text (a hub's /metrics), with or without labels; NaN when absent. */
+export function metric(text: string, name: string): number {
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+(\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+}
+
 /** Milliseconds since an arbitrary origin, with sub-millisecond resolution. */
 export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
@@ -178,6 +193,13 @@ export function cpuMsOf(pid: number): number {
 }
 
 const CLOCK_TICKS = 100;
+
+/** The soft and hard open-file limits of a process (Linux /proc). */
+export function openFileLimits(pid: number | 'self'): { soft: number; hard: number } {
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  const v = (s: string | undefined): number => (s === undefined ? 0 : s === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(s));
+  return { soft: v(m?.[1]), hard: v(m?.[2]) };
+}
 
 /** Pids of the direct children of `ppid` whose command line matches `re` (Linux /proc). */
 export function childPids(ppid: number, re: RegExp): number[] {
