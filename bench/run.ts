@@ -12,7 +12,9 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { stopAll } from '../test/harness.js';
 import { bulk } from './benchmarks/bulk.js';
+import { cluster } from './benchmarks/cluster.js';
 import { concurrent } from './benchmarks/concurrent.js';
+import { resume } from './benchmarks/resume.js';
 import { echo } from './benchmarks/echo.js';
 import { closeBrowsers, flood } from './benchmarks/flood.js';
 import { idle } from './benchmarks/idle.js';
@@ -35,17 +37,21 @@ const BENCHES: Record<string, Bench> = {
   idle,
   'slow-reader': slowReader,
   flood,
+  resume,
+  cluster,
 };
 
 const HELP = `
 Usage: npm run bench [-- options]
 
 Benchmarks of DeviceStreams against their comparisons (see bench/README.md). Default: the full
-sizes of the issue (1 GiB bulk each way, 1,000 concurrent streams, 10,000 idle devices, 50 MB flood).
+sizes of the issue (1 GiB bulk each way, 1,000 concurrent streams, 10,000 idle devices, 50 MB flood;
+cluster: 30,000 idle devices, 1,000 concurrent streams, 100,000 registered devices).
 
 Options:
   --quick            small sizes (256 MiB bulk, 200 echo samples, 100 setups, 200 concurrent streams,
-                     1,000 idle devices, 10 s slow reader, 10 MB flood)
+                     1,000 idle devices, 10 s slow reader, 10 MB flood; cluster: 3,000 idle devices,
+                     300 concurrent streams, 60 setups each way, 60 registry rounds)
   --only NAME[,NAME] run a subset: ${Object.keys(BENCHES).join(', ')}
   --rounds N         A/B rounds for the alternating benchmarks (default 3)
   --profile          run the hubs under node --cpu-prof and print their hot spots
@@ -92,8 +98,14 @@ function parseArgs(argv: string[]): Args {
 function sizes(a: Args): Sizes {
   const common = { rounds: a.rounds, concurrentBytes: MiB, slowRateBytesPerSecond: MiB };
   return a.quick
-    ? { ...common, quick: true, bulkBytes: 256 * MiB, echoSamples: 200, setups: 100, concurrentStreams: 200, idleDevices: 1000, slowSeconds: 10, floodRawBytes: 7_500_000 }
-    : { ...common, quick: false, bulkBytes: GiB, echoSamples: 2000, setups: 300, concurrentStreams: 1000, idleDevices: 10_000, slowSeconds: 20, floodRawBytes: 37_500_000 };
+    ? {
+        ...common, quick: true, bulkBytes: 256 * MiB, echoSamples: 200, setups: 100, concurrentStreams: 200, idleDevices: 1000, slowSeconds: 10, floodRawBytes: 7_500_000,
+        resumeRestarts: 5, clusterIdleDevices: 3000, clusterStreams: 300, clusterSetups: 60, clusterRegistryDevices: 100_000, clusterQueries: 60,
+      }
+    : {
+        ...common, quick: false, bulkBytes: GiB, echoSamples: 2000, setups: 300, concurrentStreams: 1000, idleDevices: 10_000, slowSeconds: 20, floodRawBytes: 37_500_000,
+        resumeRestarts: 15, clusterIdleDevices: 30_000, clusterStreams: 1000, clusterSetups: 300, clusterRegistryDevices: 100_000, clusterQueries: 300,
+      };
 }
 
 function machine(): Record<string, unknown> {

@@ -29,6 +29,16 @@ export interface BenchResult {
   error?: string;
 }
 
+/**
+ * One phase of a benchmark that runs several (cluster): its rows and raw figures, and the spans of
+ * the monotonic clock (`nowMs()`) it measured in, to cut CPU profiles by phase.
+ */
+export interface PhaseResult {
+  rows: Row[];
+  raw: Record<string, unknown>;
+  windows?: Record<string, { fromMs: number; toMs: number }>;
+}
+
 export interface Sizes {
   quick: boolean;
   rounds: number;
@@ -42,6 +52,18 @@ export interface Sizes {
   slowRateBytesPerSecond: number;
   /** Random bytes fed to base64 in the terminal flood (base64 makes 4/3 of it, plus line ends). */
   floodRawBytes: number;
+  /** resume: hub restarts under an open resumable stream (resume time samples). */
+  resumeRestarts: number;
+  /** cluster: idle devices connected through the balancer (spread over three nodes). */
+  clusterIdleDevices: number;
+  /** cluster: streams initiated at once through the balancer. */
+  clusterStreams: number;
+  /** cluster: stream setups on the device's node, and as many across nodes. */
+  clusterSetups: number;
+  /** cluster: devices seeded into the store for the registry pages and searches. */
+  clusterRegistryDevices: number;
+  /** cluster: rounds of registry calls (a page and a search, hub REST and console, per round). */
+  clusterQueries: number;
 }
 
 export interface BenchContext {
