@@ -155,6 +155,13 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX streams_interrupted ON streams (interrupted_at) WHERE interrupted_at IS NOT NULL;
    CREATE TABLE stream_interruptions (stream_id TEXT NOT NULL, interrupted_at INTEGER NOT NULL, resumed_at INTEGER);
    CREATE INDEX stream_interruptions_stream ON stream_interruptions (stream_id, interrupted_at);`,
+  // The log's filters in the order its pages are read (newest first, ties by id), as PostgreSQL has
+  // them: a filter on a rare result no longer scans the whole log.
+  `DROP INDEX streams_device;
+   DROP INDEX streams_operator;
+   CREATE INDEX streams_device ON streams (device_id, created_at DESC, id DESC);
+   CREATE INDEX streams_operator ON streams (operator, created_at DESC, id DESC);
+   CREATE INDEX streams_result ON streams (result, created_at DESC, id DESC);`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

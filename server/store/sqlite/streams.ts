@@ -234,7 +234,8 @@ export class SqliteStreams implements StreamRepository {
     if (q.initiator !== undefined) { where.push('initiator = ?'); args.push(q.initiator); }
     if (q.operator !== undefined) { where.push('operator = ?'); args.push(q.operator); }
     if (q.before !== undefined && q.beforeId !== undefined) {
-      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      // The first term bounds the index range; the second drops the rows at `before` already shown.
+      where.push('created_at <= ? AND (created_at < ? OR id < ?)');
       args.push(q.before, q.before, q.beforeId);
     } else if (q.before !== undefined) {
       where.push('created_at < ?');
