@@ -13,7 +13,7 @@
 import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { CloseCode, describeClose } from './close-codes.js';
-import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, MAX_FRAME_BYTES } from './limits.js';
+import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, HANDSHAKE_DEADLINE_MS, MAX_FRAME_BYTES } from './limits.js';
 import { ACK_EVERY_BYTES, ACK_INTERVAL_MS, MAX_RESUME_BUFFER_BYTES, decodeStreamControl, encodeStreamControl, type StreamControl } from './stream-protocol.js';
 import { closeWithin } from './ws-close.js';
 import { StreamClosedError } from './ws-duplex.js';
@@ -31,15 +31,21 @@ export interface ResumableStreamOptions {
   onEvent?: (event: 'interrupted' | 'resumed', detail: string) => void;
   /** Tells the hub this side gave the stream up while it was interrupted (so the other side need not wait). */
   abandon?: (reason: string) => Promise<void>;
+  /**
+   * How long the first leg waits for the endpoint to say the other side is there (default: the
+   * hub's handshake deadline and a little more). A path that went silent before pairing closes no
+   * socket, so without it a side could wait for ever.
+   */
+  pairingTimeoutMs?: number;
 }
 
-/** Close codes after which a v2 leg is resumed rather than the stream ended. */
 /** Unread bytes past which the other side broke its window: the socket is then paused (v1 flow control). */
 const MAX_UNREAD_BYTES = MAX_RESUME_BUFFER_BYTES + 1024 * 1024;
 
 /** How long past its window a side waits for the hub's word before giving the stream up itself. */
 const WINDOW_GRACE_MS = 3000;
 
+/** Close codes after which a v2 leg is resumed rather than the stream ended. */
 const RESUMABLE = new Set<number>([1001, 1006, 1011, 1012, 1013, CloseCode.PeerInterrupted, CloseCode.HubShutdown, CloseCode.HeartbeatTimeout]);
 
 export class ResumableStream extends Duplex {
@@ -56,6 +62,8 @@ export class ResumableStream extends Duplex {
   #hb: number | undefined;
   /** Ends the stream if it is still not resumed when its window (and a little grace) has passed. */
   #windowTimer: NodeJS.Timeout | undefined;
+  /** Ends the stream if the first leg is never paired with the other side. */
+  #pairingTimer: NodeJS.Timeout | undefined;
   // Outgoing: bytes from #acked to #sent are kept in #unacked until the other side confirms them.
   #sent = 0;
   #acked = 0;
@@ -84,6 +92,10 @@ export class ResumableStream extends Duplex {
     super({ allowHalfOpen: true, autoDestroy: false, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.#o = o;
     this.#attach(first, false);
+    this.#pairingTimer = setTimeout(() => {
+      if (this.#peer === 'unknown' && !this.destroyed) this.destroy(new StreamClosedError(CloseCode.HandshakeTimeout, 'the other side did not connect in time'));
+    }, o.pairingTimeoutMs ?? HANDSHAKE_DEADLINE_MS + 5000);
+    this.#pairingTimer.unref();
   }
 
   /** Whether the other side speaks v2 (known once both sides are connected). */
@@ -284,6 +296,7 @@ export class ResumableStream extends Duplex {
   #onControl(m: StreamControl, resumed: boolean): void {
     switch (m.type) {
       case 'peer':
+        clearTimeout(this.#pairingTimer);
         if (m.hb !== undefined && (m.v2 || resumed) && this.#ws !== undefined) {
           this.#hb = m.hb;
           this.#watch(this.#ws, m.hb);
@@ -448,6 +461,7 @@ export class ResumableStream extends Duplex {
     clearTimeout(this.#ackTimer);
     clearInterval(this.#watchdog);
     clearTimeout(this.#windowTimer);
+    clearTimeout(this.#pairingTimer);
     const ws = this.#ws;
     const finished = this.#done;
     if (!finished && ws !== undefined && (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)) {
