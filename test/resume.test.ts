@@ -189,3 +189,28 @@ describe('resume across a hub restart', () => {
     expect(record).toMatchObject({ closedBy: 'hub', closeCode: 4010, reason: 'resumeTimeout: not resumed within 3 s' });
   });
 });
+
+describe('limits across a restart', () => {
+  it('a resumable stream that outlived a hub restart still counts against --max-streams-per-device 1: a second initiation is 429 until it ends', async () => {
+    let limited = await startHub(['--max-streams-per-device', '1']);
+    await startAgent(limited, 'one-dev', [`echo=127.0.0.1:${echoPort}`]);
+    const events: string[] = [];
+    const s = await limited.service.initiateStream('one-dev', 'echo', { resumable: { windowSeconds: 60, onEvent: (e) => events.push(e) } });
+    const echoed = new Promise<void>((resolve) => s.once('data', () => resolve()));
+    s.write('x');
+    await echoed;
+    limited.proc.kill('SIGKILL');
+    await limited.proc.exited;
+    limited = await restartHub(limited, ['--max-streams-per-device', '1']);
+    await until('the stream resumed', () => (events.includes('resumed') ? true : undefined), 20_000);
+    await until('the agent back', async () => ((await limited.service.getDevice('one-dev')).connectionState === 'Connected' ? true : undefined), 15_000);
+    const refused = await limited.service.initiateStream('one-dev', 'echo').then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 429001 });
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.on('data', () => undefined);
+    s.end();
+    await closed;
+    const next = await until('a slot free again', async () => limited.service.initiateStream('one-dev', 'echo').then((x) => x, () => undefined), 10_000);
+    next.destroy();
+  });
+});

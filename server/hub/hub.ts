@@ -117,6 +117,11 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   const at = Date.now();
   const orphans = await o.store.streams.closeNodeStreams(o.node, 'hubRestart', at);
   if (orphans > 0) o.log(`closed ${orphans} stream record(s) left open by the previous run (hubRestart)`);
+  if (o.throttle.restore !== undefined) {
+    // Resumable streams outlive a restart: they still count against the limits kept in memory.
+    const live = await o.store.streams.liveFor();
+    for (const s of live) o.throttle.restore(s.deviceId, s.id);
+  }
   await o.store.devices.releaseNode(o.node, at);
   const createdPolicies = await o.store.policies.ensureDefaults();
 

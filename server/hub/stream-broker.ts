@@ -71,6 +71,11 @@ export interface Throttle {
   acquire(deviceId: string, streamId: string): Promise<void>;
   /** Gives the stream's slot back (a no-op for limits counted from the store). */
   release(streamId: string): void;
+  /**
+   * Counts a stream that is live already (a resumable stream that outlived a restart of this hub)
+   * without taking an initiation; only limits kept in memory need it.
+   */
+  restore?(deviceId: string, streamId: string): void;
 }
 
 export interface StreamBrokerOptions {

@@ -56,6 +56,12 @@ export class StreamThrottle implements Throttle {
     this.#perDevice.set(deviceId, n + 1);
   }
 
+  restore(deviceId: string, streamId: string): void {
+    if (this.#slots.has(streamId)) return;
+    this.#slots.set(streamId, deviceId);
+    this.#perDevice.set(deviceId, (this.#perDevice.get(deviceId) ?? 0) + 1);
+  }
+
   release(streamId: string): void {
     const deviceId = this.#slots.get(streamId);
     if (deviceId === undefined) return;

@@ -95,8 +95,8 @@ export interface StreamRepository {
   liveNodes(): Promise<string[]>;
   /** Streams not yet ended, in all or for one device. */
   countLive(deviceId?: string): Promise<number>;
-  /** A device's streams not yet ended. */
-  liveFor(deviceId: string): Promise<StreamRecord[]>;
+  /** Streams not yet ended, of one device or of all. */
+  liveFor(deviceId?: string): Promise<StreamRecord[]>;
   /** The SHA-256 of a side's resume key, when the stream is resumable. */
   resumeKeyHash(id: string, side: 'service' | 'device'): Promise<string | undefined>;
   /**

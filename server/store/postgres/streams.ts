@@ -218,7 +218,8 @@ export class PgStreams implements StreamRepository {
     return r?.n ?? 0;
   }
 
-  async liveFor(deviceId: string): Promise<StreamRecord[]> {
+  async liveFor(deviceId?: string): Promise<StreamRecord[]> {
+    if (deviceId === undefined) return (await this.#db.rows<Row>("SELECT * FROM streams WHERE state <> 'ended'", [])).map(fromRow);
     return (await this.#db.rows<Row>("SELECT * FROM streams WHERE device_id = $1 AND state <> 'ended'", [deviceId])).map(fromRow);
   }
 

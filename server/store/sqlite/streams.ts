@@ -222,7 +222,8 @@ export class SqliteStreams implements StreamRepository {
     return this.#sql.get<[string], { n: number }>("SELECT COUNT(*) AS n FROM streams WHERE device_id = ? AND state != 'ended'").get(deviceId)?.n ?? 0;
   }
 
-  async liveFor(deviceId: string): Promise<StreamRecord[]> {
+  async liveFor(deviceId?: string): Promise<StreamRecord[]> {
+    if (deviceId === undefined) return this.#sql.get<[], Row>("SELECT * FROM streams WHERE state != 'ended'").all().map(fromRow);
     return this.#sql.get<[string], Row>("SELECT * FROM streams WHERE device_id = ? AND state != 'ended'").all(deviceId).map(fromRow);
   }
 
