@@ -177,8 +177,9 @@ export async function run(argv: string[]): Promise<void> {
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new CliError(`port ${values.port ?? 8443} on ${host} is in use; pick another with --port`);
-    if (e.code === 'EACCES') throw new CliError(`not allowed to listen on ${host}:${values.port ?? 8443}; use a port above 1023 or run with the needed privilege`);
+    // Only our own listen: an outgoing connection (to the store, the bus) can fail with the same codes.
+    if (e.code === 'EADDRINUSE' && e.syscall === 'listen') throw new CliError(`port ${values.port ?? 8443} on ${host} is in use; pick another with --port`);
+    if (e.code === 'EACCES' && e.syscall === 'listen') throw new CliError(`not allowed to listen on ${host}:${values.port ?? 8443}; use a port above 1023 or run with the needed privilege`);
     throw err;
   }
   if (values.insecure === true && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
