@@ -15,6 +15,7 @@ import { bulk } from './benchmarks/bulk.js';
 import { cluster } from './benchmarks/cluster.js';
 import { concurrent } from './benchmarks/concurrent.js';
 import { resume } from './benchmarks/resume.js';
+import { history } from './benchmarks/history.js';
 import { echo } from './benchmarks/echo.js';
 import { closeBrowsers, flood } from './benchmarks/flood.js';
 import { idle } from './benchmarks/idle.js';
@@ -38,6 +39,7 @@ const BENCHES: Record<string, Bench> = {
   'slow-reader': slowReader,
   flood,
   resume,
+  history,
   cluster,
 };
 
@@ -100,11 +102,11 @@ function sizes(a: Args): Sizes {
   return a.quick
     ? {
         ...common, quick: true, bulkBytes: 256 * MiB, echoSamples: 200, setups: 100, concurrentStreams: 200, idleDevices: 1000, slowSeconds: 10, floodRawBytes: 7_500_000,
-        resumeRestarts: 5, clusterIdleDevices: 3000, clusterStreams: 300, clusterSetups: 60, clusterRegistryDevices: 100_000, clusterQueries: 60,
+        resumeRestarts: 5, historyRecords: 1_000_000, clusterIdleDevices: 3000, clusterStreams: 300, clusterSetups: 60, clusterRegistryDevices: 100_000, clusterQueries: 60,
       }
     : {
         ...common, quick: false, bulkBytes: GiB, echoSamples: 2000, setups: 300, concurrentStreams: 1000, idleDevices: 10_000, slowSeconds: 20, floodRawBytes: 37_500_000,
-        resumeRestarts: 15, clusterIdleDevices: 30_000, clusterStreams: 1000, clusterSetups: 300, clusterRegistryDevices: 100_000, clusterQueries: 300,
+        resumeRestarts: 15, historyRecords: 1_000_000, clusterIdleDevices: 30_000, clusterStreams: 1000, clusterSetups: 300, clusterRegistryDevices: 100_000, clusterQueries: 300,
       };
 }
 

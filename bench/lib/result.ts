@@ -54,6 +54,8 @@ export interface Sizes {
   floodRawBytes: number;
   /** resume: hub restarts under an open resumable stream (resume time samples). */
   resumeRestarts: number;
+  /** history: stream records seeded into the log the console's history page reads. */
+  historyRecords: number;
   /** cluster: idle devices connected through the balancer (spread over three nodes). */
   clusterIdleDevices: number;
   /** cluster: streams initiated at once through the balancer. */
