@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDeviceClient } from '../device/sdk/device-client.js';
 import { ResumableStream } from '../shared/resumable-stream.js';
 import { StreamClosedError } from '../shared/ws-duplex.js';
 import { ROOT, spawnCli, spawnProc, startAgent, startEchoServer, startHub, startProxy, stopAll, type HubHandle } from './harness.js';
@@ -212,5 +213,46 @@ describe('limits across a restart', () => {
     await closed;
     const next = await until('a slot free again', async () => limited.service.initiateStream('one-dev', 'echo').then((x) => x, () => undefined), 10_000);
     next.destroy();
+  });
+});
+
+describe('a device side without v2 (an agent from before it)', () => {
+  it('a stream that asked to be resumable works as v1: bytes both ways, peerV2 false, the service side\'s end closes it, and a hub restart ends it instead of resuming', async () => {
+    await hub.service.createDevice('old-dev').catch(() => undefined);
+    const device = createDeviceClient(await hub.service.deviceConnectionString('old-dev'), { ca: hub.ca, hubUrl: hub.url, resumable: false });
+    let closedAtDevice = 0;
+    const kinds: boolean[] = [];
+    device.onStreamRequest(async (req) => {
+      const d = await req.accept();
+      kinds.push(d instanceof ResumableStream);
+      d.on('error', () => undefined);
+      d.on('close', () => (closedAtDevice += 1));
+      d.on('data', (x: Buffer) => d.write(x));
+    });
+    await device.open();
+    try {
+      const first = await hub.service.initiateStream('old-dev', 'echo', { resumable: { windowSeconds: 60 } });
+      const back = new Promise<string>((resolve) => first.once('data', (d: Buffer) => resolve(d.toString())));
+      first.write('old');
+      expect(await back).toBe('old');
+      expect((first as ResumableStream).peerV2).toBe(false);
+      const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+      first.end();
+      await closed;
+      await until('the device side closed', () => (closedAtDevice === 1 ? true : undefined), 5000);
+
+      const second = await hub.service.initiateStream('old-dev', 'echo', { resumable: { windowSeconds: 60 } });
+      const echoed = new Promise<void>((resolve) => second.once('data', () => resolve()));
+      second.write('x');
+      await echoed;
+      const failed = new Promise<unknown>((resolve) => second.once('error', resolve));
+      await bounceHub();
+      expect(await failed).toBeInstanceOf(StreamClosedError);
+      await until('the device side closed', () => (closedAtDevice === 2 ? true : undefined), 10_000);
+      // Both answered as v1 streams (no resume buffer, no sequence) by the device.
+      expect(kinds).toEqual([false, false]);
+    } finally {
+      device.close();
+    }
   });
 });

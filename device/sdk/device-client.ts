@@ -36,6 +36,11 @@ export interface DeviceClientOptions {
   /** Reconnect backoff: first delay and cap. Defaults 500 ms and 30 s. */
   backoffBaseMs?: number;
   backoffCapMs?: number;
+  /**
+   * Stream protocol v2 (half-close, resume) for the streams whose initiator asked for it; default
+   * true. False answers every stream as v1, as agents before v2 did: a lost connection ends it.
+   */
+  resumable?: boolean;
 }
 
 /** A stream the hub asks this device to accept. Call exactly one of accept() or reject(). */
@@ -67,6 +72,7 @@ interface Options {
   tokenTtlSeconds: number;
   backoffBaseMs: number;
   backoffCapMs: number;
+  resumable: boolean;
 }
 
 class DeviceClientImpl extends EventEmitter implements DeviceClient {
@@ -92,6 +98,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
       tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
       backoffBaseMs: options.backoffBaseMs ?? 500,
       backoffCapMs: options.backoffCapMs ?? 30_000,
+      resumable: options.resumable ?? true,
     };
   }
 
@@ -238,7 +245,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
       streamName: msg.streamName,
       accept: async () => {
         answer(true);
-        const resume = msg.resume;
+        const resume = this.#o.resumable ? msg.resume : undefined;
         if (resume === undefined) return connectBridge(msg.url, msg.authToken, this.#o.ca);
         // A resumable stream: after a lost leg, this side asks the hub for a new one with its key.
         const base = this.#o.hubUrl.replace(/^ws/, 'http');
