@@ -21,8 +21,11 @@ export type ConsoleStatus =
   | { type: 'status'; phase: 'connected'; streamId: string }
   /** Round-trip reply to a browser ping (latency display). */
   | { type: 'pong'; t: number }
-  /** Why the session could not start or ended; the socket closes right after with `code`. */
-  | { type: 'error'; code: ConsoleCloseCodeValue; message: string };
+  /**
+   * Why the session could not start or ended, as a whole sentence; the socket closes right after
+   * with `code`. `hint` says what would fix the cause, when something would.
+   */
+  | { type: 'error'; code: ConsoleCloseCodeValue; message: string; hint?: string };
 
 /** Browser → BFF text messages. */
 export type ConsoleRequest = { type: 'ping'; t: number };
@@ -33,7 +36,7 @@ export const ConsoleCloseCode = {
   Normal: 1000,
   /** The device is connected but refused the stream. */
   Rejected: 4100,
-  /** The device is not connected and did not connect within the connect timeout. */
+  /** The device is not connected (said at once when the registry shows it offline, else after the connect timeout). */
   Offline: 4101,
   /** The device did not answer in time, or the stream did not connect in time. */
   Timeout: 4102,
@@ -58,6 +61,8 @@ export const ConsoleCloseCode = {
   SessionEnded: 4110,
   /** The session was reattached from another tab or window, which has it now. */
   TakenOver: 4111,
+  /** The device is disabled in the registry: no stream reaches it until it is enabled. */
+  Disabled: 4112,
 } as const;
 
 export type ConsoleCloseCodeValue = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];

@@ -28,12 +28,13 @@ beforeAll(async () => {
   await startAgent(hub, 'console-dev', [shell.map]);
   await startAgent(hub, 'no-shell-dev', []);
   await hub.service.createDevice('offline-dev');
+  await hub.service.createDevice('disabled-dev', { status: 'disabled' });
   // Accounts every test may use, whatever order the tests run in.
   const admin = await login('admin', ADMIN_PASSWORD);
   for (const [name, role] of [['olga', 'operator'], ['vic', 'viewer']]) {
     expect((await call('POST', '/api/operators', { cookie: admin, body: { name, password: `${name}-password`, role } })).status).toBe(201);
   }
-  for (const id of ['console-dev', 'no-shell-dev', 'offline-dev']) {
+  for (const id of ['console-dev', 'no-shell-dev', 'offline-dev', 'disabled-dev']) {
     const d = await hub.service.getDevice(id);
     secrets.push(d.authentication.symmetricKey.primaryKey, d.authentication.symmetricKey.secondaryKey);
   }
@@ -122,18 +123,38 @@ describe('console terminal socket', () => {
     expect(rows[0]).toMatchObject({ operator: 'olga', streamName: 'shell', result: 'accepted' });
   });
 
-  it('tells the operator when the device rejects, is offline or unknown', async () => {
+  it('tells the operator when the device rejects, is offline, disabled or unknown, once and with a hint to fix it', async () => {
     const cookie = await login('olga', 'olga-password');
-    for (const [device, code, text] of [
-      ['no-shell-dev', ConsoleCloseCode.Rejected, /rejected.*no mapping for stream "shell"/],
-      ['offline-dev', ConsoleCloseCode.Offline, /offline/],
-      ['nobody', ConsoleCloseCode.NotFound, /no device/i],
+    for (const [device, code, text, hint] of [
+      ['no-shell-dev', ConsoleCloseCode.Rejected, /^Device no-shell-dev rejected the terminal: this device has no mapping for stream "shell"\.$/, /--map shell=unix:/],
+      ['offline-dev', ConsoleCloseCode.Offline, /^Device offline-dev is offline: its agent is not connected/, /agent/],
+      ['disabled-dev', ConsoleCloseCode.Disabled, /^Device disabled-dev is disabled/, /devicestreams device enable disabled-dev/],
+      ['nobody', ConsoleCloseCode.NotFound, /no device/i, /Devices page/],
     ] as const) {
       const s = session(terminalSocket(device, cookie));
       const closed = await s.closed;
       expect(closed.code).toBe(code);
-      const err = s.statuses.map((t) => JSON.parse(t) as { type: string; message?: string }).find((m) => m.type === 'error');
+      const err = s.statuses.map((t) => JSON.parse(t) as { type: string; message?: string; hint?: string }).find((m) => m.type === 'error');
       expect(err?.message).toMatch(text);
+      expect(err?.message?.match(/rejected the terminal/g)?.length ?? 0).toBeLessThanOrEqual(1);
+      expect(err?.hint).toMatch(hint);
+    }
+  });
+
+  it('says at once that a device is offline or disabled (from the registry), not after the connect timeout', async () => {
+    // A hub of its own with a long connect timeout: waiting it out would take 20 s.
+    const slow = await startHub(['--terminal-connect-timeout', '20'], undefined, { DEVICESTREAMS_ADMIN_PASSWORD: ADMIN_PASSWORD });
+    await slow.service.createDevice('away');
+    await slow.service.createDevice('off', { status: 'disabled' });
+    const c = new ConsoleClient(slow);
+    const cookie = await c.login('admin', ADMIN_PASSWORD);
+    for (const [device, code] of [['away', ConsoleCloseCode.Offline], ['off', ConsoleCloseCode.Disabled]] as const) {
+      const t0 = Date.now();
+      const s = session(c.terminalSocket(device, cookie, c.origin));
+      expect((await s.closed).code).toBe(code);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      // No stream was asked of the hub for it.
+      expect(s.statuses.some((t) => t.includes('"requesting"'))).toBe(false);
     }
   });
 

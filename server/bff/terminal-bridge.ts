@@ -29,11 +29,12 @@ import {
 } from '../../shared/terminal-protocol.js';
 import { StreamClosedError } from '../../shared/ws-duplex.js';
 import { splitTarget } from '../http/router.js';
-import { StreamRejectedError, type ServiceClient, type ServiceStream } from '../sdk/service-client.js';
+import type { ServiceClient, ServiceStream } from '../sdk/service-client.js';
 import type { TerminalSessionRow } from '../store/store.js';
 import type { Role } from '../../shared/console-api.js';
 import type { SessionSockets } from './session-sockets.js';
 import { TerminalRefusal, type ResumableTerminals } from './resumable-terminals.js';
+import { describeStreamFailure, presenceRefusal, type TerminalRefusalText } from './terminal-refusals.js';
 import { closeWithin } from '../../shared/ws-close.js';
 
 // Small on purpose: everything queued here still reaches the screen after a Ctrl-C, so a terminal
@@ -125,8 +126,8 @@ function send(ws: WebSocket, msg: ConsoleStatus): void {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
 }
 
-function fail(ws: WebSocket, code: ConsoleCloseCodeValue, message: string): void {
-  send(ws, { type: 'error', code, message });
+function fail(ws: WebSocket, code: ConsoleCloseCodeValue, message: string, hint?: string): void {
+  send(ws, hint === undefined ? { type: 'error', code, message } : { type: 'error', code, message, hint });
   closeSocket(ws, code, message);
 }
 
@@ -134,31 +135,6 @@ function fail(ws: WebSocket, code: ConsoleCloseCodeValue, message: string): void
 function closeSocket(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState !== ws.OPEN) return;
   closeWithin(ws, code, reason, 5000);
-}
-
-/** What the operator should read when the stream could not be opened. */
-function describeFailure(err: unknown, deviceId: string, connectTimeout: number): [ConsoleCloseCodeValue, string] {
-  if (err instanceof StreamRejectedError) return [ConsoleCloseCode.Rejected, `Device rejected the terminal: ${err.reason}`];
-  if (err instanceof DsError) {
-    switch (err.code) {
-      case ErrorCode.DeviceNotOnline:
-        return [ConsoleCloseCode.Offline, `Device ${deviceId} is offline (it did not connect within ${connectTimeout} s).`];
-      case ErrorCode.DeviceDisabled:
-        return [ConsoleCloseCode.Offline, `Device ${deviceId} is disabled.`];
-      case ErrorCode.DeviceResponseTimeout:
-        return [ConsoleCloseCode.Timeout, `Device ${deviceId} did not answer in time.`];
-      case ErrorCode.DeviceNotFound:
-        return [ConsoleCloseCode.NotFound, `There is no device ${deviceId}.`];
-      case ErrorCode.ThrottledDevice:
-      case ErrorCode.ThrottledHub:
-      case ErrorCode.ThrottledRate:
-        return [ConsoleCloseCode.Busy, `The hub is busy: ${err.message}`];
-      default:
-        return [ConsoleCloseCode.Internal, `The hub refused the stream: ${err.message}`];
-    }
-  }
-  if (err instanceof StreamClosedError) return [ConsoleCloseCode.Timeout, `The stream closed before it connected: ${err.message}`];
-  return [ConsoleCloseCode.Internal, `Could not open the terminal: ${err instanceof Error ? err.message : String(err)}`];
 }
 
 export class TerminalSessions {
@@ -220,6 +196,14 @@ export class TerminalSessions {
         return;
       }
     }
+    // A new terminal on a device the registry shows disabled or offline is refused at once; a
+    // reattach still waits (its device may be reconnecting right now, e.g. after a hub restart).
+    const refusal = resume === undefined ? await this.#presenceRefusal(deviceId) : undefined;
+    if (refusal !== undefined) {
+      this.#o.log(`terminal for ${operator} on ${deviceId}: ${refusal.message}`);
+      fail(ws, refusal.code, refusal.message, refusal.hint);
+      return;
+    }
     send(ws, { type: 'status', phase: 'requesting' });
     let stream: ServiceStream;
     try {
@@ -229,9 +213,9 @@ export class TerminalSessions {
         operator,
       });
     } catch (err) {
-      const [code, message] = describeFailure(err, deviceId, this.#o.connectTimeoutSeconds);
+      const { code, message, hint } = describeStreamFailure(err, deviceId, this.#o.streamName, this.#o.connectTimeoutSeconds);
       this.#o.log(`terminal for ${operator} on ${deviceId}: ${message}`);
-      fail(ws, code, message);
+      fail(ws, code, message, hint);
       return;
     }
     const streamId = stream.streamId ?? '';
@@ -270,6 +254,19 @@ export class TerminalSessions {
   }
 
   /** Runs the store writes of one connection in order; a failing store costs a log line, not the terminal. */
+  /**
+   * The registry's answer for a device about to get a new terminal: a refusal when it is disabled,
+   * offline or unknown. When the registry cannot be read the stream request goes ahead and says.
+   */
+  async #presenceRefusal(deviceId: string): Promise<TerminalRefusalText | undefined> {
+    try {
+      return presenceRefusal(await this.#o.service.getDevice(deviceId));
+    } catch (err) {
+      if (err instanceof DsError && err.code === ErrorCode.DeviceNotFound) return describeStreamFailure(err, deviceId, this.#o.streamName, this.#o.connectTimeoutSeconds);
+      return undefined;
+    }
+  }
+
   #later(link: Link, what: string, write: () => Promise<void>): void {
     link.lifecycle = link.lifecycle.then(write).catch((err: unknown) => this.#o.log(`terminal ${link.streamId}: could not record that the session ${what}: ${err instanceof Error ? err.message : String(err)}`));
   }
