@@ -79,7 +79,7 @@ export function App() {
             }
           >
             {/* key: a different device is a different session, not an update of this one. */}
-            <TerminalPage key={route.deviceId} deviceId={route.deviceId} />
+            <TerminalPage key={route.deviceId} deviceId={route.deviceId} me={me.data} />
           </Suspense>
         ) : route.name === 'replay' || route.name === 'watch' ? (
           <Suspense

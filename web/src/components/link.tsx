@@ -1,7 +1,8 @@
-import type { AnchorHTMLAttributes, MouseEvent } from 'react';
+import type { ComponentProps, MouseEvent } from 'react';
 import { navigate } from '../router';
 
-type LinkProps = Omit<AnchorHTMLAttributes<HTMLAnchorElement>, 'href'> & { to: string };
+/** An anchor's props (its ref included) with `to` for `href`. */
+type LinkProps = Omit<ComponentProps<'a'>, 'href'> & { to: string };
 
 /** An ordinary `<a href>` that navigates in-app on a plain left click (new tab etc. still work). */
 export function Link({ to, onClick, ...rest }: LinkProps) {

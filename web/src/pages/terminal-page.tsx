@@ -5,18 +5,36 @@
  * The URL names the session once the device has announced it (`?session=…`, replaced in place),
  * so a reload, a copy of the address in another tab or the sessions list reattach that session;
  * the Devices page's Connect opens a new one.
+ *
+ * Keyboard: Esc then Tab leaves the terminal (leave-terminal.ts; the status line says so), and when
+ * the session ends focus moves to Reconnect on the ended view. A viewer's page opens no socket: it
+ * says at once why there is no terminal.
  */
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { ConsoleCloseCode } from '../../../shared/console-protocol';
+import type { Me } from '../../../shared/console-api';
 import { queryKeys } from '../api';
+import { TerminalEnded } from '../components/terminal-ended';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { paths } from '../router';
-import { TerminalSession, type SessionState } from '../terminal/terminal-session';
+import { LEAVE_KEY_TEXT } from '../terminal/leave-terminal';
+import { TerminalSession, initialSessionState, type SessionState } from '../terminal/terminal-session';
 import '../terminal/terminal.css';
 
 const noop = () => () => undefined;
-const initialState: SessionState = { phase: 'connecting', message: 'Connecting…', rttMs: null, closeCode: null, opened: false, sessionId: null, ended: false, canReattach: false, notice: null };
+const initialState = initialSessionState(null);
+
+/** A viewer's terminal page: ended before it starts, saying why. */
+const viewerState: SessionState = {
+  ...initialState,
+  phase: 'closed',
+  message: 'Not allowed to open a terminal: your role is viewer.',
+  ended: true,
+  tone: 'failed',
+  hint: 'Viewers see devices, history and replays. An admin can give your account the operator role.',
+};
+const VIEWER_CANNOT_RECONNECT = 'Reconnect is off: a viewer cannot open terminals.';
 
 /** The session the address names, read once when the page mounts. */
 function sessionInUrl(): string | undefined {
@@ -29,17 +47,21 @@ function useSessionState(session: TerminalSession | null): SessionState {
   return useSyncExternalStore(subscribe, () => session?.getState() ?? initialState);
 }
 
-export default function TerminalPage({ deviceId }: { deviceId: string }) {
+export default function TerminalPage({ deviceId, me }: { deviceId: string; me: Me }) {
   useDocumentTitle(`Terminal · ${deviceId}`);
   const hostRef = useRef<HTMLDivElement>(null);
+  const reconnectRef = useRef<HTMLButtonElement>(null);
+  const backRef = useRef<HTMLAnchorElement>(null);
   const [session, setSession] = useState<TerminalSession | null>(null);
-  const state = useSessionState(session);
+  const viewer = me.role === 'viewer';
+  const sessionState = useSessionState(session);
+  const state = viewer ? viewerState : sessionState;
   const queryClient = useQueryClient();
   const [copied, setCopied] = useState<'copied' | 'nothing' | null>(null);
 
   useEffect(() => {
     const host = hostRef.current;
-    if (host === null) return;
+    if (host === null || viewer) return;
     const s = new TerminalSession(host, {
       deviceId,
       sessionId: sessionInUrl(),
@@ -56,17 +78,17 @@ export default function TerminalPage({ deviceId }: { deviceId: string }) {
       s.dispose();
       setSession(null);
     };
-  }, [deviceId]);
+  }, [deviceId, viewer]);
 
   // A refused upgrade (stale cookie) or a logout elsewhere ends the socket; asking the server who
   // we are sends the person to the login page when the session is really gone.
   const { phase, closeCode, opened } = state;
   useEffect(() => {
-    if (phase !== 'closed') return;
+    if (phase !== 'closed' || viewer) return;
     if (!opened || closeCode === ConsoleCloseCode.LoggedOut || closeCode === ConsoleCloseCode.Revoked || closeCode === ConsoleCloseCode.Forbidden) {
       void queryClient.invalidateQueries({ queryKey: queryKeys.me() });
     }
-  }, [phase, closeCode, opened, queryClient]);
+  }, [phase, closeCode, opened, viewer, queryClient]);
 
   useEffect(() => {
     if (copied === null) return;
@@ -84,11 +106,19 @@ export default function TerminalPage({ deviceId }: { deviceId: string }) {
 
   const closed = state.phase === 'closed';
   const reattachable = closed && state.canReattach;
+
+  // The session ended: focus goes to Reconnect (or, when there is none to press, Back to devices),
+  // out of a terminal that takes no more input.
+  useEffect(() => {
+    if (phase !== 'closed') return;
+    (viewer ? backRef.current : reconnectRef.current)?.focus();
+  }, [phase, viewer]);
+
   return (
     <main className="terminal-page">
       <div className="terminal-bar">
         <h1 className="terminal-title mono">{deviceId}</h1>
-        <span className={`phase-dot phase-${state.phase}`} aria-hidden="true" />
+        <span className={`phase-dot phase-${state.phase}${closed ? ` phase-end-${state.tone ?? 'failed'}` : ''}`} aria-hidden="true" />
         <div className="terminal-status" role="status" aria-live="polite">
           {state.message}
         </div>
@@ -101,27 +131,37 @@ export default function TerminalPage({ deviceId }: { deviceId: string }) {
         <span className="terminal-notice" aria-live="polite">
           {state.notice ?? ''}
         </span>
+        <span className="terminal-leave-hint" id="terminal-leave-hint">
+          {closed ? 'Tab leaves the terminal' : `${LEAVE_KEY_TEXT} leaves the terminal`}
+        </span>
         <div className="terminal-actions">
           <button type="button" className="button button-small button-dark" onClick={onCopy} title="Copy the selection (Ctrl+Shift+C)">
             Copy
           </button>
-          {reattachable && (
-            <button type="button" className="button button-small button-dark" onClick={() => session?.reattach()} title="Take this session back from the tab or window that has it">
-              Reattach
-            </button>
-          )}
-          <button
-            type="button"
-            className="button button-small button-dark"
-            onClick={() => session?.restart()}
-            disabled={!closed}
-            title={closed ? 'Open a new terminal on this device' : 'Available once the session has ended'}
-          >
-            Reconnect
-          </button>
         </div>
       </div>
-      <div ref={hostRef} className="terminal-host" role="region" aria-label="Terminal" />
+      <div className="terminal-stage">
+        <div
+          ref={hostRef}
+          className={closed ? 'terminal-host terminal-host-ended' : 'terminal-host'}
+          role="region"
+          aria-label="Terminal"
+          aria-describedby="terminal-leave-hint"
+        />
+        {closed && (
+          <TerminalEnded
+            tone={state.tone ?? 'failed'}
+            reason={state.message}
+            hint={state.hint}
+            cannotReconnect={viewer ? VIEWER_CANNOT_RECONNECT : null}
+            canReattach={reattachable}
+            onReconnect={() => session?.restart()}
+            onReattach={() => session?.reattach()}
+            reconnectRef={reconnectRef}
+            backRef={backRef}
+          />
+        )}
+      </div>
     </main>
   );
 }

@@ -1,6 +1,11 @@
 /**
- * Turns the end of a terminal socket into the sentence the status line shows. Pure, so every
- * close code of shared/console-protocol.ts is easy to test.
+ * Turns the end of a terminal socket into the sentence the status line shows, and into the tone
+ * the ended view takes (a clean exit does not look like a failure). Pure, so every close code of
+ * shared/console-protocol.ts is easy to test.
+ *
+ * The console server's `error` message is a whole sentence and is shown as it is; the sentences
+ * here are for ends it did not explain (a dropped connection, a refused upgrade), and lead a bare
+ * close reason. One layer words each message, so nothing is said twice.
  */
 import { ConsoleCloseCode } from '../../../shared/console-protocol';
 
@@ -32,6 +37,7 @@ const sentences: Record<number, string> = {
   [ConsoleCloseCode.Revoked]: 'Your access changed',
   [ConsoleCloseCode.SessionEnded]: 'Session ended',
   [ConsoleCloseCode.TakenOver]: 'Taken over',
+  [ConsoleCloseCode.Disabled]: 'Device is disabled',
   1001: 'The console server is going away',
   1006: 'Connection lost',
   1011: 'The console server hit an unexpected error',
@@ -48,13 +54,24 @@ function withDetail(base: string, detail: string | null): string {
 /** The status line's sentence for a closed terminal. */
 export function describeTerminalClose(info: TerminalCloseInfo): string {
   if (info.localError !== null) return info.localError;
-  const detail = info.errorMessage ?? (info.reason !== '' ? info.reason : null);
   if (info.code === ConsoleCloseCode.Normal) {
     if (info.exitCode !== null) return `Shell exited with code ${info.exitCode}`;
-    return withDetail('Session closed', detail);
+    return withDetail('Session closed', info.errorMessage ?? info.reason);
   }
-  if (info.code === ConsoleCloseCode.Rejected) return `Device rejected the terminal: ${detail ?? 'no reason given'}`;
-  const base = sentences[info.code];
-  if (base !== undefined) return withDetail(base, detail);
-  return withDetail(`Closed (code ${info.code})`, detail);
+  if (info.errorMessage !== null && info.errorMessage.trim() !== '') return info.errorMessage.trim();
+  return withDetail(sentences[info.code] ?? `Closed (code ${info.code})`, info.reason);
+}
+
+/**
+ * How an ended terminal looks: `clean` when the shell exited 0 or the session closed normally,
+ * `neutral` when it ended as asked but not cleanly (a non-zero exit, taken over by another page,
+ * ended on the device), `failed` when it could not start or broke.
+ */
+export type EndTone = 'clean' | 'neutral' | 'failed';
+
+export function endTone(info: Pick<TerminalCloseInfo, 'code' | 'exitCode' | 'localError'>): EndTone {
+  if (info.localError !== null) return 'failed';
+  if (info.code === ConsoleCloseCode.Normal) return info.exitCode === null || info.exitCode === 0 ? 'clean' : 'neutral';
+  if (info.code === ConsoleCloseCode.TakenOver || info.code === ConsoleCloseCode.SessionEnded) return 'neutral';
+  return 'failed';
 }

@@ -33,7 +33,8 @@ import {
   type HelloSession,
   type TerminalFrame,
 } from '../../../shared/terminal-protocol';
-import { describeTerminalClose } from './close-reason';
+import { describeTerminalClose, endTone, type EndTone } from './close-reason';
+import { LeaveKey, focusOutside } from './leave-terminal';
 import { TERMINAL_OPTIONS } from './terminal-options';
 import { StateStore } from '../state-store';
 import { WriteFlowControl } from './flow-control';
@@ -62,6 +63,15 @@ export interface SessionState {
   canReattach: boolean;
   /** Something the operator should know: a reattach, a gap in the output, keystrokes not sent. */
   notice: string | null;
+  /** Once closed: what would fix the cause, when the console server said. */
+  hint: string | null;
+  /** Once closed: a clean end, a neutral one, or a failure (close-reason.ts). */
+  tone: EndTone | null;
+}
+
+/** The state before anything has happened. */
+export function initialSessionState(sessionId: string | null): SessionState {
+  return { phase: 'connecting', message: 'Connecting…', rttMs: null, closeCode: null, opened: false, sessionId, ended: false, canReattach: false, notice: null, hint: null, tone: null };
 }
 
 export interface TerminalSessionOptions {
@@ -88,6 +98,7 @@ interface Connection {
   /** The shell server's CLOSE frame: why it let this connection go. */
   closeFrame: { code: number; message: string } | null;
   errorMessage: string | null;
+  errorHint: string | null;
   localError: string | null;
   opened: boolean;
   /** The BFF said the stream is up, and how many frames came from the device since. */
@@ -171,6 +182,8 @@ export class TerminalSession {
   #attempts = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   readonly #store: StateStore<SessionState>;
+  readonly #container: HTMLElement;
+  readonly #leave = new LeaveKey();
   #disposed = false;
 
   get #state(): SessionState {
@@ -182,10 +195,8 @@ export class TerminalSession {
     this.#sessionId = options.sessionId ?? null;
     this.#onSession = options.onSession ?? (() => undefined);
     this.#location = options.location ?? window.location;
-    this.#store = new StateStore<SessionState>({
-      phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false,
-      sessionId: this.#sessionId, ended: false, canReattach: false, notice: null,
-    });
+    this.#container = container;
+    this.#store = new StateStore<SessionState>(initialSessionState(this.#sessionId));
     this.#terminal = new Terminal({ ...TERMINAL_OPTIONS });
     this.#fit = new FitAddon();
     this.#terminal.loadAddon(this.#fit);
@@ -305,13 +316,14 @@ export class TerminalSession {
     ws.binaryType = 'arraybuffer';
     const mode = this.#sessionId !== null ? 'attach' : this.#version === TERMINAL_RESUMABLE_VERSION ? 'new' : 'plain';
     const conn: Connection = {
-      ws, mode, decoder: new FrameDecoder(), exitCode: null, closeFrame: null, errorMessage: null, localError: null,
+      ws, mode, decoder: new FrameDecoder(), exitCode: null, closeFrame: null, errorMessage: null, errorHint: null, localError: null,
       opened: false, streamUp: false, frames: 0, lastHeard: Date.now(), disposables: [], rendered: 0,
     };
     this.#conn = conn;
     this.#flow.resetPause();
+    this.#setInputOpen(true);
     if (this.#droppedAt === null) {
-      this.#setState({ ...this.#state, phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false, ended: false, canReattach: false });
+      this.#setState({ ...this.#state, phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false, ended: false, canReattach: false, hint: null, tone: null });
     }
     conn.disposables.push(
       listen(ws, 'open', () => this.#onOpen(conn)),
@@ -438,6 +450,7 @@ export class TerminalSession {
       }
       case 'error':
         conn.errorMessage = msg.message;
+        conn.errorHint = msg.hint ?? null;
         break;
     }
   }
@@ -480,22 +493,29 @@ export class TerminalSession {
     }
     const takenOver = conn.closeFrame?.code === SessionCloseCode.TakenOver || code === ConsoleCloseCode.TakenOver;
     if (takenOver) {
-      this.#closed(code, conn.opened, false, 'Taken over: this session was opened in another tab or window');
+      this.#closed(code, conn.opened, false, 'Taken over: this session was opened in another tab or window', 'neutral');
       return;
     }
     if (conn.closeFrame !== null) {
-      this.#closed(code, conn.opened, sessionOver(conn.closeFrame.code), `Session ended: ${conn.closeFrame.message}`);
+      this.#closed(code, conn.opened, sessionOver(conn.closeFrame.code), `Session ended: ${conn.closeFrame.message}`, 'neutral');
       return;
     }
     // A plain session (no id) ends with its connection; a resumable one only when the server says so.
     const ended = this.#sessionId === null || conn.exitCode !== null || code === ConsoleCloseCode.SessionEnded;
-    this.#closed(code, conn.opened, ended, why);
+    this.#closed(code, conn.opened, ended, why, endTone({ code, exitCode: conn.exitCode, localError: conn.localError }), conn.errorHint);
   }
 
-  #closed(code: number, opened: boolean, ended: boolean, message: string): void {
+  #closed(code: number, opened: boolean, ended: boolean, message: string, tone: EndTone = 'failed', hint: string | null = null): void {
     this.#droppedAt = null;
     this.#attempts = 0;
-    this.#setState({ ...this.#state, phase: 'closed', message, rttMs: null, closeCode: code, opened, ended, canReattach: !ended && this.#sessionId !== null });
+    this.#setInputOpen(false);
+    this.#setState({ ...this.#state, phase: 'closed', message, rttMs: null, closeCode: code, opened, ended, canReattach: !ended && this.#sessionId !== null, hint, tone });
+  }
+
+  /** No shell to type to once closed: keystrokes are refused by xterm and the cursor stops blinking. */
+  #setInputOpen(open: boolean): void {
+    this.#terminal.options.disableStdin = !open;
+    this.#terminal.options.cursorBlink = open && TERMINAL_OPTIONS.cursorBlink;
   }
 
   /** Skips the backoff wait (the browser is online again, the tab is shown again). */
@@ -564,8 +584,19 @@ export class TerminalSession {
     if (conn.opened && conn.ws.readyState === WebSocket.OPEN) sendBinary(conn.ws, frame);
   }
 
-  /** Ctrl/Cmd+Shift+C copies the selection; Ctrl/Cmd+Shift+V is left to the browser's paste. */
+  /**
+   * Esc then Tab leaves the terminal (leave-terminal.ts); Ctrl/Cmd+Shift+C copies the selection;
+   * Ctrl/Cmd+Shift+V is left to the browser's paste.
+   */
   #onKey(ev: KeyboardEvent): boolean {
+    if (ev.type === 'keydown') {
+      const leave = this.#leave.keydown(ev, this.#state.phase !== 'closed');
+      if (leave !== null) {
+        ev.preventDefault();
+        focusOutside(this.#container, leave);
+        return false;
+      }
+    }
     if (!(ev.ctrlKey || ev.metaKey) || !ev.shiftKey || ev.altKey) return true;
     const key = ev.key.toLowerCase();
     if (key === 'c') {
