@@ -14,7 +14,7 @@ import { findLeaks } from './fixtures/secrets.js';
 import { publishStackEnv, type Account, type StackEnv } from './fixtures/stack-env.js';
 
 const CLEAN_BASH = join(import.meta.dirname, 'fixtures', 'clean-bash.sh');
-const DEVICES = { shell: 'e2e-device', rejects: 'e2e-rejects', offline: 'e2e-offline' };
+const DEVICES = { shell: 'e2e-device', rejects: 'e2e-rejects', offline: 'e2e-offline', disabled: 'e2e-disabled' };
 
 function password(): string {
   return randomBytes(15).toString('base64url');
@@ -97,6 +97,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     started.push(await startAgent(hub, DEVICES.shell, [shell.map]));
     started.push(await startAgent(hub, DEVICES.rejects, []));
     await hub.service.createDevice(DEVICES.offline);
+    await hub.service.createDevice(DEVICES.disabled, { status: 'disabled' });
 
     const origin = new URL(hub.url).origin;
     const api = await request.newContext({ baseURL: hub.url, ignoreHTTPSErrors: true, extraHTTPHeaders: { origin } });

@@ -74,7 +74,7 @@ test('a reload mid-session reattaches the same shell with what it printed meanwh
   await expect(page.getByRole('button', { name: 'Reconnect' })).toBeEnabled();
   // A reload now finds the session ended, and says so.
   await page.reload();
-  await expect(page.getByRole('status')).toContainText(/session ended/i);
+  await expect(page.getByRole('status')).toContainText(/session (has )?ended/i);
 
   // One recording, named by the session's first stream, across both connections.
   const recordingId = sockets[0]?.streamId() ?? '';

@@ -1,0 +1,140 @@
+/**
+ * The terminal page by keyboard and at its end: the key that leaves the terminal, the ended view
+ * (reason, hint, actions, focus on Reconnect), and refusals said at once and once.
+ */
+import type { Page } from '@playwright/test';
+import { apiLogin, openTerminal, terminalRegion, typeLine, waitForTerminal } from './fixtures/console.js';
+import { expect, test } from './fixtures/test.js';
+
+/** Whether the focused element is inside xterm (its input textarea, in practice). */
+function focusInTerminal(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.activeElement?.closest('.xterm') != null);
+}
+
+/** A screenshot kept with the test's results, to look at the ended view. */
+async function keepScreenshot(page: Page, name: string): Promise<void> {
+  await test.info().attach(name, { body: await page.screenshot(), contentType: 'image/png' });
+}
+
+/** The ended view over the terminal. */
+function endedView(page: Page) {
+  return page.getByRole('region', { name: /Session closed|Session ended|No terminal/ });
+}
+
+test.describe('as an operator', () => {
+  test.beforeEach(async ({ page, stack }) => {
+    await apiLogin(page.request, stack.operator);
+  });
+
+  test('after exit the terminal shows the ended view with its reason, input off, and focus on Reconnect', async ({ page, stack }) => {
+    await openTerminal(page, stack.devices.shell);
+    expect(await focusInTerminal(page)).toBe(true);
+    await expect(endedView(page)).toHaveCount(0);
+    await typeLine(page, 'exit');
+    await expect(page.getByRole('status')).toHaveText('Shell exited with code 0');
+    const view = endedView(page);
+    await expect(view).toBeVisible();
+    await expect(view.getByRole('heading')).toHaveText(/Session closed/);
+    await expect(view).toContainText('Shell exited with code 0');
+    await expect(view).toContainText('Input is off');
+    await expect(view).toHaveClass(/terminal-ended-clean/);
+    await expect(terminalRegion(page).region).toHaveClass(/terminal-host-ended/);
+    await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
+    await expect(view.getByRole('link', { name: 'Back to devices' })).toBeVisible();
+    await keepScreenshot(page, 'ended-clean.png');
+
+    // A failing exit looks different from a clean one.
+    await page.getByRole('button', { name: 'Reconnect' }).press('Enter');
+    await expect(page.getByRole('status')).toHaveText('Connected');
+    await expect(endedView(page)).toHaveCount(0);
+    expect(await focusInTerminal(page)).toBe(true);
+    await typeLine(page, 'exit 3');
+    await expect(page.getByRole('status')).toHaveText('Shell exited with code 3');
+    await expect(endedView(page)).toHaveClass(/terminal-ended-neutral/);
+    await expect(endedView(page).getByRole('heading')).toHaveText(/Session ended/);
+    await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
+  });
+
+  test('Esc then Tab leaves the live terminal (Shift+Tab backwards); Tab alone stays in the shell', async ({ page, stack }) => {
+    await openTerminal(page, stack.devices.shell);
+    await expect(page.getByText('Esc then Tab leaves the terminal')).toBeVisible();
+    expect(await focusInTerminal(page)).toBe(true);
+
+    // Tab alone is the shell's: it completes the command.
+    await page.keyboard.type('ech');
+    await page.keyboard.press('Tab');
+    await waitForTerminal(page, /\$ echo\s*$/m);
+    expect(await focusInTerminal(page)).toBe(true);
+    await page.keyboard.press('Control+C');
+
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Shift+Tab');
+    expect(await focusInTerminal(page)).toBe(false);
+    await expect(page.getByRole('button', { name: 'Copy' })).toBeFocused();
+
+    await terminalRegion(page).region.click();
+    expect(await focusInTerminal(page)).toBe(true);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Tab');
+    expect(await focusInTerminal(page)).toBe(false);
+    expect(await page.evaluate(() => document.activeElement !== null && document.activeElement !== document.body)).toBe(true);
+
+    // The shell got the Esc (a meta prefix to readline); Ctrl+G aborts it, then the session ends cleanly.
+    await terminalRegion(page).region.click();
+    await page.keyboard.press('Control+G');
+    await typeLine(page, 'exit 0');
+    await expect(page.getByRole('status')).toHaveText('Shell exited with code 0');
+  });
+
+  test('Connect on an offline device says offline within 2 s (the connect timeout is 3 s), with a hint', async ({ page, stack }) => {
+    const { offline } = stack.devices;
+    await page.goto('/');
+    await page.getByRole('searchbox', { name: 'Search devices' }).fill(offline);
+    const connect = page.getByRole('link', { name: `Connect to ${offline}` });
+    await expect(connect).toBeVisible();
+    const t0 = Date.now();
+    await connect.click();
+    await expect(page.getByRole('status')).toContainText(`Device ${offline} is offline`, { timeout: 2000 });
+    const elapsed = Date.now() - t0;
+    console.log(`offline said ${elapsed} ms after Connect`);
+    expect(elapsed).toBeLessThan(2000);
+    await expect(endedView(page)).toContainText('Start its agent');
+    await expect(endedView(page)).toHaveClass(/terminal-ended-failed/);
+    await keepScreenshot(page, 'ended-offline.png');
+    await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
+  });
+
+  test('a disabled device is called disabled, not offline, with how to enable it', async ({ page, stack }) => {
+    const { disabled } = stack.devices;
+    await page.goto(`/terminal/${disabled}`);
+    const status = page.getByRole('status');
+    await expect(status).toContainText(`Device ${disabled} is disabled`, { timeout: 2000 });
+    await expect(status).not.toContainText('offline');
+    await expect(endedView(page)).toContainText(`devicestreams device enable ${disabled}`);
+  });
+
+  test('a rejection is said once, with the mapping to add', async ({ page, stack }) => {
+    await page.goto(`/terminal/${stack.devices.rejects}`);
+    const status = page.getByRole('status');
+    await expect(status).toContainText('rejected the terminal');
+    const text = (await status.textContent()) ?? '';
+    expect(text.match(/rejected the terminal/gi)).toHaveLength(1);
+    expect(text).toContain('no mapping for stream "shell"');
+    await expect(endedView(page)).toContainText('--map shell=unix:');
+    await keepScreenshot(page, 'ended-rejected.png');
+    await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
+  });
+});
+
+test('a viewer’s terminal page says why there is no terminal and offers no Reconnect', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.viewer);
+  const opened: string[] = [];
+  page.on('websocket', (ws) => opened.push(ws.url()));
+  await page.goto(`/terminal/${stack.devices.shell}`);
+  await expect(page.getByRole('status')).toContainText('Not allowed to open a terminal');
+  const reconnect = page.getByRole('button', { name: 'Reconnect' });
+  await expect(reconnect).toBeDisabled();
+  await expect(endedView(page)).toContainText('a viewer cannot open terminals');
+  await expect(page.getByRole('link', { name: 'Back to devices' })).toBeFocused();
+  expect(opened.filter((u) => u.includes('/api/terminal'))).toEqual([]);
+});
