@@ -11,9 +11,11 @@ function focusInTerminal(page: Page): Promise<boolean> {
   return page.evaluate(() => document.activeElement?.closest('.xterm') != null);
 }
 
-/** A screenshot kept with the test's results, to look at the ended view. */
+/** A screenshot kept in the test's results folder (and attached to its report), to look at the ended view. */
 async function keepScreenshot(page: Page, name: string): Promise<void> {
-  await test.info().attach(name, { body: await page.screenshot(), contentType: 'image/png' });
+  const path = test.info().outputPath(name);
+  await page.screenshot({ path });
+  await test.info().attach(name, { path, contentType: 'image/png' });
 }
 
 /** The ended view over the terminal. */
