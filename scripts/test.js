@@ -12,6 +12,7 @@ const required = [
   { bin: ['/usr/lib/postgresql/15/bin/postgres'], pkg: 'postgresql', why: 'the cluster store (PostgreSQL) tests' },
   { bin: ['/usr/sbin/nats-server', '/usr/bin/nats-server'], pkg: 'nats-server', why: 'the cluster bus (NATS) tests' },
   { bin: ['/usr/sbin/haproxy'], pkg: 'haproxy', why: 'the cluster tests behind a load balancer' },
+  { bin: ['/usr/bin/tinyproxy'], pkg: 'tinyproxy', why: 'the agent-behind-an-HTTP-proxy tests' },
   { bin: ['/usr/bin/setpriv'], pkg: 'util-linux', why: 'running test servers as other accounts' },
 ];
 if (existsSync('e2e/playwright.config.ts')) {

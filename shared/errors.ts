@@ -45,6 +45,8 @@ export const ErrorCode = {
   ThrottledRate: 429003,
   /** An unexpected failure inside the hub; the tracking id finds it in the log. */
   InternalError: 500001,
+  /** A client's HTTP proxy refused the tunnel to the hub (authentication, policy); raised on the client's side. */
+  ProxyRefused: 502001,
   /** This process does not run the role that serves the request. */
   RoleUnavailable: 503001,
   /** The store (the cluster's database) cannot be reached right now; retry shortly. */

@@ -7,9 +7,10 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DsError, ErrorCode, isErrorBody } from './errors.js';
+import { proxyAgent, proxyNetworkError, proxyRefusal } from './proxy.js';
 import { secureContextFor } from './tls-client.js';
 
-export async function postJson(url: string, headers: Record<string, string>, body: unknown, o: { ca?: string | Buffer | undefined; timeoutMs?: number } = {}): Promise<unknown> {
+export async function postJson(url: string, headers: Record<string, string>, body: unknown, o: { ca?: string | Buffer | undefined; timeoutMs?: number; proxy?: URL | undefined } = {}): Promise<unknown> {
   const u = new URL(url);
   const text = JSON.stringify(body);
   const secure = u.protocol === 'https:';
@@ -24,6 +25,7 @@ export async function postJson(url: string, headers: Record<string, string>, bod
       headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), accept: 'application/json' },
       timeout: o.timeoutMs ?? 15_000,
       ...(secureContext === undefined ? {} : { secureContext }),
+      ...(o.proxy === undefined ? {} : { agent: proxyAgent(o.proxy) }),
     }, (res) => {
       let size = 0;
       const chunks: Buffer[] = [];
@@ -36,7 +38,7 @@ export async function postJson(url: string, headers: Record<string, string>, bod
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${o.timeoutMs ?? 15_000} ms`)));
-    req.on('error', (err) => reject(new Error(`cannot reach the hub at ${u.origin}: ${err.message}`, { cause: err })));
+    req.on('error', (err) => reject(o.proxy === undefined ? new Error(`cannot reach the hub at ${u.origin}: ${err.message}`, { cause: err }) : proxyNetworkError(o.proxy, err)));
     req.end(text);
   });
   let json: unknown;
@@ -47,6 +49,8 @@ export async function postJson(url: string, headers: Record<string, string>, bod
   }
   if (status >= 300) {
     if (isErrorBody(json)) throw new DsError(json.errorCode as never, json.message);
+    const refused = o.proxy === undefined ? undefined : proxyRefusal(o.proxy, status, false);
+    if (refused !== undefined) throw refused;
     throw new DsError(ErrorCode.InternalError, `hub answered HTTP ${status}`);
   }
   return json;

@@ -7,6 +7,7 @@ import type { createConnection } from 'node:net';
 import WebSocket from 'ws';
 import { DsError, ErrorCode, isErrorBody } from './errors.js';
 import { MAX_FRAME_BYTES } from './limits.js';
+import { proxyAgent, proxyNetworkError, proxyRefusal } from './proxy.js';
 import { resumingTlsConnect, secureContextFor } from './tls-client.js';
 import { WebSocketDuplex } from './ws-duplex.js';
 import { ResumableStream, type ResumableStreamOptions } from './resumable-stream.js';
@@ -20,6 +21,8 @@ export interface ConnectOptions {
   maxPayload?: number;
   /** WebSocket subprotocols to offer (stream protocol v2). */
   protocols?: string[];
+  /** An HTTP proxy to tunnel through (see shared/proxy.ts). */
+  proxy?: URL | undefined;
 }
 
 function zeroMask(mask: Buffer): void {
@@ -38,7 +41,8 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
     const ws = new WebSocket(url, o.protocols ?? [], {
       headers: o.headers,
       ...(secureContext === undefined ? {} : { secureContext }),
-      ...(url.startsWith('wss:') ? { createConnection: resumingTlsConnect as unknown as typeof createConnection } : {}),
+      // Through a proxy its agent makes the tunnel and the TLS inside it; else our own TLS connect.
+      ...(o.proxy !== undefined ? { agent: proxyAgent(o.proxy) } : url.startsWith('wss:') ? { createConnection: resumingTlsConnect as unknown as typeof createConnection } : {}),
       perMessageDeflate: false,
       maxPayload: o.maxPayload ?? MAX_FRAME_BYTES,
       handshakeTimeout: o.timeoutMs ?? 15_000,
@@ -59,7 +63,7 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
       ws.pause();
       resolve(ws);
     });
-    ws.on('error', (err) => fail(err));
+    ws.on('error', (err) => fail(o.proxy === undefined ? err : proxyNetworkError(o.proxy, err)));
     ws.once('unexpected-response', (_req, res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -75,6 +79,7 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
           body = undefined;
         }
         if (isErrorBody(body)) fail(new DsError(body.errorCode as never, body.message));
+        else if (o.proxy !== undefined) fail(proxyRefusal(o.proxy, res.statusCode ?? 0, false) ?? new DsError(ErrorCode.InternalError, `HTTP ${res.statusCode ?? '?'}`));
         else fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`));
       });
       res.on('error', () => fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`)));
@@ -91,6 +96,8 @@ export interface ResumeOptions {
   windowMs: number;
   bufferBytes?: number | undefined;
   onEvent?: ResumableStreamOptions['onEvent'];
+  /** The HTTP proxy for a leg's URL, if any (shared/proxy.ts). */
+  proxyFor?: ((url: string) => URL | undefined) | undefined;
 }
 
 /**
@@ -98,7 +105,8 @@ export interface ResumeOptions {
  * that does not speak v2 it behaves as a v1 stream.
  */
 export async function connectResumableBridge(url: string, authToken: string, ca: string | Buffer | undefined, o: ResumeOptions): Promise<ResumableStream> {
-  const open = (u: string, token: string): Promise<WebSocket> => connectWebSocket(u, { headers: { authorization: `Bearer ${token}` }, ca, protocols: [STREAM_V2_SUBPROTOCOL] });
+  const open = (u: string, token: string): Promise<WebSocket> =>
+    connectWebSocket(u, { headers: { authorization: `Bearer ${token}` }, ca, protocols: [STREAM_V2_SUBPROTOCOL], proxy: o.proxyFor?.(u) });
   const first = await open(url, authToken);
   return new ResumableStream(first, {
     windowMs: o.windowMs,
@@ -116,9 +124,9 @@ export async function connectResumableBridge(url: string, authToken: string, ca:
 }
 
 /** Connects one side of a stream to the streaming endpoint and returns it as a Duplex. */
-export async function connectBridge(url: string, authToken: string, ca?: string | Buffer): Promise<WebSocketDuplex> {
+export async function connectBridge(url: string, authToken: string, ca?: string | Buffer, proxy?: URL): Promise<WebSocketDuplex> {
   if (!/^wss?:\/\//.test(url)) throw new DsError(ErrorCode.ArgumentInvalid, `stream URL must be ws:// or wss://, got "${url.slice(0, 60)}"`);
-  const ws = await connectWebSocket(url, { headers: { authorization: `Bearer ${authToken}` }, ca });
+  const ws = await connectWebSocket(url, { headers: { authorization: `Bearer ${authToken}` }, ca, proxy });
   const duplex = new WebSocketDuplex(ws);
   ws.resume();
   return duplex;

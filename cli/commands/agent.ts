@@ -1,5 +1,7 @@
 /** `devicestreams agent` — the device agent. */
 import { describeTarget, parseMapping, startAgent, type Target } from '../../device/agent.js';
+import { parseDeviceConnectionString } from '../../shared/connection-string.js';
+import { describeProxy, proxyFor } from '../../shared/proxy.js';
 import { CliError, logLine, numberFlag, parse, readCa } from '../args.js';
 
 const HELP = `
@@ -18,6 +20,9 @@ Options:
   --hub-url URL            hub base URL when it differs from wss://HostName
   --token-ttl SECS         SAS token lifetime, renewed at 80% (default 3600)
   --max-backoff SECS       longest wait between reconnect attempts (default 30; 1-3600)
+  --proxy URL              reach the hub through this HTTP proxy, http://[user:password@]host:port
+                           (default: HTTPS_PROXY / https_proxy unless NO_PROXY names the hub)
+  --no-proxy               never use a proxy, whatever the environment says
   -h, --help               this help
 
 Example:
@@ -33,7 +38,10 @@ export function run(argv: string[]): Promise<void> {
     'hub-url': { type: 'string' },
     'token-ttl': { type: 'string' },
     'max-backoff': { type: 'string' },
+    proxy: { type: 'string' },
+    'no-proxy': { type: 'boolean' },
   }, HELP);
+  if (values.proxy !== undefined && values['no-proxy'] === true) throw new CliError('--proxy and --no-proxy contradict each other', 2);
   const cs = values['connection-string'] ?? process.env.DEVICE_CONNECTION_STRING;
   if (cs === undefined || cs === '') throw new CliError('no device connection string: pass --connection-string or set DEVICE_CONNECTION_STRING', 2);
   const targets = new Map<string, Target>();
@@ -43,16 +51,25 @@ export function run(argv: string[]): Promise<void> {
     targets.set(name, target);
   }
   if (targets.size === 0) logLine('warning: no --map given; every stream request will be rejected');
+  const proxy = values['no-proxy'] === true ? false : values.proxy;
+  let via: URL | undefined;
+  try {
+    via = proxyFor(values['hub-url'] ?? `wss://${parseDeviceConnectionString(cs).hostName}`, proxy);
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err), 2);
+  }
   const agent = startAgent({
     connectionString: cs,
     ca: readCa(values.ca),
     hubUrl: values['hub-url'],
     tokenTtlSeconds: numberFlag(values['token-ttl'], '--token-ttl', 3600, 5, 366 * 24 * 3600),
     backoffCapMs: numberFlag(values['max-backoff'], '--max-backoff', 30, 1, 3600) * 1000,
+    proxy,
     targets,
     log: logLine,
   });
   logLine(`agent for ${agent.client.deviceId}: ${[...targets].map(([n, t]) => `${n} → ${describeTarget(t)}`).join(', ') || 'no mappings'}`);
+  if (via !== undefined) logLine(`reaching the hub through the proxy ${describeProxy(via)}`);
   const stop = (): void => {
     agent.close();
     process.exit(0);

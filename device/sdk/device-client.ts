@@ -22,6 +22,7 @@ import { DsError } from '../../shared/errors.js';
 import { createSasToken, deviceResource } from '../../shared/sas.js';
 import { connectBridge, connectResumableBridge, connectWebSocket } from '../../shared/ws-connect.js';
 import { postJson } from '../../shared/http-json.js';
+import { proxyFor, type ProxySetting } from '../../shared/proxy.js';
 import { backoffDelay } from './backoff.js';
 
 export interface DeviceClientOptions {
@@ -41,6 +42,11 @@ export interface DeviceClientOptions {
    * true. False answers every stream as v1, as agents before v2 did: a lost connection ends it.
    */
   resumable?: boolean;
+  /**
+   * An HTTP proxy for every connection to the hub (`http://[user:password@]host:port`); default
+   * from HTTPS_PROXY / NO_PROXY; false: never a proxy.
+   */
+  proxy?: string | false | undefined;
 }
 
 /** A stream the hub asks this device to accept. Call exactly one of accept() or reject(). */
@@ -73,6 +79,7 @@ interface Options {
   backoffBaseMs: number;
   backoffCapMs: number;
   resumable: boolean;
+  proxy: ProxySetting;
 }
 
 class DeviceClientImpl extends EventEmitter implements DeviceClient {
@@ -99,6 +106,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
       backoffBaseMs: options.backoffBaseMs ?? 500,
       backoffCapMs: options.backoffCapMs ?? 30_000,
       resumable: options.resumable ?? true,
+      proxy: options.proxy,
     };
   }
 
@@ -145,7 +153,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     const url = `${this.#o.hubUrl}/devices/${encodeURIComponent(this.#cs.deviceId)}/control`;
     let ws: WebSocket;
     try {
-      ws = await connectWebSocket(url, { headers: { authorization: token }, ca: this.#o.ca, maxPayload: 64 * 1024 });
+      ws = await connectWebSocket(url, { headers: { authorization: token }, ca: this.#o.ca, maxPayload: 64 * 1024, proxy: proxyFor(url, this.#o.proxy) });
     } catch (err) {
       this.#connecting = false;
       this.emit('connectError', err instanceof Error ? err : new Error(String(err)));
@@ -246,15 +254,17 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
       accept: async () => {
         answer(true);
         const resume = this.#o.resumable ? msg.resume : undefined;
-        if (resume === undefined) return connectBridge(msg.url, msg.authToken, this.#o.ca);
+        const via = (u: string): URL | undefined => proxyFor(u, this.#o.proxy);
+        if (resume === undefined) return connectBridge(msg.url, msg.authToken, this.#o.ca, via(msg.url));
         // A resumable stream: after a lost leg, this side asks the hub for a new one with its key.
         const base = this.#o.hubUrl.replace(/^ws/, 'http');
         return connectResumableBridge(msg.url, msg.authToken, this.#o.ca, {
+          proxyFor: via,
           windowMs: resume.windowMs,
           requestLeg: async () =>
-            (await postJson(`${base}/streams/${encodeURIComponent(msg.requestId)}/resume`, { authorization: this.#token().token }, { side: 'device', key: resume.key }, { ca: this.#o.ca })) as { url: string; authToken: string },
+            (await postJson(`${base}/streams/${encodeURIComponent(msg.requestId)}/resume`, { authorization: this.#token().token }, { side: 'device', key: resume.key }, { ca: this.#o.ca, proxy: via(base) })) as { url: string; authToken: string },
           abandonLeg: async (reason) => {
-            await postJson(`${base}/streams/${encodeURIComponent(msg.requestId)}/abandon`, { authorization: this.#token().token }, { side: 'device', key: resume.key, reason }, { ca: this.#o.ca });
+            await postJson(`${base}/streams/${encodeURIComponent(msg.requestId)}/abandon`, { authorization: this.#token().token }, { side: 'device', key: resume.key, reason }, { ca: this.#o.ca, proxy: via(base) });
           },
         });
       },
