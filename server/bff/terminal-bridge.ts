@@ -15,7 +15,6 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConsoleCloseCode, type ConsoleCloseCodeValue, type ConsoleStatus } from '../../shared/console-protocol.js';
-import { DsError, ErrorCode } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import {
   FrameDecoder,
@@ -29,12 +28,12 @@ import {
 } from '../../shared/terminal-protocol.js';
 import { StreamClosedError } from '../../shared/ws-duplex.js';
 import { splitTarget } from '../http/router.js';
-import type { ServiceClient, ServiceStream } from '../sdk/service-client.js';
+import type { DeviceDescription, ServiceClient, ServiceStream } from '../sdk/service-client.js';
 import type { TerminalSessionRow } from '../store/store.js';
 import type { Role } from '../../shared/console-api.js';
 import type { SessionSockets } from './session-sockets.js';
 import { TerminalRefusal, type ResumableTerminals } from './resumable-terminals.js';
-import { describeStreamFailure, presenceRefusal, type TerminalRefusalText } from './terminal-refusals.js';
+import { connectTimeoutFor, describeStreamFailure } from './terminal-refusals.js';
 import { closeWithin } from '../../shared/ws-close.js';
 
 // Small on purpose: everything queued here still reaches the screen after a Ctrl-C, so a terminal
@@ -196,24 +195,20 @@ export class TerminalSessions {
         return;
       }
     }
-    // A new terminal on a device the registry shows disabled or offline is refused at once; a
-    // reattach still waits (its device may be reconnecting right now, e.g. after a hub restart).
-    const refusal = resume === undefined ? await this.#presenceRefusal(deviceId) : undefined;
-    if (refusal !== undefined) {
-      this.#o.log(`terminal for ${operator} on ${deviceId}: ${refusal.message}`);
-      fail(ws, refusal.code, refusal.message, refusal.hint);
-      return;
-    }
+    // A new terminal on a device the registry shows offline gets a short wait, so "offline" is said
+    // at once; a reattach waits the whole timeout (its device may be reconnecting after a hub restart).
+    const connectTimeoutSeconds = resume === undefined ? connectTimeoutFor(await this.#registryEntry(deviceId), this.#o.connectTimeoutSeconds) : this.#o.connectTimeoutSeconds;
     send(ws, { type: 'status', phase: 'requesting' });
     let stream: ServiceStream;
     try {
       stream = await this.#o.service.initiateStream(deviceId, this.#o.streamName, {
-        connectTimeoutSeconds: this.#o.connectTimeoutSeconds,
+        connectTimeoutSeconds,
         responseTimeoutSeconds: this.#o.responseTimeoutSeconds,
         operator,
       });
     } catch (err) {
-      const { code, message, hint } = describeStreamFailure(err, deviceId, this.#o.streamName, this.#o.connectTimeoutSeconds);
+      const registryOffline = connectTimeoutSeconds < this.#o.connectTimeoutSeconds;
+      const { code, message, hint } = describeStreamFailure(err, deviceId, this.#o.streamName, connectTimeoutSeconds, registryOffline);
       this.#o.log(`terminal for ${operator} on ${deviceId}: ${message}`);
       fail(ws, code, message, hint);
       return;
@@ -254,15 +249,11 @@ export class TerminalSessions {
   }
 
   /** Runs the store writes of one connection in order; a failing store costs a log line, not the terminal. */
-  /**
-   * The registry's answer for a device about to get a new terminal: a refusal when it is disabled,
-   * offline or unknown. When the registry cannot be read the stream request goes ahead and says.
-   */
-  async #presenceRefusal(deviceId: string): Promise<TerminalRefusalText | undefined> {
+  /** The registry's entry for a device about to get a new terminal; undefined when it cannot be read (the stream request then says why). */
+  async #registryEntry(deviceId: string): Promise<DeviceDescription | undefined> {
     try {
-      return presenceRefusal(await this.#o.service.getDevice(deviceId));
-    } catch (err) {
-      if (err instanceof DsError && err.code === ErrorCode.DeviceNotFound) return describeStreamFailure(err, deviceId, this.#o.streamName, this.#o.connectTimeoutSeconds);
+      return await this.#o.service.getDevice(deviceId);
+    } catch {
       return undefined;
     }
   }

@@ -2,27 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { ConsoleCloseCode } from '../../shared/console-protocol.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { StreamRejectedError } from '../sdk/service-client.js';
-import { describeStreamFailure, presenceRefusal } from './terminal-refusals.js';
+import { OFFLINE_GRACE_SECONDS, connectTimeoutFor, describeStreamFailure } from './terminal-refusals.js';
 
-const device = (status: 'enabled' | 'disabled', connectionState: 'Connected' | 'Disconnected') => ({ deviceId: 'pump-17', status, connectionState });
-
-describe('presenceRefusal', () => {
-  it('refuses a disabled device as disabled, whether or not it is connected, with how to enable it', () => {
-    for (const online of ['Connected', 'Disconnected'] as const) {
-      const r = presenceRefusal(device('disabled', online));
-      expect(r?.code).toBe(ConsoleCloseCode.Disabled);
-      expect(r?.message).toBe('Device pump-17 is disabled, so no stream reaches it.');
-      expect(r?.message).not.toMatch(/offline/);
-      expect(r?.hint).toContain('devicestreams device enable pump-17');
-    }
-  });
-
-  it('refuses an enabled device that is not connected as offline, and lets a connected one through', () => {
-    const r = presenceRefusal(device('enabled', 'Disconnected'));
-    expect(r?.code).toBe(ConsoleCloseCode.Offline);
-    expect(r?.message).toBe('Device pump-17 is offline: its agent is not connected to the hub.');
-    expect(r?.hint).toMatch(/agent/);
-    expect(presenceRefusal(device('enabled', 'Connected'))).toBeUndefined();
+describe('connectTimeoutFor', () => {
+  it('gives a device the registry shows offline only the grace period, and any other the whole timeout', () => {
+    expect(connectTimeoutFor({ connectionState: 'Disconnected' }, 10)).toBe(OFFLINE_GRACE_SECONDS);
+    expect(connectTimeoutFor({ connectionState: 'Disconnected' }, 0.2)).toBe(0.2);
+    expect(connectTimeoutFor({ connectionState: 'Connected' }, 10)).toBe(10);
+    expect(connectTimeoutFor(undefined, 10)).toBe(10);
   });
 });
 
@@ -42,10 +29,19 @@ describe('describeStreamFailure', () => {
     expect(describeStreamFailure(new StreamRejectedError('s1', ' '), 'pump-17', 'shell', 10).message).toMatch(/no reason given\.$/);
   });
 
-  it('calls a device the hub found disabled disabled, and one that did not come online offline', () => {
-    expect(describeStreamFailure(new DsError(ErrorCode.DeviceDisabled, 'device "pump-17" is disabled'), 'pump-17', 'shell', 10).code).toBe(ConsoleCloseCode.Disabled);
-    const offline = describeStreamFailure(new DsError(ErrorCode.DeviceNotOnline, 'x'), 'pump-17', 'shell', 10);
-    expect(offline.code).toBe(ConsoleCloseCode.Offline);
-    expect(offline.message).toBe('Device pump-17 is offline: it did not connect within 10 s.');
+  it('calls a disabled device disabled (not offline), with how to enable it', () => {
+    const r = describeStreamFailure(new DsError(ErrorCode.DeviceDisabled, 'device "pump-17" is disabled'), 'pump-17', 'shell', 10);
+    expect(r.code).toBe(ConsoleCloseCode.Disabled);
+    expect(r.message).toBe('Device pump-17 is disabled, so no stream reaches it.');
+    expect(r.hint).toContain('devicestreams device enable pump-17');
+  });
+
+  it('calls a device that did not come online offline, saying why as the registry or the wait saw it', () => {
+    const notOnline = new DsError(ErrorCode.DeviceNotOnline, 'x');
+    const waited = describeStreamFailure(notOnline, 'pump-17', 'shell', 10);
+    expect(waited.code).toBe(ConsoleCloseCode.Offline);
+    expect(waited.message).toBe('Device pump-17 is offline: it did not connect within 10 s.');
+    expect(waited.hint).toMatch(/agent/);
+    expect(describeStreamFailure(notOnline, 'pump-17', 'shell', 0.5, true).message).toBe('Device pump-17 is offline: its agent is not connected to the hub.');
   });
 });
