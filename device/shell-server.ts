@@ -20,12 +20,12 @@
  * remembers of ended sessions, and every wait (HELLO, EXIT delivery, SIGHUP → SIGKILL, detach).
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { boundAddress, isSocketAddress, listenAt, type ListenAddress } from './listen.js';
 import type { ShellUser } from './shell/run-as.js';
 import { SessionCloseCode, TERMINAL_PROTOCOL_VERSION, TERMINAL_RESUMABLE_VERSION, type TerminalFrame } from '../shared/terminal-protocol.js';
 import { ClientConnection } from './shell/connection.js';
 import { MIN_RING_BYTES } from './shell/output-ring.js';
 import { ShellSession, type SessionEnd } from './shell/session.js';
-import { listenOnPrivateSocket } from './shell/private-socket.js';
 
 export interface ShellServerOptions {
   /**
@@ -74,12 +74,8 @@ export interface ShellServerOptions {
 }
 
 /** Where the server listens: a TCP address, or the path of its Unix socket. */
-export type ShellServerAddress = AddressInfo | { path: string };
-
-/** True for a Unix socket address. */
-export function isSocketAddress(a: ShellServerAddress): a is { path: string } {
-  return 'path' in a && typeof a.path === 'string';
-}
+export type ShellServerAddress = ListenAddress;
+export { isSocketAddress };
 
 export interface ShellServer<A extends ShellServerAddress = AddressInfo> {
   /** Starts listening; resolves with the bound address. */
@@ -238,27 +234,8 @@ export function createShellServer(options: ShellServerOptions = {}): ShellServer
   const server = createServer({ noDelay: true }, onConnection);
 
   return {
-    async listen() {
-      if (o.socketPath !== undefined) {
-        await listenOnPrivateSocket(server, o.socketPath);
-      } else {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(o.port, o.host, () => {
-            server.removeListener('error', reject);
-            resolve();
-          });
-        });
-      }
-      server.on('error', (err) => o.log(`shell server: ${err.message}`));
-      return this.address();
-    },
-    address() {
-      if (o.socketPath !== undefined && server.listening) return { path: o.socketPath };
-      const a = server.address();
-      if (a === null || typeof a === 'string') throw new Error('the shell server is not listening');
-      return a;
-    },
+    listen: () => listenAt(server, o, 'shell server', o.log),
+    address: () => boundAddress(server, o, 'shell server'),
     get sessions() {
       let waiting = 0;
       for (const c of connections) if (c.waiting) waiting += 1;

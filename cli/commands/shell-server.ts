@@ -1,12 +1,13 @@
 /** `devicestreams shell-server` — terminals for the web console, served on the device. */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MAX_DETACH_TIMEOUT_MS, MAX_REPLAY_BUFFER_BYTES, MIN_REPLAY_BUFFER_BYTES, createShellServer, isSocketAddress, type ShellServerAddress } from '../../device/shell-server.js';
+import { MAX_DETACH_TIMEOUT_MS, MAX_REPLAY_BUFFER_BYTES, MIN_REPLAY_BUFFER_BYTES, createShellServer, type ShellServerAddress } from '../../device/shell-server.js';
 import { checkCanRunAs, lookupUser, type ShellUser } from '../../device/shell/run-as.js';
 
 /** Where the shell server listens unless told otherwise. */
 export const DEFAULT_SOCKET = '/run/devicestreams/shell.sock';
-import { CliError, logLine, numberFlag, parse, parseHostPort } from '../args.js';
+import { CliError, logLine, numberFlag, parse } from '../args.js';
+import { LISTEN_FLAGS, describeListening, listenFailure, listenTargetFromFlags } from '../listen-flags.js';
 
 const HELP = `
 Usage: devicestreams shell-server [--listen unix:PATH] [options]
@@ -55,7 +56,6 @@ Example:
 `;
 
 const ENV_PATTERN = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 function parseEnv(pairs: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
@@ -113,8 +113,7 @@ function parseUser(name: string | undefined): ShellUser | undefined {
 
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
-    listen: { type: 'string' },
-    'insecure-tcp': { type: 'boolean' },
+    ...LISTEN_FLAGS,
     user: { type: 'string' },
     shell: { type: 'string' },
     'shell-arg': { type: 'string', multiple: true },
@@ -125,12 +124,7 @@ export async function run(argv: string[]): Promise<void> {
     'replay-buffer-kib': { type: 'string' },
   }, HELP);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
-  const listen = values.listen ?? `unix:${DEFAULT_SOCKET}`;
-  const socketPath = listen.startsWith('unix:') ? resolve(listen.slice(5)) : undefined;
-  if (socketPath === undefined && values['insecure-tcp'] !== true) {
-    throw new CliError(`--listen ${listen}: a TCP port lets any local user open a shell; use --listen unix:PATH, or add --insecure-tcp if nobody else runs on this machine`, 2);
-  }
-  const { host, port } = socketPath === undefined ? parseHostPort(listen, '--listen') : { host: '127.0.0.1', port: 0 };
+  const target = listenTargetFromFlags(values, DEFAULT_SOCKET, 'open a shell');
   const user = parseUser(values.user);
   const shell = values.shell ?? (process.env.SHELL !== undefined && process.env.SHELL !== '' ? process.env.SHELL : '/bin/bash');
   checkShell(shell);
@@ -144,7 +138,7 @@ export async function run(argv: string[]): Promise<void> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
 
   const server = createShellServer({
-    ...(socketPath === undefined ? { host, port } : { socketPath }),
+    ...(target.socketPath === undefined ? { host: target.host, port: target.port } : { socketPath: target.socketPath }),
     shell, args: values['shell-arg'] ?? [], cwd, env: { ...inherited, ...parseEnv(values.env ?? []) }, maxSessions, log: logLine,
     detachTimeoutMs: detachSeconds * 1000, replayBufferBytes: replayKib * 1024,
     ...(user === undefined ? {} : { user }),
@@ -153,17 +147,9 @@ export async function run(argv: string[]): Promise<void> {
   try {
     bound = await server.listen();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new CliError(`${listen} is in use; pick another --listen`);
-    if (code === 'EADDRNOTAVAIL') throw new CliError(`${host} is not an address of this machine; check --listen`);
-    if (code === 'EACCES') throw new CliError(`not allowed to create ${listen}; run as a user who may, or pick another --listen unix:PATH`);
-    throw new CliError(err instanceof Error ? err.message : String(err));
+    throw listenFailure(err, target);
   }
-  const where = isSocketAddress(bound) ? `unix:${bound.path}` : `${bound.address}:${bound.port}`;
-  if (!isSocketAddress(bound)) {
-    if (!LOOPBACK.test(bound.address)) logLine(`warning: listening on ${bound.address}, not loopback: anyone who can reach it gets a shell`);
-    else logLine('warning: listening on TCP (--insecure-tcp): any local user who connects gets a shell');
-  }
+  const where = describeListening(bound, 'a shell');
   const resume = detachSeconds === 0 ? 'sessions end with their connection' : `sessions kept ${detachSeconds} s after their connection drops, with ${replayKib} KiB of output each`;
   logLine(`shell server on ${where}: ${shell}${user === undefined ? '' : ` as ${user.name}`} in ${cwd}, at most ${maxSessions} sessions, ${resume}`);
   process.stdout.write(`LISTENING ${where}\n`);
