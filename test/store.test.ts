@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../server/store/open.js';
-import type { DeviceWrite, Store } from '../server/store/store.js';
+import type { DeviceQuery, DeviceWrite, Store } from '../server/store/store.js';
 import { newKey } from '../server/store/keys.js';
 import { stopAll, tempDir } from './harness.js';
 import { startPostgres } from './fixtures/postgres.js';
@@ -380,6 +380,23 @@ describe.each(engines)('store on %s', (engine, open) => {
     expect((await store.devices.get('sy-2'))?.connectedNode).toBe('node-s');
     expect((await store.devices.get('sy-3'))?.connectedNode).toBe('node-s');
     expect(await store.devices.syncNode('node-s', ['sy-2', 'sy-3'], 3)).toBe(0);
+  });
+
+  it('finds search hits past the first 2,000 ids in order as well as within them, in id order, and pages across that boundary', async () => {
+    const hits = new Set([5, 1999, 2000, 2050]);
+    const all = Array.from({ length: 2100 }, (_, i) => `w-${String(i).padStart(4, '0')}${hits.has(i) ? '-x' : ''}`);
+    for (let i = 0; i < all.length; i += 100) await Promise.all(all.slice(i, i + 100).map((id) => store.devices.create(id, write())));
+    try {
+      const ids = async (q: Omit<DeviceQuery, 'search'>): Promise<string[]> => (await store.devices.page({ search: '-x', ...q })).map((d) => d.deviceId);
+      expect(await ids({ limit: 100 })).toEqual(['w-0005-x', 'w-1999-x', 'w-2000-x', 'w-2050-x']);
+      expect(await ids({ limit: 3 })).toEqual(['w-0005-x', 'w-1999-x', 'w-2000-x']);
+      expect(await ids({ limit: 3, after: 'w-2000-x' })).toEqual(['w-2050-x']);
+      expect(await ids({ limit: 1, after: 'w-0005-x' })).toEqual(['w-1999-x']);
+      expect(await ids({ limit: 10, after: 'w-1000' })).toEqual(['w-1999-x', 'w-2000-x', 'w-2050-x']);
+      expect(await ids({ limit: 10, status: 'disabled' })).toEqual([]);
+    } finally {
+      for (let i = 0; i < all.length; i += 100) await Promise.all(all.slice(i, i + 100).map((id) => store.devices.delete(id)));
+    }
   });
 
   it('shares token buckets: a full bucket of N gives N tokens, then says how long until the next, which then comes', async () => {
