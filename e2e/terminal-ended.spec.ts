@@ -32,6 +32,9 @@ test.describe('as an operator', () => {
     await openTerminal(page, stack.devices.shell);
     expect(await focusInTerminal(page)).toBe(true);
     await expect(endedView(page)).toHaveCount(0);
+    const input = page.getByRole('textbox', { name: 'Shell input' });
+    await expect(input).not.toHaveAttribute('readonly');
+    await expect(terminalRegion(page).region.locator('.xterm-cursor-blink')).not.toHaveCount(0);
     await typeLine(page, 'exit');
     await expect(page.getByRole('status')).toHaveText('Shell exited with code 0');
     const view = endedView(page);
@@ -39,16 +42,28 @@ test.describe('as an operator', () => {
     await expect(view.getByRole('heading')).toHaveText(/Session closed/);
     await expect(view).toContainText('Shell exited with code 0');
     await expect(view).toContainText('Input is off');
+    // xterm takes no keystrokes (its input is read-only) and its cursor no longer blinks.
+    await expect(input).toHaveAttribute('readonly');
+    await expect(terminalRegion(page).region.locator('.xterm-cursor-blink')).toHaveCount(0);
     await expect(view).toHaveClass(/terminal-ended-clean/);
     await expect(terminalRegion(page).region).toHaveClass(/terminal-host-ended/);
     await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
     await expect(view.getByRole('link', { name: 'Back to devices' })).toBeVisible();
     await keepScreenshot(page, 'ended-clean.png');
 
+    // Focused again (clicked beside the ended view), the cursor still does not blink; Tab alone
+    // leaves the ended terminal, to Reconnect.
+    await terminalRegion(page).region.click({ position: { x: 40, y: 10 } });
+    expect(await focusInTerminal(page)).toBe(true);
+    await expect(terminalRegion(page).region.locator('.xterm-cursor-blink')).toHaveCount(0);
+    await page.keyboard.press('Tab');
+    await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
+
     // A failing exit looks different from a clean one.
-    await page.getByRole('button', { name: 'Reconnect' }).press('Enter');
+    await page.keyboard.press('Enter');
     await expect(page.getByRole('status')).toHaveText('Connected');
     await expect(endedView(page)).toHaveCount(0);
+    await expect(input).not.toHaveAttribute('readonly');
     expect(await focusInTerminal(page)).toBe(true);
     await typeLine(page, 'exit 3');
     await expect(page.getByRole('status')).toHaveText('Shell exited with code 3');
