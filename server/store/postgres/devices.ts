@@ -38,9 +38,6 @@ function fromRow(r: Row): DeviceRecord {
 }
 
 /** `LIKE` pattern for a substring, with the pattern characters in it taken literally. */
-/** Ids read in order before a search turns to the trigram index (see page()). */
-const SEARCH_WINDOW = 2000;
-
 function likeSubstring(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
@@ -58,55 +55,20 @@ export class PgDevices implements DeviceRepository {
   }
 
   async page(q: DeviceQuery): Promise<DeviceRecord[]> {
-    const filters: string[] = [];
+    const where: string[] = [];
     const args: unknown[] = [];
     const arg = (v: unknown): string => {
       args.push(v);
       return `$${args.length}`;
     };
-    if (q.status !== undefined) filters.push(`status = ${arg(q.status)}`);
-    if (q.online === true) filters.push('connected_node IS NOT NULL');
-    if (q.online === false) filters.push('connected_node IS NULL');
-    const and = (extra: string[]): string => {
-      const all = [...filters, ...extra];
-      return all.length > 0 ? `WHERE ${all.join(' AND ')}` : '';
-    };
-    const after = (id: string | undefined): string[] => (id === undefined ? [] : [`device_id COLLATE "C" > ${arg(id)}`]);
-    if (q.search === undefined || q.search === '') {
-      const sql = `SELECT * FROM devices ${and(after(q.after))} ORDER BY device_id COLLATE "C" LIMIT ${arg(q.limit)}`;
-      return (await this.#db.rows<Row>(sql, args)).map(fromRow);
-    }
-    // A search, in two steps. The planner walks the id index and filters when it expects a term to
-    // be common — fast when hits are spread out, slow when they all sort late ("valve-…" among
-    // 100,000: 90,000 rows read for 50). So: first the next SEARCH_WINDOW ids in order (a common
-    // term fills the page there), then, if the page is not full, the trigram index on lower(id)
-    // for the rest, its hits sorted (what a rare or late term needs).
-    const like = arg(likeSubstring(q.search));
-    const limit = arg(q.limit);
-    const windowSql = `WITH w AS (SELECT * FROM devices ${and(after(q.after))} ORDER BY device_id COLLATE "C" LIMIT ${SEARCH_WINDOW})
-      SELECT w.*, (SELECT max(device_id COLLATE "C") FROM w) AS window_edge, (SELECT count(*) FROM w)::int AS window_rows
-      FROM w WHERE lower(device_id) LIKE ${like} ORDER BY device_id COLLATE "C" LIMIT ${limit}`;
-    const first = await this.#db.rows<Row & { window_edge: string | null; window_rows: number }>(windowSql, args);
-    const found = first.map(fromRow);
-    const edge = first[0]?.window_edge ?? null;
-    const windowRows = first[0]?.window_rows ?? 0;
-    // A full page, or a window that reached the end of the registry: done. (With no hit in the
-    // window, its edge is unknown here; the second step then starts after the cursor.)
-    if (found.length >= q.limit || (first.length > 0 && windowRows < SEARCH_WINDOW)) return found;
-    const restArgs: unknown[] = [];
-    const restArg = (v: unknown): string => {
-      restArgs.push(v);
-      return `$${restArgs.length}`;
-    };
-    const rest: string[] = [`lower(device_id) LIKE ${restArg(likeSubstring(q.search))}`];
-    if (q.status !== undefined) rest.push(`status = ${restArg(q.status)}`);
-    if (q.online === true) rest.push('connected_node IS NOT NULL');
-    if (q.online === false) rest.push('connected_node IS NULL');
-    const from = edge ?? q.after;
-    if (from !== undefined) rest.push(`device_id COLLATE "C" > ${restArg(from)}`);
-    const restSql = `WITH hits AS MATERIALIZED (SELECT * FROM devices WHERE ${rest.join(' AND ')})
-      SELECT * FROM hits ORDER BY device_id COLLATE "C" LIMIT ${restArg(q.limit - found.length)}`;
-    return [...found, ...(await this.#db.rows<Row>(restSql, restArgs)).map(fromRow)];
+    // lower() matches the trigram index on lower(device_id).
+    if (q.search !== undefined && q.search !== '') where.push(`lower(device_id) LIKE ${arg(likeSubstring(q.search))}`);
+    if (q.status !== undefined) where.push(`status = ${arg(q.status)}`);
+    if (q.online === true) where.push('connected_node IS NOT NULL');
+    if (q.online === false) where.push('connected_node IS NULL');
+    if (q.after !== undefined) where.push(`device_id COLLATE "C" > ${arg(q.after)}`);
+    const sql = `SELECT * FROM devices ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY device_id COLLATE "C" LIMIT ${arg(q.limit)}`;
+    return (await this.#db.rows<Row>(sql, args)).map(fromRow);
   }
 
   async counts(): Promise<DeviceCounts> {
