@@ -13,6 +13,8 @@ Commands:
   agent                run the device agent: map stream names to local TCP services
   proxy                listen locally; each connection opens a stream to a device service
   shell-server         serve a terminal (shell on a PTY) per connection, for the web console
+  file-server          serve one directory's files on the device, for cp
+  cp                   copy a file to or from a device's file server
   stream               pipe stdin/stdout through one stream (like netcat)
   streams              list and show the stream log
   policy               print a policy's connection string from the hub's data directory
@@ -30,6 +32,8 @@ const commands: Record<string, () => Promise<Command>> = {
   agent: async () => (await import('./commands/agent.js')).run,
   proxy: async () => (await import('./commands/proxy.js')).run,
   'shell-server': async () => (await import('./commands/shell-server.js')).run,
+  'file-server': async () => (await import('./commands/file-server.js')).run,
+  cp: async () => (await import('./commands/cp.js')).run,
   stream: async () => (await import('./commands/stream.js')).run,
   streams: async () => (await import('./commands/streams.js')).run,
   policy: async () => (await import('./commands/policy.js')).run,

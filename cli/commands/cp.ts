@@ -1,0 +1,123 @@
+/** `devicestreams cp` — copy one file to or from a device's file server, through one stream. */
+import { statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename, join, posix } from 'node:path';
+import { DEFAULT_FILES_STREAM } from '../../shared/file-protocol.js';
+import { CliError, logLine, parse } from '../args.js';
+import { FileTransferError, download, upload } from '../file-copy.js';
+import { createProgress } from '../progress.js';
+import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
+
+const HELP = `
+Usage: devicestreams cp [--stream NAME] [options] LOCAL DEVICE-ID:PATH
+       devicestreams cp [--stream NAME] [options] DEVICE-ID:PATH LOCAL
+
+Copies one file to or from a device through one stream to its file server ("devicestreams
+file-server", mapped on the agent as --map files=unix:…). PATH is relative to the file server's
+--root; a PATH ending in / (upload) or a LOCAL that is a directory (download) keeps the file's
+name. Either side gets the file whole or not at all: it is written to a temporary file and renamed
+into place only when every byte arrived. A progress line is shown on stderr when it is a terminal.
+
+Options:
+  --stream NAME               the stream the device's agent maps to its file server (default ${DEFAULT_FILES_STREAM})
+${SERVICE_FLAGS_HELP}
+${STREAM_TIMEOUT_FLAGS_HELP}
+  -h, --help                  this help
+
+Exit status: 0 when the file is in place, 1 when the copy failed (the reason on stderr), 2 for
+a usage error.
+
+Example:
+  devicestreams cp firmware-2.4.bin pump-17:updates/firmware-2.4.bin
+  devicestreams cp pump-17:logs/app.log ./pump-17-app.log
+`;
+
+/** `DEVICE:PATH` (a device id has no '/'), or undefined for a local path. */
+function remote(arg: string): { device: string; path: string } | undefined {
+  const m = /^([^/:]+):(.*)$/s.exec(arg);
+  if (m === null) return undefined;
+  const path = m[2] as string;
+  if (path === '') throw new CliError(`${arg}: give a path after the colon, e.g. ${m[1]}:logs/app.log`, 2);
+  return { device: m[1] as string, path };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function openLocal(path: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CliError(`${path}: no such file here; check the local path`);
+    if (code === 'EACCES') throw new CliError(`${path}: not allowed to read it here`);
+    throw new CliError(`${path}: ${code ?? String(err)}`);
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw new CliError(`${path} is not a regular file; cp copies one file`, 2);
+  }
+  return { fh, size: st.size };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    stream: { type: 'string' },
+    ...SERVICE_FLAGS,
+    ...STREAM_TIMEOUT_FLAGS,
+  }, HELP);
+  if (positionals.length !== 2) throw new CliError('give a source and a destination, one of them DEVICE-ID:PATH (see --help)', 2);
+  const [from, to] = positionals as [string, string];
+  const src = remote(from);
+  const dst = remote(to);
+  if ((src === undefined) === (dst === undefined)) throw new CliError('exactly one of the two must be DEVICE-ID:PATH (a local path with a colon: write it as ./NAME)', 2);
+  if (values['no-resume'] === true) throw new CliError('cp needs a resumable (v2) stream for end of input; leave out --no-resume', 2);
+  const streamName = values.stream ?? DEFAULT_FILES_STREAM;
+  const service = serviceClientFromFlags(values);
+  const options = streamTimeouts(values, (line) => logLine(line));
+
+  if (dst !== undefined) {
+    const { fh, size } = await openLocal(from);
+    const path = dst.path.endsWith('/') ? posix.join(dst.path, basename(from)) : dst.path;
+    try {
+      const stream = await service.initiateStream(dst.device, streamName, options);
+      const progress = createProgress(`${basename(from)} → ${dst.device}:${path}`, size);
+      try {
+        await upload(stream, fh, size, path, (n) => progress.update(n));
+        progress.done();
+      } finally {
+        stream.destroy();
+      }
+    } catch (err) {
+      throw err instanceof FileTransferError ? new CliError(err.message) : err;
+    } finally {
+      await fh.close();
+    }
+    return;
+  }
+
+  const source = src as { device: string; path: string };
+  const target = isDirectory(to) ? join(to, posix.basename(source.path)) : to;
+  const stream = await service.initiateStream(source.device, streamName, options);
+  try {
+    let progress = createProgress('', 0);
+    await download(stream, source.path, target, (size) => {
+      progress = createProgress(`${source.device}:${source.path} → ${target}`, size);
+    }, (n) => progress.update(n));
+    progress.done();
+  } catch (err) {
+    if (err instanceof FileTransferError) throw new CliError(err.message);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOSPC') throw new CliError(`cannot write ${target} here (${code}); check the local path`);
+    throw err;
+  } finally {
+    stream.destroy();
+  }
+}
