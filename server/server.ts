@@ -237,6 +237,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
     handlers.push(hub);
     cluster?.shareFeed(hub.context.feed);
+    const held = hub;
+    cluster?.onReapedAlive(() => held.resyncPresence());
   }
   if (o.roles.has('gateway') && tokenSecret !== undefined) {
     let reporter: StreamReporter;

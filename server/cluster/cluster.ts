@@ -13,7 +13,7 @@ import { connectBus, type Bus } from './bus.js';
 import { ClusterDevices } from './devices.js';
 import { ClusterGateways } from './gateways.js';
 import { NodeDirectory } from './nodes.js';
-import { Changed, decode, encode, subjects } from './protocol.js';
+import { Changed, Reaped, decode, encode, subjects } from './protocol.js';
 import { ClusterThrottle } from './throttle.js';
 
 export interface ClusterOptions {
@@ -44,6 +44,12 @@ export interface Cluster {
   shareFeed(feed: DeviceFeed): void;
   /** Registers work to do when a dead node is reaped (the console finishes its recordings). */
   onReaped(task: (node: string) => Promise<void>): void;
+  /**
+   * Registers what to do when another node reaped this one while it was alive (its lease lapsed
+   * in a long pause): the store then says its devices are connected nowhere, so it writes again
+   * what it holds.
+   */
+  onReapedAlive(task: () => void): void;
   /** Readiness: the bus is connected. */
   readonly up: boolean;
   close(): Promise<void>;
@@ -59,13 +65,22 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
     onReaped: async (node) => {
       for (const t of reapTasks) await t(node);
+      // If that node is in fact alive (a pause longer than its lease), it hears this and says again what it holds.
+      bus.publish(subjects.reaped, encode({ node, by: o.node } satisfies Reaped));
     },
     log: o.log,
   });
   await nodes.start();
+  const aliveTasks: Array<() => void> = [];
+  const reapedSub = bus.subscribe(subjects.reaped, (msg) => {
+    const m = decode(Reaped, msg.data);
+    if (m === undefined || m.node !== o.node) return;
+    o.log(`cluster: node ${m.by} took this node for gone (its lease lapsed); writing again the devices it holds`);
+    for (const t of aliveTasks) t();
+  });
   let devices: ClusterDevices | undefined;
   let gateways: ClusterGateways | undefined;
-  const closers: Array<() => void> = [];
+  const closers: Array<() => void> = [() => reapedSub.unsubscribe()];
   return {
     bus,
     nodes,
@@ -97,6 +112,9 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     },
     onReaped(task) {
       reapTasks.push(task);
+    },
+    onReapedAlive(task) {
+      aliveTasks.push(task);
     },
     get up() {
       return bus.up;

@@ -32,6 +32,8 @@ export const subjects = {
   online: 'ds.devices.online',
   drop: 'ds.devices.drop',
   changed: 'ds.devices.changed',
+  /** A node was reaped (its devices marked connected nowhere): if it is in fact alive, it says again what it holds. */
+  reaped: 'ds.nodes.reaped',
   revoke: 'ds.console.revoke',
   watch: (streamId: string): string => `ds.term.${token(streamId)}.watch`,
   /** Every watch request, for the nodes that serve them. */
@@ -52,6 +54,7 @@ export const Abort = z.object({ streamId: z.string().max(64), code: z.number().i
 export const Online = z.object({ deviceId: z.string().max(128), node: z.string().max(128), at: z.number() });
 export const Drop = z.object({ deviceId: z.string().max(128), code: z.number().int().min(4000).max(4999), reason: z.string().max(200) });
 export const Changed = z.object({ deviceId: z.string().max(128), node: z.string().max(128) });
+export const Reaped = z.object({ node: z.string().max(128), by: z.string().max(128) });
 export const Revoke = z.union([
   z.object({ operatorId: z.string().max(128), message: z.string().max(300) }),
   z.object({ sessionKey: z.string().max(128), message: z.string().max(300) }),
@@ -70,6 +73,7 @@ export type Abort = z.infer<typeof Abort>;
 export type Online = z.infer<typeof Online>;
 export type Drop = z.infer<typeof Drop>;
 export type Changed = z.infer<typeof Changed>;
+export type Reaped = z.infer<typeof Reaped>;
 export type Revoke = z.infer<typeof Revoke>;
 export type WatchAsk = z.infer<typeof WatchAsk>;
 export type WatchAnswer = z.infer<typeof WatchAnswer>;

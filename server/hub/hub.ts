@@ -59,6 +59,8 @@ export interface Hub {
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** Takes the upgrade if it is a control channel; false otherwise. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Writes again, at the next presence check, which devices this node holds (the store lost track). */
+  resyncPresence(): void;
   close(): void;
 }
 
@@ -232,6 +234,9 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       if (!DEVICE_ID_PATTERN.test(deviceId)) throw new DsError(ErrorCode.ArgumentInvalid, 'device id is not valid');
       acceptDevice(req, socket, head, deviceId).catch((err: unknown) => rejectUpgrade(socket, err));
       return true;
+    },
+    resyncPresence() {
+      presenceDirty = true;
     },
     close() {
       clearInterval(presenceSync);
