@@ -1,5 +1,6 @@
 /** Argument parsing and the CLI's error and output conventions. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DsError } from '../shared/errors.js';
 import { oneLine } from '../shared/log-text.js';
@@ -56,6 +57,19 @@ export function parseHostPort(text: string, flag: string): { host: string; port:
   const port = Number(m[2]);
   if (port > 65535) throw new CliError(`${flag}: port must be 0-65535`, 2);
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+/** The absolute path of a flag's directory; a usage error naming the flag when it is not one. */
+export function directoryFlag(dir: string, flag: string): string {
+  const abs = resolve(dir);
+  let isDir = false;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch {
+    // Reported below.
+  }
+  if (!isDir) throw new CliError(`${flag} ${dir} is not a directory`, 2);
+  return abs;
 }
 
 /** A number flag within bounds. */

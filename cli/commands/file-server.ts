@@ -1,9 +1,7 @@
 /** `devicestreams file-server` — files in and out of one directory on the device, for `devicestreams cp`. */
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { DEFAULT_MAX_FILE_SIZE, createFileServer } from '../../device/file-server.js';
 import { lookupUser, type ShellUser } from '../../device/shell/run-as.js';
-import { CliError, logLine, parse } from '../args.js';
+import { CliError, directoryFlag, logLine, parse } from '../args.js';
 import { LISTEN_FLAGS, describeListening, listenFailure, listenTargetFromFlags } from '../listen-flags.js';
 
 /** Where the file server listens unless told otherwise. */
@@ -53,19 +51,6 @@ function parseSize(text: string): number {
   return n;
 }
 
-function checkRoot(dir: string | undefined): string {
-  if (dir === undefined) throw new CliError('give --root DIR, the directory to serve (see --help)', 2);
-  const abs = resolve(dir);
-  let isDir = false;
-  try {
-    isDir = statSync(abs).isDirectory();
-  } catch {
-    // Reported below.
-  }
-  if (!isDir) throw new CliError(`--root ${dir} is not a directory`, 2);
-  return abs;
-}
-
 function parseUser(name: string | undefined): ShellUser | undefined {
   if (name === undefined) return undefined;
   let user: ShellUser;
@@ -96,7 +81,8 @@ export async function run(argv: string[]): Promise<void> {
     user: { type: 'string' },
   }, HELP);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
-  const root = checkRoot(values.root);
+  if (values.root === undefined) throw new CliError('give --root DIR, the directory to serve (see --help)', 2);
+  const root = directoryFlag(values.root, '--root');
   const target = listenTargetFromFlags(values, DEFAULT_SOCKET, 'read and write the served directory');
   const maxFileSize = values['max-file-size'] === undefined ? DEFAULT_MAX_FILE_SIZE : parseSize(values['max-file-size']);
   const user = parseUser(values.user);

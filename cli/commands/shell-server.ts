@@ -1,12 +1,11 @@
 /** `devicestreams shell-server` — terminals for the web console, served on the device. */
 import { accessSync, constants, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { MAX_DETACH_TIMEOUT_MS, MAX_REPLAY_BUFFER_BYTES, MIN_REPLAY_BUFFER_BYTES, createShellServer, type ShellServerAddress } from '../../device/shell-server.js';
 import { checkCanRunAs, lookupUser, type ShellUser } from '../../device/shell/run-as.js';
 
 /** Where the shell server listens unless told otherwise. */
 export const DEFAULT_SOCKET = '/run/devicestreams/shell.sock';
-import { CliError, logLine, numberFlag, parse } from '../args.js';
+import { CliError, directoryFlag, logLine, numberFlag, parse } from '../args.js';
 import { LISTEN_FLAGS, describeListening, listenFailure, listenTargetFromFlags } from '../listen-flags.js';
 
 const HELP = `
@@ -77,18 +76,6 @@ function checkShell(shell: string): void {
   }
 }
 
-function checkDir(dir: string): string {
-  const abs = resolve(dir);
-  let isDir = false;
-  try {
-    isDir = statSync(abs).isDirectory();
-  } catch {
-    // Reported below.
-  }
-  if (!isDir) throw new CliError(`--cwd ${dir} is not a directory`, 2);
-  return abs;
-}
-
 /** The account's home when it is a directory (service accounts often have none), else `fallback`. */
 function homeOr(home: string, fallback: string): string {
   try {
@@ -128,7 +115,7 @@ export async function run(argv: string[]): Promise<void> {
   const user = parseUser(values.user);
   const shell = values.shell ?? (process.env.SHELL !== undefined && process.env.SHELL !== '' ? process.env.SHELL : '/bin/bash');
   checkShell(shell);
-  const cwd = values.cwd !== undefined ? checkDir(values.cwd) : user !== undefined ? homeOr(user.home, '/') : process.cwd();
+  const cwd = values.cwd !== undefined ? directoryFlag(values.cwd, '--cwd') : user !== undefined ? homeOr(user.home, '/') : process.cwd();
   const maxSessions = numberFlag(values['max-sessions'], '--max-sessions', 32, 1, 1024);
   if (!Number.isInteger(maxSessions)) throw new CliError('--max-sessions must be a whole number', 2);
   const detachSeconds = numberFlag(values['detach-timeout'], '--detach-timeout', 600, 0, MAX_DETACH_TIMEOUT_MS / 1000);
