@@ -22,13 +22,15 @@ export class FileTransferError extends Error {
 }
 
 const CHUNK_BYTES = 1024 * 1024;
+const NO_ANSWER = 'the device\'s service closed the stream without an answer; is the stream mapped to "devicestreams file-server" on the agent?';
 
-async function readResponse(stream: Duplex): Promise<FileResponse> {
+/** The next response; `lost` says what it means when the stream ends before one arrives. */
+async function readResponse(stream: Duplex, lost: string): Promise<FileResponse> {
   let line: string;
   try {
     line = await readHeaderLine(stream);
   } catch (err) {
-    if (err instanceof HeaderError) throw new FileTransferError('protocol', `the device's file service ${err.message.replace(/^the other side /, '')}; is the stream mapped to "devicestreams file-server"?`);
+    if (err instanceof HeaderError) throw new FileTransferError('protocol', lost);
     throw err;
   }
   const r = decodeResponse(line);
@@ -69,10 +71,10 @@ function counter(size: number, onBytes: (n: number) => void, short: (got: number
 export async function upload(stream: Duplex, local: FileHandle, size: number, path: string, onBytes: (n: number) => void): Promise<void> {
   if (!(await peerHalfCloses(stream))) throw new FileTransferError('protocol', 'the device\'s agent cannot half-close streams (stream protocol v2), which an upload needs; update devicestreams on the device');
   stream.write(encodeHeader({ v: FILE_PROTOCOL_VERSION, op: 'put', path, size }));
-  const ready = await readResponse(stream);
+  const ready = await readResponse(stream, NO_ANSWER);
   if (ready.type !== 'ready') throw new FileTransferError('protocol', `the device answered "${ready.type}" to an upload`);
   // The answer may come early (no space, a failure on the device): it ends the upload at once.
-  const answer = readResponse(stream);
+  const answer = readResponse(stream, `the stream ended before the device confirmed ${path}; it may not be in place, copy again`);
   // The read stream closes `local` when it is done (a FileHandle a stream uses cannot be closed before).
   const source = size > 0 ? local.createReadStream({ start: 0, end: size - 1, highWaterMark: CHUNK_BYTES }) : undefined;
   const sent = source === undefined
@@ -94,7 +96,7 @@ export async function upload(stream: Duplex, local: FileHandle, size: number, pa
  */
 export async function download(stream: Duplex, path: string, target: string, onSize: (size: number) => void, onBytes: (n: number) => void): Promise<number> {
   stream.write(encodeHeader({ v: FILE_PROTOCOL_VERSION, op: 'get', path }));
-  const header = await readResponse(stream);
+  const header = await readResponse(stream, NO_ANSWER);
   if (header.type !== 'file') throw new FileTransferError('protocol', `the device answered "${header.type}" to a download`);
   onSize(header.size);
   const temp = join(dirname(target), `.${basename(target)}.ds-download-${randomBytes(6).toString('hex')}`);

@@ -20,7 +20,7 @@ afterAll(stopAll);
 
 describe('devicestreams CLI', () => {
   it('has --help for every command and says what is wrong in one line', () => {
-    for (const cmd of ['hub', 'device', 'agent', 'proxy', 'stream', 'streams', 'policy', 'operator', 'shell-server']) {
+    for (const cmd of ['hub', 'device', 'agent', 'proxy', 'stream', 'streams', 'policy', 'operator', 'shell-server', 'file-server', 'cp']) {
       const r = cli([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
       expect(r.out, cmd).toMatch(new RegExp(`Usage: devicestreams ${cmd}`));
