@@ -15,6 +15,7 @@ import type { WebSocket } from 'ws';
 import { CloseCode, describeClose } from './close-codes.js';
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, HANDSHAKE_DEADLINE_MS, MAX_FRAME_BYTES } from './limits.js';
 import { ACK_EVERY_BYTES, ACK_INTERVAL_MS, MAX_RESUME_BUFFER_BYTES, decodeStreamControl, encodeStreamControl, type StreamControl } from './stream-protocol.js';
+import { ResendBuffer } from './resend-buffer.js';
 import { closeWithin } from './ws-close.js';
 import { StreamClosedError } from './ws-duplex.js';
 
@@ -64,11 +65,8 @@ export class ResumableStream extends Duplex {
   #windowTimer: NodeJS.Timeout | undefined;
   /** Ends the stream if the first leg is never paired with the other side. */
   #pairingTimer: NodeJS.Timeout | undefined;
-  // Outgoing: bytes from #acked to #sent are kept in #unacked until the other side confirms them.
-  #sent = 0;
-  #acked = 0;
-  #unacked: Buffer[] = [];
-  #unackedBytes = 0;
+  // Outgoing: what was written, kept until the other side confirms it.
+  readonly #out = new ResendBuffer();
   /** Bytes handed to the current leg and not yet flushed to its socket. */
   #queued = 0;
   #waiting: ((err?: Error | null) => void) | undefined;
@@ -173,7 +171,7 @@ export class ResumableStream extends Duplex {
   /** Lets a waiting writer go on once the buffer and the leg have room. */
   #release(): void {
     if (this.#waiting === undefined) return;
-    const bufferOk = this.#peer === 'v1' || this.#unackedBytes <= this.#o.bufferBytes;
+    const bufferOk = this.#peer === 'v1' || this.#out.bytes <= this.#o.bufferBytes;
     if (bufferOk && this.#queued <= BRIDGE_LOW_WATER_BYTES) {
       const cb = this.#waiting;
       this.#waiting = undefined;
@@ -186,13 +184,9 @@ export class ResumableStream extends Duplex {
       callback(new StreamClosedError(this.closeCode ?? 1006, 'the stream is closed'));
       return;
     }
-    if (this.#peer !== 'v1') {
-      this.#unacked.push(chunk);
-      this.#unackedBytes += chunk.length;
-    }
-    this.#sent += chunk.length;
+    this.#out.add(chunk, this.#peer !== 'v1');
     if (this.#ready() || (this.#peer === 'unknown' && !this.#resuming && this.#ws?.readyState === this.#ws?.OPEN)) this.#send(chunk);
-    const full = (this.#peer !== 'v1' && this.#unackedBytes > this.#o.bufferBytes) || this.#queued > BRIDGE_HIGH_WATER_BYTES;
+    const full = (this.#peer !== 'v1' && this.#out.bytes > this.#o.bufferBytes) || this.#queued > BRIDGE_HIGH_WATER_BYTES;
     if (full) this.#waiting = callback;
     else callback();
   }
@@ -264,31 +258,18 @@ export class ResumableStream extends Duplex {
 
   /** The other side has everything up to `offset`: forget it (and let a waiting writer go on). */
   #trim(offset: number, release = true): void {
-    if (offset > this.#sent) {
-      this.destroy(new StreamClosedError(CloseCode.ProtocolError, `the other side acknowledged ${offset} bytes of ${this.#sent} sent`));
+    const trimmed = this.#out.trim(offset);
+    if (trimmed === 'beyond') {
+      this.destroy(new StreamClosedError(CloseCode.ProtocolError, `the other side acknowledged ${offset} bytes of ${this.#out.sent} sent`));
       return;
     }
-    // Behind what we already know it has (an acknowledgement of what its reader took, after a
-    // resume told us what it received): nothing to forget.
-    if (offset <= this.#acked) {
-      if (release) this.#release();
-      return;
-    }
-    let drop = offset - this.#acked;
-    this.#acked = offset;
-    while (drop > 0 && this.#unacked.length > 0) {
-      const head = this.#unacked[0] as Buffer;
-      if (head.length <= drop) {
-        this.#unacked.shift();
-        this.#unackedBytes -= head.length;
-        drop -= head.length;
-      } else {
-        this.#unacked[0] = head.subarray(drop);
-        this.#unackedBytes -= drop;
-        drop = 0;
-      }
-    }
+    // 'known': behind what we already know it has (an acknowledgement of what its reader took,
+    // after a resume told us what it received): nothing was forgotten.
     if (!release) return;
+    if (trimmed === 'known') {
+      this.#release();
+      return;
+    }
     this.#release();
     this.#maybeFinish();
   }
@@ -314,8 +295,7 @@ export class ResumableStream extends Duplex {
         this.emit('peer', m.v2);
         if (!m.v2) {
           // v1 on the other side: nothing to keep for a resume.
-          this.#unacked = [];
-          this.#unackedBytes = 0;
+          this.#out.clear();
           this.#release();
         }
         if (this.#finalPending !== undefined) {
@@ -343,7 +323,7 @@ export class ResumableStream extends Duplex {
         // next chunk (written synchronously from the callback) overtake the bytes sent again.
         this.#trim(m.offset, false);
         if (this.destroyed) return;
-        const rest = Buffer.concat(this.#unacked);
+        const rest = this.#out.rest();
         if (rest.length > 0) this.#send(rest);
         this.#release();
         if (this.#localEnded) this.#control({ type: 'end' });
@@ -357,7 +337,7 @@ export class ResumableStream extends Duplex {
 
   /** Both directions ended and everything of ours arrived: close the leg cleanly. */
   #maybeFinish(): void {
-    if (this.#done || !this.#localEnded || !this.#peerEnded || this.#unackedBytes > 0 || !this.#ready()) return;
+    if (this.#done || !this.#localEnded || !this.#peerEnded || this.#out.bytes > 0 || !this.#ready()) return;
     this.#finished();
     const ws = this.#ws;
     if (ws !== undefined) closeWithin(ws, 1000, '', 2000);
@@ -395,8 +375,7 @@ export class ResumableStream extends Duplex {
       // The other side finished: it had our end, so everything we sent before it. Anything else
       // is a side that closed without ending its direction: not a clean end of the stream.
       if (this.#localEnded && this.#peerEnded) {
-        this.#unacked = [];
-        this.#unackedBytes = 0;
+        this.#out.clear();
         this.#finished();
         return;
       }
