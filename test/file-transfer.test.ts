@@ -178,10 +178,14 @@ describe('cp through the file server', () => {
     expect(listing(root).filter((n) => n.includes('cut.bin'))).toEqual([]);
   }, 120_000);
 
-  it('says what to do, and exits 1, for a missing file, a file over --max-file-size, a full disk, and a file the server\'s --user may not read', async () => {
+  it('says what to do, and exits 1, for a missing file, a directory, a file over --max-file-size, a full disk, and a file the server\'s --user may not read', async () => {
     const missing = await cp('files-dev:no/such/file.txt', join(tempDir(), 'x'));
     expect(missing.code).toBe(1);
     expect(missing.output).toMatch(/no\/such\/file\.txt: no such file or directory on the device; check the path/);
+    mkdirSync(join(root, 'a-directory'));
+    const directory = await cp('files-dev:a-directory', join(tempDir(), 'x'));
+    expect(directory.code).toBe(1);
+    expect(directory.output).toMatch(/a-directory is a directory; name a file, for example DIR\/NAME/);
     const big = join(tempDir(), 'two-mib.bin');
     writeFileSync(big, randomBytes(2 * MiB));
     const tooLarge = await cp('--stream', 'small', big, 'files-dev:two-mib.bin');
