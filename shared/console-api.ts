@@ -5,6 +5,9 @@
  *   POST /api/login   {username, password} → 200 Me (sets the cookie) | 401 | 429 (Retry-After)
  *   POST /api/logout  → 204 (ends the session and its terminals)
  *   GET  /api/me      → 200 Me | 401
+ *   POST /api/me/password {currentPassword, newPassword} → 200 Me (a new session cookie: every
+ *        session of the account ends, this one is re-issued) | 403 wrong_password | 429 (Retry-After)
+ *        An admin's reset of their own account (PATCH /api/operators/{own name} with a password) is 400.
  *   GET  /api/devices?search=&status=enabled|disabled&online=true|false&cursor=&limit=
  *        → 200 DevicePage | 400 (a parameter it does not know, gives twice or cannot read)
  *        One page of the registry in id order (limit 1–200, default 50): `search` is part of the
@@ -58,6 +61,8 @@ export interface ConsoleDevice {
   online: boolean;
   /** ISO time, or null when never seen. */
   lastActivityTime: string | null;
+  /** ISO time the device's current connection began; null while it is offline. */
+  connectedSince: string | null;
 }
 
 /** One page of the device list. */

@@ -36,6 +36,8 @@ const NAME = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'use letters,
 const PASSWORD = z.string().min(8, 'must be at least 8 characters').max(256);
 const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) });
 const newOperator = z.object({ name: NAME, password: PASSWORD, role: z.enum(['admin', 'operator', 'viewer']) });
+/** An account changing its own password: the current one proves it is the person at the screen. */
+const changeOwnPassword = z.object({ currentPassword: z.string().min(1).max(256), newPassword: PASSWORD });
 const changeOperator = z.object({ password: PASSWORD.optional(), role: z.enum(['admin', 'operator', 'viewer']).optional() });
 
 async function json<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
@@ -126,6 +128,32 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
       run: (_req, res, caller) => sendApiJson(res, 200, need(caller, all, 'see this').me),
     },
     {
+      method: 'POST',
+      path: '/api/me/password',
+      run: async (req, res, caller) => {
+        const me = need(caller, all, 'change a password');
+        const body = await json(req, changeOwnPassword);
+        // Counted like a login: a session left open must not become a way to guess the password.
+        const decision = ctx.limiter.begin(clientAddress(req), me.me.name);
+        if (!decision.allowed) {
+          const wait = decision.retryAfterSeconds;
+          throw new ApiFailure(429, 'rate_limited', `Too many wrong passwords; try again in ${wait} s.`, { 'retry-after': String(wait) });
+        }
+        // authenticate() checks with scrypt and timingSafeEqual, as a login does.
+        if ((await ctx.operators.authenticate(me.me.name, body.currentPassword)) === undefined) {
+          throw new ApiFailure(403, 'wrong_password', 'The current password is wrong; your password was not changed.');
+        }
+        ctx.limiter.succeeded(decision.attempt);
+        await ctx.operators.setPassword(me.me.name, body.newPassword);
+        // Every session of the account ends (one stolen with the old password too) and its sockets
+        // with it; this browser gets a new session, so the person who changed it stays logged in.
+        await ctx.sessions.deleteFor(me.me.name);
+        ctx.sockets.closeOperator(me.operatorId, 'Your password was changed; log in again.');
+        const { token, expiresAt } = await ctx.sessions.create(me.me.name);
+        sendApiJson(res, 200, me.me, { 'set-cookie': sessionCookie(token, Math.floor((expiresAt - Date.now()) / 1000), ctx.secureCookies) });
+      },
+    },
+    {
       method: 'GET',
       path: '/api/streams',
       run: async (req, res, caller) => {
@@ -187,6 +215,9 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
         const body = await json(req, changeOperator);
         if (name === me.me.name && body.role !== undefined && body.role !== 'admin') {
           throw badRequest('You cannot take away your own admin role; another admin can.');
+        }
+        if (name === me.me.name && body.password !== undefined) {
+          throw badRequest('Change your own password with your current one (POST /api/me/password), not with a reset.');
         }
         const before = await ctx.operators.get(name);
         if (before === undefined) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);

@@ -8,6 +8,8 @@ export function presentDevice(d: DeviceDescription): ConsoleDevice {
     status: d.status,
     online: d.connectionState === 'Connected',
     lastActivityTime: d.lastActivityTime.startsWith('0001') ? null : d.lastActivityTime,
+    // The connection's state last changed when it connected, while it is connected.
+    connectedSince: d.connectionState === 'Connected' && !d.connectionStateUpdatedTime.startsWith('0001') ? d.connectionStateUpdatedTime : null,
   };
 }
 

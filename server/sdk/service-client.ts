@@ -38,6 +38,8 @@ export interface DeviceDescription {
   statusReason?: string | null;
   connectionState: 'Connected' | 'Disconnected';
   lastActivityTime: string;
+  /** When the device last connected or disconnected (year 0001 when never). */
+  connectionStateUpdatedTime: string;
   etag: string;
   authentication: { symmetricKey: { primaryKey: string; secondaryKey: string } };
   [k: string]: unknown;
