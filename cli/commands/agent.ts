@@ -51,6 +51,8 @@ export function run(argv: string[]): Promise<void> {
     targets.set(name, target);
   }
   if (targets.size === 0) logLine('warning: no --map given; every stream request will be rejected');
+  const tokenTtlSeconds = numberFlag(values['token-ttl'], '--token-ttl', 3600, 5, 366 * 24 * 3600);
+  const backoffCapMs = numberFlag(values['max-backoff'], '--max-backoff', 30, 1, 3600) * 1000;
   const proxy = values['no-proxy'] === true ? false : values.proxy;
   let via: URL | undefined;
   try {
@@ -62,8 +64,8 @@ export function run(argv: string[]): Promise<void> {
     connectionString: cs,
     ca: readCa(values.ca),
     hubUrl: values['hub-url'],
-    tokenTtlSeconds: numberFlag(values['token-ttl'], '--token-ttl', 3600, 5, 366 * 24 * 3600),
-    backoffCapMs: numberFlag(values['max-backoff'], '--max-backoff', 30, 1, 3600) * 1000,
+    tokenTtlSeconds,
+    backoffCapMs,
     proxy,
     targets,
     log: logLine,
