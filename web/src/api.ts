@@ -276,6 +276,11 @@ export function updateOperator(name: string, change: { role?: Role; password?: s
   return apiFetch<void>(`/operators/${encodeURIComponent(name)}`, { method: 'PATCH', body: change });
 }
 
+/** Changes your own password; 403 `wrong_password` when `currentPassword` is wrong. Sets a new session cookie. */
+export function changeOwnPassword(currentPassword: string, newPassword: string): Promise<Me> {
+  return apiFetch<Me>('/me/password', { method: 'POST', body: { currentPassword, newPassword } });
+}
+
 /** Deletes an account (not one's own: 400). */
 export function deleteOperator(name: string): Promise<void> {
   return apiFetch<void>(`/operators/${encodeURIComponent(name)}`, { method: 'DELETE' });

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { Role } from '../../../shared/console-api';
-import { createOperator, deleteOperator, operatorsQuery, queryKeys, updateOperator } from '../api';
+import { changeOwnPassword, createOperator, deleteOperator, operatorsQuery, queryKeys, updateOperator } from '../api';
 
 /** The console accounts (admins only). */
 export function useOperators() {
@@ -30,4 +30,13 @@ export function useUpdateOperator() {
 export function useDeleteOperator() {
   const invalidate = useInvalidateOperators();
   return useMutation({ mutationFn: deleteOperator, onSettled: invalidate });
+}
+
+/** Changes the signed-in account's password; the answer is who it is (the session cookie is new). */
+export function useChangeOwnPassword() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ currentPassword, newPassword }: { currentPassword: string; newPassword: string }) => changeOwnPassword(currentPassword, newPassword),
+    onSuccess: (me) => queryClient.setQueryData(queryKeys.me(), me),
+  });
 }

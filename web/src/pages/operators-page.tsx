@@ -1,6 +1,9 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useRef, useState, type FormEvent } from 'react';
 import type { Me, Role } from '../../../shared/console-api';
 import { ROLES, type OperatorAccount } from '../api';
+import { ChangePasswordForm, CHANGE_PASSWORD_ID } from '../components/change-password-form';
+import { ConfirmDialog } from '../components/confirm-dialog';
+import { OneTimePassword } from '../components/one-time-password';
 import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
 import { formatDateTime } from '../format';
 import { useDocumentTitle } from '../hooks/use-document-title';
@@ -26,10 +29,22 @@ export function OperatorsPage({ me }: { me: Me }) {
   );
 }
 
+/** The accounts table, where focus goes after a deletion. */
+const OPERATORS_TABLE_ID = 'operators-table';
+
 function OperatorsAdmin({ me }: { me: Me }) {
   const operators = useOperators();
+  const remove = useDeleteOperator();
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const opener = useRef<HTMLElement | null>(null);
+  const deleted = useRef(false);
+  const cancelDelete = (): void => {
+    setDeleting(null);
+    remove.reset();
+  };
   return (
     <>
+      <ChangePasswordForm />
       <AddOperatorForm />
       {operators.isPending ? (
         <LoadingState>Loading operators…</LoadingState>
@@ -43,7 +58,7 @@ function OperatorsAdmin({ me }: { me: Me }) {
         <>
           <StaleWarning error={operators.error} />
           <div className="table-wrap">
-            <table className="table">
+            <table className="table" id={OPERATORS_TABLE_ID} tabIndex={-1}>
               <caption className="visually-hidden">Console accounts</caption>
               <thead>
                 <tr>
@@ -57,26 +72,44 @@ function OperatorsAdmin({ me }: { me: Me }) {
               </thead>
               <tbody>
                 {operators.data.map((op) => (
-                  <OperatorRow key={op.name} operator={op} isMe={op.name === me.name} />
+                  <OperatorRow
+                    key={op.name}
+                    operator={op}
+                    isMe={op.name === me.name}
+                    onDelete={(button) => {
+                      opener.current = button;
+                      deleted.current = false;
+                      setDeleting(op.name);
+                    }}
+                  />
                 ))}
               </tbody>
             </table>
           </div>
+          <ConfirmDialog
+            open={deleting !== null}
+            title={`Delete the account ${deleting ?? ''}?`}
+            confirmLabel={`Yes, delete ${deleting ?? ''}`}
+            pending={remove.isPending}
+            error={remove.error?.message ?? null}
+            onConfirm={() => {
+              if (deleting === null) return;
+              remove.mutate(deleting, {
+                onSuccess: () => {
+                  deleted.current = true;
+                  setDeleting(null);
+                },
+              });
+            }}
+            onCancel={cancelDelete}
+            // The deleted row's button is gone: the table takes the focus.
+            afterClose={() => (deleted.current ? document.getElementById(OPERATORS_TABLE_ID)?.focus() : opener.current?.focus())}
+          >
+            <p>{deleting} is logged out and their open terminals end. This cannot be undone.</p>
+          </ConfirmDialog>
         </>
       )}
     </>
-  );
-}
-
-/** A password shown once, so the admin can hand it over; it is not kept anywhere. */
-function OneTimePassword({ label, password, onDone }: { label: string; password: string; onDone: () => void }) {
-  return (
-    <p className="sub" aria-live="polite">
-      {label} <code className="mono">{password}</code> — hand it over now; it will not be shown again.{' '}
-      <button type="button" className="button button-small button-quiet" onClick={onDone}>
-        Done
-      </button>
-    </p>
   );
 }
 
@@ -159,18 +192,31 @@ function AddOperatorForm() {
   );
 }
 
-function OperatorRow({ operator, isMe }: { operator: OperatorAccount; isMe: boolean }) {
+function OperatorRow({ operator, isMe, onDelete }: { operator: OperatorAccount; isMe: boolean; onDelete: (opener: HTMLElement) => void }) {
   const { name } = operator;
   const id = useId();
   const changeRole = useUpdateOperator();
   const resetPassword = useUpdateOperator();
-  const remove = useDeleteOperator();
   const [newPassword, setNewPassword] = useState<string | null>(null);
-  const [confirming, setConfirming] = useState(false);
+  const [asking, setAsking] = useState(false);
+  const resetRef = useRef<HTMLButtonElement>(null);
   // While saving, the select shows what was asked for; the refetch settles it either way.
   const shownRole = changeRole.isPending ? (changeRole.variables.role ?? operator.role) : operator.role;
-  const error = changeRole.error ?? resetPassword.error ?? remove.error;
+  const error = changeRole.error;
 
+  const confirmReset = (): void => {
+    const password = generatePassword();
+    setNewPassword(null);
+    resetPassword.mutate(
+      { name, password },
+      {
+        onSuccess: () => {
+          setAsking(false);
+          setNewPassword(password);
+        },
+      },
+    );
+  };
   return (
     <tr>
       <th scope="row" className="mono">
@@ -200,34 +246,48 @@ function OperatorRow({ operator, isMe }: { operator: OperatorAccount; isMe: bool
         <time dateTime={operator.createdAt}>{formatDateTime(operator.createdAt)}</time>
       </td>
       <td className="actions">
-        <button
-          type="button"
-          className="button button-small"
-          disabled={resetPassword.isPending}
-          onClick={() => {
-            const password = generatePassword();
-            setNewPassword(null);
-            resetPassword.mutate({ name, password }, { onSuccess: () => setNewPassword(password) });
-          }}
-        >
-          Reset password<span className="visually-hidden"> for {name}</span>
-        </button>{' '}
-        {!isMe &&
-          (confirming ? (
-            <>
-              <button type="button" className="button button-small button-primary" disabled={remove.isPending} onClick={() => remove.mutate(name, { onError: () => setConfirming(false) })}>
-                Yes, delete<span className="visually-hidden"> {name}</span>
-              </button>{' '}
-              <button type="button" className="button button-small button-quiet" onClick={() => setConfirming(false)}>
-                Cancel
-              </button>
-            </>
-          ) : (
-            <button type="button" className="button button-small" onClick={() => setConfirming(true)}>
+        {isMe ? (
+          // A reset of your own account would log you out with a password nobody sees.
+          <a href={`#${CHANGE_PASSWORD_ID}`} className="muted">
+            Change your password with the form above
+          </a>
+        ) : (
+          <>
+            <button ref={resetRef} type="button" className="button button-small" onClick={() => setAsking(true)}>
+              Reset password<span className="visually-hidden"> for {name}</span>
+            </button>{' '}
+            <button type="button" className="button button-small" onClick={(e) => onDelete(e.currentTarget)}>
               Delete<span className="visually-hidden"> {name}</span>
             </button>
-          ))}
-        {newPassword !== null && <OneTimePassword label={`New password for ${name}:`} password={newPassword} onDone={() => setNewPassword(null)} />}
+            <ConfirmDialog
+              open={asking}
+              title={`Reset the password of ${name}?`}
+              confirmLabel={`Yes, reset ${name}`}
+              pending={resetPassword.isPending}
+              error={resetPassword.error?.message ?? null}
+              onConfirm={confirmReset}
+              onCancel={() => {
+                setAsking(false);
+                resetPassword.reset();
+              }}
+              // After a reset the new password's Copy button takes the focus.
+              afterClose={() => newPassword === null && resetRef.current?.focus()}
+            >
+              <p>A new password is generated and shown to you once. {name} is logged out everywhere and needs the new password to log in.</p>
+            </ConfirmDialog>
+          </>
+        )}
+        {newPassword !== null && (
+          <OneTimePassword
+            label={`New password for ${name}:`}
+            password={newPassword}
+            focus
+            onDone={() => {
+              setNewPassword(null);
+              resetRef.current?.focus();
+            }}
+          />
+        )}
         {error !== null && (
           <p className="form-error" role="alert">
             {error.message}

@@ -1,0 +1,128 @@
+/** Safe account actions on the Operators page: confirmations, a reset shown once, your own password by form. */
+import { request, type Page } from '@playwright/test';
+import { apiLogin, consoleOrigin, tag } from './fixtures/console.js';
+import { expect, test } from './fixtures/test.js';
+import type { Account } from './fixtures/stack-env.js';
+
+/** A fresh account made through the API by the stack's admin (the page's context is logged in as admin). */
+async function addAccount(page: Page, role: 'admin' | 'operator' | 'viewer'): Promise<Account> {
+  const account = { name: `e2e-acct-${tag()}`, password: `pw-${tag()}-${tag()}` };
+  const r = await page.request.post('/api/operators', { data: { ...account, role }, headers: { origin: consoleOrigin() } });
+  expect(r.status(), await r.text()).toBe(201);
+  return account;
+}
+
+/** The status of a login as `name` with `password`, from a context of its own. */
+async function loginStatus(baseURL: string, name: string, password: string): Promise<number> {
+  const other = await request.newContext({ baseURL, ignoreHTTPSErrors: true });
+  try {
+    return (await other.post('/api/login', { data: { username: name, password }, headers: { origin: consoleOrigin() } })).status();
+  } finally {
+    await other.dispose();
+  }
+}
+
+const rowOf = (page: Page, name: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) });
+
+test('a reset asks first (Cancel and Esc change nothing, focus back on Reset), then shows the new password once with Copy and says it will not be shown again', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const other = await addAccount(page, 'operator');
+  await page.goto('/operators');
+  const reset = page.getByRole('button', { name: `Reset password for ${other.name}`, exact: true });
+  const dialog = page.getByRole('dialog', { name: `Reset the password of ${other.name}?` });
+
+  await reset.click();
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Enter'); // Enter on the first focus cancels
+  await expect(dialog).toBeHidden();
+  await expect(reset).toBeFocused();
+  await reset.press('Enter');
+  await expect(dialog).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(reset).toBeFocused();
+  expect(await loginStatus(stack.baseURL, other.name, other.password)).toBe(200);
+
+  await reset.click();
+  await dialog.getByRole('button', { name: `Yes, reset ${other.name}`, exact: true }).click();
+  await expect(dialog).toBeHidden();
+  const shown = rowOf(page, other.name).getByRole('group', { name: `New password for ${other.name}:` });
+  await expect(shown).toContainText('It will not be shown again');
+  const password = (await shown.locator('code').innerText()).trim();
+  expect(password).toMatch(/^[A-Za-z0-9]{16}$/);
+  const copy = shown.getByRole('button', { name: 'Copy the password', exact: true });
+  await expect(copy).toBeFocused();
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  await copy.click();
+  await expect(shown).toContainText('Copied.');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(password);
+
+  expect(await loginStatus(stack.baseURL, other.name, other.password)).toBe(401);
+  expect(await loginStatus(stack.baseURL, other.name, password)).toBe(200);
+  await shown.getByRole('button', { name: 'Done', exact: true }).click();
+  await expect(shown).toHaveCount(0);
+  await expect(reset).toBeFocused();
+  // Once: after a reload the password is nowhere on the page.
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Operators' })).toBeVisible();
+  await expect(page.getByText(password)).toHaveCount(0);
+});
+
+test('a deletion asks first: Cancel keeps the account, "Yes, delete" removes it and focus goes to the table', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const other = await addAccount(page, 'viewer');
+  await page.goto('/operators');
+  const del = page.getByRole('button', { name: `Delete ${other.name}`, exact: true });
+  const dialog = page.getByRole('dialog', { name: `Delete the account ${other.name}?` });
+  await del.click();
+  await dialog.getByRole('button', { name: 'Cancel', exact: true }).click();
+  await expect(dialog).toBeHidden();
+  await expect(del).toBeFocused();
+  await expect(rowOf(page, other.name)).toHaveCount(1);
+  expect(await loginStatus(stack.baseURL, other.name, other.password)).toBe(200);
+
+  await del.click();
+  await dialog.getByRole('button', { name: `Yes, delete ${other.name}`, exact: true }).click();
+  await expect(rowOf(page, other.name)).toHaveCount(0);
+  await expect(page.getByRole('table', { name: 'Console accounts' })).toBeFocused();
+  expect(await loginStatus(stack.baseURL, other.name, other.password)).toBe(401);
+});
+
+test("an admin's own row offers no reset but points to the form; the form refuses a wrong current password and mismatched new ones, then changes it and keeps the admin logged in", async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const me = await addAccount(page, 'admin');
+  await page.context().clearCookies();
+  await apiLogin(page.request, me);
+  await page.goto('/operators');
+  const own = rowOf(page, `${me.name} (you)`);
+  await expect(own).toHaveCount(1);
+  await expect(own.getByRole('button', { name: /Reset password/ })).toHaveCount(0);
+  await own.getByRole('link', { name: 'Change your password with the form above' }).click();
+  const form = page.getByRole('form', { name: 'Change your password' });
+  await expect(form).toBeFocused();
+
+  const newPassword = `new-${tag()}-${tag()}`;
+  await form.getByLabel('Current password', { exact: true }).fill('not-my-password');
+  await form.getByLabel('New password', { exact: true }).fill(newPassword);
+  await form.getByLabel('New password again', { exact: true }).fill(newPassword);
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(form.getByRole('alert')).toHaveText('The current password is wrong; your password was not changed.');
+
+  await form.getByLabel('Current password', { exact: true }).fill(me.password);
+  await form.getByLabel('New password again', { exact: true }).fill(`${newPassword}x`);
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(form.getByRole('alert')).toHaveText('The two new passwords differ; type the same one twice.');
+  expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(200);
+
+  await form.getByLabel('New password again', { exact: true }).fill(newPassword);
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(form.getByRole('status')).toHaveText(/Your password was changed/);
+  await expect(form.getByRole('alert')).toHaveCount(0);
+  expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(401);
+  expect(await loginStatus(stack.baseURL, me.name, newPassword)).toBe(200);
+  // Still logged in: a reload stays on the page, with the header's Log out.
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Operators' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+});
