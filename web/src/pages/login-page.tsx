@@ -1,16 +1,16 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { isApiError, login, queryKeys } from '../api';
+import { useCountdown } from '../hooks/use-countdown';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { useMe } from '../hooks/use-me';
 import { navigate, safeNext, useLocation } from '../router';
 
-function loginErrorMessage(err: unknown): string {
+function loginErrorMessage(err: unknown, secondsLeft: number | null): string {
   if (isApiError(err, 429)) {
-    const wait = err.retryAfterSeconds;
-    return wait !== null
-      ? `Too many login attempts. Try again in ${wait} second${wait === 1 ? '' : 's'}.`
-      : 'Too many login attempts. Wait a minute and try again.';
+    if (secondsLeft === null) return 'Too many login attempts. Wait a minute and try again.';
+    if (secondsLeft === 0) return 'Too many login attempts before; you can try again now.';
+    return `Too many login attempts. Try again in ${secondsLeft} second${secondsLeft === 1 ? '' : 's'}.`;
   }
   if (err instanceof Error) return err.message;
   return 'Login failed.';
@@ -25,8 +25,11 @@ export function LoginPage() {
   const queryClient = useQueryClient();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
+  // When the last attempt failed: the rate limit's wait counts from here.
+  const [failedAt, setFailedAt] = useState(0);
   const signIn = useMutation({
     mutationFn: (v: { username: string; password: string }) => login(v.username, v.password),
+    onError: () => setFailedAt(Date.now()),
     onSuccess: (who) => {
       queryClient.setQueryData(queryKeys.me(), who);
       navigate(next, { replace: true });
@@ -38,15 +41,31 @@ export function LoginPage() {
     if (me.data) navigate(next, { replace: true });
   }, [me.data, next]);
 
+  // A rate-limited attempt: the time the server said to wait until, counted down on screen.
+  const limitedError = isApiError(signIn.error, 429) ? signIn.error : null;
+  const deadline = limitedError?.retryAfterSeconds != null ? failedAt + limitedError.retryAfterSeconds * 1000 : null;
+  const secondsLeft = useCountdown(deadline);
+  const waiting = secondsLeft !== null && secondsLeft > 0;
+
+  // Each failed attempt (or blank submit) moves focus to the message, so it is read out and seen.
+  const errorRef = useRef<HTMLParagraphElement>(null);
+  const [blankSubmits, setBlankSubmits] = useState(0);
+  // The mutation's error can render a moment after onError ran: wait for the message to be there.
+  const errorShown = signIn.isError || blankSubmits > 0;
+  useEffect(() => {
+    if (errorShown) errorRef.current?.focus();
+  }, [errorShown, failedAt, blankSubmits]);
+
   const [missing, setMissing] = useState(false);
   const onSubmit = (ev: FormEvent<HTMLFormElement>) => {
     ev.preventDefault();
-    if (signIn.isPending) return;
+    if (signIn.isPending || waiting) return;
     const blank = username.trim() === '' || password === '';
     setMissing(blank);
-    if (!blank) signIn.mutate({ username: username.trim(), password });
+    if (blank) setBlankSubmits((n) => n + 1);
+    else signIn.mutate({ username: username.trim(), password });
   };
-  const error = missing ? 'Enter your username and password.' : signIn.isError ? loginErrorMessage(signIn.error) : null;
+  const error = missing ? 'Enter your username and password.' : signIn.isError ? loginErrorMessage(signIn.error, secondsLeft) : null;
 
   return (
     <main className="login-page">
@@ -86,11 +105,11 @@ export function LoginPage() {
           />
         </label>
         {error !== null && (
-          <p className="form-error" role="alert" id="login-error">
+          <p className="form-error" role="alert" id="login-error" ref={errorRef} tabIndex={-1}>
             {error}
           </p>
         )}
-        <button type="submit" className="button button-primary" disabled={signIn.isPending} aria-busy={signIn.isPending}>
+        <button type="submit" className="button button-primary" disabled={signIn.isPending || waiting} aria-busy={signIn.isPending}>
           Log in
         </button>
       </form>
