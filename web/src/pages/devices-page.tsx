@@ -1,20 +1,19 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
-import type { ConsoleDevice, DeviceSummary, Me } from '../../../shared/console-api';
+import type { DeviceSummary, Me } from '../../../shared/console-api';
 import { DEVICE_ID_PATTERN } from '../../../shared/limits';
 import type { DeviceFilters } from '../api';
-import { Link } from '../components/link';
 import { TerminalSessionsPanel } from '../components/terminal-sessions';
 import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
+import { DeviceRow } from '../devices/device-row';
+import { NoDevices } from '../devices/no-devices';
 import { deviceFiltersQuery, readDeviceFilters, type PageView } from '../devices/device-list';
-import { formatCount, formatDateTime, formatRelative } from '../format';
+import { formatCount } from '../format';
 import { useDevicePage, useDeviceSummary } from '../hooks/use-devices';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { useLiveDevices } from '../hooks/use-live-devices';
 import { useNow } from '../hooks/use-now';
 import { navigate, paths, useLocation } from '../router';
 
-/** Why a viewer sees a greyed-out Connect button. */
-const VIEWER_HINT = 'Viewers cannot open terminals. Ask an admin for the operator role.';
 /** Typing in the search box updates the URL (and asks the server) once the typing pauses. */
 const SEARCH_DEBOUNCE_MS = 300;
 
@@ -183,11 +182,7 @@ export function DevicesPage({ me }: { me: Me }) {
       ) : devices === undefined ? (
         <ErrorState title="Could not load the devices." error={page.error} onRetry={() => void page.refetch()} />
       ) : devices.length === 0 && !filtered && stack.length === 1 && !page.isPlaceholderData ? (
-        <EmptyState>
-          <p>
-            No devices yet — register one with <code>devicestreams device create ID</code>
-          </p>
-        </EmptyState>
+        <NoDevices />
       ) : (
         <>
           <StaleWarning error={page.error} />
@@ -199,7 +194,7 @@ export function DevicesPage({ me }: { me: Me }) {
                   <th scope="col">Device</th>
                   <th scope="col">Connection</th>
                   <th scope="col">Status</th>
-                  <th scope="col">Last seen</th>
+                  <th scope="col">Connected or last seen</th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
                   </th>
@@ -257,45 +252,5 @@ function LiveBadge({ phase }: { phase: 'connecting' | 'live' | 'off' }) {
     <span className={`badge ${phase === 'live' ? 'badge-live' : 'badge-neutral'}`} title={phase === 'live' ? 'Changes show as they happen' : 'Connecting to live updates'}>
       {phase === 'live' ? 'Live' : 'Connecting…'}
     </span>
-  );
-}
-
-function DeviceRow({ device, me, now }: { device: ConsoleDevice; me: Me; now: number }) {
-  const label = `Connect to ${device.deviceId}`;
-  return (
-    <tr>
-      <th scope="row" className="mono">
-        {device.deviceId}
-      </th>
-      <td>
-        <span className={`badge ${device.online ? 'badge-online' : 'badge-offline'}`}>{device.online ? 'Online' : 'Offline'}</span>
-      </td>
-      <td>
-        <span className={device.status === 'disabled' ? 'text-warn' : undefined}>{device.status === 'enabled' ? 'Enabled' : 'Disabled'}</span>
-      </td>
-      <td>
-        {device.lastActivityTime === null ? (
-          <span className="muted">Never</span>
-        ) : (
-          <time dateTime={device.lastActivityTime} title={formatDateTime(device.lastActivityTime)}>
-            {formatRelative(device.lastActivityTime, now)}
-          </time>
-        )}
-      </td>
-      <td className="actions">
-        {device.status === 'disabled' ? null : me.role === 'viewer' ? (
-          // The wrapper carries the tooltip too: some browsers show none over a disabled button.
-          <span title={VIEWER_HINT}>
-            <button type="button" className="button button-small" disabled aria-label={label} title={VIEWER_HINT}>
-              Connect
-            </button>
-          </span>
-        ) : (
-          <Link to={paths.terminal(device.deviceId)} className="button button-small button-primary" aria-label={label}>
-            Connect
-          </Link>
-        )}
-      </td>
-    </tr>
   );
 }
