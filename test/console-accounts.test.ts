@@ -6,8 +6,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleDevice, Me } from '../shared/console-api.js';
-import { ConsoleClient } from './console-client.js';
-import { startAgent, startHub, stopAll, type HubHandle } from './harness.js';
+import { startConsoleHub, type ConsoleClient } from './console-client.js';
+import { startAgent, stopAll, type HubHandle } from './harness.js';
 
 const ADMIN_PASSWORD = 'console-accounts-pw';
 let hub: HubHandle;
@@ -15,10 +15,7 @@ let c: ConsoleClient;
 let admin: string;
 
 beforeAll(async () => {
-  hub = await startHub([], undefined, { DEVICESTREAMS_ADMIN_PASSWORD: ADMIN_PASSWORD });
-  c = new ConsoleClient(hub);
-  c.secrets.push(hub.ownerCs.split('SharedAccessKey=')[1] ?? 'never');
-  admin = await c.login('admin', ADMIN_PASSWORD);
+  ({ hub, client: c, admin } = await startConsoleHub(ADMIN_PASSWORD));
 });
 
 afterAll(stopAll);

@@ -2,7 +2,7 @@
 import { request } from 'node:https';
 import WebSocket from 'ws';
 import { FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame } from '../shared/terminal-protocol.js';
-import type { HubHandle } from './harness.js';
+import { startHub, type HubHandle } from './harness.js';
 
 export interface Answer {
   status: number;
@@ -123,4 +123,15 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 10_000
     if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A hub process whose console has an admin with `adminPassword`, a client for it (the owner key
+ * among the secrets no answer may carry) and the admin's session cookie.
+ */
+export async function startConsoleHub(adminPassword: string, args: string[] = []): Promise<{ hub: HubHandle; client: ConsoleClient; admin: string }> {
+  const hub = await startHub(args, undefined, { DEVICESTREAMS_ADMIN_PASSWORD: adminPassword });
+  const client = new ConsoleClient(hub);
+  client.secrets.push(hub.ownerCs.split('SharedAccessKey=')[1] ?? 'never');
+  return { hub, client, admin: await client.login('admin', adminPassword) };
 }

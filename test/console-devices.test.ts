@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleDevice, DeviceEventBatch, DevicePage, DeviceSummary, StreamPage } from '../shared/console-api.js';
 import { ConsoleCloseCode } from '../shared/console-protocol.js';
-import { ConsoleClient, until } from './console-client.js';
-import { startAgent, startHub, stopAll, type HubHandle } from './harness.js';
+import { startConsoleHub, until, type ConsoleClient } from './console-client.js';
+import { startAgent, stopAll, type HubHandle } from './harness.js';
 
 const ADMIN_PASSWORD = 'console-devices-pw';
 /** 130 devices: more than two pages of 50, and two pages of 100. */
@@ -28,9 +28,7 @@ let c: ConsoleClient;
 let admin: string;
 
 beforeAll(async () => {
-  hub = await startHub([], undefined, { DEVICESTREAMS_ADMIN_PASSWORD: ADMIN_PASSWORD });
-  c = new ConsoleClient(hub);
-  c.secrets.push(hub.ownerCs.split('SharedAccessKey=')[1] ?? 'never');
+  ({ hub, client: c, admin } = await startConsoleHub(ADMIN_PASSWORD));
   for (let i = 0; i < FLEET; i += 20) {
     await Promise.all(
       Array.from({ length: Math.min(20, FLEET - i) }, async (_, j) => {
@@ -41,7 +39,6 @@ beforeAll(async () => {
     );
   }
   await startAgent(hub, ONLINE, []);
-  admin = await c.login('admin', ADMIN_PASSWORD);
 });
 
 afterAll(stopAll);
@@ -100,9 +97,9 @@ describe('device list', () => {
     expect(p.devices).toHaveLength(1);
     const d = p.devices[0] as ConsoleDevice;
     expect(d).toMatchObject({ deviceId: ONLINE, status: 'enabled', online: true });
-    expect(Object.keys(d).sort()).toEqual(['deviceId', 'lastActivityTime', 'online', 'status']);
+    expect(Object.keys(d).sort()).toEqual(['connectedSince', 'deviceId', 'lastActivityTime', 'online', 'status']);
     const offline = (await getPage('?search=Dev-000')).devices[0];
-    expect(offline).toMatchObject({ deviceId: 'Dev-000', online: false, lastActivityTime: null });
+    expect(offline).toMatchObject({ deviceId: 'Dev-000', online: false, lastActivityTime: null, connectedSince: null });
   });
 
   it('answers a device whose id is "summary" or "events" like any other (no console route takes its place)', async () => {

@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleCloseCode } from '../shared/console-protocol.js';
-import { ConsoleClient, session, until, type TerminalSession } from './console-client.js';
-import { CLI, sleep, startAgent, startHub, startShellServer, stopAll, type HubHandle } from './harness.js';
+import { session, startConsoleHub, until, type ConsoleClient, type TerminalSession } from './console-client.js';
+import { CLI, sleep, startAgent, startShellServer, stopAll, type HubHandle } from './harness.js';
 
 const ADMIN_PASSWORD = 'console-hardening-pw';
 let hub: HubHandle;
@@ -15,10 +15,8 @@ let c: ConsoleClient;
 let admin: string;
 
 beforeAll(async () => {
-  hub = await startHub([], undefined, { DEVICESTREAMS_ADMIN_PASSWORD: ADMIN_PASSWORD });
-  c = new ConsoleClient(hub);
+  ({ hub, client: c, admin } = await startConsoleHub(ADMIN_PASSWORD));
   await startAgent(hub, 'hard-dev', [(await startShellServer()).map]);
-  admin = await c.login('admin', ADMIN_PASSWORD);
 });
 
 afterAll(stopAll);
