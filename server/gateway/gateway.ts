@@ -67,6 +67,12 @@ export class Gateway implements GatewayControl {
   readonly #endedStreams: ExpiringSet;
   readonly #waiting = new Map<string, Waiting>();
   readonly #open = new Map<string, [WebSocket, WebSocket]>();
+  /**
+   * When a pair was set aside for a resumed leg. Its end is reported as an interruption at that
+   * moment, not when its sockets finally close (up to 2 s later, after the new pair may have
+   * formed): a later time would mark the resumed stream interrupted again.
+   */
+  readonly #supersededAt = new WeakMap<readonly WebSocket[], number>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #liveness = new WeakMap<WebSocket, Alive>();
   /** Streams the hub asked to close: their end is reported as the hub's doing, with its reason. */
@@ -126,6 +132,7 @@ export class Gateway implements GatewayControl {
   #clearForResume(streamId: string, side: StreamSide): void {
     const pair = this.#open.get(streamId);
     if (pair !== undefined) {
+      this.#supersededAt.set(pair, Date.now());
       supersede(pair);
       // Gone at once, not when its sockets have closed: the other side's resumed leg may come first.
       this.#open.delete(streamId);
@@ -187,7 +194,7 @@ export class Gateway implements GatewayControl {
       this.#aborted.delete(streamId);
       if (end.interrupted && aborted === undefined) {
         const totals = { bytesToDevice: end.bytesToDevice, bytesFromDevice: end.bytesFromDevice };
-        const at = Date.now();
+        const at = this.#supersededAt.get(pair) ?? Date.now();
         this.#report(streamId, 'interruption', () => this.#o.reporter.interrupted(streamId, totals, at));
         return;
       }
