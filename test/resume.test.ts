@@ -4,17 +4,19 @@
  * between two healthy ends — the hub SIGKILLed and restarted, with ssh and scp running through a
  * proxy — without a byte lost, duplicated or reordered. Real hub, agent, proxy, sshd and clients.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeviceClient } from '../device/sdk/device-client.js';
+import { parseDeviceConnectionString } from '../shared/connection-string.js';
 import { ResumableStream } from '../shared/resumable-stream.js';
 import { StreamClosedError } from '../shared/ws-duplex.js';
 import { ROOT, spawnCli, spawnProc, startAgent, startEchoServer, startHub, startProxy, stopAll, type HubHandle } from './harness.js';
 import { SCP, SSH, run, startPrivateSshd, type PrivateSshd } from './sshd.js';
 import { restartHub, until } from './fixtures/fault-helpers.js';
+import { deviceToken, expectErrorBody, rest } from './fixtures/bad-input-helpers.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -254,5 +256,32 @@ describe('a device side without v2 (an agent from before it)', () => {
     } finally {
       device.close();
     }
+  });
+});
+
+describe('the resume and abandon calls of a device', () => {
+  it('answer a device the same for another device\'s stream and for no stream at all, name no device, and leave that stream running', async () => {
+    const s = await hub.service.initiateStream('v2-dev', 'echo', { resumable: { windowSeconds: 60 } });
+    const first = new Promise<void>((resolve) => s.once('data', () => resolve()));
+    s.write('a');
+    await first;
+    await hub.service.createDevice('nosy-dev').catch(() => undefined);
+    const key = parseDeviceConnectionString(await hub.service.deviceConnectionString('nosy-dev')).sharedAccessKey;
+    const nosy = deviceToken(hub, 'nosy-dev', key);
+    const body = JSON.stringify({ side: 'device', key: 'k'.repeat(32) });
+    for (const id of [s.streamId ?? '', randomUUID()]) {
+      for (const call of ['resume', 'abandon']) {
+        const r = await rest(hub, 'POST', `/streams/${id}/${call}`, { auth: nosy, body });
+        expectErrorBody(r.status, r.json, 401002, new RegExp(`^this device holds no stream "${id}"$`));
+        expect(r.text).not.toContain('v2-dev');
+        // Without credentials, an existing id and an unknown one get the same answer too.
+        const anonymous = await rest(hub, 'POST', `/streams/${id}/${call}`, { auth: null, body });
+        expectErrorBody(anonymous.status, anonymous.json, 401001);
+      }
+    }
+    const again = new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())));
+    s.write('still');
+    expect(await again).toBe('still');
+    s.end();
   });
 });

@@ -82,18 +82,31 @@ export class Authenticator {
     return { policy: policy.name, rights: policy.rights };
   }
 
-  /** Authenticates a device for its own control channel; returns its registry record. */
-  async device(header: string | undefined, deviceId: string): Promise<DeviceRecord> {
-    const token = this.#parse(header);
+  /**
+   * Authenticates whichever device the token names (its signature checked as for its own control
+   * channel); for calls that name no device in the path, so nothing is looked up before the caller
+   * is known.
+   */
+  async anyDevice(header: string | undefined): Promise<DeviceRecord> {
+    return this.device(header, this.#tokenDevice(this.#parse(header)).deviceId);
+  }
+
+  #tokenDevice(token: ParsedSasToken): { host: string; deviceId: string } {
     const resource = normalizeResource(token.resource);
     const slash = resource.indexOf('/devices/');
     const host = slash < 0 ? resource : resource.slice(0, slash);
-    let tokenDevice = slash < 0 ? '' : token.resource.replace(/\/+$/, '').slice(token.resource.toLowerCase().indexOf('/devices/') + 9);
+    const raw = slash < 0 ? '' : token.resource.replace(/\/+$/, '').slice(token.resource.toLowerCase().indexOf('/devices/') + 9);
     try {
-      tokenDevice = decodeURIComponent(tokenDevice);
+      return { host, deviceId: decodeURIComponent(raw) };
     } catch {
       throw new DsError(ErrorCode.Unauthorized, 'SAS token resource is not valid URL encoding');
     }
+  }
+
+  /** Authenticates a device for its own control channel; returns its registry record. */
+  async device(header: string | undefined, deviceId: string): Promise<DeviceRecord> {
+    const token = this.#parse(header);
+    const { host, deviceId: tokenDevice } = this.#tokenDevice(token);
     if (!this.#hosts.has(host) || tokenDevice !== deviceId) {
       throw new DsError(ErrorCode.WrongScope, `SAS token is for "${token.resource}", not for device "${deviceId}" on this hub`);
     }

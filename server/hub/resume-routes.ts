@@ -41,15 +41,12 @@ export function addResumeRoutes(router: Router, hub: HubContext): void {
   /** Authenticates the caller as `who`, then checks its resume key; returns the stream's record. */
   async function holder(req: IncomingMessage, id: string, who: 'service' | 'device', given: string): Promise<StreamRecord> {
     // Who the caller is comes before anything about the stream, so nobody learns which ids exist.
+    const device = who === 'service' ? undefined : await auth.anyDevice(req.headers.authorization);
     if (who === 'service') await auth.service(req.headers.authorization, ['ServiceConnect']);
     const s = await store.streams.get(id);
-    if (who === 'device') {
-      // One answer for "no such stream" and "another device's stream": neither names a device.
-      const refused = (): DsError => new DsError(ErrorCode.Unauthorized, `the device's SAS token does not hold stream "${id}"`);
-      if (s === undefined) throw refused();
-      await auth.device(req.headers.authorization, s.deviceId).catch((err: unknown) => {
-        throw err instanceof DsError && err.code === ErrorCode.WrongScope ? refused() : err;
-      });
+    // A device gets one answer for "no such stream" and "another device's stream".
+    if (device !== undefined && (s === undefined || s.deviceId !== device.deviceId)) {
+      throw new DsError(ErrorCode.Unauthorized, `this device holds no stream "${id}"`);
     }
     if (s === undefined) throw new DsError(ErrorCode.StreamNotFound, `stream "${id}" is not in the log`);
     const hash = await store.streams.resumeKeyHash(id, who);
