@@ -43,8 +43,12 @@ export function describeProxy(proxy: URL): string {
   return shown.href.replace(/\/$/, '');
 }
 
+/** A proxy setting that is not a URL, with anything before its last '@' (credentials) hidden. */
 function redact(raw: string): string {
-  return raw.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  const at = raw.lastIndexOf('@');
+  if (at < 0) return raw;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0] ?? '';
+  return `${scheme}***${raw.slice(at)}`;
 }
 
 const agents = new Map<string, Agent>();

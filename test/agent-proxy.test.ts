@@ -6,9 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResumableStream } from '../shared/resumable-stream.js';
-import { freePort, spawnCli, startAgent, startEchoServer, startHub, stopAll, type HubHandle } from './harness.js';
+import { join } from 'node:path';
+import { ROOT, freePort, spawnCli, startEchoServer, startHub, stopAll, type HubHandle } from './harness.js';
 import { restartHub, until } from './fixtures/fault-helpers.js';
 import { startTinyproxy, type TinyProxy } from './fixtures/tinyproxy.js';
+
+const ONLY_VIA_PROXY = join(ROOT, 'test', 'fixtures', 'only-via-proxy.mjs');
 
 let hub: HubHandle;
 let proxy: TinyProxy;
@@ -43,9 +46,16 @@ async function echo(deviceId: string, text: string): Promise<string> {
 }
 
 describe('an agent behind an HTTP proxy', () => {
-  it('with --proxy and basic auth: connects, carries a stream, and resumes it across a hub restart — every connection a CONNECT through the proxy', async () => {
+  it('with --proxy and basic auth, on a network where only the proxy is reachable: connects, carries a stream, and resumes it across a hub restart', async () => {
     const before = tunnelsToHub();
-    const agent = await startAgent(hub, 'proxied-dev', [`echo=127.0.0.1:${echoPort}`], ['--proxy', proxy.url(), '--max-backoff', '2']);
+    // The agent can reach only the proxy and its echo service: a connection that bypassed the proxy would fail.
+    await hub.service.createDevice('proxied-dev');
+    const agent = spawnCli(['agent', '--ca', hub.caFile, '--map', `echo=127.0.0.1:${echoPort}`, '--proxy', proxy.url(), '--max-backoff', '2'], {
+      DEVICE_CONNECTION_STRING: await hub.service.deviceConnectionString('proxied-dev'),
+      NODE_OPTIONS: `--import ${ONLY_VIA_PROXY}`,
+      DS_TEST_ALLOWED_PORTS: `${proxy.port},${echoPort}`,
+    });
+    await agent.waitFor(/connected to the hub/);
     expect(agent.output()).toContain(`reaching the hub through the proxy http://field:***@127.0.0.1:${proxy.port}`);
     expect(agent.output()).not.toContain('pr0xy-secret');
     expect(await echo('proxied-dev', 'through the proxy')).toBe('through the proxy');
@@ -106,8 +116,9 @@ describe('an agent behind an HTTP proxy', () => {
     await agent.exited;
   });
 
-  it('a proxy that is not there is named as such, and a proxy that is not a URL stops the agent at start with exit 2', async () => {
-    const cs = await hub.service.deviceConnectionString('denied-dev');
+  it('a proxy that is not there is named as such, and a proxy setting that is not an http(s) URL stops the agent at start with exit 2 without showing its credentials', async () => {
+    await hub.service.createDevice('absent-proxy-dev');
+    const cs = await hub.service.deviceConnectionString('absent-proxy-dev');
     const nowhere = await freePort();
     const agent = spawnCli(['agent', '--ca', hub.caFile, '--proxy', `http://127.0.0.1:${nowhere}`, '--max-backoff', '1'], { DEVICE_CONNECTION_STRING: cs });
     await agent.waitFor(new RegExp(`cannot connect to the hub: cannot reach the proxy http://127\\.0\\.0\\.1:${nowhere}`), 10_000);
@@ -117,5 +128,10 @@ describe('an agent behind an HTTP proxy', () => {
     const bad = spawnCli(['agent', '--ca', hub.caFile, '--proxy', 'socks5://127.0.0.1:1080'], { DEVICE_CONNECTION_STRING: cs });
     expect(await bad.exited).toBe(2);
     expect(bad.output()).toMatch(/the proxy "socks5:\/\/127\.0\.0\.1:1080" must be an http:\/\/ or https:\/\/ URL/);
+    // A setting that is not a URL is shown without whatever came before its '@'.
+    const garbled = spawnCli(['agent', '--ca', hub.caFile, '--proxy', 'http://field:pass/word@127.0.0.1:99999'], { DEVICE_CONNECTION_STRING: cs });
+    expect(await garbled.exited).toBe(2);
+    expect(garbled.output()).toMatch(/the proxy "http:\/\/\*\*\*@127\.0\.0\.1:99999" is not a URL/);
+    expect(garbled.output()).not.toContain('pass/word');
   });
 });
