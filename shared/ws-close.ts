@@ -2,14 +2,21 @@
  * Closing a WebSocket with a bound on the closing handshake (node-only, `ws`). The socket is read
  * again first (flow control may have paused it, and the peer's close reply must be seen); a peer
  * that does not answer within `graceMs` is cut off. The cut-off timer goes when the socket closes,
- * so a closed socket is not kept alive by it.
+ * so a closed socket is not kept alive by it. A code no close frame may carry becomes 4011 (aborted).
  */
 import type { WebSocket } from 'ws';
+import { CloseCode } from './close-codes.js';
+
+/** Whether a close frame may carry `code` (RFC 6455 §7.4: 1005, 1006, 1015 and others are only ever observed). */
+function sendable(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
 
 export function closeWithin(ws: WebSocket, code: number, reason: string, graceMs: number): void {
   if (ws.readyState === ws.CLOSED) return;
   ws.resume();
-  ws.close(code, reason.slice(0, 120));
+  // A code that was observed (a recorded 1006, say) cannot be sent: ws would throw.
+  ws.close(sendable(code) ? code : CloseCode.Aborted, reason.slice(0, 120));
   const timer = setTimeout(() => ws.terminate(), graceMs);
   timer.unref();
   ws.once('close', () => clearTimeout(timer));

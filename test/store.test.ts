@@ -411,14 +411,14 @@ describe.each(engines)('store on %s', (engine, open) => {
     expect(await store.rates.take('other-bucket', 4)).toBe(0);
   });
 
-  it('gives 40 takes at once from a bucket of 10 a second exactly 10 tokens plus what refilled while they ran', async () => {
+  it('gives 40 takes at once from a bucket of 2 a second exactly 2 tokens plus what refilled while they ran', async () => {
     const t0 = Date.now();
-    const waits = await Promise.all(Array.from({ length: 40 }, () => store.rates.take('parallel-bucket', 10)));
+    const waits = await Promise.all(Array.from({ length: 40 }, () => store.rates.take('parallel-bucket', 2)));
     const seconds = (Date.now() - t0) / 1000;
     const granted = waits.filter((w) => w === 0).length;
-    expect(granted).toBeGreaterThanOrEqual(10);
-    expect(granted).toBeLessThanOrEqual(10 + Math.ceil(10 * seconds));
-    for (const w of waits.filter((x) => x > 0)) expect(w).toBeLessThanOrEqual(0.1);
+    expect(granted).toBeGreaterThanOrEqual(2);
+    // A take that lost another's update would hand out more: at 2/s the refill adds one per 0.5 s.
+    expect(granted).toBeLessThanOrEqual(2 + Math.floor(2 * seconds));
   });
 
   it('answers ping while it is reachable', async () => {
