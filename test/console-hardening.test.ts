@@ -129,8 +129,10 @@ describe('access taken away while a terminal is open', () => {
   it('ends the terminal within the 2 s re-check when the change is made with the operator CLI on the server', async () => {
     await addOperator('cli-op', 'operator');
     const s = await openTerminal(await c.login('cli-op', 'cli-op-password'));
-    const t0 = Date.now();
     execFileSync(process.execPath, [CLI, 'operator', 'set-role', 'cli-op', '--role', 'viewer', '--data-dir', hub.dataDir]);
+    // From the moment the change is in the store (the CLI has exited; its own start-up, up to a
+    // second on a busy machine, is not the console's delay).
+    const t0 = Date.now();
     const closed = await s.closed;
     // Re-check every 2 s; a change lands at most one interval plus the check itself later.
     expect(Date.now() - t0).toBeLessThan(2000 + 500);
