@@ -245,7 +245,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (hub !== undefined) {
       const broker = hub.context.broker;
       reporter = {
-        opened: (id) => broker.opened(id),
+        opened: (id, v2) => broker.opened(id, v2),
         ended: (id, end) => broker.ended(id, end),
         interrupted: (id, totals, at) => broker.interrupted(id, totals, at),
         resumed: (id) => broker.resumed(id),
@@ -254,7 +254,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       // A gateway-only node of a cluster writes what it sees to the shared store itself.
       const s = store;
       reporter = {
-        opened: (id) => s.streams.opened(id, Date.now()),
+        opened: (id, v2) => s.streams.opened(id, Date.now(), v2),
         ended: async (id, end) => void (await s.streams.ended(id, end, Date.now())),
         interrupted: async (id, totals, at) => void (await s.streams.interrupted(id, at, totals)),
         resumed: async (id) => {

@@ -219,7 +219,7 @@ describe('limits across a restart', () => {
 });
 
 describe('a device side without v2 (an agent from before it)', () => {
-  it('a stream that asked to be resumable works as v1: bytes both ways, peerV2 false, the service side\'s end closes it, and a hub restart ends it instead of resuming', async () => {
+  it('a stream that asked to be resumable works as v1: bytes both ways, peerV2 false, the service side\'s end closes it, and a hub restart ends it (in the log too) instead of resuming', async () => {
     await hub.service.createDevice('old-dev').catch(() => undefined);
     const device = createDeviceClient(await hub.service.deviceConnectionString('old-dev'), { ca: hub.ca, hubUrl: hub.url, resumable: false });
     let closedAtDevice = 0;
@@ -253,6 +253,8 @@ describe('a device side without v2 (an agent from before it)', () => {
       await until('the device side closed', () => (closedAtDevice === 2 ? true : undefined), 10_000);
       // Both answered as v1 streams (no resume buffer, no sequence) by the device.
       expect(kinds).toEqual([false, false]);
+      // Nobody can resume it, so the restart ended it in the log (not left interrupted for a window).
+      expect(await hub.service.getStream(second.streamId ?? '')).toMatchObject({ state: 'ended', resumable: false, reason: 'hubRestart', interruptions: 0 });
     } finally {
       device.close();
     }

@@ -20,7 +20,8 @@ import type { GatewayControl } from '../hub/stream-broker.js';
 
 /** Where the endpoint reports stream events: the broker in-process, or the hub over HTTPS. */
 export interface StreamReporter {
-  opened(streamId: string): void | Promise<void>;
+  /** Both sides connected; `v2` when both speak stream protocol v2 (the stream can resume). */
+  opened(streamId: string, v2: boolean): void | Promise<void>;
   ended(streamId: string, end: StreamEnd): void | Promise<void>;
   /** A v2 stream lost its pair at `at` (its sides will come back); the stream's bytes as the pair knew them. */
   interrupted(streamId: string, totals: StreamBytes, at: number): void | Promise<void>;
@@ -187,7 +188,7 @@ export class Gateway implements GatewayControl {
     const pair: [WebSocket, WebSocket] = [service, device];
     this.#open.set(streamId, pair);
     if (resumed || peer.resumed) this.#report(streamId, 'resumed', () => this.#o.reporter.resumed(streamId));
-    else this.#opened(streamId);
+    else this.#opened(streamId, pair.every((s) => s.protocol === STREAM_V2_SUBPROTOCOL));
     bridge(service, device, this.#o.heartbeatIntervalMs, (end) => {
       if (this.#open.get(streamId) === pair) this.#open.delete(streamId);
       const aborted = this.#aborted.get(streamId);
@@ -220,9 +221,9 @@ export class Gateway implements GatewayControl {
       .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its ${what}: ${String(err)}`));
   }
 
-  #opened(streamId: string): void {
+  #opened(streamId: string, v2: boolean): void {
     Promise.resolve()
-      .then(() => this.#o.reporter.opened(streamId))
+      .then(() => this.#o.reporter.opened(streamId, v2))
       .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its opening: ${String(err)}`));
   }
 

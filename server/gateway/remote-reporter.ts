@@ -62,7 +62,7 @@ export function createRemoteReporter(o: RemoteReporterOptions): StreamReporter {
   };
 
   return {
-    opened: (streamId) => enqueue(streamId, { event: 'opened' }),
+    opened: (streamId, v2) => enqueue(streamId, { event: 'opened', v2 }),
     ended: (streamId, end: StreamEnd) => enqueue(streamId, { event: 'ended', ...end }),
     interrupted: (streamId, totals, at) => enqueue(streamId, { event: 'interrupted', ...totals, at }),
     resumed: (streamId) => enqueue(streamId, { event: 'resumed' }),

@@ -232,14 +232,14 @@ export class StreamBroker {
   }
 
   /** A streaming endpoint paired both sides. */
-  async opened(streamId: string): Promise<void> {
+  async opened(streamId: string, v2?: boolean): Promise<void> {
     const p = this.#pending.get(streamId);
     if (p !== undefined) {
       clearTimeout(p.timer);
       this.#pending.delete(streamId);
       this.#o.metrics.handshakeSeconds.observe((Date.now() - p.createdAt) / 1000);
     }
-    await this.#o.store.streams.opened(streamId, Date.now());
+    await this.#o.store.streams.opened(streamId, Date.now(), v2);
   }
 
   /** A streaming endpoint saw the stream end (or one side give up before pairing). */

@@ -37,7 +37,7 @@ function numberParam(query: URLSearchParams, name: string): number | undefined {
 }
 
 const gatewayEvent = z.discriminatedUnion('event', [
-  z.object({ event: z.literal('opened') }),
+  z.object({ event: z.literal('opened'), v2: z.boolean().optional() }),
   z.object({
     event: z.literal('ended'),
     closedBy: z.enum(['device', 'service', 'hub', 'gateway']),
@@ -144,7 +144,7 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     if (!parsed.success) throw new DsError(ErrorCode.InvalidRequest, `invalid stream event: ${parsed.error.issues[0]?.message ?? ''}`);
     const e = parsed.data;
     const id = params.id as string;
-    if (e.event === 'opened') await broker.opened(id);
+    if (e.event === 'opened') await broker.opened(id, e.v2);
     else if (e.event === 'interrupted') await broker.interrupted(id, e, e.at);
     else if (e.event === 'resumed') await broker.resumed(id);
     else await broker.ended(id, e);

@@ -70,8 +70,11 @@ export interface StreamRepository {
   get(id: string): Promise<StreamRecord | undefined>;
   /** Records the answer to an initiation; a stream that is not accepted ends here. */
   answer(id: string, result: StreamResult, reason: string | null, at: number, gatewayNode?: string): Promise<void>;
-  /** Both sides are connected. */
-  opened(id: string, at: number): Promise<void>;
+  /**
+   * Both sides are connected. `v2` false: at least one side speaks only v1, so the stream cannot
+   * resume (a lost pair ends it) whatever its initiator asked for.
+   */
+  opened(id: string, at: number, v2?: boolean): Promise<void>;
   /** The accepted stream's sides never both connected; false when it had ended already. */
   handshakeTimedOut(id: string, at: number): Promise<boolean>;
   /**

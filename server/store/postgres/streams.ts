@@ -151,8 +151,11 @@ export class PgStreams implements StreamRepository {
     }
   }
 
-  async opened(id: string, at: number): Promise<void> {
-    await this.#db.query("UPDATE streams SET state = 'open', connected_at = $1 WHERE id = $2 AND state = 'accepted'", [at, id]);
+  async opened(id: string, at: number, v2 = true): Promise<void> {
+    await this.#db.query(
+      "UPDATE streams SET state = 'open', connected_at = $1, resumable = CASE WHEN $3::boolean THEN resumable ELSE false END WHERE id = $2 AND state = 'accepted'",
+      [at, id, v2],
+    );
   }
 
   async handshakeTimedOut(id: string, at: number): Promise<boolean> {

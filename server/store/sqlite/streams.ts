@@ -149,8 +149,10 @@ export class SqliteStreams implements StreamRepository {
     }
   }
 
-  async opened(id: string, at: number): Promise<void> {
-    this.#sql.get("UPDATE streams SET state = 'open', connected_at = ? WHERE id = ? AND state = 'accepted'").run(at, id);
+  async opened(id: string, at: number, v2 = true): Promise<void> {
+    this.#sql
+      .get("UPDATE streams SET state = 'open', connected_at = ?, resumable = CASE WHEN ? THEN resumable ELSE 0 END WHERE id = ? AND state = 'accepted'")
+      .run(at, v2 ? 1 : 0, id);
   }
 
   async handshakeTimedOut(id: string, at: number): Promise<boolean> {
