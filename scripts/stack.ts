@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBffRole } from '../server/bff/role.js';
 import { createServiceClient } from '../server/sdk/service-client.js';
@@ -112,6 +112,7 @@ export async function runStack(argv: string[]): Promise<void> {
     void server.close().then(() => process.exit(code));
     setTimeout(() => process.exit(1), 5000).unref();
   };
+  const filesRoot = join(dataDir, 'demo-device', 'files');
   process.once('SIGINT', () => stop(0));
   process.once('SIGTERM', () => stop(0));
   try {
@@ -127,8 +128,13 @@ export async function runStack(argv: string[]): Promise<void> {
       /LISTENING unix:/,
     );
     children.push(shell.proc);
+    // And a file server for `devicestreams cp`, its root in the data directory, on a socket beside the shell's.
+    mkdirSync(filesRoot, { recursive: true, mode: 0o700 });
+    const filesSocket = join(dirname(socket), 'files.sock');
+    const files = await child(['file-server', '--root', filesRoot, '--listen', `unix:${filesSocket}`], {}, /LISTENING unix:/);
+    children.push(files.proc);
     const agent = await child(
-      ['agent', '--ca', server.caFile, '--hub-url', server.internalUrl, '--map', `shell=unix:${socket}`],
+      ['agent', '--ca', server.caFile, '--hub-url', server.internalUrl, '--map', `shell=unix:${socket}`, '--map', `files=unix:${filesSocket}`],
       { DEVICE_CONNECTION_STRING: deviceCs },
       /connected to the hub/,
     );
@@ -149,11 +155,12 @@ export async function runStack(argv: string[]): Promise<void> {
       `  Console:  ${server.url}/\n` +
       `  Login:    admin / ${adminPassword}\n` +
       `            (your browser will warn about the local CA; trust ${server.caFile} or proceed)\n\n` +
-      `  Demo device "${DEMO_DEVICE}": agent and shell server running as child processes.\n` +
+      `  Demo device "${DEMO_DEVICE}": agent, shell server and file server (${filesRoot}) running as child processes.\n` +
       `  Data in ${dataDir}. Ctrl-C stops everything; the next start reuses the data.\n\n` +
       `  CLI, from another terminal in this folder:\n` +
       `    export IOTHUB_CONNECTION_STRING="$(npx devicestreams policy connection-string iothubowner --host-name ${server.hostName})"\n` +
       `    export DEVICESTREAMS_CA=${server.caFile}\n` +
-      `    npx devicestreams device list\n\n`,
+      `    npx devicestreams device list\n` +
+      `    npx devicestreams cp README.md ${DEMO_DEVICE}:README.md\n\n`,
   );
 }
