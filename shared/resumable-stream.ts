@@ -43,6 +43,11 @@ export interface ResumableStreamOptions {
 /** Unread bytes past which the other side broke its window: the socket is then paused (v1 flow control). */
 const MAX_UNREAD_BYTES = MAX_RESUME_BUFFER_BYTES + 1024 * 1024;
 
+/** A side asks for a new leg every RETRY_FIRST_MS (jittered) for RETRY_QUICK_MS, then doubling up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 250;
+const RETRY_QUICK_MS = 5000;
+const RETRY_MAX_MS = 5000;
+
 /** How long past its window a side waits for the hub's word before giving the stream up itself. */
 const WINDOW_GRACE_MS = 3000;
 
@@ -409,7 +414,8 @@ export class ResumableStream extends Duplex {
       }, this.#o.windowMs + WINDOW_GRACE_MS);
       this.#windowTimer.unref();
     }
-    let delay = 250;
+    const since = Date.now();
+    let delay = RETRY_FIRST_MS;
     // Tries until it has a leg, the hub says the stream cannot come back, or the window timer ends it.
     while (!this.destroyed) {
       try {
@@ -431,8 +437,10 @@ export class ResumableStream extends Duplex {
           return;
         }
       }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
+      // Jittered, so the sides of many streams do not all come back in the same instant.
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+      // Every quarter second while a restart is likely to be over soon, then further apart.
+      delay = Date.now() - since < RETRY_QUICK_MS ? RETRY_FIRST_MS : Math.min(delay * 2, RETRY_MAX_MS);
     }
   }
 
