@@ -67,6 +67,17 @@ export const ConsoleCloseCode = {
 
 export type ConsoleCloseCodeValue = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];
 
+/** Close codes after which reconnecting to a terminal session cannot help (the session or the access is gone). */
+export const FINAL_CONSOLE_CLOSE_CODES: ReadonlySet<number> = new Set<number>([
+  ConsoleCloseCode.Rejected,
+  ConsoleCloseCode.Forbidden,
+  ConsoleCloseCode.NotFound,
+  ConsoleCloseCode.LoggedOut,
+  ConsoleCloseCode.Revoked,
+  ConsoleCloseCode.SessionEnded,
+  ConsoleCloseCode.TakenOver,
+]);
+
 /** Parses a BFF status message; undefined for anything that is not one. */
 export function parseConsoleStatus(text: string): ConsoleStatus | undefined {
   try {

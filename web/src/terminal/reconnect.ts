@@ -2,7 +2,7 @@
  * When a resumable terminal session's connection ends: whether to come back to it, and how long to
  * wait first. Pure, so every case is easy to test.
  */
-import { ConsoleCloseCode } from '../../../shared/console-protocol';
+import { ConsoleCloseCode, FINAL_CONSOLE_CLOSE_CODES } from '../../../shared/console-protocol';
 import { SessionCloseCode } from '../../../shared/terminal-protocol';
 
 /** What is known when a connection of a session ends. */
@@ -17,17 +17,6 @@ export interface ConnectionEnd {
   localError: boolean;
 }
 
-/** Console close codes after which reconnecting cannot help (the session or the access is gone). */
-const FINAL: ReadonlySet<number> = new Set([
-  ConsoleCloseCode.Rejected,
-  ConsoleCloseCode.Forbidden,
-  ConsoleCloseCode.NotFound,
-  ConsoleCloseCode.LoggedOut,
-  ConsoleCloseCode.Revoked,
-  ConsoleCloseCode.SessionEnded,
-  ConsoleCloseCode.TakenOver,
-]);
-
 /**
  * Come back to the session? Not once the shell exited, the shell server let this connection go
  * (the session ended, or another page took it over), or the console refused for good (access, an
@@ -37,7 +26,7 @@ const FINAL: ReadonlySet<number> = new Set([
 export function shouldReconnect(end: ConnectionEnd): boolean {
   if (end.exitCode !== null || end.closeFrame !== null || end.localError) return false;
   if (end.code === ConsoleCloseCode.Normal) return false;
-  return !FINAL.has(end.code);
+  return !FINAL_CONSOLE_CLOSE_CODES.has(end.code);
 }
 
 /** Whether a CLOSE frame means the session is over (as opposed to taken over by another page). */
