@@ -17,10 +17,16 @@ export const ErrorCode = {
   TokenExpired: 401003,
   /** The token is valid but for another resource (hub, device or stream). */
   WrongScope: 401004,
+  /** The text is not an enrollment token this hub made (malformed, unknown or forged). */
+  EnrollmentTokenInvalid: 401005,
+  /** The enrollment token's time ran out before it was used; an admin creates a new one. */
+  EnrollmentTokenExpired: 401006,
   /** The policy behind the token lacks the permission this call needs. */
   Forbidden: 403001,
   /** The device exists but is disabled. */
   DeviceDisabled: 403002,
+  /** The enrollment token does not allow this device (another id, not its pattern, or the device is in use). */
+  EnrollmentRefused: 403003,
   /** No route matches the request. */
   NotFound: 404000,
   /** The device is not in the registry. */
@@ -33,6 +39,8 @@ export const ErrorCode = {
   MethodNotAllowed: 405000,
   /** A device with this id already exists. */
   DeviceAlreadyExists: 409001,
+  /** The enrollment token was used already (each is good for one device, once). */
+  EnrollmentTokenUsed: 409002,
   /** The If-Match etag does not match the stored one. */
   PreconditionFailed: 412002,
   /** The request body is larger than the hub accepts. */
@@ -43,6 +51,8 @@ export const ErrorCode = {
   ThrottledHub: 429002,
   /** Too many stream initiations per second. */
   ThrottledRate: 429003,
+  /** Too many failed enrollments from this address; wait for Retry-After. */
+  ThrottledEnroll: 429004,
   /** An unexpected failure inside the hub; the tracking id finds it in the log. */
   InternalError: 500001,
   /** A client's HTTP proxy refused the tunnel to the hub (authentication, policy); raised on the client's side. */
