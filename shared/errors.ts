@@ -53,6 +53,8 @@ export const ErrorCode = {
   ThrottledRate: 429003,
   /** Too many failed enrollments from this address; wait for Retry-After. */
   ThrottledEnroll: 429004,
+  /** Too many downloads of the install script or the device kit from this address; wait for Retry-After. */
+  ThrottledDownload: 429005,
   /** An unexpected failure inside the hub; the tracking id finds it in the log. */
   InternalError: 500001,
   /** A client's HTTP proxy refused the tunnel to the hub (authentication, policy); raised on the client's side. */
