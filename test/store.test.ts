@@ -107,7 +107,7 @@ describe.each(engines)('store on %s', (engine, open) => {
     expect(first).toEqual(expect.arrayContaining(['iothubowner', 'service', 'device', 'registryRead', 'registryReadWrite', 'console']));
     expect(await store.policies.ensureDefaults()).toEqual([]);
     const consolePolicy = await store.policies.get('console');
-    expect([...(consolePolicy?.rights ?? [])].sort()).toEqual(['RegistryView', 'ServiceConnect']);
+    expect([...(consolePolicy?.rights ?? [])].sort()).toEqual(['Enroll', 'RegistryView', 'ServiceConnect']);
     expect((await store.policies.list()).map((p) => p.name)).toContain('iothubowner');
   });
 

@@ -58,6 +58,9 @@ function report(s: MigrateSummary, url: string): string {
       `${s.secret ? ' and the stream-token secret' : ''} in ${(s.elapsedMs / 1000).toFixed(1)} s`,
     `not moved: ${plural(s.sessionsLeft, 'login session')} (operators log in again on the cluster)`,
   ];
+  if (s.enrollmentTokensLeft > 0) {
+    lines.push(`not moved: ${plural(s.enrollmentTokensLeft, 'unused enrollment token')} (their install commands name this hub; create new ones with devicestreams device enroll-token)`);
+  }
   if (!s.secret) lines.push('the hub had no stream-token secret yet: the cluster makes one on its first start');
   if (s.recordingsWithoutContent > 0) lines.push(`${plural(s.recordingsWithoutContent, 'recording')} had no file and moved without content`);
   if (s.liveStreams > 0) {

@@ -18,8 +18,9 @@ export const DEFAULT_POLICIES: ReadonlyArray<{ name: string; rights: Right[] }> 
   { name: 'device', rights: ['DeviceConnect'] },
   { name: 'registryRead', rights: ['RegistryRead'] },
   { name: 'registryReadWrite', rights: ['RegistryRead', 'RegistryWrite'] },
-  // What the operator console's BFF needs: see devices (never their keys) and the log, open streams.
-  { name: 'console', rights: ['RegistryView', 'ServiceConnect'] },
+  // What the operator console's BFF needs: see devices (never their keys) and the log, open streams,
+  // and issue one-use enrollment tokens for its admins' "Add device".
+  { name: 'console', rights: ['RegistryView', 'ServiceConnect', 'Enroll'] },
 ];
 
 /** Rights as stored (comma-separated) to a set. */

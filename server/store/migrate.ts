@@ -2,7 +2,9 @@
  * Moves a single hub's embedded store (SQLite and files in its data directory) into an empty
  * cluster store (PostgreSQL): the registry, policies with their keys, operators, console settings,
  * the stream log, recordings with their content, and the stream-token secret — so connection
- * strings, passwords and issued stream tokens keep working. Login sessions are not moved.
+ * strings, passwords and issued stream tokens keep working. Login sessions are not moved, nor are
+ * enrollment tokens: they live an hour or so, and their install commands name the single hub's URL
+ * and CA, which a cluster behind a balancer does not answer with (the summary counts those left).
  *
  * The source is opened read-only and read inside one SQLite read transaction, so the copy is one
  * consistent snapshot even if a hub is still writing (what it writes later is not moved). The target
@@ -52,6 +54,8 @@ export interface MigrateSummary {
   secret: boolean;
   /** Login sessions left behind (operators log in again). */
   sessionsLeft: number;
+  /** Unused, unexpired enrollment tokens left behind (create new ones against the cluster). */
+  enrollmentTokensLeft: number;
   elapsedMs: number;
 }
 
@@ -81,7 +85,7 @@ const DEVICES: TableSpec = {
   table: 'devices',
   key: 'device_id',
   columns: ['device_id', 'generation_id', 'etag', 'primary_key', 'secondary_key', 'status', 'status_reason', 'status_updated_time', 'created_time',
-    'last_activity_time', 'connection_state_updated_time', 'connected_node'],
+    'last_activity_time', 'connection_state_updated_time', 'connected_node', 'tags', 'agent'],
 };
 const POLICIES: TableSpec = { table: 'policies', key: 'name', columns: ['name', 'primary_key', 'secondary_key', 'rights'] };
 const OPERATORS: TableSpec = { table: 'operators', key: 'name', columns: ['id', 'name', 'password_hash', 'role', 'created_at'] };
@@ -195,6 +199,7 @@ async function copy(source: SqliteDatabase.Database, dataDir: string, url: strin
     };
     const liveStreams = count(source, "SELECT COUNT(*) AS n FROM streams WHERE state != 'ended'");
     const sessionsLeft = count(source, `SELECT COUNT(*) AS n FROM sessions WHERE expires_at > ${Date.now()}`);
+    const enrollmentTokensLeft = count(source, `SELECT COUNT(*) AS n FROM enrollment_tokens WHERE used_at IS NULL AND expires_at > ${Date.now()}`);
     const secret = readTokenSecret(dataDir);
     log(`source ${dataDir}: ${plural(totals.devices, 'device')}, ${plural(totals.streams, 'stream record')}, ${plural(totals.recordings, 'recording')}; target ${store.location}`);
 
@@ -235,7 +240,7 @@ async function copy(source: SqliteDatabase.Database, dataDir: string, url: strin
     });
     const now = await store.devices.counts().catch(() => undefined);
     log(`committed${now === undefined ? '' : `; the cluster store now has ${plural(now.total, 'device')} (${now.disabled} disabled)`}`);
-    return { ...summary, liveStreams, secret: secret !== undefined, sessionsLeft, elapsedMs: Date.now() - started };
+    return { ...summary, liveStreams, secret: secret !== undefined, sessionsLeft, enrollmentTokensLeft, elapsedMs: Date.now() - started };
   } finally {
     await target.close().catch(() => undefined);
     await store.close().catch(() => undefined);

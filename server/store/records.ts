@@ -24,6 +24,10 @@ export interface DeviceRecord {
   connectionStateUpdatedTime: string | null;
   /** The node whose control channel holds the device now, or null when it is connected nowhere. */
   connectedNode: string | null;
+  /** Tags (key → value), set at enrollment. */
+  tags: Record<string, string>;
+  /** What its agent called itself in its last hello (`devicestreams-agent/0.1.0`), or null. */
+  agent: string | null;
 }
 
 export interface DeviceWrite {
@@ -31,6 +35,8 @@ export interface DeviceWrite {
   statusReason: string | null;
   primaryKey: string;
   secondaryKey: string;
+  /** Replaces the tags when given; left as they are when not. */
+  tags?: Record<string, string> | undefined;
 }
 
 /** A page of the registry, ordered by device id. */
@@ -52,7 +58,8 @@ export interface DeviceCounts {
   online: number;
 }
 
-export type Right = 'RegistryRead' | 'RegistryView' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
+/** Enroll: issue enrollment tokens (which register devices), without reading or writing the registry otherwise. */
+export type Right = 'RegistryRead' | 'RegistryView' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect' | 'Enroll';
 
 export interface PolicyRecord {
   name: string;
@@ -207,3 +214,26 @@ export interface RecordingRow {
 }
 
 export type NewRecording = Omit<RecordingRow, 'endedAt' | 'durationMs' | 'size' | 'truncated'>;
+
+/** An enrollment token as the store keeps it: never the token, only its secret's SHA-256. */
+export interface EnrollmentTokenRecord {
+  /** The token's public part, by which it is found. */
+  id: string;
+  /** SHA-256 of the token's secret, hex. */
+  secretHash: string;
+  /** A device id, or a pattern (`sensor-*`) when `pattern`. */
+  target: string;
+  pattern: boolean;
+  tags: Record<string, string>;
+  /** Services the agent maps (`shell`, `files`, `ssh=127.0.0.1:22`). */
+  maps: string[];
+  /** Who made it: the policy, and the console operator acting through it if any. */
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  /** When and by which device it was used; null while unused. */
+  usedAt: number | null;
+  usedBy: string | null;
+}
+
+export type NewEnrollmentToken = Omit<EnrollmentTokenRecord, 'usedAt' | 'usedBy'>;

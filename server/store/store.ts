@@ -11,6 +11,8 @@ import type {
   DeviceQuery,
   DeviceRecord,
   DeviceWrite,
+  EnrollmentTokenRecord,
+  NewEnrollmentToken,
   NewRecording,
   NewStream,
   Operator,
@@ -56,6 +58,25 @@ export interface DeviceRepository {
    * that failed while the store was unreachable). Returns how many rows it had to correct.
    */
   syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number>;
+  /** Records what the device's agent called itself in its hello. */
+  setAgent(deviceId: string, agent: string): Promise<void>;
+}
+
+/** One-use enrollment tokens (server/hub/enrollment.ts). */
+export interface EnrollmentRepository {
+  create(t: NewEnrollmentToken): Promise<void>;
+  get(id: string): Promise<EnrollmentTokenRecord | undefined>;
+  /**
+   * Marks the token used by `deviceId` at `at` if it is unused and unexpired then, in one atomic
+   * step: of two uses at once (on any node), exactly one gets the record, the other undefined.
+   */
+  consume(id: string, deviceId: string, at: number): Promise<EnrollmentTokenRecord | undefined>;
+  /** Undoes `consume` by `deviceId` (the device could not be registered after all). */
+  release(id: string, deviceId: string): Promise<void>;
+  /** Unused tokens that have not expired at `at` (for `store migrate`'s summary). */
+  countLive(at: number): Promise<number>;
+  /** Drops tokens that expired before `before` (used or not); returns how many. */
+  deleteExpired(before: number): Promise<number>;
 }
 
 export interface PolicyRepository {
@@ -216,6 +237,7 @@ export interface Store {
   readonly secrets: SecretRepository;
   readonly rates: RateRepository;
   readonly terminalSessions: TerminalSessionRepository;
+  readonly enrollment: EnrollmentRepository;
   /** Resolves when the store answers (readiness); rejects with the reason otherwise. */
   ping(): Promise<void>;
   /**

@@ -1,6 +1,7 @@
 /** The device registry and the shared access policies in PostgreSQL. */
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_POLICIES, newEtag, newKey, parseRights } from '../keys.js';
+import { parseTags } from '../json-columns.js';
 import type { DeviceCounts, DeviceQuery, DeviceRecord, DeviceStatus, DeviceWrite, PolicyRecord } from '../records.js';
 import type { DeviceRepository, PolicyRepository } from '../store.js';
 import type { Database } from './pool.js';
@@ -18,6 +19,8 @@ interface Row {
   last_activity_time: string | null;
   connection_state_updated_time: string | null;
   connected_node: string | null;
+  tags: string;
+  agent: string | null;
 }
 
 function fromRow(r: Row): DeviceRecord {
@@ -34,6 +37,8 @@ function fromRow(r: Row): DeviceRecord {
     lastActivityTime: r.last_activity_time,
     connectionStateUpdatedTime: r.connection_state_updated_time,
     connectedNode: r.connected_node,
+    tags: parseTags(r.tags),
+    agent: r.agent,
   };
 }
 
@@ -83,9 +88,9 @@ export class PgDevices implements DeviceRepository {
   async create(deviceId: string, write: DeviceWrite): Promise<DeviceRecord | undefined> {
     const now = new Date().toISOString();
     const [row] = await this.#db.rows<Row>(
-      `INSERT INTO devices (device_id, generation_id, etag, primary_key, secondary_key, status, status_reason, status_updated_time, created_time)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (device_id) DO NOTHING RETURNING *`,
-      [deviceId, randomUUID(), newEtag(), write.primaryKey, write.secondaryKey, write.status, write.statusReason, now, now],
+      `INSERT INTO devices (device_id, generation_id, etag, primary_key, secondary_key, status, status_reason, status_updated_time, created_time, tags)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (device_id) DO NOTHING RETURNING *`,
+      [deviceId, randomUUID(), newEtag(), write.primaryKey, write.secondaryKey, write.status, write.statusReason, now, now, JSON.stringify(write.tags ?? {})],
     );
     return row === undefined ? undefined : fromRow(row);
   }
@@ -93,9 +98,9 @@ export class PgDevices implements DeviceRepository {
   async update(deviceId: string, write: DeviceWrite): Promise<DeviceRecord | undefined> {
     const [row] = await this.#db.rows<Row>(
       `UPDATE devices SET etag = $1, primary_key = $2, secondary_key = $3, status_reason = $4,
-         status_updated_time = CASE WHEN status = $5 THEN status_updated_time ELSE $6 END, status = $5
+         status_updated_time = CASE WHEN status = $5 THEN status_updated_time ELSE $6 END, status = $5, tags = COALESCE($8, tags)
        WHERE device_id = $7 RETURNING *`,
-      [newEtag(), write.primaryKey, write.secondaryKey, write.statusReason, write.status, new Date().toISOString(), deviceId],
+      [newEtag(), write.primaryKey, write.secondaryKey, write.statusReason, write.status, new Date().toISOString(), deviceId, write.tags === undefined ? null : JSON.stringify(write.tags)],
     );
     return row === undefined ? undefined : fromRow(row);
   }
@@ -137,6 +142,10 @@ export class PgDevices implements DeviceRepository {
       [iso, node, deviceIds],
     );
     return (claimed.rowCount ?? 0) + (released.rowCount ?? 0);
+  }
+
+  async setAgent(deviceId: string, agent: string): Promise<void> {
+    await this.#db.query('UPDATE devices SET agent = $1 WHERE device_id = $2 AND agent IS DISTINCT FROM $1', [agent, deviceId]);
   }
 
   async holdingNodes(): Promise<string[]> {

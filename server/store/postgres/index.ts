@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Store } from '../store.js';
 import { PgOperators, PgSessions } from './accounts.js';
 import { PgDevices, PgPolicies } from './devices.js';
+import { PgEnrollment } from './enrollment.js';
 import { migrate } from './migrations.js';
 import { Database, redactUrl } from './pool.js';
 import { PgRates } from './rates.js';
@@ -40,6 +41,7 @@ export async function openPostgresStore(url: string, log: (line: string) => void
     },
     rates: new PgRates(db),
     terminalSessions: new PgTerminalSessions(db),
+    enrollment: new PgEnrollment(db),
     ping: async () => {
       await db.query('SELECT 1');
     },

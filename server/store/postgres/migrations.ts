@@ -138,6 +138,25 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX streams_interrupted ON streams (interrupted_at) WHERE interrupted_at IS NOT NULL;
    CREATE TABLE stream_interruptions (stream_id TEXT NOT NULL, interrupted_at BIGINT NOT NULL, resumed_at BIGINT);
    CREATE INDEX stream_interruptions_stream ON stream_interruptions (stream_id, interrupted_at);`,
+  // Device onboarding: devices get tags and the agent they last said they run; one-use enrollment
+  // tokens (only their secret's hash); the console's policy may issue them (Enroll).
+  `ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
+   ALTER TABLE devices ADD COLUMN agent TEXT;
+   CREATE TABLE enrollment_tokens (
+     id TEXT PRIMARY KEY,
+     secret_hash TEXT NOT NULL,
+     target TEXT NOT NULL,
+     pattern BOOLEAN NOT NULL,
+     tags TEXT NOT NULL,
+     maps TEXT NOT NULL,
+     created_by TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL,
+     used_at BIGINT,
+     used_by TEXT
+   );
+   CREATE INDEX enrollment_tokens_expiry ON enrollment_tokens (expires_at);
+   UPDATE policies SET rights = 'RegistryView,ServiceConnect,Enroll' WHERE name = 'console' AND rights = 'RegistryView,ServiceConnect';`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */

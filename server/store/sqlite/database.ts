@@ -162,6 +162,25 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX streams_device ON streams (device_id, created_at DESC, id DESC);
    CREATE INDEX streams_operator ON streams (operator, created_at DESC, id DESC);
    CREATE INDEX streams_result ON streams (result, created_at DESC, id DESC);`,
+  // Device onboarding: devices get tags and the agent they last said they run; one-use enrollment
+  // tokens (only their secret's hash); the console's policy may issue them (Enroll).
+  `ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
+   ALTER TABLE devices ADD COLUMN agent TEXT;
+   CREATE TABLE enrollment_tokens (
+     id TEXT PRIMARY KEY,
+     secret_hash TEXT NOT NULL,
+     target TEXT NOT NULL,
+     pattern INTEGER NOT NULL,
+     tags TEXT NOT NULL,
+     maps TEXT NOT NULL,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER,
+     used_by TEXT
+   );
+   CREATE INDEX enrollment_tokens_expiry ON enrollment_tokens (expires_at);
+   UPDATE policies SET rights = 'RegistryView,ServiceConnect,Enroll' WHERE name = 'console' AND rights = 'RegistryView,ServiceConnect';`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DeviceRepository } from '../store.js';
 import { newEtag } from '../keys.js';
+import { parseTags } from '../json-columns.js';
 import type { DeviceCounts, DeviceQuery, DeviceRecord, DeviceStatus, DeviceWrite } from '../records.js';
 import { Statements, type Db } from './database.js';
 
@@ -18,6 +19,8 @@ interface Row {
   last_activity_time: string | null;
   connection_state_updated_time: string | null;
   connected_node: string | null;
+  tags: string;
+  agent: string | null;
 }
 
 function fromRow(r: Row): DeviceRecord {
@@ -34,6 +37,8 @@ function fromRow(r: Row): DeviceRecord {
     lastActivityTime: r.last_activity_time,
     connectionStateUpdatedTime: r.connection_state_updated_time,
     connectedNode: r.connected_node,
+    tags: parseTags(r.tags),
+    agent: r.agent,
   };
 }
 
@@ -91,9 +96,9 @@ export class SqliteDevices implements DeviceRepository {
     const info = this.#sql
       .get(
         `INSERT OR IGNORE INTO devices (device_id, generation_id, etag, primary_key, secondary_key, status, status_reason,
-           status_updated_time, created_time) VALUES (?,?,?,?,?,?,?,?,?)`,
+           status_updated_time, created_time, tags) VALUES (?,?,?,?,?,?,?,?,?,?)`,
       )
-      .run(deviceId, randomUUID(), newEtag(), write.primaryKey, write.secondaryKey, write.status, write.statusReason, now, now);
+      .run(deviceId, randomUUID(), newEtag(), write.primaryKey, write.secondaryKey, write.status, write.statusReason, now, now, JSON.stringify(write.tags ?? {}));
     return info.changes === 0 ? undefined : this.#get(deviceId);
   }
 
@@ -102,10 +107,10 @@ export class SqliteDevices implements DeviceRepository {
     const info = this.#sql
       .get(
         `UPDATE devices SET etag = ?, primary_key = ?, secondary_key = ?, status_reason = ?,
-           status_updated_time = CASE WHEN status = ? THEN status_updated_time ELSE ? END, status = ?
+           status_updated_time = CASE WHEN status = ? THEN status_updated_time ELSE ? END, status = ?, tags = COALESCE(?, tags)
          WHERE device_id = ?`,
       )
-      .run(newEtag(), write.primaryKey, write.secondaryKey, write.statusReason, write.status, now, write.status, deviceId);
+      .run(newEtag(), write.primaryKey, write.secondaryKey, write.statusReason, write.status, now, write.status, write.tags === undefined ? null : JSON.stringify(write.tags), deviceId);
     return info.changes === 0 ? undefined : this.#get(deviceId);
   }
 
@@ -149,6 +154,10 @@ export class SqliteDevices implements DeviceRepository {
       }
     })();
     return n;
+  }
+
+  async setAgent(deviceId: string, agent: string): Promise<void> {
+    this.#sql.get('UPDATE devices SET agent = ? WHERE device_id = ? AND agent IS NOT ?').run(agent, deviceId, agent);
   }
 
   async holdingNodes(): Promise<string[]> {

@@ -4,6 +4,7 @@ import type { Store } from '../store.js';
 import { SqliteOperators, SqliteSessions } from './accounts.js';
 import { openDatabase } from './database.js';
 import { SqliteDevices } from './devices.js';
+import { SqliteEnrollment } from './enrollment.js';
 import { SqlitePolicies } from './policies.js';
 import { SqliteRates } from './rates.js';
 import { RecordingFiles } from './recording-files.js';
@@ -27,6 +28,7 @@ export function openSqliteStore(dataDir: string): Store {
     secrets: { getOrCreate: async (name, bytes) => loadOrCreateSecret(dataDir, name, bytes) },
     rates: new SqliteRates(db),
     terminalSessions: new SqliteTerminalSessions(db),
+    enrollment: new SqliteEnrollment(db),
     ping: async () => {
       db.prepare('SELECT 1').get();
     },
