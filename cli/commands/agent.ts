@@ -1,11 +1,13 @@
 /** `devicestreams agent` — the device agent. */
 import { describeTarget, parseMapping, startAgent, type Target } from '../../device/agent.js';
+import { loadAgentConfig, type AgentConfig } from '../../device/agent-config.js';
 import { parseDeviceConnectionString } from '../../shared/connection-string.js';
 import { describeProxy, proxyFor } from '../../shared/proxy.js';
 import { CliError, logLine, numberFlag, parse, readCa } from '../args.js';
 
 const HELP = `
 Usage: devicestreams agent --connection-string CS --ca FILE --map NAME=HOST:PORT [--map …]
+       devicestreams agent --config FILE
 
 Runs on the device. Keeps one outbound TLS connection to the hub and bridges each accepted stream
 to the local TCP service its name maps to. Any other stream name is rejected with a reason.
@@ -13,6 +15,9 @@ Reconnects by itself (exponential backoff with jitter, capped at 30 s unless --m
 otherwise) and renews its token.
 
 Options:
+  --config FILE            read the connection string (or hub, deviceId and key), the CA, the
+                           mappings, hubUrl and proxy from this JSON file, which must be private
+                           (mode 600): the key then never appears on a command line
   --connection-string CS   device connection string (or DEVICE_CONNECTION_STRING)
   --ca FILE                CA that signed the hub's certificate (or DEVICESTREAMS_CA)
   --map NAME=HOST:PORT     a stream name and the local TCP service it reaches (repeatable)
@@ -30,8 +35,35 @@ Example:
     --map ssh=127.0.0.1:22 --map shell=unix:/run/devicestreams/shell.sock
 `;
 
-export function run(argv: string[]): Promise<void> {
+/** The flags' settings, or the configuration file's when --config is given (never both). */
+function settings(values: { config?: string | undefined; 'connection-string'?: string | undefined; ca?: string | undefined; map?: string[] | undefined; 'hub-url'?: string | undefined; proxy?: string | undefined }): AgentConfig {
+  if (values.config !== undefined) {
+    for (const flag of ['connection-string', 'ca', 'map'] as const) {
+      if (values[flag] !== undefined) throw new CliError(`--${flag} and --config: put the setting in the configuration file`, 2);
+    }
+    let c: AgentConfig;
+    try {
+      c = loadAgentConfig(values.config);
+    } catch (err) {
+      throw new CliError(err instanceof Error ? err.message : String(err), 2);
+    }
+    return { ...c, hubUrl: values['hub-url'] ?? c.hubUrl, proxy: values.proxy ?? c.proxy };
+  }
+  const cs = values['connection-string'] ?? process.env.DEVICE_CONNECTION_STRING;
+  if (cs === undefined || cs === '') throw new CliError('no device connection string: pass --connection-string or --config FILE, or set DEVICE_CONNECTION_STRING', 2);
+  const targets = new Map<string, Target>();
+  for (const m of values.map ?? []) {
+    const [name, target] = parseMapping(m);
+    if (targets.has(name)) throw new CliError(`--map: stream name "${name}" is mapped twice`, 2);
+    targets.set(name, target);
+  }
+  return { connectionString: cs, ca: readCa(values.ca), targets, hubUrl: values['hub-url'], proxy: values.proxy };
+}
+
+/** Runs the agent; `agentName` is what it tells the hub it is (the device kit gives its version). */
+export function run(argv: string[], agentName?: string): Promise<void> {
   const { values } = parse(argv, {
+    config: { type: 'string' },
     'connection-string': { type: 'string' },
     ca: { type: 'string' },
     map: { type: 'string', multiple: true },
@@ -42,28 +74,22 @@ export function run(argv: string[]): Promise<void> {
     'no-proxy': { type: 'boolean' },
   }, HELP);
   if (values.proxy !== undefined && values['no-proxy'] === true) throw new CliError('--proxy and --no-proxy contradict each other', 2);
-  const cs = values['connection-string'] ?? process.env.DEVICE_CONNECTION_STRING;
-  if (cs === undefined || cs === '') throw new CliError('no device connection string: pass --connection-string or set DEVICE_CONNECTION_STRING', 2);
-  const targets = new Map<string, Target>();
-  for (const m of values.map ?? []) {
-    const [name, target] = parseMapping(m);
-    if (targets.has(name)) throw new CliError(`--map: stream name "${name}" is mapped twice`, 2);
-    targets.set(name, target);
-  }
-  if (targets.size === 0) logLine('warning: no --map given; every stream request will be rejected');
   const tokenTtlSeconds = numberFlag(values['token-ttl'], '--token-ttl', 3600, 5, 366 * 24 * 3600);
   const backoffCapMs = numberFlag(values['max-backoff'], '--max-backoff', 30, 1, 3600) * 1000;
-  const proxy = values['no-proxy'] === true ? false : values.proxy;
+  const { connectionString: cs, ca, targets, hubUrl, proxy: proxySetting } = settings(values);
+  if (targets.size === 0) logLine('warning: no mappings given; every stream request will be rejected');
+  const proxy = values['no-proxy'] === true ? false : proxySetting;
   let via: URL | undefined;
   try {
-    via = proxyFor(values['hub-url'] ?? `wss://${parseDeviceConnectionString(cs).hostName}`, proxy);
+    via = proxyFor(hubUrl ?? `wss://${parseDeviceConnectionString(cs).hostName}`, proxy);
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err), 2);
   }
   const agent = startAgent({
     connectionString: cs,
-    ca: readCa(values.ca),
-    hubUrl: values['hub-url'],
+    ca,
+    hubUrl,
+    ...(agentName === undefined ? {} : { agent: agentName }),
     tokenTtlSeconds,
     backoffCapMs,
     proxy,
