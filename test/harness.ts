@@ -33,8 +33,8 @@ export function tempDir(prefix = 'ds-test-'): string {
   return dir;
 }
 
-export function spawnProc(command: string, args: string[], env: Record<string, string | undefined> = {}, stopSignal: NodeJS.Signals = 'SIGTERM'): Proc {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnProc(command: string, args: string[], env: Record<string, string | undefined> = {}, stopSignal: NodeJS.Signals = 'SIGTERM', cwd?: string): Proc {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) });
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer): void => {
