@@ -8,6 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { CloseCode } from '../shared/close-codes.js';
 import { DsError, ErrorCode } from '../shared/errors.js';
 import { buildConnectionString } from '../shared/connection-string.js';
@@ -233,6 +234,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       }),
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       handshakeTimeoutMs: Math.min(o.handshakeTimeoutMs ?? HANDSHAKE_DEADLINE_MS, HANDSHAKE_DEADLINE_MS),
+      // A kit copied into the data directory wins over the one `npm run build:device` made here.
+      deviceKit: { kitDirs: [join(o.dataDir, 'device-kit'), resolve(import.meta.dirname, '..', 'dist', 'device-kit')], publicUrl, caFile: tls?.caFile },
       log: o.log,
     });
     handlers.push(hub);

@@ -25,6 +25,7 @@ import { DeviceFeed } from './device-feed.js';
 import { SerialQueue } from './serial-queue.js';
 import { StreamBroker, type DeviceRouter, type StreamGateways, type Throttle } from './stream-broker.js';
 import { addResumeRoutes } from './resume-routes.js';
+import { addDeviceKitRoutes, type DeviceKitOptions } from './device-kit-routes.js';
 import { addStreamRoutes } from './stream-routes.js';
 
 export interface HubOptions {
@@ -48,6 +49,8 @@ export interface HubOptions {
   onPresence?: (deviceId: string, online: boolean, at: number) => void;
   /** Extra labels on every metric (the node id in a cluster). */
   metricLabels?: Record<string, string>;
+  /** Where the install script and device kit are served from (GET /install.sh, /ca.pem, /device-kit/…). */
+  deviceKit?: DeviceKitOptions;
   log: (line: string) => void;
 }
 
@@ -190,6 +193,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   addRegistryRoutes(router, context);
   addStreamRoutes(router, context);
   addResumeRoutes(router, context);
+  if (o.deviceKit !== undefined) addDeviceKitRoutes(router, o.deviceKit);
   router.add('GET', '/metrics', async ({ res }) => {
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
