@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { DsError, ErrorCode } from '../shared/errors.js';
 import { STREAM_NAME_PATTERN } from '../shared/limits.js';
 import { createDeviceClient, type DeviceClient, type DeviceClientOptions, type StreamRequest } from './sdk/device-client.js';
+import { VERSION } from './version.js';
 
 /** A local service a stream name reaches: a TCP address, or a Unix socket (`path`). */
 export type Target = { host: string; port: number } | { path: string };
@@ -67,7 +68,7 @@ function connectTarget(t: Target, timeoutMs: number): Promise<Socket> {
 }
 
 export function startAgent(o: AgentOptions): Agent {
-  const client = createDeviceClient(o.connectionString, { ...o, agent: o.agent ?? 'devicestreams-agent' });
+  const client = createDeviceClient(o.connectionString, { ...o, agent: o.agent ?? `devicestreams-agent/${VERSION}` });
   let active = 0;
 
   const handle = async (req: StreamRequest): Promise<void> => {

@@ -112,7 +112,8 @@ describe.each(engines)('enrollment tokens on %s', (_engine, open) => {
     expect(await a.devices.update('tagged-1', w)).toMatchObject({ tags: { site: 'plant-2' } });
     expect(await a.devices.update('tagged-1', { ...w, tags: { site: 'plant-3', rack: '7' } })).toMatchObject({ tags: { site: 'plant-3', rack: '7' } });
     expect((await a.devices.create('untagged-1', w))?.tags).toEqual({});
-    await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0');
+    expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0')).toBe(true);
+    expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0')).toBe(false);
     expect((await a.devices.get('tagged-1'))?.agent).toBe('devicestreams-agent/0.1.0');
   });
 });

@@ -21,6 +21,8 @@ export interface DeviceConnectionsOptions {
   heartbeatIntervalMs: number;
   /** Called when a device connects or disconnects (for lastActivity and metrics). */
   onChange: (deviceId: string, online: boolean) => void;
+  /** Called with what a device's hello says it runs (`agent`). */
+  onHello?: (deviceId: string, agent: string) => void;
   log: (line: string) => void;
 }
 
@@ -88,6 +90,7 @@ export class DeviceConnections implements DeviceRouter {
       if (!decoded.ok) return this.#drop(conn, CloseCode.ProtocolError, decoded.error);
       const msg = decoded.value;
       if (msg.type === 'hello') {
+        this.#opts.onHello?.(deviceId, msg.agent);
         ws.send(encodeControlMessage({ type: 'welcome', protocol: CONTROL_PROTOCOL_VERSION, deviceId, heartbeatIntervalMs: this.#opts.heartbeatIntervalMs }));
       } else if (msg.type === 'streamResponse') {
         const p = conn.pending?.get(msg.requestId);

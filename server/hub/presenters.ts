@@ -27,6 +27,9 @@ export function presentDevice(d: DeviceRecord, withKeys = true): Record<string, 
       x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
     },
     capabilities: { iotEdge: false },
+    // Ours, beside Azure's fields: set at enrollment, and what the agent said in its hello.
+    tags: d.tags,
+    agent: d.agent,
   };
 }
 
