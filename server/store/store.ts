@@ -58,8 +58,8 @@ export interface DeviceRepository {
    * that failed while the store was unreachable). Returns how many rows it had to correct.
    */
   syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number>;
-  /** Records what the device's agent called itself in its hello. */
-  setAgent(deviceId: string, agent: string): Promise<void>;
+  /** Records what the device's agent called itself in its hello; false when that is what the store had. */
+  setAgent(deviceId: string, agent: string): Promise<boolean>;
 }
 
 /** One-use enrollment tokens (server/hub/enrollment.ts). */

@@ -144,8 +144,8 @@ export class PgDevices implements DeviceRepository {
     return (claimed.rowCount ?? 0) + (released.rowCount ?? 0);
   }
 
-  async setAgent(deviceId: string, agent: string): Promise<void> {
-    await this.#db.query('UPDATE devices SET agent = $1 WHERE device_id = $2 AND agent IS DISTINCT FROM $1', [agent, deviceId]);
+  async setAgent(deviceId: string, agent: string): Promise<boolean> {
+    return ((await this.#db.query('UPDATE devices SET agent = $1 WHERE device_id = $2 AND agent IS DISTINCT FROM $1', [agent, deviceId])).rowCount ?? 0) > 0;
   }
 
   async holdingNodes(): Promise<string[]> {

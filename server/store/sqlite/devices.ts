@@ -156,8 +156,8 @@ export class SqliteDevices implements DeviceRepository {
     return n;
   }
 
-  async setAgent(deviceId: string, agent: string): Promise<void> {
-    this.#sql.get('UPDATE devices SET agent = ? WHERE device_id = ? AND agent IS NOT ?').run(agent, deviceId, agent);
+  async setAgent(deviceId: string, agent: string): Promise<boolean> {
+    return this.#sql.get('UPDATE devices SET agent = ? WHERE device_id = ? AND agent IS NOT ?').run(agent, deviceId, agent).changes > 0;
   }
 
   async holdingNodes(): Promise<string[]> {
