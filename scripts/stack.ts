@@ -69,6 +69,9 @@ export async function runStack(argv: string[]): Promise<void> {
   const build = spawn(process.execPath, [join(ROOT, 'scripts', 'build-web.js')], { stdio: 'inherit' });
   const built = await new Promise<number | null>((r) => build.once('exit', r));
   if (built !== 0) throw new Error('building the console failed (see above)');
+  // The device kit the hub serves to /install.sh, when it is missing or older than its sources.
+  const kit = spawn(process.execPath, [join(ROOT, 'scripts', 'build-device.js'), '--if-stale'], { stdio: 'inherit' });
+  if ((await new Promise<number | null>((r) => kit.once('exit', r))) !== 0) throw new Error('building the device kit failed (see above)');
 
   // The first admin password is kept in the data directory so a second start can print it again.
   const passwordFile = join(dataDir, 'secrets', 'console-admin-password');
