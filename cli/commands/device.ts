@@ -2,9 +2,10 @@
 import type { DeviceDescription } from '../../server/sdk/service-client.js';
 import { CliError, parse } from '../args.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, serviceClientFromFlags } from '../service-flags.js';
+import { ENROLL_TOKEN_FLAGS, ENROLL_TOKEN_HELP, enrollToken, hasEnrollTokenFlags, tokenRequest } from './enroll-token.js';
 
 const HELP = `
-Usage: devicestreams device <create ID | list | show ID | delete ID | connection-string ID> [options]
+Usage: devicestreams device <create ID | list | show ID | delete ID | connection-string ID | enroll-token ID> [options]
 
 Manages devices in the hub's registry.
 
@@ -15,6 +16,7 @@ Manages devices in the hub's registry.
                         allow or refuse the device's connections (disabling drops it at once)
   delete ID             remove a device (its connection is closed at once)
   connection-string ID  print the device connection string (contains its key)
+${ENROLL_TOKEN_HELP}
 
 Options:
 ${SERVICE_FLAGS_HELP}
@@ -25,6 +27,7 @@ ${SERVICE_FLAGS_HELP}
 Examples:
   devicestreams device create pump-17
   devicestreams agent --connection-string "$(devicestreams device connection-string pump-17)" --map ssh=127.0.0.1:22
+  devicestreams device enroll-token 'sensor-*' --tag site=plant-2 --service shell --map ssh=127.0.0.1:22 --ttl 30m
 `;
 
 function withoutKeys(d: DeviceDescription, showKeys: boolean): Record<string, unknown> {
@@ -43,12 +46,16 @@ export async function run(argv: string[]): Promise<void> {
     ...SERVICE_FLAGS,
     json: { type: 'boolean' },
     'show-keys': { type: 'boolean' },
+    ...ENROLL_TOKEN_FLAGS,
   }, HELP);
   const [action, id, ...extra] = positionals;
-  if (action === undefined) throw new CliError('name an action: create, list, show, enable, disable, delete or connection-string (see --help)', 2);
+  if (action === undefined) throw new CliError('name an action: create, list, show, enable, disable, delete, connection-string or enroll-token (see --help)', 2);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
   const needsId = action !== 'list';
-  if (needsId && id === undefined) throw new CliError(`device ${action} needs a device id`, 2);
+  if (needsId && id === undefined) throw new CliError(`device ${action} needs a device id${action === 'enroll-token' ? ' or a pattern such as sensor-*' : ''}`, 2);
+  if (action !== 'enroll-token' && hasEnrollTokenFlags(values)) throw new CliError('--tag, --map, --service and --ttl belong to device enroll-token', 2);
+  // Checked before the hub is asked anything, so a mistyped flag is named first.
+  const spec = action === 'enroll-token' ? tokenRequest(id as string, values) : undefined;
   const service = serviceClientFromFlags(values);
   const json = values.json === true;
   const keys = values['show-keys'] === true;
@@ -94,7 +101,10 @@ export async function run(argv: string[]): Promise<void> {
       else process.stdout.write(`${cs}\n`);
       return;
     }
+    case 'enroll-token':
+      if (spec !== undefined) await enrollToken(service, spec, json);
+      return;
     default:
-      throw new CliError(`unknown action "${action}": use create, list, show, enable, disable, delete or connection-string`, 2);
+      throw new CliError(`unknown action "${action}": use create, list, show, enable, disable, delete, connection-string or enroll-token`, 2);
   }
 }

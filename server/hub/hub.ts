@@ -27,6 +27,7 @@ import { StreamBroker, type DeviceRouter, type StreamGateways, type Throttle } f
 import { addResumeRoutes } from './resume-routes.js';
 import { addDeviceKitRoutes, type DeviceKitOptions } from './device-kit-routes.js';
 import { addStreamRoutes } from './stream-routes.js';
+import { addEnrollmentRoutes } from './enrollment-routes.js';
 
 export interface HubOptions {
   store: Store;
@@ -89,6 +90,10 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   const connections = new DeviceConnections({
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     log: o.log,
+    // What the agent says it runs, for the console's device rows.
+    onHello: (deviceId, agent) => {
+      o.store.devices.setAgent(deviceId, agent).then((changed) => changed && feed.changed(deviceId), (err: unknown) => o.log(`device ${deviceId}: could not record its agent: ${String(err)}`));
+    },
     onChange: (deviceId, online) => {
       metrics.connectedDevices.set(connections.size);
       const at = Date.now();
@@ -193,6 +198,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   addRegistryRoutes(router, context);
   addStreamRoutes(router, context);
   addResumeRoutes(router, context);
+  addEnrollmentRoutes(router, context, { hostName: o.hostNames[0] ?? 'localhost', publicUrl: o.deviceKit?.publicUrl, caFile: o.deviceKit?.caFile });
   if (o.deviceKit !== undefined) addDeviceKitRoutes(router, o.deviceKit);
   router.add('GET', '/metrics', async ({ res }) => {
     const text = await metrics.registry.metrics();
