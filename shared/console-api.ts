@@ -22,6 +22,10 @@
  *        that does not read what it is sent is cut off. (These two paths shadow the device ids
  *        "summary" and "events" for the route below.)
  *   GET  /api/devices/{id} → 200 ConsoleDevice | 404
+ *   POST /api/enrollment-tokens {target, tags, maps, ttlSeconds} (shared/enrollment.ts) → 200
+ *        ConsoleEnrollmentToken | 400 naming the field | 403 unless admin | 409 enrollment_refused
+ *        (the device has an agent connected, or is disabled). "Add device": a one-use token and
+ *        the line to paste on the device.
  *   GET  /api/streams?deviceId=&result=&operator=&since=&until=&before=&beforeId=&limit= → 200 StreamPage
  *        Newest first; the next page: `before` = nextBefore and `beforeId` = nextBeforeId.
  *   WS   /api/terminal?deviceId=…&cols=…&rows=…[&session=ID]  (see console-protocol.ts)
@@ -63,6 +67,21 @@ export interface ConsoleDevice {
   lastActivityTime: string | null;
   /** ISO time the device's current connection began; null while it is offline. */
   connectedSince: string | null;
+  /** What its agent said it runs when it last connected (`devicestreams-agent/0.1.0`); null if never. */
+  agent: string | null;
+}
+
+/** "Add device": what the admin pastes on the device, and until when it works. */
+export interface ConsoleEnrollmentToken {
+  /** The device id, or the pattern (`sensor-*`) the device's id must match. */
+  target: string;
+  pattern: boolean;
+  tags: Record<string, string>;
+  maps: string[];
+  /** ISO time the token expires. */
+  expiresAt: string;
+  /** The one line to paste on the device; it carries the one-use token. */
+  installCommand: string;
 }
 
 /** One page of the device list. */

@@ -17,6 +17,7 @@ import { ConsoleCloseCode, type ConsoleCloseCodeValue } from '../../shared/conso
 import { ApiFailure, routingFailure, sendApiError } from './api-errors.js';
 import { apiRoutes, callerOf, type ApiContext, type ApiHandler } from './api-routes.js';
 import { createDeviceRoutes } from './device-routes.js';
+import { enrollmentRoutes } from './enrollment-routes.js';
 import { LoginLimiter } from './login-limiter.js';
 import { OperatorAccounts } from './operators.js';
 import { SessionSockets } from './session-sockets.js';
@@ -146,7 +147,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
   };
   const devices = createDeviceRoutes({ service: o.service, sockets, log: o.log });
   const router = new Router<ApiHandler>();
-  for (const r of [...devices.routes, ...apiRoutes(ctx), ...recordingRoutes(recorder), ...terminalSessionRoutes(resumable)]) router.add(r.method, r.path, r.run);
+  for (const r of [...devices.routes, ...apiRoutes(ctx), ...recordingRoutes(recorder), ...terminalSessionRoutes(resumable), ...enrollmentRoutes(o.service)]) router.add(r.method, r.path, r.run);
   const staticFiles = createStaticHandler(o.webRoot);
   const allowed = new Set(o.allowedOrigins ?? []);
   const originOk = (req: IncomingMessage): boolean => {

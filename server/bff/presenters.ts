@@ -10,6 +10,7 @@ export function presentDevice(d: DeviceDescription): ConsoleDevice {
     lastActivityTime: d.lastActivityTime.startsWith('0001') ? null : d.lastActivityTime,
     // The connection's state last changed when it connected, while it is connected.
     connectedSince: d.connectionState === 'Connected' && !d.connectionStateUpdatedTime.startsWith('0001') ? d.connectionStateUpdatedTime : null,
+    agent: typeof d.agent === 'string' ? d.agent.slice(0, 200) : null,
   };
 }
 
