@@ -244,11 +244,16 @@ CACERT=
 
 # Downloads $1 to $2 over the verified connection; an HTTP error prints the hub's answer.
 fetch() {
+  rc=0
   if [ -n "$CACERT" ]; then
-    code=$(curl -sS --cacert "$CACERT" -o "$2" -w '%{http_code}' "$1") || die "cannot download $1 (see curl's message above)"
+    code=$(curl -sS --cacert "$CACERT" -o "$2" -w '%{http_code}' "$1") || rc=$?
   else
-    code=$(curl -sS -o "$2" -w '%{http_code}' "$1") || die "cannot download $1 (see curl's message above)"
+    code=$(curl -sS -o "$2" -w '%{http_code}' "$1") || rc=$?
   fi
+  if [ "$rc" -eq 60 ] && [ -z "$CACERT" ]; then
+    die "this machine does not trust the hub's certificate: pass --ca-sha256 with the fingerprint of the hub's CA (the install line the hub prints has it)"
+  fi
+  [ "$rc" -eq 0 ] || die "cannot download $1 (curl exit $rc; see its message above)"
   case $code in
     2??) ;;
     *) die "the hub answered HTTP $code to $1: $(head -c 600 "$2")" ;;
