@@ -6,9 +6,9 @@
 //   --if-stale   build only when the kit is missing or older than its sources (npm start)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -50,8 +50,19 @@ export async function buildDeviceKit({ log = (line) => process.stderr.write(`${l
   const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   const arch = process.arch;
   const name = `devicestreams-device-${version}-linux-${arch}`;
-  const stage = join(OUT, 'stage', name);
-  rmSync(join(OUT, 'stage'), { recursive: true, force: true });
+  // A stage of its own and renames at the end, so builds that overlap (npm start and tests) never
+  // see each other's half-written files.
+  mkdirSync(OUT, { recursive: true });
+  const stageRoot = mkdtempSync(join(OUT, '.stage-'));
+  try {
+    return await buildIn(stageRoot, { version, arch, name, started, log });
+  } finally {
+    rmSync(stageRoot, { recursive: true, force: true });
+  }
+}
+
+async function buildIn(stageRoot, { version, arch, name, started, log }) {
+  const stage = join(stageRoot, name);
   mkdirSync(join(stage, 'bin'), { recursive: true });
 
   const result = await build({
@@ -98,19 +109,24 @@ export async function buildDeviceKit({ log = (line) => process.stderr.write(`${l
 
   const file = `${name}.tar.gz`;
   const tarball = join(OUT, file);
+  const packed = join(stageRoot, file);
   // Owner and times fixed, so the tarball depends on its content only.
-  execFileSync('tar', ['-czf', tarball, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=@0', '-C', dirname(stage), name]);
-  const sha256 = createHash('sha256').update(readFileSync(tarball)).digest('hex');
-  writeFileSync(`${tarball}.sha256`, `${sha256}  ${file}\n`);
-  const size = statSync(tarball).size;
-  const unpacked = execFileSync('du', ['-sb', stage], { encoding: 'utf8' }).split('\t')[0];
-  writeFileSync(join(OUT, 'kit.json'), `${JSON.stringify({ version, arch, file, sha256, size, unpackedSize: Number(unpacked), minNode: MIN_NODE }, null, 2)}\n`);
+  execFileSync('tar', ['-czf', packed, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=@0', '-C', stageRoot, name]);
+  const sha256 = createHash('sha256').update(readFileSync(packed)).digest('hex');
+  const size = statSync(packed).size;
+  const unpacked = Number(execFileSync('du', ['-sb', stage], { encoding: 'utf8' }).split('\t')[0]);
+  writeFileSync(join(stageRoot, 'sha256'), `${sha256}  ${file}\n`);
+  writeFileSync(join(stageRoot, 'kit.json'), `${JSON.stringify({ version, arch, file, sha256, size, unpackedSize: unpacked, minNode: MIN_NODE }, null, 2)}\n`);
+  // The tarball and its checksum first, kit.json (which the hub reads to find them) last.
+  renameSync(packed, tarball);
+  renameSync(join(stageRoot, 'sha256'), `${tarball}.sha256`);
+  renameSync(join(stageRoot, 'kit.json'), join(OUT, 'kit.json'));
   // Older kits' tarballs go: the hub serves the one kit.json names.
   for (const e of readdirSync(OUT)) {
     if (e.startsWith('devicestreams-device-') && e !== file && e !== `${file}.sha256`) rmSync(join(OUT, e), { force: true });
   }
-  log(`device kit ${file}: ${(size / 1024).toFixed(0)} KiB (${(Number(unpacked) / 1024).toFixed(0)} KiB unpacked), built in ${Date.now() - started} ms`);
-  return { file: tarball, sha256, version, stage };
+  log(`device kit ${file}: ${(size / 1024).toFixed(0)} KiB (${(unpacked / 1024).toFixed(0)} KiB unpacked), built in ${Date.now() - started} ms`);
+  return { file: tarball, sha256, version };
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
