@@ -149,7 +149,7 @@ describe('install.sh', () => {
     const install = await sh(['-c', installCommand({ publicUrl: hub.url, token: tok, caPem: hub.ca, prefix, systemd: false })]);
     expect(install.code, install.log).toBe(0);
     expect(install.log).toMatch(/the hub's CA matches --ca-sha256/);
-    expect(install.log).toMatch(/enrolled as kit-install-1/);
+    expect(install.log).toMatch(/enrolled as device "kit-install-1"/);
     expect(install.log).toMatch(/the agent is connected to the hub/);
     expect(await connectedWithin('kit-install-1', 5000)).toBe(true);
 

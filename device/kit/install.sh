@@ -305,8 +305,8 @@ else
   set -- --hub "$HUB" --prefix "$PREFIX" --out "$TMP/agent.json"
   [ -z "$CACERT" ] || set -- "$@" --ca "$CACERT"
   [ -z "$DEVICE_ID" ] || set -- "$@" --device-id "$DEVICE_ID"
-  printf '%s\n' "$TOKEN" | "$NODE" "$TMP/kit/$NAME/bin/devicestreams-device" enroll "$@" >"$TMP/enrolled" || die "enrollment failed (the reason is above); nothing was installed"
-  say "enrolled as $(sed -n 's/^DEVICE //p' "$TMP/enrolled")"
+  # It says which device it enrolled as on stderr; its stdout (DEVICE ID) is for scripts.
+  printf '%s\n' "$TOKEN" | "$NODE" "$TMP/kit/$NAME/bin/devicestreams-device" enroll "$@" >/dev/null || die "enrollment failed (the reason is above); nothing was installed"
 fi
 
 # ---- the account -------------------------------------------------------------------------------
@@ -344,7 +344,9 @@ KIT_VERSION=$KIT_VERSION
 HUB=$HUB
 EOF
 chmod 600 "$PREFIX/etc/agent.json"
-chown -R "$RUN_USER:$RUN_GROUP" "$PREFIX/etc" "$PREFIX/run" "$PREFIX/log" "$PREFIX/home" "$PREFIX/files"
+# Not recursive: what the account put inside its own directories stays as it is (a link it planted
+# must not lead root to hand it something else).
+chown "$RUN_USER:$RUN_GROUP" "$PREFIX/etc" "$PREFIX/etc/agent.json" "$PREFIX/run" "$PREFIX/log" "$PREFIX/home" "$PREFIX/files"
 say "installed the kit $KIT_VERSION in $PREFIX/versions/$KIT_VERSION ($PREFIX/current)"
 
 # Which of the kit's own servers the device's mappings use.
@@ -393,4 +395,5 @@ if grep -q 'connected to the hub' "$PREFIX/log/agent.log" 2>/dev/null; then
 else
   say "the agent started (pid $(cat "$PREFIX/run/agent.pid")) but has not connected yet; see $PREFIX/log/agent.log"
 fi
-say "without systemd nothing starts it at boot: add '@reboot $PREFIX/start.sh' to root's crontab (crontab -e), or run this installer again as root without --no-systemd"
+if [ "$IS_ROOT" -eq 1 ]; then CRONTAB="root's crontab"; else CRONTAB="the crontab of $RUN_USER"; fi
+say "without systemd nothing starts it at boot: add '@reboot $PREFIX/start.sh' to $CRONTAB (crontab -e), or run this installer again as root without --no-systemd"
