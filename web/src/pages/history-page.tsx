@@ -1,11 +1,10 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
-import type { ConsoleStream, Me } from '../../../shared/console-api';
-import { describeClose } from '../../../shared/close-codes';
+import type { Me } from '../../../shared/console-api';
 import { STREAM_RESULTS, type StreamFilters } from '../api';
-import { Link } from '../components/link';
-import { RecordKeystrokes } from '../components/record-keystrokes';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
-import { formatBytes, formatDateTime, formatDateTimeShort, formatDuration, fromLocalInputValue, shortStreamId, toLocalInputValue } from '../format';
+import { fromLocalInputValue, toLocalInputValue } from '../format';
+import { StreamRow } from '../history/stream-row';
+import { resultCodeWords } from '../history/stream-words';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { useStreams } from '../hooks/use-streams';
 import { navigate, paths, useLocation } from '../router';
@@ -106,7 +105,6 @@ export function HistoryPage({ me }: { me: Me }) {
           <h1>History</h1>
           <p className="muted">Every stream to every device, newest first.</p>
         </div>
-        {me.role === 'admin' && <RecordKeystrokes />}
       </div>
 
       <form className="filters" role="search" aria-label="Filter streams" onSubmit={(e) => e.preventDefault()}>
@@ -120,7 +118,7 @@ export function HistoryPage({ me }: { me: Me }) {
             <option value="">Any result</option>
             {STREAM_RESULTS.map((r) => (
               <option key={r} value={r}>
-                {r}
+                {resultCodeWords(r)}
               </option>
             ))}
           </select>
@@ -155,23 +153,19 @@ export function HistoryPage({ me }: { me: Me }) {
       ) : (
         <>
           <div className="table-wrap">
-            <table className="table table-dense">
+            <table className="table table-dense table-cards table-sticky-ends">
               <caption className="visually-hidden">Streams, newest first</caption>
               <thead>
                 <tr>
                   <th scope="col">Device</th>
-                  <th scope="col">Stream</th>
                   <th scope="col">Operator</th>
                   <th scope="col">Started</th>
                   <th scope="col">Duration</th>
                   <th scope="col">Result</th>
-                  <th scope="col" className="num">
-                    To device
-                  </th>
-                  <th scope="col" className="num">
-                    From device
-                  </th>
                   <th scope="col">Closed by</th>
+                  <th scope="col" className="num">
+                    Traffic
+                  </th>
                   <th scope="col">Recording</th>
                 </tr>
               </thead>
@@ -201,74 +195,5 @@ export function HistoryPage({ me }: { me: Me }) {
         </>
       )}
     </main>
-  );
-}
-
-const resultClass: Record<string, string> = {
-  accepted: 'badge-online',
-  rejected: 'badge-warn',
-  throttled: 'badge-warn',
-};
-
-function StreamRow({ stream: s, isAdmin }: { stream: ConsoleStream; isAdmin: boolean }) {
-  const result = s.result ?? s.state;
-  const why = s.closeCode !== null ? describeClose(s.closeCode) : null;
-  return (
-    <tr>
-      <td className="mono">{s.deviceId}</td>
-      <td className="mono">{s.streamName}</td>
-      <td>{s.operator ?? <span className="muted" title="Opened by a client other than the console">{s.initiator}</span>}</td>
-      <td>
-        <time dateTime={s.createdAt} title={formatDateTime(s.createdAt)}>
-          {formatDateTimeShort(s.createdAt)}
-        </time>
-      </td>
-      <td>{s.state === 'ended' ? formatDuration(s.durationMs) : <span className="badge badge-live">{s.state === 'open' ? 'live' : s.state}</span>}</td>
-      <td>
-        <span className={`badge ${resultClass[result] ?? (s.result === null ? 'badge-neutral' : 'badge-error')}`} title={s.reason ?? undefined}>
-          {result}
-        </span>
-        {s.reason !== null && <span className="visually-hidden">: {s.reason}</span>}
-      </td>
-      <td className="num">{formatBytes(s.bytesToDevice)}</td>
-      <td className="num">{formatBytes(s.bytesFromDevice)}</td>
-      <td className="wrap">
-        {s.closedBy ?? <span className="muted">—</span>}
-        {why !== null && (
-          <span className="sub" title={s.reason ?? undefined}>
-            {why} ({s.closeCode})
-          </span>
-        )}
-      </td>
-      <td className="wrap">
-        <RecordingCell stream={s} isAdmin={isAdmin} />
-      </td>
-    </tr>
-  );
-}
-
-/** Replay (and, for admins, Watch while live) links, the size, and whether the budget cut it short. */
-function RecordingCell({ stream: s, isAdmin }: { stream: ConsoleStream; isAdmin: boolean }) {
-  const rec = s.recording;
-  if (rec === null) return <span className="muted">—</span>;
-  const short = shortStreamId(s.streamId);
-  return (
-    <span className="recording-cell">
-      {/* The names carry the stream, so each row's links can be told apart. */}
-      <Link to={paths.replay(s.streamId)} aria-label={`Replay ${short}`}>
-        Replay
-      </Link>
-      <span className="muted">{formatBytes(rec.size)}</span>
-      {rec.truncated && (
-        <span className="badge badge-warn" title="The recording stopped at the size budget; the session went on">
-          truncated
-        </span>
-      )}
-      {rec.live && isAdmin && (
-        <Link to={paths.watch(s.streamId)} aria-label={`Watch ${short}`}>
-          Watch
-        </Link>
-      )}
-    </span>
   );
 }
