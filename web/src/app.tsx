@@ -7,6 +7,7 @@ import { DevicesPage } from './pages/devices-page';
 import { HistoryPage } from './pages/history-page';
 import { LoginPage } from './pages/login-page';
 import { OperatorsPage } from './pages/operators-page';
+import { SettingsPage } from './pages/settings-page';
 import { matchRoute, navigate, paths, useLocation } from './router';
 
 // xterm.js is most of the bundle; only the terminal, replay and live-watch pages need it.
@@ -70,6 +71,8 @@ export function App() {
           <HistoryPage me={me.data} />
         ) : route.name === 'operators' ? (
           <OperatorsPage me={me.data} />
+        ) : route.name === 'settings' ? (
+          <SettingsPage me={me.data} />
         ) : route.name === 'terminal' ? (
           <Suspense
             fallback={

@@ -6,6 +6,7 @@ describe('router', () => {
     expect(matchRoute('/')).toEqual({ name: 'devices' });
     expect(matchRoute('/history/')).toEqual({ name: 'history' });
     expect(matchRoute('/login')).toEqual({ name: 'login' });
+    expect(matchRoute(paths.settings())).toEqual({ name: 'settings' });
     expect(matchRoute('/nope')).toEqual({ name: 'notFound' });
   });
 

@@ -41,6 +41,7 @@ export type Route =
   | { name: 'terminal'; deviceId: string }
   | { name: 'history' }
   | { name: 'operators' }
+  | { name: 'settings' }
   | { name: 'replay'; streamId: string }
   | { name: 'watch'; streamId: string }
   | { name: 'notFound' };
@@ -52,6 +53,7 @@ export function matchRoute(pathname: string): Route {
   if (path === '/login') return { name: 'login' };
   if (path === '/history') return { name: 'history' };
   if (path === '/operators') return { name: 'operators' };
+  if (path === '/settings') return { name: 'settings' };
   const m = /^\/(terminal|replay|watch)\/([^/]+)$/.exec(path);
   if (m?.[1] !== undefined && m[2] !== undefined) {
     let id: string;
@@ -72,6 +74,8 @@ export const paths = {
   history: () => '/history',
   /** Account management (admins). */
   operators: () => '/operators',
+  /** Console settings (admins): keystroke recording. */
+  settings: () => '/settings',
   /** A device's terminal: a new session, or with `sessionId` that session reattached. */
   terminal: (deviceId: string, sessionId?: string | null) => `/terminal/${encodeURIComponent(deviceId)}${sessionId != null ? `?session=${encodeURIComponent(sessionId)}` : ''}`,
   /** The player of a stream's recording. */
