@@ -15,6 +15,7 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from '
 import { ConsoleCloseCode } from '../../../shared/console-protocol';
 import type { Me } from '../../../shared/console-api';
 import { queryKeys } from '../api';
+import { RecordingIndicator } from '../components/recording-indicator';
 import { TerminalEnded } from '../components/terminal-ended';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { paths } from '../router';
@@ -131,6 +132,7 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
         <span className="terminal-notice" aria-live="polite">
           {state.notice ?? ''}
         </span>
+        {!viewer && <RecordingIndicator />}
         <span className="terminal-leave-hint" id="terminal-leave-hint">
           {closed ? 'Tab leaves the terminal' : `${LEAVE_KEY_TEXT} leaves the terminal`}
         </span>
