@@ -40,7 +40,7 @@ export function TerminalSessionsPanel({ me }: { me: Me }) {
         </p>
       )}
       <div className="table-wrap">
-        <table className="table table-dense">
+        <table className="table table-dense table-cards">
           <caption className="visually-hidden">{others ? 'Terminal sessions of every operator' : 'Your terminal sessions'}</caption>
           <thead>
             <tr>
@@ -76,13 +76,13 @@ function SessionRow({ session: s, mine, showOperator, now, ending, onEnd }: { se
       <th scope="row" className="mono">
         {s.deviceId}
       </th>
-      {showOperator && <td>{s.operator}</td>}
-      <td>
+      {showOperator && <td data-label="Operator">{s.operator}</td>}
+      <td data-label="Started">
         <time dateTime={s.createdAt} title={formatDateTime(s.createdAt)}>
           {formatRelative(s.createdAt, now)}
         </time>
       </td>
-      <td>
+      <td data-label="State">
         {s.attached || s.detachedAt === null || s.expiresAt === null ? (
           <span className="badge badge-online">Open in a page</span>
         ) : (

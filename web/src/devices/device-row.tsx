@@ -14,19 +14,31 @@ export function DeviceRow({ device, me, now }: { device: ConsoleDevice; me: Me; 
       <th scope="row" className="mono">
         {device.deviceId}
       </th>
-      <td>
+      <td data-label="Connection">
         <span className={`badge ${device.online ? 'badge-online' : 'badge-offline'}`}>{device.online ? 'Online' : 'Offline'}</span>
       </td>
-      <td>
+      <td data-label="Status">
         <span className={device.status === 'disabled' ? 'text-warn' : undefined}>{device.status === 'enabled' ? 'Enabled' : 'Disabled'}</span>
+        <AgentVersion agent={device.agent} />
       </td>
-      <td>
+      <td data-label="Seen">
         <Seen device={device} now={now} />
       </td>
       <td className="actions">
         <DeviceAction device={device} me={me} />
       </td>
     </tr>
+  );
+}
+
+/** "agent 0.1.0" from `devicestreams-agent/0.1.0` (the whole name on hover); nothing before its first connection. */
+function AgentVersion({ agent }: { agent: string | null }) {
+  if (agent === null) return null;
+  const slash = agent.lastIndexOf('/');
+  return (
+    <span className="device-agent" title={agent}>
+      agent {slash < 0 ? agent : agent.slice(slash + 1)}
+    </span>
   );
 }
 

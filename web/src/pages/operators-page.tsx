@@ -58,7 +58,7 @@ function OperatorsAdmin({ me }: { me: Me }) {
         <>
           <StaleWarning error={operators.error} />
           <div className="table-wrap">
-            <table className="table" id={OPERATORS_TABLE_ID} tabIndex={-1}>
+            <table className="table table-cards" id={OPERATORS_TABLE_ID} tabIndex={-1}>
               <caption className="visually-hidden">Console accounts</caption>
               <thead>
                 <tr>
@@ -223,7 +223,7 @@ function OperatorRow({ operator, isMe, onDelete }: { operator: OperatorAccount; 
         {name}
         {isMe && <span className="muted"> (you)</span>}
       </th>
-      <td>
+      <td data-label="Role">
         <label htmlFor={`${id}-role`} className="visually-hidden">
           Role of {name}
         </label>
@@ -242,7 +242,7 @@ function OperatorRow({ operator, isMe, onDelete }: { operator: OperatorAccount; 
           ))}
         </select>
       </td>
-      <td>
+      <td data-label="Created">
         <time dateTime={operator.createdAt}>{formatDateTime(operator.createdAt)}</time>
       </td>
       <td className="actions">
