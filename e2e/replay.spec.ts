@@ -43,7 +43,7 @@ test('a recorded session replays from the history and shows the same output afte
   expect(await playerText(page)).toMatch(/line-40/);
   await expect(page.getByRole('link', { name: 'Download .cast' })).toHaveAttribute('href', `/api/recordings/${streamId}/cast`);
   await expect(page.getByRole('combobox', { name: 'Speed' })).toBeVisible();
-  await expect(page.getByRole('button', { name: 'Play' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Play', exact: true })).toBeVisible();
 });
 
 test('a damaged recording shows a clear error and the console keeps working', async ({ page, stack }) => {

@@ -31,7 +31,7 @@
  */
 import { EventKind, parseSize, type Asciicast } from './asciicast';
 import { KeyframeIndexer } from './indexer';
-import { Timeline, outputCharsBefore } from './timeline';
+import { Timeline, firstVisibleOutput, outputCharsBefore } from './timeline';
 import { StateStore } from '../state-store';
 import { FixedTerminal } from '../terminal/fixed-terminal';
 
@@ -154,6 +154,20 @@ export class ReplayPlayer {
   /** The terminal the recording plays in (tests read its buffer). */
   get terminal(): FixedTerminal['terminal'] {
     return this.#view.terminal;
+  }
+
+  /**
+   * Playback time of the first output that draws something (0 when there is none): where the page
+   * opens the recording, so the screen shows its first frame rather than nothing before Play.
+   */
+  get firstFrameTime(): number {
+    const i = firstVisibleOutput(this.#cast);
+    return i < 0 ? 0 : (this.#timeline.times[i] ?? 0);
+  }
+
+  /** The recording plays in its recorded size scaled to fit (default), or at actual size (FixedTerminal). */
+  setActualSize(on: boolean): void {
+    this.#view.setActualSize(on);
   }
 
   /** Keyframes built so far. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAsciicast } from './asciicast';
-import { Timeline, endsInsideEscape, formatClock, lastAtOrBefore, outputCharsBefore, planKeyframes } from './timeline';
+import { Timeline, endsInsideEscape, firstVisibleOutput, formatClock, lastAtOrBefore, outputCharsBefore, planKeyframes } from './timeline';
 
 const times = (...t: number[]) => Float64Array.from(t);
 
@@ -97,5 +97,13 @@ describe('formatClock', () => {
     expect(formatClock(65)).toBe('1:05');
     expect(formatClock(4503)).toBe('75:03');
     expect(formatClock(Number.NaN)).toBe('0:00');
+  });
+
+  it('finds the first output that draws something, past mode switches, colours and blanks', () => {
+    const cast = parseAsciicast(
+      '{"version":2,"width":80,"height":24}\n[0.1,"o","\\u001b[?2004h"]\n[0.2,"i","ls"]\n[0.3,"o","\\u001b]0;title\\u0007\\u001b[1;32m \\r\\n"]\n[0.4,"o","\\u001b[0m$ "]\n',
+    );
+    expect(firstVisibleOutput(cast)).toBe(3);
+    expect(firstVisibleOutput(parseAsciicast('{"version":2,"width":80,"height":24}\n[0.1,"o","\\u001b[?2004h"]\n'))).toBe(-1);
   });
 });

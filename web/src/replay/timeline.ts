@@ -64,6 +64,23 @@ export function outputCharsBefore(cast: Pick<Asciicast, 'length' | 'kinds' | 'da
   return before;
 }
 
+/** Escape sequences (CSI, OSC, and two-character ones), which draw nothing a person would see. */
+// Matching control characters is the point here.
+// eslint-disable-next-line no-control-regex
+const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])|[\x00-\x1f\x7f]/g;
+
+/**
+ * The index of the first output event that draws something visible (a character other than a
+ * space once escape sequences and controls are taken out), or -1. A shell's first output is often
+ * only a mode switch (bracketed paste), which would leave a "first frame" blank.
+ */
+export function firstVisibleOutput(cast: Pick<Asciicast, 'length' | 'kinds' | 'data'>): number {
+  for (let i = 0; i < cast.length; i++) {
+    if (cast.kinds[i] === EventKind.Output && /\S/.test((cast.data[i] ?? '').replace(ESCAPES, ''))) return i;
+  }
+  return -1;
+}
+
 export interface KeyframePolicy {
   /** Take a keyframe once this much output has gone by since the last one. */
   maxChars: number;

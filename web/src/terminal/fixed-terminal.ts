@@ -1,8 +1,9 @@
 /**
  * A read-only xterm Terminal at a size that someone else decides (a recording, a live session
  * being watched), not the window: the terminal never follows its container. Instead its font is
- * scaled so the whole screen fits the container, down to a smallest readable size; below that
- * the container scrolls. Plain class, no React; `dispose()` releases everything.
+ * scaled so the whole screen fits the container (down to a few pixels on a phone: a whole screen
+ * that is small beats one that must be panned), or, at "actual size", drawn at the terminal page's
+ * font size with the container scrolling. Plain class, no React; `dispose()` releases everything.
  *
  * Writes and resizes are ordered: xterm parses writes later (in time slices), while
  * `Terminal.resize` acts at once, so a resize between two writes is applied from the write
@@ -25,7 +26,7 @@ interface Disposable {
 
 /** The font size the terminal page uses, and the limits of scaling. */
 const BASE_FONT_SIZE = 14;
-const MIN_FONT_SIZE = 7;
+const MIN_FONT_SIZE = 3;
 const MAX_FONT_SIZE = 16;
 
 export class FixedTerminal {
@@ -37,6 +38,7 @@ export class FixedTerminal {
   /** Resolvers of `whenWritten` promises, settled on dispose so nothing waits forever. */
   readonly #waiters = new Set<() => void>();
   #fitFrame = 0;
+  #actualSize = false;
   #disposed = false;
 
   constructor(container: HTMLElement, options: FixedTerminalOptions) {
@@ -55,6 +57,9 @@ export class FixedTerminal {
     });
     this.terminal.open(container);
     this.#disposables.push(this.terminal);
+    // xterm's hidden input would be a focus stop of its own with no visible focus; the container
+    // is the one the page makes focusable (with a visible ring) and gives the keys to.
+    this.terminal.textarea?.setAttribute('tabindex', '-1');
     // xterm leaves every key alone, so keys reach the page (the player's shortcuts) and Ctrl+C
     // still copies the selection through the browser's copy event.
     this.terminal.attachCustomKeyEventHandler(() => false);
@@ -108,6 +113,14 @@ export class FixedTerminal {
     });
   }
 
+  /** True: the page's font size, the container scrolls; false (the default): scaled to fit. */
+  setActualSize(on: boolean): void {
+    if (this.#disposed || on === this.#actualSize) return;
+    this.#actualSize = on;
+    if (on) this.terminal.options.fontSize = BASE_FONT_SIZE;
+    else this.scheduleFit();
+  }
+
   /** Refits the font on the next frame (after a layout change). */
   scheduleFit(): void {
     if (this.#disposed) return;
@@ -127,6 +140,7 @@ export class FixedTerminal {
    * the font, so one measurement at the current size gives the size that fits.
    */
   #fit(): void {
+    if (this.#actualSize) return;
     const screen = this.terminal.element?.querySelector<HTMLElement>('.xterm-screen');
     if (screen === null || screen === undefined) return;
     const width = screen.offsetWidth;
