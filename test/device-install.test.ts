@@ -128,7 +128,7 @@ describe('install.sh', () => {
     const line = installCommand({ publicUrl: hub.url, token: t.token, caPem: hub.ca, prefix, systemd: false }).replace(/[0-9a-f]{64}/g, wrong);
     const pasted = await sh(['-c', line]);
     expect(pasted.code).not.toBe(0);
-    expect(pasted.log).toContain(`the hub's CA certificate is not the one with SHA-256 ${wrong}: not installing`);
+    expect(pasted.log).toContain(`the CA certificate of the hub is not the one with SHA-256 ${wrong}: not installing`);
     // The script on its own checks it too.
     const direct = await sh([script, '--token', t.token, '--ca-sha256', wrong, '--prefix', prefix, '--no-systemd']);
     expect(direct.code).toBe(1);
@@ -143,10 +143,11 @@ describe('install.sh', () => {
     const t = tokens.get('kit-install-1');
     expect(t, 'the token of the previous test').toBeDefined();
     const { token: tok, installCommand: printed } = t as { token: string; installCommand: string };
-    // The hub prints the line installCommand() makes; a prefix and --no-systemd are added the same way.
+    // The hub prints the line installCommand() makes.
     expect(printed).toBe(installCommand({ publicUrl: hub.url, token: tok, caPem: hub.ca }));
     const prefix = newPrefix();
-    const install = await sh(['-c', installCommand({ publicUrl: hub.url, token: tok, caPem: hub.ca, prefix, systemd: false })]);
+    // As the CLI says: the printed line, with --prefix and --no-systemd appended.
+    const install = await sh(['-c', `${printed} --prefix ${prefix} --no-systemd`]);
     expect(install.code, install.log).toBe(0);
     expect(install.log).toMatch(/the hub's CA matches --ca-sha256/);
     expect(install.log).toMatch(/enrolled as device "kit-install-1"/);

@@ -33,7 +33,7 @@ describe('device enroll-token', () => {
     expect(r.out).toMatch(/^tags: site=plant-2$/m);
     expect(r.out).toMatch(/^services: shell, ssh=127\.0\.0\.1:22$/m);
     const last = lines.at(-1) ?? '';
-    expect(last).toMatch(/^d=\$\(mktemp -d\) && curl /);
+    expect(last).toMatch(/^sh -c 'd=\$\(mktemp -d\) && curl /);
     expect(last).toContain(`${hub.url}/install.sh`);
     expect(last).toContain(`--token ${token}`);
     expect(last).toMatch(/--ca-sha256 [0-9a-f]{64}/);

@@ -37,18 +37,18 @@ describe('installCommand', () => {
     const line = installCommand({ publicUrl: 'https://hub.example.com:8443/', token: 'ds1.abc.def', caPem, prefix: '/srv/ds', systemd: false, nameFromHostname: true });
     const fp = caFingerprint(caPem);
     expect(line).toBe(
-      `d=$(mktemp -d) && curl -fsSk https://hub.example.com:8443/ca.pem -o "$d/ca.pem" && ` +
-        `{ [ "$(sed '/-----/d' "$d/ca.pem" | base64 -d | sha256sum | cut -c1-64)" = ${fp} ] || ` +
-        `{ echo "devicestreams: the hub's CA certificate is not the one with SHA-256 ${fp}: not installing" >&2; false; }; } && ` +
+      `sh -c 'd=$(mktemp -d) && curl -fsSk https://hub.example.com:8443/ca.pem -o "$d/ca.pem" && ` +
+        `{ [ "$(sed "/-----/d" "$d/ca.pem" | base64 -d | sha256sum | cut -c1-64)" = ${fp} ] || ` +
+        `{ echo "devicestreams: the CA certificate of the hub is not the one with SHA-256 ${fp}: not installing" >&2; false; }; } && ` +
         `curl -fsS --cacert "$d/ca.pem" https://hub.example.com:8443/install.sh -o "$d/install.sh" && ` +
-        `sh "$d/install.sh" --token ds1.abc.def --ca-sha256 ${fp} --prefix /srv/ds --no-systemd --name-from-hostname; r=$?; rm -rf "$d"; (exit $r)`,
+        `sh "$d/install.sh" "$@"; r=$?; rm -rf "$d"; exit $r' install.sh --token ds1.abc.def --ca-sha256 ${fp} --prefix /srv/ds --no-systemd --name-from-hostname`,
     );
     expect(spawnSync('sh', ['-n', '-c', line]).status).toBe(0);
   });
 
   it('for a publicly trusted hub, just downloads over the system trust', () => {
     expect(installCommand({ publicUrl: 'https://hub.example.com', token: 'tok' })).toBe(
-      'd=$(mktemp -d) && curl -fsS https://hub.example.com/install.sh -o "$d/install.sh" && sh "$d/install.sh" --token tok; r=$?; rm -rf "$d"; (exit $r)',
+      `sh -c 'd=$(mktemp -d) && curl -fsS https://hub.example.com/install.sh -o "$d/install.sh" && sh "$d/install.sh" "$@"; r=$?; rm -rf "$d"; exit $r' install.sh --token tok`,
     );
   });
 

@@ -44,13 +44,16 @@ export interface InstallCommandOptions {
 }
 
 /**
- * The line to paste on the device (as root, or with `--no-systemd` as any user). It downloads to
- * a private temporary directory and runs the script from there, so a failed download is an error
- * rather than an empty script run by `sh` with success; and it removes that directory afterwards.
+ * The line to paste on the device (as root, or with `--no-systemd` as any user). It is one
+ * `sh -c '…' install.sh ARGS` whose script takes its options as "$@", so options appended to the
+ * pasted line (`--prefix DIR --no-systemd`) reach install.sh. It downloads into a private
+ * temporary directory and runs the script from there — a failed download is an error, not an
+ * empty script that `sh` runs with success — and removes that directory afterwards.
  */
 export function installCommand(o: InstallCommandOptions): string {
   const url = new URL(o.publicUrl);
   if (url.protocol !== 'https:') throw new DsError(ErrorCode.ArgumentInvalid, 'the install command needs the hub\'s https:// address');
+  // An origin holds no quote or space, so it can sit inside the single-quoted program below.
   const base = url.origin;
   const args = ['--token', shellQuote(o.token)];
   let fetchScript: string;
@@ -59,8 +62,8 @@ export function installCommand(o: InstallCommandOptions): string {
     args.push('--ca-sha256', fp);
     fetchScript =
       `curl -fsSk ${base}/ca.pem -o "$d/ca.pem" && ` +
-      `{ [ "$(sed '/-----/d' "$d/ca.pem" | base64 -d | sha256sum | cut -c1-64)" = ${fp} ] || ` +
-      `{ echo "devicestreams: the hub's CA certificate is not the one with SHA-256 ${fp}: not installing" >&2; false; }; } && ` +
+      `{ [ "$(sed "/-----/d" "$d/ca.pem" | base64 -d | sha256sum | cut -c1-64)" = ${fp} ] || ` +
+      `{ echo "devicestreams: the CA certificate of the hub is not the one with SHA-256 ${fp}: not installing" >&2; false; }; } && ` +
       `curl -fsS --cacert "$d/ca.pem" ${base}/install.sh -o "$d/install.sh"`;
   } else {
     fetchScript = `curl -fsS ${base}/install.sh -o "$d/install.sh"`;
@@ -68,5 +71,5 @@ export function installCommand(o: InstallCommandOptions): string {
   if (o.prefix !== undefined) args.push('--prefix', shellQuote(o.prefix));
   if (o.systemd === false) args.push('--no-systemd');
   if (o.nameFromHostname === true) args.push('--name-from-hostname');
-  return `d=$(mktemp -d) && ${fetchScript} && sh "$d/install.sh" ${args.join(' ')}; r=$?; rm -rf "$d"; (exit $r)`;
+  return `sh -c 'd=$(mktemp -d) && ${fetchScript} && sh "$d/install.sh" "$@"; r=$?; rm -rf "$d"; exit $r' install.sh ${args.join(' ')}`;
 }
