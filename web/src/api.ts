@@ -3,7 +3,7 @@
  * React Query keys and options built on them. Components never call fetch themselves.
  */
 import { infiniteQueryOptions, keepPreviousData, queryOptions } from '@tanstack/react-query';
-import type { ApiError as ApiErrorBody, ConsoleSettings, DevicePage, DeviceSummary, Me, RecordingInfo, Role, StreamPage, TerminalSessionList } from '../../shared/console-api';
+import type { ApiError as ApiErrorBody, ConsoleEnrollmentToken, ConsoleSettings, DevicePage, DeviceSummary, Me, RecordingInfo, Role, StreamPage, TerminalSessionList } from '../../shared/console-api';
 
 /** A non-2xx answer from the BFF, carrying the server's sentence for the person at the screen. */
 export class ApiError extends Error {
@@ -279,6 +279,14 @@ export function updateOperator(name: string, change: { role?: Role; password?: s
 /** Changes your own password; 403 `wrong_password` when `currentPassword` is wrong. Sets a new session cookie. */
 export function changeOwnPassword(currentPassword: string, newPassword: string): Promise<Me> {
   return apiFetch<Me>('/me/password', { method: 'POST', body: { currentPassword, newPassword } });
+}
+
+/**
+ * "Add device" (admins only): a one-use enrollment token and the line to paste on the device; 400
+ * naming a bad field, 409 `enrollment_refused` when the device is connected or disabled.
+ */
+export function createEnrollmentToken(spec: { target: string; tags: Record<string, string>; maps: string[]; ttlSeconds: number }): Promise<ConsoleEnrollmentToken> {
+  return apiFetch<ConsoleEnrollmentToken>('/enrollment-tokens', { method: 'POST', body: spec });
 }
 
 /** Deletes an account (not one's own: 400). */

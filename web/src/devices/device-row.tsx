@@ -19,6 +19,7 @@ export function DeviceRow({ device, me, now }: { device: ConsoleDevice; me: Me; 
       </td>
       <td data-label="Status">
         <span className={device.status === 'disabled' ? 'text-warn' : undefined}>{device.status === 'enabled' ? 'Enabled' : 'Disabled'}</span>
+        <AgentVersion agent={device.agent} />
       </td>
       <td data-label="Seen">
         <Seen device={device} now={now} />
@@ -27,6 +28,17 @@ export function DeviceRow({ device, me, now }: { device: ConsoleDevice; me: Me; 
         <DeviceAction device={device} me={me} />
       </td>
     </tr>
+  );
+}
+
+/** "agent 0.1.0" from `devicestreams-agent/0.1.0` (the whole name on hover); nothing before its first connection. */
+function AgentVersion({ agent }: { agent: string | null }) {
+  if (agent === null) return null;
+  const slash = agent.lastIndexOf('/');
+  return (
+    <span className="device-agent" title={agent}>
+      agent {slash < 0 ? agent : agent.slice(slash + 1)}
+    </span>
   );
 }
 

@@ -3,6 +3,7 @@ import type { DeviceSummary, Me } from '../../../shared/console-api';
 import { DEVICE_ID_PATTERN } from '../../../shared/limits';
 import type { DeviceFilters } from '../api';
 import { TerminalSessionsPanel } from '../components/terminal-sessions';
+import { AddDeviceDialog } from '../components/add-device-dialog';
 import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
 import { DeviceRow } from '../devices/device-row';
 import { NoDevices } from '../devices/no-devices';
@@ -107,6 +108,9 @@ export function DevicesPage({ me }: { me: Me }) {
   const previous = (): void => setPaging({ key: filtersKey, stack: stack.slice(0, -1) });
   const first = (): void => setPaging({ key: filtersKey, stack: [FIRST_PAGE] });
 
+  const [adding, setAdding] = useState(false);
+  const addButton = useRef<HTMLButtonElement>(null);
+
   const devices = page.data?.devices;
   return (
     <main className="page">
@@ -117,7 +121,13 @@ export function DevicesPage({ me }: { me: Me }) {
             <FleetCounts summary={summary.data} failed={summary.isError} /> <LiveBadge phase={live.phase} />
           </p>
         </div>
+        {me.role === 'admin' && (
+          <button ref={addButton} type="button" className="button button-primary" onClick={() => setAdding(true)}>
+            Add device
+          </button>
+        )}
       </div>
+      {me.role === 'admin' && <AddDeviceDialog open={adding} onClose={() => setAdding(false)} afterClose={() => addButton.current?.focus()} />}
 
       <TerminalSessionsPanel me={me} />
 
