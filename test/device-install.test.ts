@@ -121,7 +121,7 @@ describe('install.sh', () => {
   });
 
   it('refuses a CA whose fingerprint is not the one given, installing nothing and keeping the token', async () => {
-    const t = await token('kit-install-1', ['shell', `echo=127.0.0.1:${echoPort}`]);
+    const t = await token('kit-install-1', ['shell', 'files', `echo=127.0.0.1:${echoPort}`]);
     const prefix = newPrefix();
     const wrong = 'ab'.repeat(32);
     // The pasted line itself: it never runs a script from a hub whose CA does not match.
@@ -167,7 +167,11 @@ describe('install.sh', () => {
     expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 })).not.toContain(key);
     for (const f of readdirSync(join(prefix, 'log'))) expect(readFileSync(join(prefix, 'log', f), 'utf8'), f).not.toContain(key);
     const agentPid = Number(readFileSync(join(prefix, 'run', 'agent.pid'), 'utf8'));
-    expect(statSync(`/proc/${agentPid}`).uid).toBe(uid);
+    // The agent and the kit's shell and file servers, each its own process, as the agent's account.
+    for (const name of ['agent', 'shell', 'files']) {
+      const pid = Number(readFileSync(join(prefix, 'run', `${name}.pid`), 'utf8'));
+      expect(statSync(`/proc/${pid}`).uid, name).toBe(uid);
+    }
 
     // Both services through the hub: the kit's shell server (as the agent's account) and the echo.
     const term = await hub.service.initiateStream('kit-install-1', 'echo', { connectTimeoutSeconds: 10 });
@@ -211,12 +215,13 @@ describe('install.sh', () => {
     expect(reused.log).toMatch(/nothing was installed/);
     expect(existsSync(join(other, '..'))).toBe(false);
 
-    const newAgent = Number(readFileSync(join(prefix, 'run', 'agent.pid'), 'utf8'));
+    const running = ['agent', 'shell', 'files'].map((name) => Number(readFileSync(join(prefix, 'run', `${name}.pid`), 'utf8')));
+    expect(running.every((pid) => existsSync(`/proc/${pid}`))).toBe(true);
     const removed = await sh([script, '--uninstall', '--prefix', prefix]);
     expect(removed.code, removed.log).toBe(0);
     expect(removed.log).toContain(`removed ${prefix}`);
     expect(existsSync(prefix)).toBe(false);
-    expect(existsSync(`/proc/${newAgent}`)).toBe(false);
+    expect(running.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
     if (!accountExisted) {
       expect(removed.log).toContain(`removed the account ${ACCOUNT}`);
       expect(uidOf(ACCOUNT)).toBeUndefined();

@@ -177,7 +177,7 @@ stop_background() {
       i=0
       while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
       kill -9 "$pid" 2>/dev/null || true
-      say "stopped $(basename "$f" .pid) (pid $pid)"
+      say "stopped the $(basename "$f" .pid) process (pid $pid)"
     fi
     rm -f "$f"
   done
@@ -381,8 +381,8 @@ start() {
 EOF
 for s in $SERVICES; do
   case $s in
-    shell) echo "start shell-server shell-server --listen unix:$PREFIX/run/shell.sock --shell $SHELL_PROGRAM --cwd $PREFIX/home --env HOME=$PREFIX/home" >> "$PREFIX/start.sh" ;;
-    files) echo "start file-server file-server --root $PREFIX/files --listen unix:$PREFIX/run/files.sock" >> "$PREFIX/start.sh" ;;
+    shell) echo "start shell shell-server --listen unix:$PREFIX/run/shell.sock --shell $SHELL_PROGRAM --cwd $PREFIX/home --env HOME=$PREFIX/home" >> "$PREFIX/start.sh" ;;
+    files) echo "start files file-server --root $PREFIX/files --listen unix:$PREFIX/run/files.sock" >> "$PREFIX/start.sh" ;;
   esac
 done
 echo "start agent agent --config $PREFIX/etc/agent.json" >> "$PREFIX/start.sh"
