@@ -234,8 +234,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       }),
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       handshakeTimeoutMs: Math.min(o.handshakeTimeoutMs ?? HANDSHAKE_DEADLINE_MS, HANDSHAKE_DEADLINE_MS),
-      // A kit copied into the data directory wins over the one `npm run build:device` made here.
-      deviceKit: { kitDirs: [join(o.dataDir, 'device-kit'), resolve(import.meta.dirname, '..', 'dist', 'device-kit')], publicUrl, caFile: tls?.caFile },
+      // A kit copied into the data directory wins over the one `npm run build:device` made here. Devices
+      // pin the CA that signed this node's certificate: its local CA, or the private one --hub-ca names.
+      deviceKit: { kitDirs: [join(o.dataDir, 'device-kit'), resolve(import.meta.dirname, '..', 'dist', 'device-kit')], publicUrl, caFile: localCaFile },
       log: o.log,
     });
     handlers.push(hub);
