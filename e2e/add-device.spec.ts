@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { ROOT } from '../test/harness.js';
 import { apiLogin, tag, terminalRegion, typeLine, waitForTerminal } from './fixtures/console.js';
@@ -38,6 +39,35 @@ async function openDialog(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Add device' }).click();
   await expect(page.getByRole('dialog', { name: 'Add device' })).toBeVisible();
 }
+
+/** axe-core's violations, one line each (rule, impact, where). */
+async function axeViolations(page: Page): Promise<string[]> {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  return violations.flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact ?? '?'}): ${n.target.join(' ')} — ${n.failureSummary?.replace(/\s+/g, ' ') ?? v.help}`));
+}
+
+test('the dialog has no axe-core violation at 390, 820 and 1280 px, in its form (with an error) and with the command, and fits the width', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  for (const width of [390, 820, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    await openDialog(page);
+    const dialog = page.getByRole('dialog', { name: 'Add device' });
+    await dialog.getByLabel('Tags').fill('no-equals-sign');
+    await dialog.getByLabel('Device id or pattern').fill(`e2e-axe-${width}-*`);
+    await dialog.getByRole('button', { name: 'Create install command' }).click();
+    await expect(dialog.getByRole('alert')).toBeVisible();
+    expect.soft(await axeViolations(page), `form at ${width} px`).toEqual([]);
+    await dialog.getByLabel('Tags').fill('site=axe');
+    await dialog.getByRole('button', { name: 'Create install command' }).click();
+    await expect(dialog.getByLabel('Install command')).toBeVisible();
+    expect.soft(await axeViolations(page), `command at ${width} px`).toEqual([]);
+    const box = await dialog.boundingBox();
+    expect(box?.x ?? -1).toBeGreaterThanOrEqual(0);
+    expect((box?.x ?? 0) + (box?.width ?? Infinity)).toBeLessThanOrEqual(width);
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await expect(dialog).toBeHidden();
+  }
+});
 
 test('operators and viewers have no Add device', async ({ page, stack }) => {
   for (const account of [stack.operator, stack.viewer]) {
