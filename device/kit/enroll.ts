@@ -4,7 +4,7 @@
  * script calls it so that the key goes from the hub's answer straight into that file: never
  * through a shell variable, a command line or the install log. The token comes on stdin.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { CliError, logLine, parse } from '../../cli/args.js';
@@ -40,17 +40,26 @@ const enrollAnswer = z.object({
   maps: z.array(z.string()).max(256).default([]),
 });
 
-/** Reads the token: the first line of stdin, at most 4 KiB. */
+/** Most of stdin read for the token (a token is about 70 characters). */
+const MAX_TOKEN_INPUT = 4096;
+
+/** Reads the token: the first line of stdin, reading no more than MAX_TOKEN_INPUT bytes. */
 function readToken(): string {
-  let text: string;
+  const buf = Buffer.alloc(MAX_TOKEN_INPUT + 1);
+  let size = 0;
   try {
-    text = readFileSync(0, 'utf8');
+    for (;;) {
+      const n = readSync(0, buf, size, buf.length - size, null);
+      size += n;
+      if (n === 0 || size === buf.length || buf.subarray(0, size).includes(0x0a)) break;
+    }
   } catch (err) {
     throw new CliError(`cannot read the token on stdin: ${err instanceof Error ? err.message : String(err)}`, 2);
   }
-  const token = (text.split('\n')[0] ?? '').trim();
+  const line = buf.subarray(0, size).toString('utf8').split('\n')[0] ?? '';
+  if (line.length > MAX_TOKEN_INPUT) throw new CliError(`the enrollment token on stdin is longer than ${MAX_TOKEN_INPUT} characters`, 2);
+  const token = line.trim();
   if (token === '') throw new CliError('no enrollment token on stdin', 2);
-  if (token.length > 4096) throw new CliError('the enrollment token on stdin is longer than 4096 characters', 2);
   return token;
 }
 
@@ -114,8 +123,9 @@ export async function run(argv: string[]): Promise<void> {
   const cs = parseDeviceConnectionString(answer.connectionString);
   const config: Record<string, unknown> = { connectionString: answer.connectionString, maps: kitMaps(answer.maps, prefix) };
   if (caFile !== undefined) config.ca = basename(caFile);
-  // The agent reaches the hub where the install did when that is not the name in the connection string.
-  if (new URL(hub).host !== cs.hostName) config.hubUrl = hub.replace(/^http/, 'ws');
+  // The agent reaches the hub where the install did when that is not wss:// and the connection string's name.
+  const reached = new URL(hub);
+  if (reached.host !== cs.hostName || reached.protocol !== 'https:') config.hubUrl = hub.replace(/^http/, 'ws');
   writePrivate(values.out === undefined ? join(prefix, 'etc', 'agent.json') : resolve(values.out), `${JSON.stringify(config, null, 2)}\n`);
   logLine(`enrolled as device "${answer.deviceId}" (${(config.maps as string[]).length} service(s) mapped)`);
   process.stdout.write(`DEVICE ${answer.deviceId}\n`);
