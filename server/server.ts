@@ -30,6 +30,7 @@ import { startCluster, type Cluster } from './cluster/cluster.js';
 import type { DeviceConnections } from './hub/device-connections.js';
 import type { StreamGateways } from './hub/stream-broker.js';
 import { ensureLocalTls, loadTlsFiles, type TlsMaterial } from './tls.js';
+import { isAppsHost } from '../shared/app-origin.js';
 
 export type Role = 'hub' | 'gateway' | 'bff';
 
@@ -37,6 +38,8 @@ export type Role = 'hub' | 'gateway' | 'bff';
 export interface RoleHandler {
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** The app origins (server/apps): every request and upgrade whose Host is under the apps domain, and nothing else. */
+  apps?: { handleRequest(req: IncomingMessage, res: ServerResponse): void; handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void } | undefined;
   close(): void | Promise<void>;
 }
 
@@ -69,6 +72,8 @@ export interface ServerOptions {
   busUrl?: string | undefined;
   /** This node's own address in a cluster (streaming URLs of its endpoint); default the public URL. */
   nodeUrl?: string | undefined;
+  /** Device apps live at `{device}--{service}.{appsDomain}` (shared/app-origin.ts); the local certificate covers `*.{appsDomain}`. */
+  appsDomain?: string | undefined;
   /** Extra roles (the console's BFF) built once the server knows its URL. */
   extraRoles?: Array<(ctx: RunningServer) => RoleHandler | Promise<RoleHandler>>;
 }
@@ -83,6 +88,8 @@ export interface RunningServer {
   caFile: string | undefined;
   /** This node's id. */
   node: string;
+  /** The apps domain (device apps' origins are under it), when device apps are served. */
+  appsDomain: string | undefined;
   /** The cluster this node belongs to, if any. */
   cluster: Cluster | undefined;
   store: Store | undefined;
@@ -105,12 +112,28 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const secure = o.tls.kind !== 'none';
   const presetPublic = o.publicUrl === undefined ? undefined : new URL(o.publicUrl);
   let tls: TlsMaterial | undefined;
-  if (o.tls.kind === 'local') tls = await ensureLocalTls(o.dataDir, [o.host, presetPublic?.hostname.replace(/^\[|\]$/g, '') ?? '']);
+  if (o.tls.kind === 'local') tls = await ensureLocalTls(o.dataDir, [o.host, presetPublic?.hostname.replace(/^\[|\]$/g, '') ?? '', ...(o.appsDomain === undefined ? [] : [`*.${o.appsDomain}`])]);
   else if (o.tls.kind === 'files') tls = loadTlsFiles(o.tls.certFile, o.tls.keyFile);
 
   const handlers: RoleHandler[] = [];
   let ready = false;
+  const appsHandler = (req: IncomingMessage): NonNullable<RoleHandler['apps']> | null | undefined => {
+    if (o.appsDomain === undefined || !isAppsHost(req.headers.host, o.appsDomain)) return undefined;
+    return handlers.find((h) => h.apps !== undefined)?.apps ?? null;
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // An app origin's requests go to the app proxy alone (even /healthz is the device's), and no
+    // other request ever reaches it.
+    const apps = ready ? appsHandler(req) : undefined;
+    if (apps === null) return sendError(res, new DsError(ErrorCode.RoleUnavailable, 'this node does not serve device apps (it runs no console role)'));
+    if (apps !== undefined) {
+      try {
+        apps.handleRequest(req, res);
+      } catch (err) {
+        sendError(res, err, o.log);
+      }
+      return;
+    }
     const path = (req.url ?? '').split('?')[0];
     // For load balancers: alive (the process answers), and ready (it can serve: store and bus reachable).
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -145,6 +168,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     socket.on('error', () => undefined);
     try {
       if (!ready) throw new DsError(ErrorCode.RoleUnavailable, 'server is starting; retry in a moment');
+      const apps = appsHandler(req);
+      if (apps === null) throw new DsError(ErrorCode.RoleUnavailable, 'this node does not serve device apps (it runs no console role)');
+      if (apps !== undefined) return apps.handleUpgrade(req, socket, head);
       for (const h of handlers) if (h.handleUpgrade(req, socket, head)) return;
       throw new DsError(ErrorCode.NotFound, `no WebSocket endpoint at ${(req.url ?? '').split('?')[0]}`);
     } catch (err) {
@@ -312,6 +338,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     hostName,
     caFile: tls?.caFile,
     node,
+    appsDomain: o.appsDomain,
     cluster,
     store,
     hub,

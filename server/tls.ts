@@ -85,12 +85,14 @@ function serverCertCovers(dir: string, names: string[]): boolean {
   if (!existsSync(path) || !existsSync(join(dir, 'server-key.pem'))) return false;
   const cert = new X509Certificate(readFileSync(path));
   if (Date.parse(cert.validTo) - Date.now() < 30 * DAY) return false;
-  return names.every((n) => (isIP(n) !== 0 ? cert.checkIP(n) !== undefined : cert.checkHost(n) !== undefined));
+  // A wildcard (`*.apps.localhost`) is covered when a name under it is.
+  return names.every((n) => (isIP(n) !== 0 ? cert.checkIP(n) !== undefined : cert.checkHost(n.replace(/^\*\./, 'probe.')) !== undefined));
 }
 
 /**
  * Loads (making when missing) the hub's own CA and a server certificate for `hostNames`
- * (localhost and the loopback addresses are always included).
+ * (localhost and the loopback addresses are always included; `*.name` is a wildcard SAN, as the
+ * device apps' domain needs).
  */
 export async function ensureLocalTls(dataDir: string, hostNames: string[]): Promise<TlsMaterial> {
   const dir = join(dataDir, 'tls');

@@ -29,6 +29,9 @@
  *   GET  /api/streams?deviceId=&result=&operator=&since=&until=&before=&beforeId=&limit= → 200 StreamPage
  *        Newest first; the next page: `before` = nextBefore and `beforeId` = nextBeforeId.
  *   WS   /api/terminal?deviceId=…&cols=…&rows=…[&session=ID]  (see console-protocol.ts)
+ *   POST /api/apps/handoff {deviceId, service} → 200 AppHandoff | 400 (no app origin fits the
+ *        pair) | 403 for viewers. A link to open on the app's own origin, good once within 60 s
+ *        (server/apps/; shared/app-origin.ts names the origin).
  *
  * Resumable terminal sessions (kept by the device's shell server for its detach timeout when the
  * page's connection drops; the console reattaches with `session=ID`):
@@ -193,4 +196,11 @@ export interface ConsoleSettings {
 
 export interface ApiError {
   error: { code: string; message: string };
+}
+
+/** A device app to open: `url` is on the app's own origin and is good once, until `expiresAt`. */
+export interface AppHandoff {
+  url: string;
+  origin: string;
+  expiresAt: string;
 }

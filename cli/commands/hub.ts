@@ -5,6 +5,7 @@ import { startServer, type Role, type RunningServer } from '../../server/server.
 import { CliError, logLine, numberFlag, parse } from '../args.js';
 import { storeUrl } from '../store-flags.js';
 import { hostname } from 'node:os';
+import { DEFAULT_APPS_DOMAIN, normaliseAppsDomain } from '../../shared/app-origin.js';
 
 const HELP = `
 Usage: devicestreams hub [options]
@@ -38,6 +39,9 @@ Options:
   --terminal-connect-timeout SECS
                               how long the console waits for an offline device (default 10)
   --console-origin URL        an extra Origin the console accepts (a dev server), repeatable
+  --apps-domain NAME          device apps open at https://{device}--{service}.NAME (default
+                              apps.localhost); a real deployment needs a wildcard DNS record and
+                              certificate for *.NAME (README: Device web apps)
   --recording-budget-mib N    size budget of one terminal recording (default 64); past it the
                               recording stops with a marker, the session goes on
   --recording-retention-days N
@@ -86,6 +90,7 @@ export async function run(argv: string[]): Promise<void> {
     'hub-connection-string': { type: 'string' },
     'terminal-connect-timeout': { type: 'string' },
     'console-origin': { type: 'string', multiple: true },
+    'apps-domain': { type: 'string' },
     'recording-budget-mib': { type: 'string' },
     'recording-retention-days': { type: 'string' },
     'tls-cert': { type: 'string' },
@@ -127,6 +132,12 @@ export async function run(argv: string[]): Promise<void> {
   if (roles.has('bff') && !roles.has('hub') && (values['hub-url'] === undefined || (values['hub-connection-string'] ?? process.env.IOTHUB_CONNECTION_STRING) === undefined)) {
     throw new CliError('the bff role without the hub role needs --hub-url and --hub-connection-string (or IOTHUB_CONNECTION_STRING)', 2);
   }
+  let appsDomain: string;
+  try {
+    appsDomain = normaliseAppsDomain(values['apps-domain'] ?? DEFAULT_APPS_DOMAIN);
+  } catch (err) {
+    throw new CliError(`--apps-domain: ${(err as Error).message}`, 2);
+  }
   const terminalConnectTimeout = numberFlag(values['terminal-connect-timeout'], '--terminal-connect-timeout', 10, 0, 60);
 
   let server: RunningServer;
@@ -141,6 +152,7 @@ export async function run(argv: string[]): Promise<void> {
       host,
       port: numberFlag(values.port, '--port', 8443, 0, 65535),
       publicUrl: values['public-url'],
+      appsDomain,
       tls: values.insecure === true ? { kind: 'none' } : values['tls-cert'] !== undefined
         ? { kind: 'files', certFile: values['tls-cert'], keyFile: values['tls-key'] as string }
         : { kind: 'local' },

@@ -32,6 +32,7 @@ import { recordingRoutes } from './recording-routes.js';
 import { ResumableTerminals } from './resumable-terminals.js';
 import { terminalSessionRoutes } from './terminal-session-routes.js';
 import { WebSocketServer } from 'ws';
+import { createApps } from '../apps/apps.js';
 
 export interface BffOptions {
   store: Store;
@@ -56,6 +57,8 @@ export interface BffOptions {
   /** Recordings' size budget and retention (they live in the store). */
   recordingBudgetBytes?: number;
   recordingRetentionMs?: number;
+  /** Serve device apps on their own origins under `domain` (server/apps); `publicUrl` is the console's. */
+  apps?: { domain: string; publicUrl: string } | undefined;
 }
 
 export interface Bff extends RoleHandler {
@@ -63,6 +66,8 @@ export interface Bff extends RoleHandler {
   terminals: TerminalSessions;
   recorder: Recorder;
   resumable: ResumableTerminals;
+  /** The app origins' proxy, when device apps are served. */
+  apps: RoleHandler['apps'];
 }
 
 /** The request's own origin as the browser sees it: scheme + Host header. */
@@ -146,8 +151,13 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     },
   };
   const devices = createDeviceRoutes({ service: o.service, sockets, log: o.log });
+  const apps = o.apps === undefined ? undefined : await createApps({
+    appsDomain: o.apps.domain, publicUrl: o.apps.publicUrl, store: o.store, cluster: o.cluster, service: o.service, sockets,
+    sessionLive: (key) => sessions.isLive(key), roleOf: async (id) => (await operators.getById(id))?.role, log: o.log,
+  });
   const router = new Router<ApiHandler>();
   for (const r of [...devices.routes, ...apiRoutes(ctx), ...recordingRoutes(recorder), ...terminalSessionRoutes(resumable), ...enrollmentRoutes(o.service)]) router.add(r.method, r.path, r.run);
+  for (const r of apps?.routes ?? []) router.add(r.method, r.path, r.run);
   const staticFiles = createStaticHandler(o.webRoot);
   const allowed = new Set(o.allowedOrigins ?? []);
   const originOk = (req: IncomingMessage): boolean => {
@@ -160,6 +170,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     terminals,
     recorder,
     resumable,
+    apps: apps?.proxy,
     handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const method = req.method ?? 'GET';
@@ -227,6 +238,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     },
     async close(): Promise<void> {
       devices.close();
+      apps?.close();
       sockets.close();
       terminals.close();
       resumable.close();

@@ -60,6 +60,7 @@ export async function createBffRole(server: RunningServer, o: BffRoleOptions): P
     adminPassword: o.adminPassword,
     terminalConnectTimeoutSeconds: o.terminalConnectTimeoutSeconds,
     allowedOrigins: o.allowedOrigins ?? [],
+    apps: server.appsDomain === undefined ? undefined : { domain: server.appsDomain, publicUrl: server.url },
     log: o.log,
     ...(o.announce === undefined ? {} : { announce: o.announce }),
     ...(o.recordingBudgetBytes === undefined ? {} : { recordingBudgetBytes: o.recordingBudgetBytes }),
@@ -68,6 +69,7 @@ export async function createBffRole(server: RunningServer, o: BffRoleOptions): P
   return {
     handleRequest: (req, res) => bff.handleRequest(req, res),
     handleUpgrade: (req, socket, head) => bff.handleUpgrade(req, socket, head),
+    apps: bff.apps,
     close: async () => {
       await bff.close();
       await ownStore?.close();
