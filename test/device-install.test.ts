@@ -166,10 +166,14 @@ describe('install.sh', () => {
     expect(install.log).not.toContain(key);
     expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 })).not.toContain(key);
     for (const f of readdirSync(join(prefix, 'log'))) expect(readFileSync(join(prefix, 'log', f), 'utf8'), f).not.toContain(key);
-    const agentPid = Number(readFileSync(join(prefix, 'run', 'agent.pid'), 'utf8'));
+    // What root later reads, appends to or kills by stays root's; the account owns only its own places.
+    const owners = Object.fromEntries(['etc', 'log', 'pid', 'run', 'home', 'files'].map((d) => [d, statSync(join(prefix, d)).uid]));
+    expect(owners).toEqual({ etc: 0, log: 0, pid: 0, run: uid, home: uid, files: uid });
+    expect(statSync(join(prefix, 'etc', 'install.env')).uid).toBe(0);
+    const agentPid = Number(readFileSync(join(prefix, 'pid', 'agent.pid'), 'utf8'));
     // The agent and the kit's shell and file servers, each its own process, as the agent's account.
     for (const name of ['agent', 'shell', 'files']) {
-      const pid = Number(readFileSync(join(prefix, 'run', `${name}.pid`), 'utf8'));
+      const pid = Number(readFileSync(join(prefix, 'pid', `${name}.pid`), 'utf8'));
       expect(statSync(`/proc/${pid}`).uid, name).toBe(uid);
     }
 
@@ -215,7 +219,7 @@ describe('install.sh', () => {
     expect(reused.log).toMatch(/nothing was installed/);
     expect(existsSync(join(other, '..'))).toBe(false);
 
-    const running = ['agent', 'shell', 'files'].map((name) => Number(readFileSync(join(prefix, 'run', `${name}.pid`), 'utf8')));
+    const running = ['agent', 'shell', 'files'].map((name) => Number(readFileSync(join(prefix, 'pid', `${name}.pid`), 'utf8')));
     expect(running.every((pid) => existsSync(`/proc/${pid}`))).toBe(true);
     const removed = await sh([script, '--uninstall', '--prefix', prefix]);
     expect(removed.code, removed.log).toBe(0);

@@ -10,8 +10,12 @@
 #   PREFIX/versions/VERSION/   the kit; PREFIX/current links to the one in use
 #   PREFIX/etc/agent.json      the device's identity and mappings, mode 600, owned by the agent's account
 #   PREFIX/etc/ca.pem          the hub's CA;  PREFIX/etc/install.env  what this script set up
-#   PREFIX/run/                the shell and file servers' sockets (mode 700), pid files
-#   PREFIX/log/                the logs when there is no systemd;  PREFIX/files/  the file server's root
+#   PREFIX/run/                the shell and file servers' sockets (mode 700, the agent's account)
+#   PREFIX/home/, PREFIX/files/  the shells' home and the file server's root (the agent's account)
+#   PREFIX/log/, PREFIX/pid/   logs and pid files when there is no systemd
+# Run as root, only run/, home/ and files/ (and agent.json) belong to the agent's account: what root
+# later reads, sources, appends to or kills (install.env, ca.pem, logs, pid files) is not the
+# account's to replace.
 # Run again, it upgrades the kit in place and keeps the identity (a token is then not needed).
 set -eu
 
@@ -169,7 +173,7 @@ fi
 # Stops the background processes started without systemd: each pid file's process, when it is
 # still ours (its command line names this prefix; a pid may have been reused since).
 stop_background() {
-  for f in "$PREFIX"/run/*.pid; do
+  for f in "$PREFIX"/pid/*.pid; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")
     if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$PREFIX/"; then
@@ -189,15 +193,21 @@ stop_units() {
   done
 }
 
+# A NAME=0|1 or NAME=word setting of install.env, read (never sourced: it is data, not a script).
+setting() {
+  sed -n "s/^$1=\\([A-Za-z0-9._-]*\\)\$/\\1/p" "$PREFIX/etc/install.env" | head -n 1
+}
+
 # ---- uninstall ---------------------------------------------------------------------------------
 if [ "$UNINSTALL" -eq 1 ]; then
   [ -f "$PREFIX/etc/install.env" ] || die "$PREFIX has no etc/install.env: it is not a DeviceStreams device installation; nothing removed"
-  INSTALLED_SYSTEMD=0
-  CREATED_USER=0
-  INSTALLED_USER=
-  # shellcheck disable=SC1091
-  . "$PREFIX/etc/install.env"
-  if [ "$INSTALLED_SYSTEMD" -eq 1 ]; then
+  INSTALLED_SYSTEMD=$(setting INSTALLED_SYSTEMD)
+  CREATED_USER=$(setting CREATED_USER)
+  INSTALLED_USER=$(setting INSTALLED_USER)
+  case $INSTALLED_USER in
+    *[!A-Za-z0-9._-]*) die "$PREFIX/etc/install.env names the account '$INSTALLED_USER', which is not an account name; nothing removed" ;;
+  esac
+  if [ "$INSTALLED_SYSTEMD" = 1 ]; then
     [ "$IS_ROOT" -eq 1 ] || die "removing the systemd units needs root"
     for u in $UNITS; do
       if [ -f "$UNIT_DIR/$u.service" ]; then
@@ -211,7 +221,7 @@ if [ "$UNINSTALL" -eq 1 ]; then
   stop_background
   rm -rf "$PREFIX"
   say "removed $PREFIX (the kit, the device's identity and configuration, logs and files)"
-  if [ "$CREATED_USER" -eq 1 ] && [ -n "$INSTALLED_USER" ] && id "$INSTALLED_USER" >/dev/null 2>&1; then
+  if [ "$CREATED_USER" = 1 ] && [ -n "$INSTALLED_USER" ] && id "$INSTALLED_USER" >/dev/null 2>&1; then
     userdel "$INSTALLED_USER" && say "removed the account $INSTALLED_USER"
   fi
   say "uninstalled; the device stays registered on the hub until an admin deletes it"
@@ -313,7 +323,7 @@ fi
 CREATED_USER=0
 if [ -f "$PREFIX/etc/install.env" ]; then
   # An upgrade keeps the account the first install made (and will remove).
-  CREATED_USER=$(sed -n 's/^CREATED_USER=//p' "$PREFIX/etc/install.env")
+  CREATED_USER=$(setting CREATED_USER)
 fi
 if [ "$IS_ROOT" -eq 1 ] && ! id "$RUN_USER" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir "$PREFIX/home" --shell /usr/sbin/nologin "$RUN_USER" || die "cannot create the account $RUN_USER"
@@ -325,9 +335,9 @@ RUN_GROUP=$(id -gn "$RUN_USER")
 # ---- stop, install, start ----------------------------------------------------------------------
 if [ "$SYSTEMD" -eq 1 ]; then stop_units; fi
 stop_background
-mkdir -p "$PREFIX/versions" "$PREFIX/etc" "$PREFIX/run" "$PREFIX/log" "$PREFIX/home" "$PREFIX/files"
-chmod 755 "$PREFIX" "$PREFIX/versions"
-chmod 700 "$PREFIX/etc" "$PREFIX/run" "$PREFIX/log" "$PREFIX/home" "$PREFIX/files"
+mkdir -p "$PREFIX/versions" "$PREFIX/etc" "$PREFIX/run" "$PREFIX/log" "$PREFIX/pid" "$PREFIX/home" "$PREFIX/files"
+chmod 755 "$PREFIX" "$PREFIX/versions" "$PREFIX/etc"
+chmod 700 "$PREFIX/run" "$PREFIX/log" "$PREFIX/pid" "$PREFIX/home" "$PREFIX/files"
 rm -rf "$PREFIX/versions/$KIT_VERSION"
 mv "$TMP/kit/$NAME" "$PREFIX/versions/$KIT_VERSION"
 ln -sfn "versions/$KIT_VERSION" "$PREFIX/current"
@@ -346,7 +356,8 @@ EOF
 chmod 600 "$PREFIX/etc/agent.json"
 # Not recursive: what the account put inside its own directories stays as it is (a link it planted
 # must not lead root to hand it something else).
-chown "$RUN_USER:$RUN_GROUP" "$PREFIX/etc" "$PREFIX/etc/agent.json" "$PREFIX/run" "$PREFIX/log" "$PREFIX/home" "$PREFIX/files"
+chown "$RUN_USER:$RUN_GROUP" "$PREFIX/run" "$PREFIX/home" "$PREFIX/files"
+chown -h "$RUN_USER:$RUN_GROUP" "$PREFIX/etc/agent.json"
 say "installed the kit $KIT_VERSION in $PREFIX/versions/$KIT_VERSION ($PREFIX/current)"
 
 # Which of the kit's own servers the device's mappings use.
@@ -374,9 +385,9 @@ cat > "$PREFIX/start.sh" <<EOF
 cd $PREFIX/home
 start() {
   name=\$1; shift
-  if [ -f $PREFIX/run/\$name.pid ] && kill -0 "\$(cat $PREFIX/run/\$name.pid)" 2>/dev/null; then return 0; fi
+  if [ -f $PREFIX/pid/\$name.pid ] && kill -0 "\$(cat $PREFIX/pid/\$name.pid)" 2>/dev/null; then return 0; fi
   nohup $AS_USER $NODE $KIT "\$@" >> $PREFIX/log/\$name.log 2>&1 < /dev/null &
-  echo \$! > $PREFIX/run/\$name.pid
+  echo \$! > $PREFIX/pid/\$name.pid
 }
 EOF
 for s in $SERVICES; do
@@ -391,9 +402,9 @@ sh "$PREFIX/start.sh"
 i=0
 while ! grep -q 'connected to the hub' "$PREFIX/log/agent.log" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
 if grep -q 'connected to the hub' "$PREFIX/log/agent.log" 2>/dev/null; then
-  say "the agent is connected to the hub (pid $(cat "$PREFIX/run/agent.pid"), log $PREFIX/log/agent.log)"
+  say "the agent is connected to the hub (pid $(cat "$PREFIX/pid/agent.pid"), log $PREFIX/log/agent.log)"
 else
-  say "the agent started (pid $(cat "$PREFIX/run/agent.pid")) but has not connected yet; see $PREFIX/log/agent.log"
+  say "the agent started (pid $(cat "$PREFIX/pid/agent.pid")) but has not connected yet; see $PREFIX/log/agent.log"
 fi
 if [ "$IS_ROOT" -eq 1 ]; then CRONTAB="root's crontab"; else CRONTAB="the crontab of $RUN_USER"; fi
 say "without systemd nothing starts it at boot: add '@reboot $PREFIX/start.sh' to $CRONTAB (crontab -e), or run this installer again as root without --no-systemd"
