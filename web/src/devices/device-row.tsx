@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import type { ConsoleDevice, Me } from '../../../shared/console-api';
 import { Link } from '../components/link';
+import { OpenAppButton } from '../components/open-app-button';
 import { formatDateTimeShort, formatDateTime, formatRelative } from '../format';
 import { paths } from '../router';
 
@@ -26,6 +27,7 @@ export function DeviceRow({ device, me, now }: { device: ConsoleDevice; me: Me; 
       </td>
       <td className="actions">
         <DeviceAction device={device} me={me} />
+        <OpenAppButton device={device} me={me} />
       </td>
     </tr>
   );
