@@ -126,3 +126,19 @@ test("an admin's own row offers no reset but points to the form; the form refuse
   await expect(page.getByRole('heading', { name: 'Operators' })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
 });
+
+test('past the page, an admin cannot reset their own password either: the reset (PATCH) and a change without the current password are refused, and the old password still logs in', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const me = await addAccount(page, 'admin');
+  await page.context().clearCookies();
+  await apiLogin(page.request, me);
+  const headers = { origin: consoleOrigin() };
+  const reset = await page.request.patch(`/api/operators/${me.name}`, { data: { password: `reset-${tag()}-${tag()}` }, headers });
+  expect(reset.status()).toBe(400);
+  expect(await reset.text()).toContain('with your current one');
+  const noCurrent = await page.request.post('/api/me/password', { data: { newPassword: `new-${tag()}-${tag()}` }, headers });
+  expect(noCurrent.status()).toBe(400);
+  const wrongCurrent = await page.request.post('/api/me/password', { data: { currentPassword: 'not-it', newPassword: `new-${tag()}-${tag()}` }, headers });
+  expect(wrongCurrent.status()).toBe(403);
+  expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(200);
+});
