@@ -5,14 +5,16 @@
  * kit's own shell server) and an echo service — on this Node and on the oldest the kit supports.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { request } from 'node:https';
 import { builtinModules } from 'node:module';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame } from '../shared/terminal-protocol.js';
-import { buildAndUnpackKit, oldestNode, OLDEST_NODE, type UnpackedKit } from './fixtures/device-kit.js';
-import { rssOf, sleep, spawnProc, startEchoServer, startHub, stopAll, tempDir, type HubHandle, type Proc } from './harness.js';
+import { KIT_OUT, buildAndUnpackKit, oldestNode, OLDEST_NODE, type UnpackedKit } from './fixtures/device-kit.js';
+import { ROOT, rssOf, sleep, spawnProc, startEchoServer, startHub, stopAll, tempDir, type HubHandle, type Proc } from './harness.js';
 
 let kit: UnpackedKit;
 let hub: HubHandle;
@@ -29,6 +31,25 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(stopAll);
+
+/** GETs `url` trusting `ca`; the body and the kit's SHA-256 header. */
+function download(url: string, ca: string): Promise<{ body: Buffer; sha256Header: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > 16 * 1024 * 1024) req.destroy(new Error('larger than 16 MiB'));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve({ body: Buffer.concat(chunks), sha256Header: res.headers['x-devicestreams-sha256'] as string | undefined }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer in 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** Runs the kit's command with `node` (this one unless given), cwd the kit's directory. */
 function runKit(args: string[], node = process.execPath): Proc {
@@ -119,6 +140,26 @@ describe('the device kit', () => {
     shell.kill();
     await Promise.all([agent.exited, shell.exited]);
   }, 60_000);
+
+  it('is built for arm64 too (npm brings that addon): the same bundle with an AArch64 node-pty, served by the hub with its SHA-256', async () => {
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-device.js'), '--if-stale', '--arch', 'x64,arm64'], { stdio: 'pipe', timeout: 180_000 });
+    const built = JSON.parse(readFileSync(join(KIT_OUT, 'kit.json'), 'utf8')) as { kits: Record<string, { file: string; sha256: string }> };
+    const dirs: Record<string, string> = {};
+    for (const arch of ['x64', 'arm64']) {
+      const k = built.kits[arch] as { file: string; sha256: string };
+      dirs[arch] = tempDir(`ds-kit-${arch}-`);
+      execFileSync('tar', ['-xzf', join(KIT_OUT, k.file), '-C', dirs[arch]]);
+    }
+    const root = (arch: string): string => join(dirs[arch] as string, `devicestreams-device-${kit.version}-linux-${arch}`);
+    // ELF e_machine: 62 is x86-64, 183 is AArch64.
+    const machine = (arch: string): number => readFileSync(join(root(arch), 'node_modules', '@lydell', `node-pty-linux-${arch}`, 'pty.node')).readUInt16LE(18);
+    expect([machine('x64'), machine('arm64')]).toEqual([62, 183]);
+    expect(readFileSync(join(root('arm64'), 'lib', 'devicestreams-device.cjs')).equals(readFileSync(join(root('x64'), 'lib', 'devicestreams-device.cjs')))).toBe(true);
+    const arm = built.kits.arm64 as { file: string; sha256: string };
+    const served = await download(`${hub.url}/device-kit/${arm.file}`, hub.ca);
+    expect(served.sha256Header).toBe(arm.sha256);
+    expect(createHash('sha256').update(served.body).digest('hex')).toBe(arm.sha256);
+  }, 240_000);
 
   it('its launcher refuses a Node older than the kit supports, saying which it needs (exit 3)', () => {
     const launcher = readFileSync(kit.bin, 'utf8');

@@ -47,7 +47,10 @@ function fakeKit(): { dir: string; file: string; sha256: string } {
   writeFileSync(join(d, file), 'tarball bytes');
   const sha256 = 'f'.repeat(64);
   writeFileSync(join(d, `${file}.sha256`), `${sha256}  ${file}\n`);
-  writeFileSync(join(d, 'kit.json'), JSON.stringify({ version: '9.9.9', arch: 'x64', file, sha256 }));
+  const arm = 'devicestreams-device-9.9.9-linux-arm64.tar.gz';
+  writeFileSync(join(d, arm), 'arm64 tarball bytes');
+  writeFileSync(join(d, `${arm}.sha256`), `${'e'.repeat(64)}  ${arm}\n`);
+  writeFileSync(join(d, 'kit.json'), JSON.stringify({ version: '9.9.9', arch: 'x64', file, sha256, kits: { x64: { arch: 'x64', file, sha256 }, arm64: { arch: 'arm64', file: arm, sha256: 'e'.repeat(64) } } }));
   writeFileSync(join(d, 'secret.txt'), 'not for download');
   return { dir: d, file, sha256 };
 }
@@ -82,19 +85,23 @@ describe('device kit routes', () => {
     expect(((await ca.json()) as { message: string }).message).toMatch(/no local CA/);
   });
 
-  it('serve the tarball with its SHA-256, its .sha256 and kit.json, and nothing else of the directory', async () => {
+  it('serve each architecture\'s tarball with its SHA-256, its .sha256 and kit.json, and nothing else of the directory', async () => {
     const r = await fetch(`${withKit}/device-kit/${kit.file}`);
     expect(r.status).toBe(200);
     expect(r.headers.get('x-devicestreams-sha256')).toBe(kit.sha256);
     expect(r.headers.get('content-type')).toBe('application/gzip');
     expect(await r.text()).toBe('tarball bytes');
     expect(await (await fetch(`${withKit}/device-kit/${kit.file}.sha256`)).text()).toBe(`${kit.sha256}  ${kit.file}\n`);
+    // Each architecture's kit, with its own checksum.
+    const arm = await fetch(`${withKit}/device-kit/devicestreams-device-9.9.9-linux-arm64.tar.gz`);
+    expect(arm.headers.get('x-devicestreams-sha256')).toBe('e'.repeat(64));
+    expect(await arm.text()).toBe('arm64 tarball bytes');
     const head = await fetch(`${withKit}/device-kit/${kit.file}`, { method: 'HEAD' });
     expect(head.headers.get('content-length')).toBe('13');
     for (const name of ['secret.txt', '..%2Fkit.json', 'ca.pem']) {
       const other = await fetch(`${withKit}/device-kit/${name}`);
       expect(other.status, name).toBe(404);
-      expect(await other.text(), name).toMatch(new RegExp(`this hub serves ${kit.file.replace(/\./g, '\\.')}, version 9\\.9\\.9`));
+      expect(await other.text(), name).toContain(`this hub serves version 9.9.9: ${kit.file}, devicestreams-device-9.9.9-linux-arm64.tar.gz; a kit for another architecture: npm run build:device -- --arch all`);
     }
     expect(await (await fetch(`${withKit}/ca.pem`)).text()).toBe(CA);
     expect(await (await fetch(`${withKit}/install.sh`)).text()).toContain("KIT_VERSION='9.9.9'");

@@ -27,12 +27,12 @@ export interface DeviceKitOptions {
   perSecond?: number;
 }
 
-/** What kit.json says about the built kit. */
+/** What kit.json says about the built kits: one tarball per architecture. */
 interface KitInfo {
   dir: string;
   version: string;
-  file: string;
-  sha256: string;
+  /** Tarball name → its SHA-256. */
+  tarballs: Map<string, string>;
 }
 
 /** The first kit found, or undefined when none was built. */
@@ -40,10 +40,12 @@ function findKit(dirs: readonly string[]): KitInfo | undefined {
   for (const dir of dirs) {
     const stamp = join(dir, 'kit.json');
     if (!existsSync(stamp)) continue;
-    const k = JSON.parse(readFileSync(stamp, 'utf8')) as Partial<KitInfo>;
-    if (typeof k.version === 'string' && typeof k.file === 'string' && typeof k.sha256 === 'string' && existsSync(join(dir, k.file))) {
-      return { dir, version: k.version, file: k.file, sha256: k.sha256 };
+    const k = JSON.parse(readFileSync(stamp, 'utf8')) as { version?: unknown; kits?: Record<string, { file?: unknown; sha256?: unknown }> };
+    const tarballs = new Map<string, string>();
+    for (const t of Object.values(k.kits ?? {})) {
+      if (typeof t.file === 'string' && typeof t.sha256 === 'string' && existsSync(join(dir, t.file))) tarballs.set(t.file, t.sha256);
     }
+    if (typeof k.version === 'string' && tarballs.size > 0) return { dir, version: k.version, tarballs };
   }
   return undefined;
 }
@@ -104,8 +106,10 @@ export function addDeviceKitRoutes(router: Router, o: DeviceKitOptions): void {
     if (kit === undefined) return sendText(res, 404, NOT_BUILT, 'text/plain; charset=utf-8', {}, req.method === 'HEAD');
     const name = params.file as string;
     // Only the files kit.json names: never a path the client made up.
-    if (name !== kit.file && name !== `${kit.file}.sha256` && name !== 'kit.json') {
-      return sendText(res, 404, `no such file in the device kit: ${name.slice(0, 100)} (this hub serves ${kit.file}, version ${kit.version})\n`, 'text/plain; charset=utf-8', {}, req.method === 'HEAD');
+    const tarball = name.endsWith('.sha256') ? name.slice(0, -'.sha256'.length) : name;
+    if (name !== 'kit.json' && !kit.tarballs.has(tarball)) {
+      const served = [...kit.tarballs.keys()].join(', ');
+      return sendText(res, 404, `no such file in the device kit: ${name.slice(0, 100)} (this hub serves version ${kit.version}: ${served}; a kit for another architecture: npm run build:device -- --arch all)\n`, 'text/plain; charset=utf-8', {}, req.method === 'HEAD');
     }
     const path = join(kit.dir, name);
     const type = name.endsWith('.tar.gz') ? 'application/gzip' : name.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8';
@@ -113,7 +117,7 @@ export function addDeviceKitRoutes(router: Router, o: DeviceKitOptions): void {
       'content-type': type,
       'content-length': statSync(path).size,
       'cache-control': 'no-cache',
-      ...(name === kit.file ? { 'x-devicestreams-sha256': kit.sha256 } : {}),
+      ...(kit.tarballs.has(name) ? { 'x-devicestreams-sha256': kit.tarballs.get(name) as string } : {}),
     });
     if (req.method === 'HEAD') return void res.end();
     const stream = createReadStream(path);
