@@ -6,8 +6,12 @@
  *                            x-devicestreams-operator, which is recorded with the policy
  *   POST /enroll             anyone holding a token exchanges it for a device identity
  *
- * POST /enroll needs no other credential, so it is bounded like the login: a small body, and an
- * address that failed too often (20 in 5 minutes) waits before it may try again.
+ * POST /enroll needs no other credential, so it is bounded: a small body, and an address that sent
+ * too many bodies or tokens that are not real (20 in 5 minutes) gets 429 for those until its oldest
+ * failure is 5 minutes old. A real token is taken from any address even then: behind a TCP balancer
+ * or a NAT every device has the same address, and whoever sends garbage from it must not lock the
+ * fleet's enrollments out. (A throttled address still costs one primary-key lookup per token that
+ * looks like one; the secret's 256 bits are what stop guessing.)
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -17,7 +21,7 @@ import { enrollmentTokenRequestSchema, enrollRequestSchema } from '../../shared/
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { readBody, sendJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
-import { Enrollment } from './enrollment.js';
+import { Enrollment, parseToken } from './enrollment.js';
 import type { HubContext } from './hub-context.js';
 import { FailureLimiter } from './failure-limiter.js';
 import { installCommand } from './install-command.js';
@@ -83,13 +87,19 @@ export function addEnrollmentRoutes(router: Router, hub: HubContext, o: Enrollme
 
   router.add('POST', '/enroll', async ({ req, res }) => {
     const address = req.socket.remoteAddress ?? '?';
-    limiter.check(address);
+    const blocked = limiter.refusal(address);
+    /** A failure of the caller's making: counted, and answered 429 while the address is over its limit. */
+    const failed = (err: unknown): never => {
+      limiter.failed(address);
+      throw blocked ?? err;
+    };
+    const request = await body(req, enrollRequestSchema, 'enrollment').catch(failed);
+    if (blocked !== undefined && parseToken(request.token) === undefined) failed(undefined);
     try {
-      const request = await body(req, enrollRequestSchema, 'enrollment');
       sendJson(res, 200, await enrollment.redeem(request));
     } catch (err) {
-      // The store being away is nobody's failure; anything the caller got wrong counts.
-      if (!(err instanceof DsError && err.status >= 500)) limiter.failed(address);
+      // Only a token that is not real counts: a used or expired one, or a wrong id, is no guess.
+      if (err instanceof DsError && err.code === ErrorCode.EnrollmentTokenInvalid) failed(err);
       throw err;
     }
   });

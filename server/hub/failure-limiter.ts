@@ -1,9 +1,8 @@
 /**
  * Failed attempts per client address in a sliding window, for routes anyone can call (POST
- * /enroll): past `maxFailures` in `windowMs`, an address waits until its oldest failure leaves the
- * window. Successes cost nothing, so a fleet enrolling from one NAT address is not held up by its
- * own good tokens. Per node; bounded to `maxKeys` addresses (oldest forgotten first) and to
- * `maxFailures` times per address.
+ * /enroll): past `maxFailures` in `windowMs`, an address is refused until its oldest failure
+ * leaves the window. Successes cost nothing. Per node; bounded to `maxKeys` addresses (oldest
+ * forgotten first) and to `maxFailures` times per address.
  */
 import { DsError, ErrorCode, type ErrorCodeValue } from '../../shared/errors.js';
 
@@ -29,12 +28,12 @@ export class FailureLimiter {
     return list;
   }
 
-  /** Throws the typed 429 (with Retry-After) when `address` has failed too often lately. */
-  check(address: string, now = Date.now()): void {
+  /** The typed 429 (with Retry-After) when `address` has failed too often lately, else undefined. */
+  refusal(address: string, now = Date.now()): DsError | undefined {
     const list = this.#recent(address, now);
-    if (list.length < this.#o.maxFailures) return;
+    if (list.length < this.#o.maxFailures) return undefined;
     const wait = Math.max(1, Math.ceil(((list[0] ?? now) + this.#o.windowMs - now) / 1000));
-    throw new DsError(this.#o.code, `too many failed ${this.#o.what} from ${address}; try again in ${wait} s`, { retryAfterSeconds: wait });
+    return new DsError(this.#o.code, `too many failed ${this.#o.what} from ${address}; try again in ${wait} s`, { retryAfterSeconds: wait });
   }
 
   failed(address: string, now = Date.now()): void {
