@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newKey } from '../server/store/keys.js';
+import { migrateStore } from '../server/store/migrate.js';
 import { openStore } from '../server/store/open.js';
 import type { NewEnrollmentToken, Store } from '../server/store/store.js';
 import { startPostgres } from './fixtures/postgres.js';
@@ -115,5 +116,34 @@ describe.each(engines)('enrollment tokens on %s', (_engine, open) => {
     expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0')).toBe(true);
     expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0')).toBe(false);
     expect((await a.devices.get('tagged-1'))?.agent).toBe('devicestreams-agent/0.1.0');
+  });
+});
+
+describe('store migrate and enrollment', () => {
+  it('moves devices with their tags and agent, and leaves enrollment tokens behind, counting the live unused ones', async () => {
+    const dir = tempDir();
+    const source = await openStore({ dataDir: dir });
+    const w = { status: 'enabled' as const, statusReason: null, primaryKey: newKey(), secondaryKey: newKey() };
+    await source.devices.create('moved-1', { ...w, tags: { site: 'plant-2' } });
+    await source.devices.setAgent('moved-1', 'devicestreams-agent/0.1.0');
+    const live = token();
+    const used = token();
+    await source.enrollment.create(live);
+    await source.enrollment.create(used);
+    await source.enrollment.create(token({ createdAt: 1000, expiresAt: 2000 }));
+    await source.enrollment.consume(used.id, 'moved-1', Date.now());
+    await source.close();
+    const pg = await startPostgres();
+    const url = await pg.createDatabase('enrollment_migrate');
+    const summary = await migrateStore({ dataDir: dir, url });
+    expect(summary.enrollmentTokensLeft).toBe(1);
+    const target = await openStore({ dataDir: tempDir(), url });
+    try {
+      expect(await target.devices.get('moved-1')).toMatchObject({ tags: { site: 'plant-2' }, agent: 'devicestreams-agent/0.1.0' });
+      expect(await target.enrollment.get(live.id)).toBeUndefined();
+      expect(await target.enrollment.countLive(Date.now())).toBe(0);
+    } finally {
+      await target.close();
+    }
   });
 });
