@@ -13,6 +13,8 @@ import { createBffRole } from '../server/bff/role.js';
 import { createServiceClient } from '../server/sdk/service-client.js';
 import { startServer } from '../server/server.js';
 import { oneLine } from '../shared/log-text.js';
+import { DEFAULT_APPS_DOMAIN, appOrigin } from '../shared/app-origin.js';
+import { startDemoWeb, type DemoWeb } from './demo-web.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'devicestreams.js');
@@ -84,6 +86,7 @@ export async function runStack(argv: string[]): Promise<void> {
     host: '127.0.0.1',
     port,
     tls: { kind: 'local' },
+    appsDomain: DEFAULT_APPS_DOMAIN,
     heartbeatIntervalMs: 15_000,
     throttle: { maxStreamsPerDevice: 20, maxStreamsPerHub: 2000, initiationsPerSecond: 500 },
     log,
@@ -106,12 +109,14 @@ export async function runStack(argv: string[]): Promise<void> {
   const deviceCs = `HostName=${server.hostName};DeviceId=${DEMO_DEVICE};SharedAccessKey=${device.primaryKey}`;
 
   const children: ChildProcess[] = [];
+  let demoWeb: DemoWeb | undefined;
   let stopping = false;
   const stop = (code: number): void => {
     if (stopping) return;
     stopping = true;
     log('stopping');
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    void demoWeb?.close();
     void server.close().then(() => process.exit(code));
     setTimeout(() => process.exit(1), 5000).unref();
   };
@@ -136,8 +141,11 @@ export async function runStack(argv: string[]): Promise<void> {
     const filesSocket = join(dirname(socket), 'files.sock');
     const files = await child(['file-server', '--root', filesRoot, '--listen', `unix:${filesSocket}`], {}, /LISTENING unix:/);
     children.push(files.proc);
+    // Its "web UI": a status page on a loopback port, mapped as http, opened from the console.
+    demoWeb = await startDemoWeb({ name: DEMO_DEVICE });
     const agent = await child(
-      ['agent', '--ca', server.caFile, '--hub-url', server.internalUrl, '--map', `shell=unix:${socket}`, '--map', `files=unix:${filesSocket}`],
+      ['agent', '--ca', server.caFile, '--hub-url', server.internalUrl, '--map', `shell=unix:${socket}`, '--map', `files=unix:${filesSocket}`,
+        '--map', `http=127.0.0.1:${demoWeb.port}`],
       { DEVICE_CONNECTION_STRING: deviceCs },
       /connected to the hub/,
     );
@@ -158,7 +166,9 @@ export async function runStack(argv: string[]): Promise<void> {
       `  Console:  ${server.url}/\n` +
       `  Login:    admin / ${adminPassword}\n` +
       `            (your browser will warn about the local CA; trust ${server.caFile} or proceed)\n\n` +
-      `  Demo device "${DEMO_DEVICE}": agent, shell server and file server (${filesRoot}) running as child processes.\n` +
+      `  Demo device "${DEMO_DEVICE}": agent, shell server and file server (${filesRoot}) running as child processes,\n` +
+      `            and a status page as its web app: Devices → ${DEMO_DEVICE} → Open web app\n` +
+      `            (${appOrigin(server.url, DEFAULT_APPS_DOMAIN, DEMO_DEVICE, 'http')}/ — Chromium and Firefox resolve *.localhost themselves).\n` +
       `  Data in ${dataDir}. Ctrl-C stops everything; the next start reuses the data.\n\n` +
       `  CLI, from another terminal in this folder:\n` +
       `    export IOTHUB_CONNECTION_STRING="$(npx devicestreams policy connection-string iothubowner --host-name ${server.hostName})"\n` +
