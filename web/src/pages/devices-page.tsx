@@ -197,7 +197,7 @@ export function DevicesPage({ me }: { me: Me }) {
         <>
           <StaleWarning error={page.error} />
           <div className="table-wrap" aria-busy={page.isPlaceholderData}>
-            <table className="table table-cards">
+            <table className="table table-cards table-sticky-ends">
               <caption className="visually-hidden">Registered devices{filtered ? ' matching the filters' : ''}, page {stack.length}</caption>
               <thead>
                 <tr>
