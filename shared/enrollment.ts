@@ -12,9 +12,9 @@
  *
  * A pattern has `*` as its only wildcard, matching one or more characters; the device then names
  * itself at enrollment (the installer sends the machine's host name unless told otherwise) and
- * that id must match. Browser-safe: no Node imports.
+ * that id must match. Browser-safe and light (no zod: the console's bundle imports it); the servers'
+ * request schemas are in enrollment-schema.ts.
  */
-import { z } from 'zod';
 import { DEVICE_ID_PATTERN, STREAM_NAME_PATTERN } from './limits.js';
 
 /** How long a token lives unless asked otherwise, and the longest it may live. */
@@ -93,43 +93,20 @@ export function matchesPattern(pattern: string, deviceId: string): boolean {
 }
 
 /** A device id, or a pattern with at least one literal character besides its `*`s. */
-function targetOk(target: string): boolean {
+export function targetOk(target: string): boolean {
   return DEVICE_ID_PATTERN.test(target) && (!isPattern(target) || target.replace(/\*/g, '') !== '');
 }
 
-const tagsSchema = z
-  .record(z.string(), z.string())
-  .refine((t) => Object.keys(t).length <= MAX_ENROLLMENT_TAGS, { message: `at most ${MAX_ENROLLMENT_TAGS} tags` })
-  .superRefine((t, ctx) => {
-    for (const [k, v] of Object.entries(t)) {
-      const r = parseTag(`${k}=${v}`);
-      if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
-    }
-  });
-
-/** What an admin asks for (the body of POST /enrollment-tokens). */
-export const enrollmentTokenRequestSchema = z.object({
+/** What an admin asks for (the body of POST /enrollment-tokens; checked by enrollment-schema.ts). */
+export interface EnrollmentTokenRequest {
   /** A device id, or a pattern such as `sensor-*`. */
-  target: z.string().refine(targetOk, { message: "must be a device id (1-128 letters, digits and -.%_*?!(),:=@$') or a pattern with * and at least one other character" }),
-  tags: tagsSchema.default({}),
-  maps: z
-    .array(z.string().max(300))
-    .max(MAX_ENROLLMENT_MAPS)
-    .default([])
-    .superRefine((maps, ctx) => {
-      const names = new Set<string>();
-      for (const m of maps) {
-        const r = parseMap(m);
-        if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
-        else if (names.has(serviceName(r.value))) ctx.addIssue({ code: 'custom', message: `service "${serviceName(r.value)}" is given twice` });
-        names.add(serviceName(m));
-      }
-    })
-    .transform((maps) => maps.map((m) => { const r = parseMap(m); return r.ok ? r.value : m; })),
-  ttlSeconds: z.number().int().min(1).max(MAX_ENROLLMENT_TTL_SECONDS).default(DEFAULT_ENROLLMENT_TTL_SECONDS),
-});
-
-export type EnrollmentTokenRequest = z.input<typeof enrollmentTokenRequestSchema>;
+  target: string;
+  tags?: Record<string, string>;
+  /** `shell`, `files`, `NAME=HOST:PORT`. */
+  maps?: string[];
+  /** Default DEFAULT_ENROLLMENT_TTL_SECONDS. */
+  ttlSeconds?: number;
+}
 
 /** What the hub answers when it made a token. The token is shown once: the hub keeps only its hash. */
 export interface EnrollmentTokenCreated {
@@ -148,13 +125,11 @@ export interface EnrollmentTokenCreated {
 }
 
 /** The body of POST /enroll. */
-export const enrollRequestSchema = z.object({
-  token: z.string().max(200),
+export interface EnrollRequest {
+  token: string;
   /** The device's id: required for a pattern token (and must match it), else optional (must equal the token's). */
-  deviceId: z.string().max(128).optional(),
-});
-
-export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
+  deviceId?: string | undefined;
+}
 
 /** The answer to POST /enroll; the installer writes it into the agent's configuration. */
 export interface EnrollAnswer {

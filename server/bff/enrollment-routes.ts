@@ -6,7 +6,7 @@
  * uses, once, within its TTL) and nothing else of the hub's: no key, no connection string.
  */
 import type { ConsoleEnrollmentToken } from '../../shared/console-api.js';
-import { enrollmentTokenRequestSchema } from '../../shared/enrollment.js';
+import { enrollmentTokenRequestSchema } from '../../shared/enrollment-schema.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { readBody } from '../http/respond.js';
 import { createEnrollmentToken } from '../sdk/enrollment-client.js';

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { CloseCode } from '../../shared/close-codes.js';
-import { enrollmentTokenRequestSchema, enrollRequestSchema } from '../../shared/enrollment.js';
+import { enrollmentTokenRequestSchema, enrollRequestSchema } from '../../shared/enrollment-schema.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { readBody, sendJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
