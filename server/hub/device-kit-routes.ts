@@ -82,15 +82,18 @@ const NOT_BUILT = 'this hub has no device kit: run "npm run build:device" in its
 export function addDeviceKitRoutes(router: Router, o: DeviceKitOptions): void {
   const limiter = new DownloadLimiter(o.burst ?? 60, o.perSecond ?? 1);
   const dirs = o.kitDirs;
+  // Goes into the script inside single quotes: its origin has none (URL syntax), a path might.
+  const hubUrl = new URL(o.publicUrl).origin;
   const limit = (req: { socket: { remoteAddress?: string | undefined } }): void => limiter.take(req.socket.remoteAddress ?? '?');
 
   router.add('GET', '/install.sh', ({ req, res }) => {
     limit(req);
     const kit = findKit(dirs);
-    // The script's defaults: a URL and a version, neither of which can hold a quote.
+    // The script's defaults: the hub's URL (the operator's --public-url, parsed as a URL) and a
+    // version; replaced by functions, so a `$` in them is not a replacement pattern.
     const script = readFileSync(INSTALL_SCRIPT, 'utf8')
-      .replace('__DS_HUB_URL__', o.publicUrl)
-      .replace('__DS_KIT_VERSION__', kit?.version ?? '');
+      .replace('__DS_HUB_URL__', () => hubUrl)
+      .replace('__DS_KIT_VERSION__', () => kit?.version ?? '');
     sendText(res, 200, script, 'text/x-shellscript; charset=utf-8', {}, req.method === 'HEAD');
   });
 
