@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson } from '../shared/http-json.js';
-import { CLI, startHub, stopAll, type HubHandle } from './harness.js';
+import { CLI, sleep, spawnCli, startHub, stopAll, type HubHandle } from './harness.js';
 
 function cli(args: string[], env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
@@ -38,7 +38,17 @@ describe('device enroll-token', () => {
     expect(last).toContain(`--token ${token}`);
     expect(last).toMatch(/--ca-sha256 [0-9a-f]{64}/);
     // The printed token is the real thing.
-    expect(await postJson(`${hub.url}/enroll`, {}, { token }, { ca: hub.ca })).toMatchObject({ deviceId: 'cli-pump', maps: ['shell', 'ssh=127.0.0.1:22'], tags: { site: 'plant-2' } });
+    const answer = await postJson(`${hub.url}/enroll`, {}, { token }, { ca: hub.ca });
+    expect(answer).toMatchObject({ deviceId: 'cli-pump', maps: ['shell', 'ssh=127.0.0.1:22'], tags: { site: 'plant-2' } });
+    // Once its agent has said hello, device show names it.
+    const agent = spawnCli(['agent', '--ca', hub.caFile, '--map', 'echo=127.0.0.1:9'], { DEVICE_CONNECTION_STRING: (answer as { connectionString: string }).connectionString });
+    await agent.waitFor(/connected to the hub/);
+    let shown = '';
+    for (let i = 0; i < 50 && !/ agent /.test(shown); i++) {
+      await sleep(100);
+      shown = cli(['device', 'show', 'cli-pump'], env).out;
+    }
+    expect(shown).toMatch(/^cli-pump\s+enabled\s+online\s+last activity \S+ agent devicestreams-agent\/\d+\.\d+\.\d+\n$/);
   });
 
   it('makes a pattern token whose command enrolls under the host name, and answers --json', () => {

@@ -38,7 +38,8 @@ function withoutKeys(d: DeviceDescription, showKeys: boolean): Record<string, un
 
 function line(d: DeviceDescription): string {
   const seen = d.lastActivityTime.startsWith('0001') ? 'never' : d.lastActivityTime;
-  return `${d.deviceId.padEnd(24)} ${d.status.padEnd(9)} ${(d.connectionState === 'Connected' ? 'online' : 'offline').padEnd(8)} last activity ${seen}`;
+  const agent = typeof d.agent === 'string' ? ` agent ${d.agent}` : '';
+  return `${d.deviceId.padEnd(24)} ${d.status.padEnd(9)} ${(d.connectionState === 'Connected' ? 'online' : 'offline').padEnd(8)} last activity ${seen}${agent}`;
 }
 
 export async function run(argv: string[]): Promise<void> {
