@@ -238,6 +238,9 @@ if [ "$SYSTEMD" -eq 1 ]; then
   command -v systemctl >/dev/null 2>&1 || die "this device has no systemctl: add --no-systemd"
 fi
 if [ "$IS_ROOT" -eq 0 ] && [ "$RUN_USER" != "$(id -un)" ]; then die "--user $RUN_USER: running as another account needs root"; fi
+if [ "$IS_ROOT" -eq 1 ] && [ "$SYSTEMD" -eq 0 ] && ! command -v setpriv >/dev/null 2>&1; then
+  die "without systemd, root starts the agent as $RUN_USER with setpriv (util-linux), which this device lacks: install it, or leave out --no-systemd"
+fi
 case $HUB in
   https://*|http://*) ;;
   *) die "the hub address '$HUB' is not https://HOST[:PORT]; pass --hub" ;;
