@@ -140,7 +140,10 @@ describe('enrollment', () => {
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => enroll({ token: t.token, deviceId: `race-${i}` })));
     const won = answers.filter((a) => a.status === 200);
     expect(won).toHaveLength(1);
-    for (const a of answers.filter((x) => x.status !== 200)) expect(a.json.errorCode).toBe(ErrorCode.EnrollmentTokenUsed);
+    for (const a of answers.filter((x) => x.status !== 200)) {
+      expect(a.json.errorCode).toBe(ErrorCode.EnrollmentTokenUsed);
+      expect(a.json.message).toMatch(/create a new one with: devicestreams device enroll-token 'race-\*' \(or Add device in the console\)$/);
+    }
     const page = await hub.service.listDevicePage({ search: 'race-' });
     expect(page.devices.map((d) => d.deviceId)).toEqual([won[0]?.json.deviceId]);
   });

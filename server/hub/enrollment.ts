@@ -77,7 +77,9 @@ const invalid = (): DsError =>
   new DsError(ErrorCode.EnrollmentTokenInvalid, 'not a valid enrollment token: this hub did not make it (or it was mistyped or cut short); copy the install command again');
 
 function howToRenew(target: string): string {
-  return `create a new one with: devicestreams device enroll-token ${target} (or Add device in the console)`;
+  // Quoted when a shell would expand it (a pattern's *).
+  const word = /^[A-Za-z0-9._:@%=-]+$/.test(target) ? target : `'${target.replace(/'/g, `'\\''`)}'`;
+  return `create a new one with: devicestreams device enroll-token ${word} (or Add device in the console)`;
 }
 
 export class Enrollment {
