@@ -87,7 +87,7 @@ export async function run(argv: string[]): Promise<void> {
     const { fh, size } = await openLocal(from);
     const path = dst.path.endsWith('/') ? posix.join(dst.path, basename(from)) : dst.path;
     try {
-      const stream = await service.initiateStream(dst.device, streamName, options);
+      const stream = await service.initiateStream(dst.device, streamName, { ...options, transfer: { direction: 'upload', path } });
       const progress = createProgress(`${basename(from)} → ${dst.device}:${path}`, size);
       try {
         await upload(stream, fh, size, path, (n) => progress.update(n));
@@ -105,7 +105,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const source = src as { device: string; path: string };
   const target = isDirectory(to) ? join(to, posix.basename(source.path)) : to;
-  const stream = await service.initiateStream(source.device, streamName, options);
+  const stream = await service.initiateStream(source.device, streamName, { ...options, transfer: { direction: 'download', path: source.path } });
   try {
     let progress = createProgress('', 0);
     await download(stream, source.path, target, (size) => {

@@ -31,7 +31,9 @@ function line(s: StreamLogEntry): string {
   const who = s.operator === null ? s.initiator : `${s.operator} via ${s.initiator}`;
   const closed = s.closedBy === null ? '' : ` closed by ${s.closedBy}${s.reason === null ? '' : ` (${s.reason})`}`;
   const resumed = s.interruptions > 0 ? `, interrupted ${s.interruptions}× resumed ${s.resumes}×${s.interruptedAt === null ? '' : ' (interrupted now)'}` : '';
-  return `${s.createdAt} ${s.streamId} ${s.deviceId}/${s.streamName} ${s.result ?? s.state} by ${who}, ${dur}, ↓${human(s.bytesToDevice)} ↑${human(s.bytesFromDevice)}${resumed}${closed}`;
+  const t = s.transfer;
+  const transfer = t === null || t === undefined ? '' : `, ${t.direction} ${JSON.stringify(t.name)} ${human(t.size)}`;
+  return `${s.createdAt} ${s.streamId} ${s.deviceId}/${s.streamName} ${s.result ?? s.state} by ${who}, ${dur}, ↓${human(s.bytesToDevice)} ↑${human(s.bytesFromDevice)}${transfer}${resumed}${closed}`;
 }
 
 export async function run(argv: string[]): Promise<void> {

@@ -45,6 +45,8 @@ export function presentStream(s: StreamRecord): Record<string, unknown> {
     streamName: s.streamName,
     initiator: s.initiator,
     operator: s.operator,
+    // A transfer's size is what went its way: to the device for an upload, from it for a download.
+    transfer: s.transfer === null ? null : { ...s.transfer, size: s.transfer.direction === 'upload' ? s.bytesToDevice : s.bytesFromDevice },
     state: s.state,
     result: s.result,
     reason: s.reason,

@@ -17,6 +17,7 @@ import { CloseCode } from '../../shared/close-codes.js';
 import type { StreamRequestMessage, StreamResponseMessage } from '../../shared/control-protocol.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { signStreamToken } from '../../shared/stream-token.js';
+import type { TransferLabel } from '../../shared/transfer.js';
 import type { StreamBytes, StreamEnd, StreamResult, Store } from '../store/store.js';
 import type { HubMetrics } from './metrics.js';
 
@@ -27,6 +28,8 @@ export interface InitiateRequest {
   initiator: string;
   /** A console operator acting through that policy, if any. */
   operator: string | null;
+  /** What the stream carries when it is a file transfer (the initiator's word, validated). */
+  transfer?: TransferLabel | null | undefined;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   /** Asked for a resumable (v2) stream, with this resume window. */
@@ -149,7 +152,7 @@ export class StreamBroker {
     const keys = req.resumeWindowMs === undefined ? undefined : { service: newResumeKey(), device: newResumeKey() };
     const resume = keys === undefined || req.resumeWindowMs === undefined ? undefined
       : { windowMs: req.resumeWindowMs, serviceKeyHash: hashResumeKey(keys.service), deviceKeyHash: hashResumeKey(keys.device) };
-    await store.streams.create({ id: streamId, deviceId: req.deviceId, streamName: req.streamName, initiator: req.initiator, operator: req.operator, createdAt, node: this.#o.node, resume });
+    await store.streams.create({ id: streamId, deviceId: req.deviceId, streamName: req.streamName, initiator: req.initiator, operator: req.operator, transfer: req.transfer ?? null, createdAt, node: this.#o.node, resume });
 
     const device = await store.devices.get(req.deviceId);
     if (device === undefined) {

@@ -13,6 +13,7 @@ import { STREAM_RESULTS, type StreamResult } from '../store/store.js';
 import type { HubContext } from './hub-context.js';
 import { presentInterruption, presentStream } from './presenters.js';
 import { DEFAULT_RESUME_WINDOW_MS, MAX_RESUME_WINDOW_MS } from '../../shared/stream-protocol.js';
+import { TRANSFER_HEADER, TransferHeaderError, parseTransferHeader, type TransferLabel } from '../../shared/transfer.js';
 
 /** Header a trusted service (the console's BFF) sets to name the operator it acts for. */
 export const OPERATOR_HEADER = 'x-devicestreams-operator';
@@ -67,6 +68,18 @@ function resumeWindow(value: string | string[] | undefined): number | undefined 
   return Math.round(secs * 1000);
 }
 
+/** The transfer header's label, null without one; a malformed one is refused (400) before anything is logged. */
+function transferLabel(value: string | string[] | undefined): TransferLabel | null {
+  if (value === undefined) return null;
+  if (Array.isArray(value)) throw new DsError(ErrorCode.ArgumentInvalid, `give header ${TRANSFER_HEADER} once`);
+  try {
+    return parseTransferHeader(value);
+  } catch (err) {
+    if (err instanceof TransferHeaderError) throw new DsError(ErrorCode.ArgumentInvalid, err.message);
+    throw err;
+  }
+}
+
 export function addStreamRoutes(router: Router, hub: HubContext): void {
   const { auth, broker, store } = hub;
 
@@ -83,8 +96,9 @@ export function addStreamRoutes(router: Router, hub: HubContext): void {
     const op = req.headers[OPERATOR_HEADER];
     const operator = typeof op === 'string' && op !== '' ? op.slice(0, 128) : null;
     const resumeWindowMs = resumeWindow(req.headers[RESUMABLE_HEADER]);
+    const transfer = transferLabel(req.headers[TRANSFER_HEADER]);
     req.resume();
-    const result = await broker.initiate({ deviceId, streamName, initiator: principal.policy, operator, connectTimeoutMs, responseTimeoutMs, resumeWindowMs });
+    const result = await broker.initiate({ deviceId, streamName, initiator: principal.policy, operator, transfer, connectTimeoutMs, responseTimeoutMs, resumeWindowMs });
     const headers: Record<string, string> = {
       'iothub-streaming-is-accepted': result.accepted ? 'True' : 'False',
       'x-devicestreams-stream-id': result.streamId,

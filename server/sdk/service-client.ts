@@ -15,6 +15,7 @@ import { connectBridge, connectResumableBridge, type ResumeOptions } from '../..
 import type { ResumableStream } from '../../shared/resumable-stream.js';
 import { DEFAULT_RESUME_WINDOW_MS, MAX_RESUME_BUFFER_BYTES, MIN_RESUME_BUFFER_BYTES } from '../../shared/stream-protocol.js';
 import type { WebSocketDuplex } from '../../shared/ws-duplex.js';
+import { TRANSFER_HEADER, encodeTransferHeader, type TransferDirection, type TransferSummary } from '../../shared/transfer.js';
 
 export interface ServiceClientOptions {
   ca?: string | Buffer | undefined;
@@ -51,6 +52,8 @@ export interface StreamLogEntry {
   streamName: string;
   initiator: string;
   operator: string | null;
+  /** A file transfer (direction, name, and the bytes that went its way); null for other streams. */
+  transfer: TransferSummary | null;
   state: string;
   result: string | null;
   reason: string | null;
@@ -107,6 +110,8 @@ export interface InitiateOptions {
   responseTimeoutSeconds?: number;
   /** Recorded as the operator of this stream (overrides the client's option). */
   operator?: string | undefined;
+  /** The stream carries a file transfer: the log keeps its direction and the file's path (shortened past 256 characters). */
+  transfer?: { direction: TransferDirection; path: string } | undefined;
   /**
    * Ask for a v2 stream: half-close, and resume after a lost connection (hub or endpoint restart,
    * network cut) within the window (default 120 s, at most 600 s), keeping at most `bufferBytes`
@@ -333,6 +338,7 @@ export class ServiceClient {
         'iothub-streaming-response-timeout-in-seconds': String(response),
         ...(options.operator === undefined ? {} : { 'x-devicestreams-operator': options.operator }),
         ...(windowMs === undefined ? {} : { 'x-devicestreams-resumable': String(windowMs / 1000) }),
+        ...(options.transfer === undefined ? {} : { [TRANSFER_HEADER]: encodeTransferHeader(options.transfer.direction, options.transfer.path) }),
       },
       timeoutMs: (connect + response + 15) * 1000,
     });

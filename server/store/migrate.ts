@@ -94,7 +94,7 @@ const STREAMS: TableSpec = {
   table: 'streams',
   key: 'id',
   columns: ['id', 'device_id', 'stream_name', 'initiator', 'operator', 'state', 'result', 'reason', 'created_at', 'accepted_at', 'connected_at', 'ended_at',
-    'closed_by', 'close_code', 'bytes_to_device', 'bytes_from_device', 'node', 'gateway_node'],
+    'closed_by', 'close_code', 'bytes_to_device', 'bytes_from_device', 'node', 'gateway_node', 'transfer'],
 };
 const RECORDING_COLUMNS = ['stream_id', 'device_id', 'operator', 'operator_id', 'node', 'started_at', 'ended_at', 'duration_ms', 'size', 'truncated',
   'input_recorded', 'cols', 'rows'] as const;

@@ -3,6 +3,7 @@
  * epoch milliseconds unless the field says ISO (the registry keeps Azure's ISO strings).
  */
 import type { Role } from '../../shared/console-api.js';
+import type { TransferLabel } from '../../shared/transfer.js';
 
 export type DeviceStatus = 'enabled' | 'disabled';
 
@@ -93,6 +94,8 @@ export interface StreamRecord {
   initiator: string;
   /** The console operator on whose behalf the initiator acted, if any. */
   operator: string | null;
+  /** A file transfer: its direction and name, as the initiator said (shared/transfer.ts). */
+  transfer: TransferLabel | null;
   state: StreamState;
   result: StreamResult | null;
   reason: string | null;
@@ -146,6 +149,7 @@ export interface NewStream {
   streamName: string;
   initiator: string;
   operator: string | null;
+  transfer?: TransferLabel | null | undefined;
   createdAt: number;
   node: string;
   /** For a resumable (v2) stream. */

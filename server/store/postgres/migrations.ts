@@ -157,6 +157,8 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX enrollment_tokens_expiry ON enrollment_tokens (expires_at);
    UPDATE policies SET rights = 'RegistryView,ServiceConnect,Enroll' WHERE name = 'console' AND rights = 'RegistryView,ServiceConnect';`,
+  // File transfers: what the initiator said a stream carries (direction and name, JSON; shared/transfer.ts).
+  `ALTER TABLE streams ADD COLUMN transfer TEXT;`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */

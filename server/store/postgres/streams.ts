@@ -1,5 +1,6 @@
 /** The stream log in PostgreSQL. */
 import type { ClosedBy, NewStream, StreamEnd, StreamInterruption, StreamQuery, StreamBytes, StreamRecord, StreamResult, StreamState, TimedOutStream } from '../records.js';
+import { parseTransfer, transferColumn } from '../json-columns.js';
 import { growth } from '../stream-bytes.js';
 import type { StreamRepository } from '../store.js';
 import type { Database } from './pool.js';
@@ -10,6 +11,7 @@ interface Row {
   stream_name: string;
   initiator: string;
   operator: string | null;
+  transfer: string | null;
   state: StreamState;
   result: StreamResult | null;
   reason: string | null;
@@ -37,6 +39,7 @@ function fromRow(r: Row): StreamRecord {
     streamName: r.stream_name,
     initiator: r.initiator,
     operator: r.operator,
+    transfer: parseTransfer(r.transfer),
     state: r.state,
     result: r.result,
     reason: r.reason,
@@ -67,9 +70,9 @@ export class PgStreams implements StreamRepository {
 
   async create(s: NewStream): Promise<void> {
     await this.#db.query(
-      `INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at, node, resumable, resume_window_ms, service_resume_hash, device_resume_hash)
-       VALUES ($1,$2,$3,$4,$5,'pending',$6,$7,$8,$9,$10,$11)`,
-      [s.id, s.deviceId, s.streamName, s.initiator, s.operator, s.createdAt, s.node, s.resume !== undefined, s.resume?.windowMs ?? 0, s.resume?.serviceKeyHash ?? null, s.resume?.deviceKeyHash ?? null],
+      `INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at, node, resumable, resume_window_ms, service_resume_hash, device_resume_hash, transfer)
+       VALUES ($1,$2,$3,$4,$5,'pending',$6,$7,$8,$9,$10,$11,$12)`,
+      [s.id, s.deviceId, s.streamName, s.initiator, s.operator, s.createdAt, s.node, s.resume !== undefined, s.resume?.windowMs ?? 0, s.resume?.serviceKeyHash ?? null, s.resume?.deviceKeyHash ?? null, transferColumn(s.transfer)],
     );
   }
 

@@ -1,5 +1,6 @@
 /** The stream log in SQLite: one row per initiation, updated as the stream moves through its states. */
 import type { ClosedBy, NewStream, StreamEnd, StreamInterruption, StreamQuery, StreamBytes, StreamRecord, StreamResult, StreamState, TimedOutStream } from '../records.js';
+import { parseTransfer, transferColumn } from '../json-columns.js';
 import { growth } from '../stream-bytes.js';
 import type { StreamRepository } from '../store.js';
 import { Statements, type Db } from './database.js';
@@ -10,6 +11,7 @@ interface Row {
   stream_name: string;
   initiator: string;
   operator: string | null;
+  transfer: string | null;
   state: StreamState;
   result: StreamResult | null;
   reason: string | null;
@@ -37,6 +39,7 @@ function fromRow(r: Row): StreamRecord {
     streamName: r.stream_name,
     initiator: r.initiator,
     operator: r.operator,
+    transfer: parseTransfer(r.transfer),
     state: r.state,
     result: r.result,
     reason: r.reason,
@@ -69,10 +72,10 @@ export class SqliteStreams implements StreamRepository {
 
   async create(s: NewStream): Promise<void> {
     this.#sql
-      .get(`INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at, node, resumable, resume_window_ms, service_resume_hash, device_resume_hash)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
+      .get(`INSERT INTO streams (id, device_id, stream_name, initiator, operator, state, created_at, node, resumable, resume_window_ms, service_resume_hash, device_resume_hash, transfer)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
       .run(s.id, s.deviceId, s.streamName, s.initiator, s.operator, 'pending', s.createdAt, s.node,
-        s.resume === undefined ? 0 : 1, s.resume?.windowMs ?? 0, s.resume?.serviceKeyHash ?? null, s.resume?.deviceKeyHash ?? null);
+        s.resume === undefined ? 0 : 1, s.resume?.windowMs ?? 0, s.resume?.serviceKeyHash ?? null, s.resume?.deviceKeyHash ?? null, transferColumn(s.transfer));
   }
 
   async resumeKeyHash(id: string, side: 'service' | 'device'): Promise<string | undefined> {
