@@ -123,6 +123,9 @@ function copyExactly(socket: Socket, fh: FileHandle, size: number, path: string)
       if (err === undefined) resolve();
       else {
         socket.pause();
+        // A write still in flight fails once the stream is destroyed: that error must not reach
+        // the process as an unhandled 'error' (it crashed the server and left the temporary file).
+        out.on('error', () => undefined);
         out.destroy();
         reject(err);
       }
