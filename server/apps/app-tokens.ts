@@ -1,14 +1,15 @@
 /**
- * The two credentials of a device app, both HMAC-SHA256-signed with a key every node shares
- * (`app-handoff.key` in the store's secrets, as the stream-token key is), so any node of a cluster
- * verifies them without a lookup:
+ * The two credentials of a device app, sealed with a key every node shares (`app-handoff.key` in
+ * the store's secrets, as the stream-token key is), so any node of a cluster verifies them without
+ * a lookup. Sealed: the claims are encrypted (AES-256-GCM: a link in the browser's history shows
+ * nothing of whom it names) and the result HMAC-SHA256-signed, the signature checked first:
  * - a handoff token (in the URL the console opens; good for 60 s and once), and
  * - the app cookie it becomes on the app origin (good for at most 8 h and the console session).
  * Both name the operator account, its role then, its console session (by the hash the store keys it
  * by — not a credential), the device and the service; one is never taken for the other, nor for
  * another device or service. Signatures are compared in constant time.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Role } from '../../shared/console-api.js';
 
 export const HANDOFF_TTL_MS = 60_000;
@@ -35,21 +36,27 @@ export interface AppClaims extends AppGrant {
 }
 
 export class AppTokens {
-  readonly #key: Buffer;
+  readonly #macKey: Buffer;
+  readonly #encKey: Buffer;
 
   constructor(key: Buffer) {
     if (key.length < 32) throw new Error('the app token key must be at least 32 bytes');
-    this.#key = key;
+    // Two keys from one secret, each for its own use.
+    this.#macKey = createHmac('sha256', key).update('devicestreams-app.mac').digest();
+    this.#encKey = createHmac('sha256', key).update('devicestreams-app.enc').digest();
   }
 
   #mac(payload: string): Buffer {
-    return createHmac('sha256', this.#key).update(`devicestreams-app.${payload}`).digest();
+    return createHmac('sha256', this.#macKey).update(payload).digest();
   }
 
   /** Signs fresh claims of `kind` for `grant`, expiring at `exp`. */
   sign(kind: AppClaims['kind'], grant: AppGrant, exp: number): string {
     const claims: AppClaims = { ...grant, kind, jti: randomBytes(16).toString('base64url'), exp };
-    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#encKey, iv);
+    const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(claims), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    const payload = sealed.toString('base64url');
     return `${payload}.${this.#mac(payload).toString('base64url')}`;
   }
 
@@ -64,7 +71,10 @@ export class AppTokens {
     if (sig.length !== want.length || !timingSafeEqual(sig, want)) return undefined;
     let claims: unknown;
     try {
-      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      const sealed = Buffer.from(payload, 'base64url');
+      const decipher = createDecipheriv('aes-256-gcm', this.#encKey, sealed.subarray(0, 12));
+      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+      claims = JSON.parse(Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]).toString('utf8'));
     } catch {
       return undefined;
     }
