@@ -12,9 +12,10 @@ import { request } from '@playwright/test';
 import { CLI, ROOT, startAgent, startHub, startShellServer, stopAll, tempDir, type HubHandle, type Proc } from '../test/harness.js';
 import { findLeaks } from './fixtures/secrets.js';
 import { publishStackEnv, type Account, type StackEnv } from './fixtures/stack-env.js';
+import { startDemoWeb, type DemoWeb } from '../scripts/demo-web.js';
 
 const CLEAN_BASH = join(import.meta.dirname, 'fixtures', 'clean-bash.sh');
-const DEVICES = { shell: 'e2e-device', rejects: 'e2e-rejects', offline: 'e2e-offline', disabled: 'e2e-disabled' };
+const DEVICES = { shell: 'e2e-device', rejects: 'e2e-rejects', offline: 'e2e-offline', disabled: 'e2e-disabled', web: 'e2e-web' };
 
 function password(): string {
   return randomBytes(15).toString('base64url');
@@ -78,6 +79,7 @@ function scanResponseLog(env: StackEnv): void {
 export default async function globalSetup(): Promise<() => Promise<void>> {
   buildConsole();
   const started: Proc[] = [];
+  let web: DemoWeb | undefined;
   try {
     const admin: Account = { name: 'admin', password: password() };
     const operator: Account = { name: 'e2e-operator', password: password() };
@@ -96,6 +98,16 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     started.push(shell.proc);
     started.push(await startAgent(hub, DEVICES.shell, [shell.map]));
     started.push(await startAgent(hub, DEVICES.rejects, []));
+    // A device web app (scripts/demo-web.ts) mapped as http; /cookies-seen lists the Cookie headers it got.
+    web = await startDemoWeb({
+      name: DEVICES.web,
+      extra: (req, res) => {
+        if (req.url !== '/cookies-seen') return false;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(web?.cookiesSeen ?? []));
+        return true;
+      },
+    });
+    started.push(await startAgent(hub, DEVICES.web, [`http=127.0.0.1:${web.port}`]));
     await hub.service.createDevice(DEVICES.offline);
     await hub.service.createDevice(DEVICES.disabled, { status: 'disabled' });
 
@@ -130,10 +142,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       try {
         scanResponseLog(env);
       } finally {
+        await web?.close();
         await stopAll();
       }
     };
   } catch (err) {
+    await web?.close();
     await stopAll();
     throw err;
   }
