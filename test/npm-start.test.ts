@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServiceClient } from '../server/sdk/service-client.js';
 import { CLI, ROOT, freePort, sleep, spawnProc, stopAll, tempDir, type Proc } from './harness.js';
+import { AppClient } from './fixtures/app-client.js';
 
 afterAll(stopAll);
 
@@ -106,6 +107,17 @@ describe('npm start', () => {
     expect((await service.getDevice('demo-device')).connectionState).toBe('Connected');
     const demoKey = await service.deviceConnectionString('demo-device');
     expect(first.proc.output()).toMatch(/registered the demo device/);
+    // Its web app: the start text names its origin, which the hub serves (a page saying to open
+    // it from the console, without the console's pass), and the device maps it as http.
+    const appUrl = `https://demo-device--http.apps.localhost:${port}/`;
+    expect(first.proc.output()).toContain(appUrl);
+    expect((await new AppClient(appUrl, ca).get('/')).text).toMatch(/from the DeviceStreams console/);
+    const web = await service.initiateStream('demo-device', 'http');
+    // HTTP/1.0: the device's server closes the connection after its answer, which ends the stream.
+    web.write('GET /app.js HTTP/1.0\r\nHost: demo\r\n\r\n');
+    let appScript = '';
+    for await (const chunk of web) appScript += (chunk as Buffer).toString();
+    expect(appScript).toMatch(/^HTTP\/1\.1 200[\s\S]*loaded from \/app\.js/);
     await interrupt(first);
 
     const second = await start(dataDir, port);
