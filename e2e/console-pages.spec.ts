@@ -1,5 +1,6 @@
 /**
- * Every page of the console at a phone's, a tablet's and a desktop's width (390, 820, 1280 px):
+ * Every page of the console at a phone's, a tablet's and a desktop's width (390, 820, 1280 px),
+ * and the light pages in the dark colour scheme as well:
  * axe-core finds no violation, the page never pans sideways, and a screenshot of it is kept in
  * test-results/screenshots/<page>-<width>.png to be looked at. One browser context walks all the
  * pages at each width, so the whole check costs one login and one recorded session.
@@ -60,7 +61,7 @@ async function recordSession(page: Page, stack: StackEnv): Promise<string> {
   return streamId;
 }
 
-test('every page at 390, 820 and 1280 px has no axe-core violation and no sideways panning; Connect, Log out and Replay stay on screen; replays fit the width (screenshots in test-results/screenshots)', async ({ page, stack }) => {
+test('every page at 390, 820 and 1280 px (and in the dark scheme at 1280) has no axe-core violation and no sideways panning; Connect, Log out and Replay stay on screen; replays fit the width (screenshots in test-results/screenshots)', async ({ page, stack }) => {
   test.setTimeout(240_000);
   for (const size of WIDTHS) {
     await page.setViewportSize(size);
@@ -153,5 +154,18 @@ test('every page at 390, 820 and 1280 px has no axe-core violation and no sidewa
     await page.goto('/no-such-page');
     await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
     await checkPage(page, 'not-found', width);
+  }
+
+  // The light pages follow the system's dark scheme: the same checks in it, at the desktop width.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  for (const [name, path, ready] of [
+    ['devices-dark', '/', page.getByRole('link', { name: `Connect to ${stack.devices.shell}` })],
+    ['history-dark', '/history', page.getByRole('link', { name: `Replay ${short}` })],
+    ['operators-dark', '/operators', page.getByRole('table', { name: 'Console accounts' })],
+    ['settings-dark', '/settings', page.getByRole('checkbox', { name: 'Record keystrokes' })],
+  ] as const) {
+    await page.goto(path);
+    await expect(ready).toBeVisible();
+    await checkPage(page, name, WIDTHS[2].width);
   }
 });
