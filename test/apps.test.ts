@@ -148,6 +148,25 @@ describe('isolation', () => {
     expect(web.cookiesSeen.length).toBe(0);
   });
 
+  it('keeps the console session cookie host-only', async () => {
+    const r = await client.call('POST', '/api/login', { body: { username: 'op-apps', password: 'password-123' } });
+    const c = cookieOf(r.headers['set-cookie'] as string[] | undefined, 'ds_session');
+    expect(c?.attributes).toEqual(expect.arrayContaining(['httponly', 'secure', 'samesite=strict']));
+    expect(c?.attributes.some((a) => a.startsWith('domain'))).toBe(false);
+  });
+
+  it('answers hosts under the apps domain that name no app, and bad links, with a page', async () => {
+    const app = new AppClient(`https://app-device--http.apps.localhost:${hub.port}`, hub.ca);
+    // (TLS for the app's name; the Host header names another.)
+    for (const host of ['x--zzzz', 'a---b', 'a.b', 'nolabel']) {
+      const r = await app.get('/', { headers: { host: `${host}.apps.localhost:${hub.port}` } });
+      expect(r.status, host).toBe(404);
+      expect(r.text).toMatch(/names no device app/);
+    }
+    for (const token of ['', 'junk', 'a.b', 'x'.repeat(5000)]) expect((await app.get(`/__devicestreams/handoff?token=${token}`)).status).toBe(401);
+    expect((await client.call('GET', '/api/me', { cookie: operator })).status).toBe(200);
+  });
+
   it('sends console paths on an app origin to the device, and never app paths on the console to the proxy', async () => {
     const { app, appCookie } = await openApp(operator, 'app-device');
     const api = await app.get('/api/me', { cookie: `${appCookie}; ${operator}` });

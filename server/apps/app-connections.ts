@@ -112,6 +112,8 @@ export class AppConnections {
   agentFor(g: AppGrant): Agent {
     const key = appKey(g);
     let agent = this.#agents.get(key);
+    // Agents whose every connection failed to open never saw a close: drop the idle ones now and then.
+    if (agent === undefined && this.#agents.size >= 1024) for (const k of [...this.#agents.keys()]) this.#forgetIdleAgent(k);
     if (agent === undefined) {
       const a = new StreamAgent(() => this.open(g), this.#limits.httpPerApp, this.#o.idleMs ?? 15_000);
       this.#agents.set(key, a);
