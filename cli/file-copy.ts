@@ -9,67 +9,19 @@ import { once } from 'node:events';
 import { constants } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Transform, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FILE_ERROR_HINTS, FILE_PROTOCOL_VERSION, HeaderError, decodeResponse, encodeHeader, readHeaderLine, type FileErrorCode, type FileResponse } from '../shared/file-protocol.js';
-import { ResumableStream } from '../shared/resumable-stream.js';
+import { FILE_PROTOCOL_VERSION, encodeHeader } from '../shared/file-protocol.js';
+import { FILE_CHUNK_BYTES as CHUNK_BYTES, FileTransferError, NO_ANSWER, NO_HALF_CLOSE, counter, peerHalfCloses, readResponse } from '../server/sdk/file-client.js';
 
-/** The device's file server refused or failed a transfer; `message` is one line with what to do. */
-export class FileTransferError extends Error {
-  constructor(readonly code: FileErrorCode | 'protocol', message: string) {
-    super(message);
-  }
-}
-
-const CHUNK_BYTES = 1024 * 1024;
-const NO_ANSWER = 'the device\'s service closed the stream without an answer; is the stream mapped to "devicestreams file-server" on the agent?';
-
-/** The next response; `lost` says what it means when the stream ends before one arrives. */
-async function readResponse(stream: Duplex, lost: string): Promise<FileResponse> {
-  let line: string;
-  try {
-    line = await readHeaderLine(stream);
-  } catch (err) {
-    if (err instanceof HeaderError) throw new FileTransferError('protocol', lost);
-    throw err;
-  }
-  const r = decodeResponse(line);
-  if (r === undefined) throw new FileTransferError('protocol', 'the device\'s service does not speak the file protocol; map the stream to "devicestreams file-server" on the agent');
-  if (r.type === 'error') throw new FileTransferError(r.code, `${r.message}; ${FILE_ERROR_HINTS[r.code]}`);
-  return r;
-}
-
-/** Whether the device side can half-close (stream protocol v2), once the stream knows. */
-function peerHalfCloses(stream: Duplex): Promise<boolean> {
-  if (!(stream instanceof ResumableStream)) return Promise.resolve(false);
-  const known = stream.peerV2;
-  if (known !== undefined) return Promise.resolve(known);
-  return new Promise((resolve) => stream.once('peer', (v2: boolean) => resolve(v2)));
-}
-
-/** Counts bytes through it: `onBytes` with the running total; fails past `size`, or at the end short of it. */
-function counter(size: number, onBytes: (n: number) => void, short: (got: number) => Error): Transform {
-  let n = 0;
-  return new Transform({
-    highWaterMark: CHUNK_BYTES,
-    transform(chunk: Buffer, _enc, callback) {
-      n += chunk.length;
-      if (n > size) return callback(new FileTransferError('protocol', `the device sent more than the ${size} bytes it announced`));
-      onBytes(n);
-      callback(null, chunk);
-    },
-    flush(callback) {
-      callback(n < size ? short(n) : null);
-    },
-  });
-}
+export { FileTransferError };
 
 /**
  * Uploads `local` (an open file of `size` bytes) to `path` on the device over `stream`; resolves
  * when the device has the file in place. Throws FileTransferError.
  */
 export async function upload(stream: Duplex, local: FileHandle, size: number, path: string, onBytes: (n: number) => void): Promise<void> {
-  if (!(await peerHalfCloses(stream))) throw new FileTransferError('protocol', 'the device\'s agent cannot half-close streams (stream protocol v2), which an upload needs; update devicestreams on the device');
+  if (!(await peerHalfCloses(stream))) throw new FileTransferError('protocol', NO_HALF_CLOSE);
   stream.write(encodeHeader({ v: FILE_PROTOCOL_VERSION, op: 'put', path, size }));
   const ready = await readResponse(stream, NO_ANSWER);
   if (ready.type !== 'ready') throw new FileTransferError('protocol', `the device answered "${ready.type}" to an upload`);

@@ -54,6 +54,7 @@
  * Every error is `{ error: { code, message } }` with an HTTP status; `message` is a sentence
  * for the person at the screen. State-changing requests must carry the page's Origin.
  */
+import type { TransferSummary } from './transfer.js';
 
 export type Role = 'admin' | 'operator' | 'viewer';
 
@@ -132,6 +133,8 @@ export interface ConsoleStream {
   closeCode: number | null;
   bytesToDevice: number;
   bytesFromDevice: number;
+  /** A file transfer: direction, the path on the device, and the bytes that went its way; null for other streams. */
+  transfer: TransferSummary | null;
   /** The session recording, when there is one (terminal streams opened from the console). */
   recording: { size: number; truncated: boolean; live: boolean } | null;
 }

@@ -5,6 +5,7 @@ import { basename, join, posix } from 'node:path';
 import { DEFAULT_FILES_STREAM } from '../../shared/file-protocol.js';
 import { CliError, logLine, parse } from '../args.js';
 import { FileTransferError, download, upload } from '../file-copy.js';
+import { closeWhenDone } from '../../server/sdk/file-client.js';
 import { createProgress } from '../progress.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
 
@@ -92,6 +93,7 @@ export async function run(argv: string[]): Promise<void> {
       try {
         await upload(stream, fh, size, path, (n) => progress.update(n));
         progress.done();
+        await closeWhenDone(stream);
       } finally {
         stream.destroy();
       }
@@ -112,6 +114,7 @@ export async function run(argv: string[]): Promise<void> {
       progress = createProgress(`${source.device}:${source.path} → ${target}`, size);
     }, (n) => progress.update(n));
     progress.done();
+    await closeWhenDone(stream);
   } catch (err) {
     if (err instanceof FileTransferError) throw new CliError(err.message);
     const code = (err as NodeJS.ErrnoException).code;

@@ -18,6 +18,7 @@ import { ApiFailure, routingFailure, sendApiError } from './api-errors.js';
 import { apiRoutes, callerOf, type ApiContext, type ApiHandler } from './api-routes.js';
 import { createDeviceRoutes } from './device-routes.js';
 import { enrollmentRoutes } from './enrollment-routes.js';
+import { fileRoutes } from './file-routes.js';
 import { LoginLimiter } from './login-limiter.js';
 import { OperatorAccounts } from './operators.js';
 import { SessionSockets } from './session-sockets.js';
@@ -155,8 +156,18 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     appsDomain: o.apps.domain, publicUrl: o.apps.publicUrl, store: o.store, cluster: o.cluster, service: o.service, sockets,
     sessionLive: (key) => sessions.isLive(key), roleOf: async (id) => (await operators.getById(id))?.role, log: o.log,
   });
+  const files = fileRoutes({
+    service: o.service,
+    // Only the caller's own session on that device, while its recording is written on this node.
+    mark: async (who, label) => {
+      const row = await resumable.get(who.sessionId);
+      if (row === undefined || row.operatorId !== who.operatorId || row.deviceId !== who.deviceId || row.recordingId === null) return;
+      recorder.mark(row.recordingId, label);
+    },
+    log: o.log,
+  });
   const router = new Router<ApiHandler>();
-  for (const r of [...devices.routes, ...apiRoutes(ctx), ...recordingRoutes(recorder), ...terminalSessionRoutes(resumable), ...enrollmentRoutes(o.service)]) router.add(r.method, r.path, r.run);
+  for (const r of [...files, ...devices.routes, ...apiRoutes(ctx), ...recordingRoutes(recorder), ...terminalSessionRoutes(resumable), ...enrollmentRoutes(o.service)]) router.add(r.method, r.path, r.run);
   for (const r of apps?.routes ?? []) router.add(r.method, r.path, r.run);
   const staticFiles = createStaticHandler(o.webRoot);
   const allowed = new Set(o.allowedOrigins ?? []);

@@ -31,6 +31,7 @@ export function presentStream(s: StreamLogEntry, recording: ConsoleStream['recor
     closeCode: s.closeCode,
     bytesToDevice: s.bytesToDevice,
     bytesFromDevice: s.bytesFromDevice,
+    transfer: s.transfer === null || s.transfer === undefined ? null : { direction: s.transfer.direction, name: s.transfer.name.slice(0, 256), size: s.transfer.size },
     recording,
   };
 }

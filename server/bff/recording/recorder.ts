@@ -344,6 +344,17 @@ export class Recorder {
     return { snapshot, stop: () => live.viewers.delete(viewer) };
   }
 
+  /**
+   * Puts a marker in a recording being written here (a file transfer started from its terminal
+   * page); false when it is not (not recorded, ended, or written by another node of a cluster).
+   */
+  mark(recordingId: string, label: string): boolean {
+    const live = this.#live.get(recordingId);
+    if (live?.writer === undefined || live.superseded) return false;
+    live.writer.marker(label);
+    return true;
+  }
+
   /** Deletes a recording (file and row); a live session goes on unrecorded. */
   async delete(streamId: string): Promise<boolean> {
     const live = this.#live.get(streamId);
