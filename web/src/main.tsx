@@ -4,6 +4,7 @@ import { createRoot } from 'react-dom/client';
 import { App } from './app';
 import { createQueryClient } from './query-client';
 import './styles.css';
+import './responsive.css';
 
 const root = document.getElementById('root');
 if (root === null) throw new Error('index.html has no #root element');

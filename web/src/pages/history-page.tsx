@@ -4,6 +4,7 @@ import { STREAM_RESULTS, type StreamFilters } from '../api';
 import { EmptyState, ErrorState, LoadingState } from '../components/states';
 import { fromLocalInputValue, toLocalInputValue } from '../format';
 import { StreamRow } from '../history/stream-row';
+import '../history/history.css';
 import { resultCodeWords } from '../history/stream-words';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { useStreams } from '../hooks/use-streams';
