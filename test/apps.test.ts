@@ -4,12 +4,15 @@
  * the console API handing an operator over to the app's own origin.
  */
 import { createHash } from 'node:crypto';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoWeb, type DemoWeb } from '../scripts/demo-web.js';
 import { AppTokens } from '../server/apps/app-tokens.js';
-import { rssOf, sleep, startAgent, stopAll, type HubHandle } from './harness.js';
+import { ensureLocalTls } from '../server/tls.js';
+import { rssOf, sleep, startAgent, stopAll, tempDir, type HubHandle } from './harness.js';
 import { startConsoleHub, type ConsoleClient } from './console-client.js';
 import { AppClient, cookieOf } from './fixtures/app-client.js';
 
@@ -22,6 +25,9 @@ let client: ConsoleClient;
 let web: DemoWeb;
 let operator: string;
 let viewer: string;
+let adminCookie: string;
+/** A device web server that speaks TLS itself, with a certificate of a CA the hub does not know. */
+let tlsWeb: HttpsServer;
 
 /** The demo server plus what only tests need: redirects, cookies with Domain, a 50 MiB download. */
 async function startDeviceWeb(): Promise<DemoWeb> {
@@ -76,7 +82,8 @@ beforeAll(async () => {
   const started = await startConsoleHub(admin);
   hub = started.hub;
   client = started.client;
-  for (const [name, role] of [['op-apps', 'operator'], ['viewer-apps', 'viewer']]) {
+  adminCookie = started.admin;
+  for (const [name, role] of [['op-apps', 'operator'], ['viewer-apps', 'viewer'], ['op-two', 'operator']]) {
     const r = await client.call('POST', '/api/operators', { cookie: started.admin, body: { name, password: 'password-123', role } });
     expect(r.status).toBe(201);
   }
@@ -86,11 +93,17 @@ beforeAll(async () => {
   await startAgent(hub, 'app-device', [`http=127.0.0.1:${web.port}`]);
   await startAgent(hub, 'no-web', []);
   await hub.service.createDevice('app-offline');
+  const own = await ensureLocalTls(tempDir('ds-device-tls-'), ['device.local']);
+  tlsWeb = createHttpsServer({ cert: own.cert, key: own.key }, (req, res) => res.end(`over TLS for ${req.headers.host ?? ''}`));
+  await new Promise<void>((resolve) => tlsWeb.listen(0, '127.0.0.1', resolve));
+  await startAgent(hub, 'tls-device', [`https=127.0.0.1:${(tlsWeb.address() as AddressInfo).port}`]);
 }, 120_000);
 
 afterAll(async () => {
   await stopAll();
   await web?.close();
+  tlsWeb?.closeAllConnections();
+  tlsWeb?.close();
 });
 
 describe('handoff', () => {
@@ -210,6 +223,28 @@ describe('isolation', () => {
 });
 
 describe('proxying', () => {
+  it('speaks TLS to an https service without verifying the device\'s own certificate', async () => {
+    const { app, appCookie } = await openApp(operator, 'tls-device', 'https');
+    const r = await app.get('/', { cookie: appCookie });
+    expect(r.status).toBe(200);
+    expect(r.text).toBe(`over TLS for ${app.host}`);
+  });
+
+  it('ends an open app WebSocket, and the cookie, when the operator\'s role changes', async () => {
+    const two = await client.login('op-two', 'password-123');
+    const { app, appCookie } = await openApp(two, 'app-device');
+    const ws = await app.webSocket('/ws', { cookie: appCookie });
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    const t0 = Date.now();
+    expect((await client.call('PATCH', '/api/operators/op-two', { cookie: adminCookie, body: { role: 'viewer' } })).status).toBe(200);
+    await closed;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await sleep(2200);
+    const after = await app.get('/headers', { cookie: appCookie });
+    expect(after.status).toBe(401);
+    expect(after.text).toMatch(/role in the console has changed/);
+  });
+
   it('carries a WebSocket echo, checked against the app\'s own origin', async () => {
     const { app, appCookie } = await openApp(operator, 'app-device');
     const ws = await app.webSocket('/ws', { cookie: appCookie });
@@ -285,6 +320,7 @@ describe('proxying', () => {
     const page = await hub.service.listStreams({ deviceId: 'app-device', limit: 200 });
     const http = page.streams.filter((s) => s.streamName === 'http');
     expect(http.length).toBeGreaterThan(0);
-    expect(new Set(http.map((s) => s.operator))).toEqual(new Set(['op-apps']));
+    // Every app connection names the operator whose app it carried: op-apps, and op-two before the role change.
+    expect(new Set(http.map((s) => s.operator))).toEqual(new Set(['op-apps', 'op-two']));
   });
 });
