@@ -13,6 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EnrollAnswer, EnrollmentTokenCreated, EnrollmentTokenRequest } from '../shared/enrollment.js';
 import { DsError, ErrorCode } from '../shared/errors.js';
 import { createServiceClient } from '../server/sdk/service-client.js';
+import { createDeviceClient } from '../device/sdk/device-client.js';
 import { CLI, sleep, spawnCli, startHub, stopAll, type HubHandle } from './harness.js';
 import { execFileSync } from 'node:child_process';
 
@@ -196,6 +197,18 @@ describe('enrollment', () => {
     for (const file of ['hub.db', 'hub.db-wal']) {
       const path = join(hub.dataDir, file);
       if (existsSync(path)) expect(readFileSync(path).includes(secret), file).toBe(false);
+    }
+  });
+
+  it('records what an agent calls itself with its control characters escaped (the console and device list show it)', async () => {
+    await hub.service.createDevice('enr-named');
+    const device = createDeviceClient(await hub.service.deviceConnectionString('enr-named'), { ca: hub.ca, agent: 'evil\x1b[2J\nagent/9' });
+    try {
+      await device.open();
+      for (let i = 0; i < 50 && (await hub.service.getDevice('enr-named')).agent === null; i++) await sleep(100);
+      expect((await hub.service.getDevice('enr-named')).agent).toBe('evil\\x1b[2J\\nagent/9');
+    } finally {
+      device.close();
     }
   });
 

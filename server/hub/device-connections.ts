@@ -16,6 +16,7 @@ import {
 import { CLOCK_SKEW_SECONDS, MAX_CONTROL_MESSAGE_BYTES } from '../../shared/limits.js';
 import type { DeviceRouter, RequestOutcome } from './stream-broker.js';
 import { closeWithin } from '../../shared/ws-close.js';
+import { oneLine } from '../../shared/log-text.js';
 
 export interface DeviceConnectionsOptions {
   heartbeatIntervalMs: number;
@@ -90,7 +91,8 @@ export class DeviceConnections implements DeviceRouter {
       if (!decoded.ok) return this.#drop(conn, CloseCode.ProtocolError, decoded.error);
       const msg = decoded.value;
       if (msg.type === 'hello') {
-        this.#opts.onHello?.(deviceId, msg.agent);
+        // Shown in the console and printed by `device list`: no control character reaches a screen.
+        this.#opts.onHello?.(deviceId, oneLine(msg.agent));
         ws.send(encodeControlMessage({ type: 'welcome', protocol: CONTROL_PROTOCOL_VERSION, deviceId, heartbeatIntervalMs: this.#opts.heartbeatIntervalMs }));
       } else if (msg.type === 'streamResponse') {
         const p = conn.pending?.get(msg.requestId);
