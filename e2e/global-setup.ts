@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from '@playwright/test';
-import { CLI, ROOT, startAgent, startHub, startShellServer, stopAll, tempDir, type HubHandle, type Proc } from '../test/harness.js';
+import { CLI, ROOT, spawnCli, startAgent, startHub, startShellServer, stopAll, tempDir, type HubHandle, type Proc } from '../test/harness.js';
 import { findLeaks } from './fixtures/secrets.js';
 import { publishStackEnv, type Account, type StackEnv } from './fixtures/stack-env.js';
 import { startDemoWeb, type DemoWeb } from '../scripts/demo-web.js';
@@ -96,7 +96,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       '--env', 'PS1=$ ', '--env', `HOME=${home}`, '--env', `HISTFILE=${join(home, '.bash_history')}`,
     ]);
     started.push(shell.proc);
-    started.push(await startAgent(hub, DEVICES.shell, [shell.map]));
+    // The shell device also serves files (devicestreams file-server) from a directory of its own.
+    const filesRoot = tempDir('ds-e2e-files-');
+    const filesSocket = join(tempDir('ds-e2e-fsock-'), 'run', 'files.sock');
+    const files = spawnCli(['file-server', '--root', filesRoot, '--listen', `unix:${filesSocket}`]);
+    started.push(files);
+    await files.waitFor(/LISTENING unix:/);
+    started.push(await startAgent(hub, DEVICES.shell, [shell.map, `files=unix:${filesSocket}`]));
     started.push(await startAgent(hub, DEVICES.rejects, []));
     // A device web app (scripts/demo-web.ts) mapped as http; /cookies-seen lists the Cookie headers it got.
     web = await startDemoWeb({
@@ -134,6 +140,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       operator,
       viewer,
       devices: DEVICES,
+      filesRoot,
       secrets: await collectSecrets(hub, [admin, operator, viewer]),
       responseLog: join(tempDir('ds-e2e-log-'), 'responses.jsonl'),
     };

@@ -3,6 +3,7 @@ import { Link } from '../components/link';
 import { formatBytes, formatDateTime, formatDateTimeShort, formatDuration, shortStreamId } from '../format';
 import { paths } from '../router';
 import { closerWords, isFailedAttempt, resultWords } from './stream-words';
+import { TransferLabel } from './transfer-label';
 
 const resultClass: Record<string, string> = {
   accepted: 'badge-online',
@@ -22,6 +23,7 @@ export function StreamRow({ stream: s, isAdmin }: { stream: ConsoleStream; isAdm
     <tr>
       <th scope="row" className="mono">
         {s.deviceId} <span className="sub">{s.streamName}</span>
+        <TransferLabel stream={s} />
       </th>
       <td data-label="Operator">{s.operator ?? <span className="muted" title="Opened by a client other than the console">{s.initiator}</span>}</td>
       <td data-label="Started">

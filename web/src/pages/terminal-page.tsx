@@ -15,6 +15,7 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from '
 import { ConsoleCloseCode } from '../../../shared/console-protocol';
 import type { Me } from '../../../shared/console-api';
 import { queryKeys } from '../api';
+import { FileTransferButton } from '../components/file-transfer-panel';
 import { RecordingIndicator } from '../components/recording-indicator';
 import { TerminalEnded } from '../components/terminal-ended';
 import { useDocumentTitle } from '../hooks/use-document-title';
@@ -137,6 +138,7 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
           {closed ? 'Tab leaves the terminal' : `${LEAVE_KEY_TEXT} leaves the terminal`}
         </span>
         <div className="terminal-actions">
+          <FileTransferButton deviceId={deviceId} me={me} />
           <button type="button" className="button button-small button-dark" onClick={onCopy} title="Copy the selection (Ctrl+Shift+C)">
             Copy
           </button>

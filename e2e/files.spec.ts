@@ -1,0 +1,89 @@
+/**
+ * Files from the terminal page: an operator chooses a file, uploads it with progress to a path on
+ * the device (its file server's root), downloads it back through the browser's own download, and
+ * reads a clear refusal for a path out of the root; a viewer's panel says it offers nothing.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConsoleStream } from '../shared/console-api.js';
+import { apiLogin, openTerminal, streamLog, tag } from './fixtures/console.js';
+import { expect, test } from './fixtures/test.js';
+
+const MiB = 1024 * 1024;
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+test('an operator uploads a chosen file with progress, downloads it back with the same SHA-256, and is told clearly about a path outside the root', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.operator);
+  await openTerminal(page, stack.devices.shell);
+  const name = `e2e-${tag()}.bin`;
+  const local = join(tmpdir(), name);
+  const content = randomBytes(8 * MiB);
+  writeFileSync(local, content);
+
+  await page.getByRole('button', { name: 'Files' }).click();
+  const panel = page.getByRole('region', { name: `Files on ${stack.devices.shell}` });
+  await expect(panel).toBeVisible();
+
+  await test.step('choose a file and upload it: progress, then done, and the device has the same bytes', async () => {
+    await panel.getByLabel('Choose a file, or drop one here').setInputFiles(local);
+    await panel.getByLabel('Path on the device').fill(`uploads-${name}`);
+    await panel.getByRole('button', { name: 'Upload' }).click();
+    await expect(panel.getByRole('status').filter({ hasText: 'Uploaded' })).toHaveText(`Uploaded uploads-${name} (8 MiB).`, { timeout: 30_000 });
+    await expect(panel.getByRole('progressbar')).toHaveCount(0);
+    const onDevice = join(stack.filesRoot, `uploads-${name}`);
+    expect(existsSync(onDevice)).toBe(true);
+    expect(sha256(readFileSync(onDevice))).toBe(sha256(content));
+  });
+
+  await test.step('download it back through the browser\'s download', async () => {
+    await panel.getByLabel('Path of the file on the device').fill(`uploads-${name}`);
+    const [download] = await Promise.all([page.waitForEvent('download'), panel.getByRole('button', { name: 'Download' }).click()]);
+    expect(download.suggestedFilename()).toBe(`uploads-${name}`);
+    const saved = await download.path();
+    expect(sha256(readFileSync(saved))).toBe(sha256(content));
+    await expect(panel.getByRole('status').filter({ hasText: 'Downloading' })).toContainText('see your browser\'s downloads');
+  });
+
+  await test.step('a path with ".." is refused with what to do, and nothing is written', async () => {
+    await panel.getByLabel('Path on the device').fill(`../outside-${name}`);
+    await panel.getByRole('button', { name: 'Upload' }).click();
+    await expect(panel.getByRole('alert')).toContainText(`Upload of ../outside-${name} failed:`);
+    await expect(panel.getByRole('alert')).toContainText('contains "..", which could leave the file server\'s root; use a path relative to the file server\'s --root');
+    expect(existsSync(join(stack.filesRoot, '..', `outside-${name}`))).toBe(false);
+    await panel.getByLabel('Path of the file on the device').fill('no/such/file.txt');
+    await panel.getByRole('button', { name: 'Download' }).click();
+    await expect(panel.getByRole('alert').filter({ hasText: 'Cannot download' })).toContainText('no such file or directory on the device; check the path');
+  });
+
+  await test.step('the history lists both transfers with name, size and direction', async () => {
+    let rows: ConsoleStream[] = [];
+    await expect.poll(async () => {
+      rows = await streamLog(page.request, `deviceId=${stack.devices.shell}&limit=50`);
+      return rows.filter((s) => s.transfer?.name === `uploads-${name}` && s.state === 'ended').map((s) => s.transfer?.direction).sort();
+    }).toEqual(['download', 'upload']);
+    await page.goto(`/history?device=${stack.devices.shell}`);
+    await expect(page.getByText(`uploaded uploads-${name} (8 MiB)`)).toBeVisible();
+    await expect(page.getByText(`downloaded uploads-${name} (8 MiB)`)).toBeVisible();
+  });
+
+  await test.step('Escape closes the panel and gives focus back to its button', async () => {
+    await page.goto(`/terminal/${stack.devices.shell}`);
+    await page.getByRole('button', { name: 'Files' }).click();
+    await page.keyboard.press('Escape');
+    await expect(page.getByRole('region', { name: `Files on ${stack.devices.shell}` })).toHaveCount(0);
+    await expect(page.getByRole('button', { name: 'Files' })).toBeFocused();
+  });
+});
+
+test('a viewer\'s file panel says the role may not move files', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.viewer);
+  await page.goto(`/terminal/${stack.devices.shell}`);
+  await page.getByRole('button', { name: 'Files' }).click();
+  await expect(page.getByRole('alert')).toContainText('Not allowed to move files: your role is viewer.');
+  await expect(page.getByLabel('Choose a file, or drop one here')).toHaveCount(0);
+});
