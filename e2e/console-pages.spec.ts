@@ -61,7 +61,7 @@ async function recordSession(page: Page, stack: StackEnv): Promise<string> {
   return streamId;
 }
 
-test('every page at 390, 820 and 1280 px (and in the dark scheme at 1280) has no axe-core violation and no sideways panning; Connect, Log out and Replay stay on screen; replays fit the width (screenshots in test-results/screenshots)', async ({ page, stack }) => {
+test('every page (the live view too) at 390, 820 and 1280 px (and in the dark scheme at 1280) has no axe-core violation and no sideways panning; Connect, Log out and Replay stay on screen; replays fit the width (screenshots in test-results/screenshots)', async ({ page, stack }) => {
   test.setTimeout(240_000);
   for (const size of WIDTHS) {
     await page.setViewportSize(size);
@@ -75,6 +75,12 @@ test('every page at 390, 820 and 1280 px (and in the dark scheme at 1280) has no
   await page.setViewportSize(WIDTHS[2]);
   const streamId = await recordSession(page, stack);
   const short = streamId.slice(0, 8);
+  // A live session in another tab, for the live view (admins watch it read-only) and History's live row.
+  const livePage = await page.context().newPage();
+  const liveSockets = watchTerminalSockets(livePage);
+  await openTerminal(livePage, stack.devices.shell);
+  const liveId = liveSockets.at(-1)?.streamId() ?? '';
+  expect(liveId).not.toBe('');
 
   for (const size of WIDTHS) {
     const { width } = size;
@@ -117,6 +123,7 @@ test('every page at 390, 820 and 1280 px (and in the dark scheme at 1280) has no
     await checkPage(page, 'terminal-ended', width);
 
     await page.goto('/history');
+    await expect(page.getByRole('link', { name: `Watch ${liveId.slice(0, 8)}` })).toBeVisible();
     const replay = page.getByRole('link', { name: `Replay ${short}` });
     await expect(replay).toBeVisible();
     const replayBox = await replay.boundingBox();
@@ -137,6 +144,10 @@ test('every page at 390, 820 and 1280 px (and in the dark scheme at 1280) has no
       await checkPage(page, 'replay-actual-size', width);
     }
 
+    await page.goto(`/watch/${liveId}`);
+    await expect(page.getByRole('region', { name: 'Live session' }).locator('.xterm-rows')).toContainText('$');
+    await checkPage(page, 'watch', width);
+
     await page.goto('/operators');
     await expect(page.getByRole('table', { name: 'Console accounts' })).toBeVisible();
     await checkPage(page, 'operators', width);
@@ -155,6 +166,10 @@ test('every page at 390, 820 and 1280 px (and in the dark scheme at 1280) has no
     await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
     await checkPage(page, 'not-found', width);
   }
+
+  await livePage.keyboard.type('exit\n');
+  await expect(livePage.getByRole('status')).toHaveText('Shell exited with code 0');
+  await livePage.close();
 
   // The light pages follow the system's dark scheme: the same checks in it, at the desktop width.
   await page.emulateMedia({ colorScheme: 'dark' });
