@@ -88,6 +88,9 @@ test('with the keyboard only: log in, connect, type, leave the terminal by Esc t
     const screen = page.getByRole('region', { name: 'Recording' });
     await expect(page.getByRole('button', { name: 'Play recording' })).toBeVisible({ timeout: 15_000 });
     await expect(screen.locator('.xterm-rows')).not.toContainText(word);
+    // The shortcuts are listed on the page, and the slider moves by whole seconds.
+    await expect(page.getByText('Keys on the screen:')).toBeVisible();
+    await expect(page.getByRole('slider', { name: 'Seek' })).toHaveAttribute('step', '1');
     await tabTo(page, screen);
     const outline = await screen.evaluate((el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth);
     expect(outline).toMatch(/^solid [1-9]/);
