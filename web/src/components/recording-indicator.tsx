@@ -1,13 +1,16 @@
-import { useSettings } from '../hooks/use-settings';
+import { useQuery } from '@tanstack/react-query';
+import { settingsQuery } from '../api';
 
 /**
  * Tells the operator, in the terminal's status line, that the session is recorded (every console
  * terminal is), and louder when keystrokes are too — passwords typed here would be in the
- * recording. The setting is read when the page opens, which is when the session's recording
- * decides whether to keep keystrokes.
+ * recording. The setting is read when the page opens, which is when a new session's recording
+ * decides whether to keep keystrokes (a reattached session keeps what it started with).
  */
 export function RecordingIndicator() {
-  const settings = useSettings(true);
+  // Read fresh when the page opens and then left alone: a change made later applies to the next
+  // session, not to this one, so refetching on focus would make the line say the wrong thing.
+  const settings = useQuery({ ...settingsQuery(), refetchOnMount: 'always', refetchOnWindowFocus: false, staleTime: Infinity });
   const keystrokes = settings.data?.recordInput === true;
   if (keystrokes) {
     return (
