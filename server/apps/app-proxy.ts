@@ -165,8 +165,14 @@ export function createAppProxy(o: AppProxyOptions): AppProxy {
         // From here bytes pass as they are (the device's 101 and the frames); each side ends the other.
         stream.pipe(socket).on('error', () => undefined);
         socket.pipe(stream);
+        // A device that never answers the upgrade does not hold the browser and a stream for ever.
+        const answer = setTimeout(() => stream.destroy(), o.responseHeadersTimeoutMs ?? 60_000);
+        stream.once('data', () => clearTimeout(answer));
         socket.on('close', () => stream.destroy());
-        stream.on('close', () => socket.destroy());
+        stream.on('close', () => {
+          clearTimeout(answer);
+          socket.destroy();
+        });
       };
       run().catch((err: unknown) => {
         const { status, sentence } = describeFailure(err, t);
