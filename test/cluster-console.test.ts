@@ -2,7 +2,8 @@
  * The operator console across the nodes of a cluster: a login made through one node works through
  * the other, a terminal opened through one node reaches a device held by the other, an admin on one
  * node watches a session the other bridges, a recording made through one node replays from the
- * other, and revoking an operator through one node ends their terminal on the other at once.
+ * other, revoking an operator through one node ends their terminal on the other at once, and
+ * failed logins count against a name on every node together.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleCloseCode } from '../shared/console-protocol.js';
@@ -98,5 +99,15 @@ describe('the console across nodes', () => {
     const closed = await s.closed;
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(closed.code).toBe(ConsoleCloseCode.Revoked);
+  });
+  it('counts failed logins for a name across both nodes: five wrong passwords split over them, then the sixth is refused (429) through either', async () => {
+    for (let i = 0; i < 5; i++) expect((await node(i % 2).call('POST', '/api/login', { body: { username: 'nobody-here', password: `wrong-${i}` } })).status).toBe(401);
+    for (const n of [0, 1]) {
+      const limited = await node(n).call('POST', '/api/login', { body: { username: 'nobody-here', password: 'wrong-again' } });
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    }
+    // Another name from the same address is not held back by it.
+    expect((await node(1).call('POST', '/api/login', { body: { username: 'olga', password: 'olga-password' } })).status).toBe(200);
   });
 });

@@ -35,14 +35,18 @@ async function openTerminal(cookie: string): Promise<TerminalSession & { streamI
 }
 
 describe('login rate limits', () => {
-  it('counts every attempt before checking it: of 30 parallel wrong guesses for one name, at most 5 get an answer', async () => {
+  it('counts every attempt before checking it: of 30 parallel wrong guesses for one name, 5 get an answer and one more per doubling delay the burst outlasted', async () => {
     await addOperator('target1', 'operator');
+    const t0 = Date.now();
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) => c.call('POST', '/api/login', { body: { username: 'target1', password: `guess-${i}` }, from: '127.0.0.31' })),
     );
+    // Five failures are free; then 1 s, 2 s, 4 s … after the last: a burst that took T s to arrive
+    // on a loaded machine may see ⌊log2(T + 1)⌋ more. Counting after the check would answer all 30.
+    const extra = Math.floor(Math.log2((Date.now() - t0) / 1000 + 1));
     const statuses = answers.map((a) => a.status);
-    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(25);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5 + extra);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(25 - extra);
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
   });
 

@@ -98,14 +98,14 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
       run: async (req, res) => {
         const body = await json(req, loginBody);
         // The attempt counts from here, before the slow password check, so parallel guesses see it.
-        const decision = ctx.limiter.begin(clientAddress(req), body.username);
+        const decision = await ctx.limiter.begin(clientAddress(req), body.username);
         if (!decision.allowed) {
           const wait = decision.retryAfterSeconds;
           throw new ApiFailure(429, 'rate_limited', `Too many failed logins; try again in ${wait} s.`, { 'retry-after': String(wait) });
         }
         const op = await ctx.operators.authenticate(body.username, body.password);
         if (op === undefined) throw new ApiFailure(401, 'bad_credentials', 'Wrong user name or password.');
-        ctx.limiter.succeeded(decision.attempt);
+        await ctx.limiter.succeeded(decision.attempt);
         const { token, expiresAt } = await ctx.sessions.create(op.name);
         const me: Me = { name: op.name, role: op.role };
         sendApiJson(res, 200, me, { 'set-cookie': sessionCookie(token, Math.floor((expiresAt - Date.now()) / 1000), ctx.secureCookies) });
@@ -134,7 +134,7 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
         const me = need(caller, all, 'change a password');
         const body = await json(req, changeOwnPassword);
         // Counted like a login: a session left open must not become a way to guess the password.
-        const decision = ctx.limiter.begin(clientAddress(req), me.me.name);
+        const decision = await ctx.limiter.begin(clientAddress(req), me.me.name);
         if (!decision.allowed) {
           const wait = decision.retryAfterSeconds;
           throw new ApiFailure(429, 'rate_limited', `Too many wrong passwords; try again in ${wait} s.`, { 'retry-after': String(wait) });
@@ -143,7 +143,7 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
         if ((await ctx.operators.authenticate(me.me.name, body.currentPassword)) === undefined) {
           throw new ApiFailure(403, 'wrong_password', 'The current password is wrong; your password was not changed.');
         }
-        ctx.limiter.succeeded(decision.attempt);
+        await ctx.limiter.succeeded(decision.attempt);
         await ctx.operators.setPassword(me.me.name, body.newPassword);
         // Every session of the account ends (one stolen with the old password too) and its sockets
         // with it; this browser gets a new session, so the person who changed it stays logged in.
@@ -228,7 +228,7 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
         if (body.password !== undefined) {
           await ctx.operators.setPassword(name, body.password);
           await ctx.sessions.deleteFor(name);
-          ctx.limiter.forget(name);
+          await ctx.limiter.forget(name);
           ctx.sockets.closeOperator(before.id, 'An admin reset your password; log in again.');
         }
         const op = await ctx.operators.get(name);
@@ -244,7 +244,7 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
         if (name === me.me.name) throw badRequest('You cannot delete your own account.');
         const op = await ctx.operators.get(name);
         if (op === undefined || !(await ctx.operators.delete(name))) throw new ApiFailure(404, 'not_found', `There is no operator named ${name}.`);
-        ctx.limiter.forget(name);
+        await ctx.limiter.forget(name);
         ctx.sockets.closeOperator(op.id, 'An admin removed your account.');
         res.writeHead(204).end();
       },

@@ -141,7 +141,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
     operators,
     sessions,
     sockets,
-    limiter: new LoginLimiter({ windowMs: 5 * 60 * 1000, maxFailuresPerAddress: 20, maxFailuresPerName: 5 }),
+    limiter: new LoginLimiter(o.store.logins, { windowMs: 5 * 60 * 1000, maxFailuresPerAddress: 20, maxFailuresPerName: 5 }),
     service: o.service,
     secureCookies: o.secure,
     recordingsOf: async (ids) => {

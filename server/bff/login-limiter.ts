@@ -10,8 +10,13 @@
  *   name logged in successfully (within `knownAddressTtlMs`) skips this check, so somebody who
  *   hammers a name slows guessing down without locking its owner out.
  *
- * Bounded: at most `maxKeys` failure lists and known-address entries, oldest first out.
+ * The attempts live in the store (logins.ts of each store engine), so the nodes of a cluster count them
+ * together: a guesser spreading tries over the balancer's nodes gets no more than one node gives.
+ * Attempts leave the store once out of the window, known addresses once expired.
  */
+import { randomUUID } from 'node:crypto';
+import type { LoginAttemptRepository } from '../store/store.js';
+
 export interface LimiterOptions {
   windowMs: number;
   maxFailuresPerAddress: number;
@@ -22,59 +27,32 @@ export interface LimiterOptions {
   maxNameDelayMs?: number;
   /** How long a successful login makes its address known for that name. Default 30 days. */
   knownAddressTtlMs?: number;
-  maxKeys?: number;
 }
 
-/** An attempt in progress: pass it back to `succeeded` or `failed`. */
+/** An attempt in progress: pass it back to `succeeded` (a failure needs nothing: it stays counted). */
 export interface LoginAttempt {
+  readonly id: string;
   readonly address: string;
   readonly name: string;
-  readonly at: number;
 }
 
 export type AttemptDecision = { allowed: true; attempt: LoginAttempt } | { allowed: false; retryAfterSeconds: number };
 
 export class LoginLimiter {
   readonly #o: Required<LimiterOptions>;
-  readonly #failures = new Map<string, number[]>();
-  readonly #known = new Map<string, number>();
+  readonly #store: LoginAttemptRepository;
 
-  constructor(o: LimiterOptions) {
-    this.#o = { maxKeys: 10_000, baseNameDelayMs: 1000, maxNameDelayMs: 60_000, knownAddressTtlMs: 30 * 24 * 3600 * 1000, ...o };
+  constructor(store: LoginAttemptRepository, o: LimiterOptions) {
+    this.#store = store;
+    this.#o = { baseNameDelayMs: 1000, maxNameDelayMs: 60_000, knownAddressTtlMs: 30 * 24 * 3600 * 1000, ...o };
   }
 
-  #recent(key: string, now: number): number[] {
-    const list = (this.#failures.get(key) ?? []).filter((t) => t > now - this.#o.windowMs);
-    if (list.length === 0) this.#failures.delete(key);
-    else this.#failures.set(key, list);
-    return list;
-  }
-
-  #push(key: string, at: number): void {
-    const list = this.#recent(key, at);
-    list.push(at);
-    this.#failures.delete(key);
-    this.#failures.set(key, list.slice(-100));
-    while (this.#failures.size > this.#o.maxKeys) {
-      const oldest = this.#failures.keys().next().value;
-      if (oldest === undefined) break;
-      this.#failures.delete(oldest);
-    }
-  }
-
-  #isKnown(address: string, name: string, now: number): boolean {
-    const until = this.#known.get(`${name}\u0000${address}`);
-    return until !== undefined && until > now;
-  }
-
-  /** Milliseconds this address must wait before trying `name` again (0: go ahead). */
-  #waitMs(address: string, name: string, now: number): number {
+  /** Milliseconds to wait before trying again (0: go ahead), from the recent failures by address and by name. */
+  #waitMs(byAddress: readonly number[], byName: readonly number[], known: boolean, now: number): number {
     let wait = 0;
-    const byAddress = this.#recent(`a:${address}`, now);
     const maxA = this.#o.maxFailuresPerAddress;
     if (byAddress.length >= maxA) wait = (byAddress[byAddress.length - maxA] ?? now) + this.#o.windowMs - now;
-    if (!this.#isKnown(address, name, now)) {
-      const byName = this.#recent(`n:${name}`, now);
+    if (!known) {
       const over = byName.length - this.#o.maxFailuresPerName;
       if (over >= 0) {
         const delay = Math.min(this.#o.maxNameDelayMs, this.#o.baseNameDelayMs * 2 ** Math.min(over, 30));
@@ -88,34 +66,26 @@ export class LoginLimiter {
    * Starts an attempt: refused with the seconds to wait, or allowed and counted as a failure
    * until `succeeded` takes it back.
    */
-  begin(address: string, name: string, now = Date.now()): AttemptDecision {
-    const wait = this.#waitMs(address, name, now);
-    if (wait > 0) return { allowed: false, retryAfterSeconds: Math.ceil(wait / 1000) };
-    this.#push(`a:${address}`, now);
-    this.#push(`n:${name}`, now);
-    return { allowed: true, attempt: { address, name, at: now } };
+  async begin(address: string, name: string, now = Date.now()): Promise<AttemptDecision> {
+    const attempt: LoginAttempt = { id: randomUUID(), address, name };
+    const wait = await this.#store.begin({
+      keys: [`a:${address}`, `n:${name}`],
+      since: now - this.#o.windowMs,
+      known: { name, address },
+      at: now,
+      attempt: attempt.id,
+      decide: ([byAddress = [], byName = []], known) => this.#waitMs(byAddress, byName, known, now),
+    });
+    return wait > 0 ? { allowed: false, retryAfterSeconds: Math.ceil(wait / 1000) } : { allowed: true, attempt };
   }
 
   /** The password was right: the attempt does not count, and the address is known for the name. */
-  succeeded(a: LoginAttempt, now = Date.now()): void {
-    for (const key of [`a:${a.address}`, `n:${a.name}`]) {
-      const list = this.#failures.get(key);
-      const i = list?.lastIndexOf(a.at) ?? -1;
-      if (list !== undefined && i >= 0) list.splice(i, 1);
-    }
-    const knownKey = `${a.name}\u0000${a.address}`;
-    this.#known.delete(knownKey);
-    this.#known.set(knownKey, now + this.#o.knownAddressTtlMs);
-    while (this.#known.size > this.#o.maxKeys) {
-      const oldest = this.#known.keys().next().value;
-      if (oldest === undefined) break;
-      this.#known.delete(oldest);
-    }
+  async succeeded(a: LoginAttempt, now = Date.now()): Promise<void> {
+    await this.#store.succeeded(a.id, { name: a.name, address: a.address }, now + this.#o.knownAddressTtlMs);
   }
 
   /** Forgets what is known for a name (its password was reset or it was deleted). */
-  forget(name: string): void {
-    this.#failures.delete(`n:${name}`);
-    for (const key of [...this.#known.keys()]) if (key.startsWith(`${name}\u0000`)) this.#known.delete(key);
+  async forget(name: string): Promise<void> {
+    await this.#store.forget(`n:${name}`, name);
   }
 }

@@ -223,6 +223,37 @@ export interface SecretRepository {
   getOrCreate(name: string, bytes: number): Promise<Buffer>;
 }
 
+/** Who tries to log in and what came of it, counted across every node (server/bff/login-limiter.ts decides what they allow). */
+export interface LoginAttemptRepository {
+  /**
+   * Holds off every other caller for the same keys (on every node) while `decide` looks at each
+   * key's attempt times since `since` (oldest first) and at whether `known` is a known pair at
+   * `at`; when it returns 0 the attempt is recorded under every key (as `attempt`, at `at`).
+   * Attempts older than `since` and expired known pairs are dropped on the way. Resolves with what
+   * `decide` returned.
+   */
+  begin(o: LoginAttemptBegin): Promise<number>;
+  /** Takes the attempt back and makes `known` a known pair until `until`. */
+  succeeded(attempt: string, known: KnownLogin, until: number): Promise<void>;
+  /** Forgets the attempts under `key` and every known pair of `name`. */
+  forget(key: string, name: string): Promise<void>;
+}
+
+/** A name and an address it logged in from. */
+export interface KnownLogin {
+  name: string;
+  address: string;
+}
+
+export interface LoginAttemptBegin {
+  keys: readonly string[];
+  since: number;
+  known: KnownLogin;
+  at: number;
+  attempt: string;
+  decide: (recent: number[][], known: boolean) => number;
+}
+
 export interface Store {
   readonly engine: 'sqlite' | 'postgres';
   /** Where it lives, for logs (a path, or a URL without its password). */
@@ -238,6 +269,7 @@ export interface Store {
   readonly rates: RateRepository;
   readonly terminalSessions: TerminalSessionRepository;
   readonly enrollment: EnrollmentRepository;
+  readonly logins: LoginAttemptRepository;
   /** Resolves when the store answers (readiness); rejects with the reason otherwise. */
   ping(): Promise<void>;
   /**

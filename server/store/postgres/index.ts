@@ -4,6 +4,7 @@ import type { Store } from '../store.js';
 import { PgOperators, PgSessions } from './accounts.js';
 import { PgDevices, PgPolicies } from './devices.js';
 import { PgEnrollment } from './enrollment.js';
+import { PgLogins } from './logins.js';
 import { migrate } from './migrations.js';
 import { Database, redactUrl } from './pool.js';
 import { PgRates } from './rates.js';
@@ -42,6 +43,7 @@ export async function openPostgresStore(url: string, log: (line: string) => void
     rates: new PgRates(db),
     terminalSessions: new PgTerminalSessions(db),
     enrollment: new PgEnrollment(db),
+    logins: new PgLogins(db),
     ping: async () => {
       await db.query('SELECT 1');
     },

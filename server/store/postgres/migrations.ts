@@ -159,6 +159,14 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE policies SET rights = 'RegistryView,ServiceConnect,Enroll' WHERE name = 'console' AND rights = 'RegistryView,ServiceConnect';`,
   // File transfers: what the initiator said a stream carries (direction and name, JSON; shared/transfer.ts).
   `ALTER TABLE streams ADD COLUMN transfer TEXT;`,
+  // Login attempts shared by the nodes: a guesser spreading tries over the balancer's nodes gets
+  // no more than one node would give it (server/bff/login-limiter.ts).
+  `CREATE TABLE login_attempts (attempt TEXT NOT NULL, key TEXT NOT NULL, at BIGINT NOT NULL);
+   CREATE INDEX login_attempts_key ON login_attempts (key, at);
+   CREATE INDEX login_attempts_at ON login_attempts (at);
+   CREATE INDEX login_attempts_attempt ON login_attempts (attempt);
+   CREATE TABLE login_known (name TEXT NOT NULL, address TEXT NOT NULL, until BIGINT NOT NULL, PRIMARY KEY (name, address));
+   CREATE INDEX login_known_until ON login_known (until);`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */

@@ -183,6 +183,13 @@ const MIGRATIONS: readonly string[] = [
    UPDATE policies SET rights = 'RegistryView,ServiceConnect,Enroll' WHERE name = 'console' AND rights = 'RegistryView,ServiceConnect';`,
   // File transfers: what the initiator said a stream carries (direction and name, JSON; shared/transfer.ts).
   `ALTER TABLE streams ADD COLUMN transfer TEXT;`,
+  // Login attempts in the store rather than in one process's memory, as a cluster keeps them.
+  `CREATE TABLE login_attempts (attempt TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL);
+   CREATE INDEX login_attempts_key ON login_attempts (key, at);
+   CREATE INDEX login_attempts_at ON login_attempts (at);
+   CREATE INDEX login_attempts_attempt ON login_attempts (attempt);
+   CREATE TABLE login_known (name TEXT NOT NULL, address TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (name, address));
+   CREATE INDEX login_known_until ON login_known (until);`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

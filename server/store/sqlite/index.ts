@@ -5,6 +5,7 @@ import { SqliteOperators, SqliteSessions } from './accounts.js';
 import { openDatabase } from './database.js';
 import { SqliteDevices } from './devices.js';
 import { SqliteEnrollment } from './enrollment.js';
+import { SqliteLogins } from './logins.js';
 import { SqlitePolicies } from './policies.js';
 import { SqliteRates } from './rates.js';
 import { RecordingFiles } from './recording-files.js';
@@ -29,6 +30,7 @@ export function openSqliteStore(dataDir: string): Store {
     rates: new SqliteRates(db),
     terminalSessions: new SqliteTerminalSessions(db),
     enrollment: new SqliteEnrollment(db),
+    logins: new SqliteLogins(db),
     ping: async () => {
       db.prepare('SELECT 1').get();
     },
