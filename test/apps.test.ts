@@ -202,6 +202,8 @@ describe('isolation', () => {
     expect(seen['x-forwarded-proto']).toBe('https');
     const set = (await app.get('/cookies', { cookie: appCookie })).headers['set-cookie'] ?? [];
     expect(set).toEqual(['theirs=1; Path=/; HttpOnly']);
+    // The cookie is this app's only: another device's origin does not take it.
+    expect((await new AppClient(`https://no-web--http.apps.localhost:${hub.port}`, hub.ca).get('/', { cookie: appCookie })).status).toBe(401);
   });
 
   it('rewrites a redirect to the device\'s own address onto the app origin, and leaves others alone', async () => {
