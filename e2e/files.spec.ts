@@ -71,6 +71,16 @@ test('an operator uploads a chosen file with progress, downloads it back with th
     await expect(page.getByText(`downloaded uploads-${name} (8 MiB)`)).toBeVisible();
   });
 
+  await test.step('the terminal session\'s recording has markers for the transfers, listed by the replay', async () => {
+    const shells = (await streamLog(page.request, `deviceId=${stack.devices.shell}&operator=${stack.operator.name}&limit=50`)).filter((s) => s.streamName === 'shell' && s.recording !== null);
+    const newest = shells[0];
+    expect(newest).toBeDefined();
+    await page.goto(`/replay/${newest?.streamId ?? ''}`);
+    await page.getByText(/^Markers \(\d+\)$/).click();
+    await expect(page.getByRole('button', { name: `file upload "uploads-${name}" (${8 * MiB} bytes) started by ${stack.operator.name}` })).toBeVisible();
+    await expect(page.getByRole('button', { name: `file download "uploads-${name}" (${8 * MiB} bytes) started by ${stack.operator.name}` })).toBeVisible();
+  });
+
   await test.step('Escape closes the panel and gives focus back to its button', async () => {
     await page.goto(`/terminal/${stack.devices.shell}`);
     await page.getByRole('button', { name: 'Files' }).click();
