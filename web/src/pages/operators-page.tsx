@@ -138,6 +138,7 @@ function AddOperatorForm() {
 
   return (
     <form className="filters" aria-label="Add operator" onSubmit={submit}>
+      <h2 className="form-title">Add an operator</h2>
       <h2 className="visually-hidden">Add operator</h2>
       <div className="field">
         <label htmlFor={`${id}-name`}>Name</label>
