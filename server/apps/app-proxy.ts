@@ -78,9 +78,9 @@ export function createAppProxy(o: AppProxyOptions): AppProxy {
     if (claims === undefined || claims.deviceId !== t.deviceId || claims.service !== t.service) {
       return page(res, 401, 'This link has expired', 'Links from the console to a device app are good for 60 seconds and for this app only. Open the app from the console again.');
     }
-    if (!(await o.used.claim(claims.jti, claims.exp))) {
-      return page(res, 401, 'This link was used already', 'A link from the console opens a device app once. Open the app from the console again.');
-    }
+    const claim = await o.used.claim(claims.jti, claims.exp);
+    if (claim === 'used') return page(res, 401, 'This link was used already', 'A link from the console opens a device app once. Open the app from the console again.');
+    if (claim === 'unknown') return page(res, 503, 'Try again in a moment', 'This console node cannot reach the cluster\'s message bus to check the link right now. Open the app from the console again shortly.');
     const verdict = await o.access.check(claims);
     if (verdict !== 'ok') return page(res, 403, 'Not allowed', 'Your console session has ended or your role has changed; log in to the console and open the app from there.');
     const cookie = o.tokens.sign('app', claims, Date.now() + APP_COOKIE_TTL_MS);

@@ -21,19 +21,23 @@ export class UsedHandoffs {
     this.#nc = nc;
   }
 
-  /** True for the first claim of `jti` anywhere; false when it was used (or cannot be checked now). */
-  async claim(jti: string, exp: number): Promise<boolean> {
-    if (!this.#local.add(jti, exp)) return false;
-    if (this.#nc === undefined) return true;
+  /**
+   * `claimed` for the first claim of `jti` anywhere; `used` when it was claimed before; `unknown`
+   * when the cluster's bus cannot say right now (refused too: that is the safe answer).
+   */
+  async claim(jti: string, exp: number): Promise<'claimed' | 'used' | 'unknown'> {
+    if (!this.#local.add(jti, exp)) return 'used';
+    if (this.#nc === undefined) return 'claimed';
     try {
       this.#kv ??= new Kvm(this.#nc).create(BUCKET, { history: 1, ttl: 2 * HANDOFF_TTL_MS, storage: 'file' });
       // Key names allow [-/_=.a-zA-Z0-9]; a base64url id fits.
       await (await this.#kv).create(jti, '');
-      return true;
-    } catch {
-      // Taken already on another node — or the bus is down, when refusing is the safe answer.
+      return 'claimed';
+    } catch (err) {
+      // JetStream's answer when the key exists: "wrong last sequence" (another node took it first).
+      if (err instanceof Error && /wrong last sequence/i.test(err.message)) return 'used';
       this.#kv = undefined;
-      return false;
+      return 'unknown';
     }
   }
 }
