@@ -79,7 +79,8 @@ async function openApp(cookie: string, deviceId: string, service = 'http'): Prom
 
 beforeAll(async () => {
   const admin = 'apps-admin-password';
-  const started = await startConsoleHub(admin);
+  // Room for the WebSocket bound below beside the keep-alive connections other tests leave idle.
+  const started = await startConsoleHub(admin, ['--max-streams-per-device', '100']);
   hub = started.hub;
   client = started.client;
   adminCookie = started.admin;
@@ -256,6 +257,27 @@ describe('proxying', () => {
     ws.close();
     await expect(app.webSocket('/ws', { cookie: appCookie, origin: `https://localhost:${hub.port}` })).rejects.toThrow(/403/);
     await expect(app.webSocket('/ws', { origin: app.origin })).rejects.toThrow(/401/);
+  });
+
+  it('holds an app session to 16 WebSockets', async () => {
+    const { app, appCookie } = await openApp(operator, 'app-device');
+    const open = await Promise.all(Array.from({ length: 16 }, () => app.webSocket('/ws', { cookie: appCookie })));
+    await expect(app.webSocket('/ws', { cookie: appCookie })).rejects.toThrow(/503/);
+    const closed = open.map((ws) => new Promise((resolve) => ws.once('close', resolve)));
+    for (const ws of open) ws.close();
+    await Promise.all(closed);
+    // Each one's stream is given back when it closes.
+    const again = await (async () => {
+      for (let i = 0; i < 20; i++) {
+        try {
+          return await app.webSocket('/ws', { cookie: appCookie });
+        } catch {
+          await sleep(100);
+        }
+      }
+      throw new Error('no WebSocket after the others closed');
+    })();
+    again.close();
   });
 
   it('streams Server-Sent Events as they come', async () => {
