@@ -17,6 +17,7 @@ import { concurrent } from './benchmarks/concurrent.js';
 import { resume } from './benchmarks/resume.js';
 import { history } from './benchmarks/history.js';
 import { echo } from './benchmarks/echo.js';
+import { files } from './benchmarks/files.js';
 import { closeBrowsers, flood } from './benchmarks/flood.js';
 import { idle } from './benchmarks/idle.js';
 import { loopback } from './benchmarks/loopback.js';
@@ -32,6 +33,7 @@ type Bench = (ctx: BenchContext) => Promise<Omit<BenchResult, 'durationSeconds'>
 const BENCHES: Record<string, Bench> = {
   loopback,
   bulk,
+  files,
   echo,
   setup,
   concurrent,
