@@ -17,7 +17,7 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-test('an operator uploads a chosen file with progress, downloads it back with the same SHA-256, and is told clearly about a path outside the root', async ({ page, stack }) => {
+test('an operator uploads a chosen file with a progress bar, downloads it back with the same SHA-256, and is told clearly about a path outside the root', async ({ page, stack }) => {
   await apiLogin(page.request, stack.operator);
   await openTerminal(page, stack.devices.shell);
   const name = `e2e-${tag()}.bin`;
@@ -32,9 +32,25 @@ test('an operator uploads a chosen file with progress, downloads it back with th
   await test.step('choose a file and upload it: progress, then done, and the device has the same bytes', async () => {
     await panel.getByLabel('Choose a file, or drop one here').setInputFiles(local);
     await panel.getByLabel('Path on the device').fill(`uploads-${name}`);
+    // Every state the progress bar shows, recorded in the page as it changes (an 8 MiB upload on
+    // loopback is over faster than the test could poll it).
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { progressSeen: string[] }).progressSeen = seen;
+      const note = (): void => {
+        for (const p of document.querySelectorAll('progress')) {
+          const text = p.getAttribute('aria-valuetext') ?? '';
+          if (seen.at(-1) !== text) seen.push(text);
+        }
+      };
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
     await panel.getByRole('button', { name: 'Upload' }).click();
     await expect(panel.getByRole('status').filter({ hasText: 'Uploaded' })).toHaveText(`Uploaded uploads-${name} (8 MiB).`, { timeout: 30_000 });
     await expect(panel.getByRole('progressbar')).toHaveCount(0);
+    const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
+    expect(seen.length, JSON.stringify(seen)).toBeGreaterThan(0);
+    for (const text of seen) expect(text).toMatch(/^[\d.]+ (B|KiB|MiB) of 8 MiB \(\d+%\)$/);
     const onDevice = join(stack.filesRoot, `uploads-${name}`);
     expect(existsSync(onDevice)).toBe(true);
     expect(sha256(readFileSync(onDevice))).toBe(sha256(content));
