@@ -30,7 +30,7 @@ test('a terminal upgrade from a foreign Origin is refused even with a valid sess
   await apiLogin(page.request, stack.operator);
   await page.goto('/');
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
-  const session = (await page.context().cookies()).find((c) => c.name === 'ds_session');
+  const session = (await page.context().cookies()).find((c) => c.name === '__Host-ds_session');
   expect(session, 'the session cookie').toBeDefined();
   const cookie = `${session?.name}=${session?.value}`;
 
@@ -50,7 +50,7 @@ test('logging out while a terminal is open ends the terminal', async ({ page, pl
   const socket = sockets[0];
   const streamId = socket?.streamId();
   expect(streamId).toBeDefined();
-  const session = (await page.context().cookies()).find((c) => c.name === 'ds_session');
+  const session = (await page.context().cookies()).find((c) => c.name === '__Host-ds_session');
   const cookie = `${session?.name}=${session?.value}`;
 
   await page.getByRole('button', { name: 'Log out' }).click();

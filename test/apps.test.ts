@@ -164,7 +164,7 @@ describe('isolation', () => {
 
   it('keeps the console session cookie host-only', async () => {
     const r = await client.call('POST', '/api/login', { body: { username: 'op-apps', password: 'password-123' } });
-    const c = cookieOf(r.headers['set-cookie'] as string[] | undefined, 'ds_session');
+    const c = cookieOf(r.headers['set-cookie'] as string[] | undefined, '__Host-ds_session');
     expect(c?.attributes).toEqual(expect.arrayContaining(['httponly', 'secure', 'samesite=strict']));
     expect(c?.attributes.some((a) => a.startsWith('domain'))).toBe(false);
   });

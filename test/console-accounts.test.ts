@@ -46,7 +46,7 @@ describe('changing your own password', () => {
     expect(r.status, r.text).toBe(200);
     expect(r.json as Me).toEqual({ name: 'carl', role: 'operator' });
     const reissued = cookieOf(r.headers);
-    expect(reissued).toMatch(/^ds_session=.{20,}/);
+    expect(reissued).toMatch(/^__Host-ds_session=.{20,}/);
     expect(reissued).not.toBe(cookie);
     expect((await c.call('GET', '/api/me', { cookie: reissued })).status).toBe(200);
     expect((await c.call('GET', '/api/me', { cookie })).status).toBe(401);

@@ -57,6 +57,13 @@ describe('console login and roles', () => {
     expect((await call('GET', '/api/me')).status).toBe(401);
   });
 
+  it('reads the session only from the __Host- cookie: the same token under the plain name (which a sibling host could plant) is not a session', async () => {
+    const cookie = await login('admin', ADMIN_PASSWORD);
+    expect(cookie).toMatch(/^__Host-ds_session=/);
+    expect((await call('GET', '/api/me', { cookie })).status).toBe(200);
+    expect((await call('GET', '/api/me', { cookie: cookie.replace(/^__Host-/, '') })).status).toBe(401);
+  });
+
   it('refuses state-changing calls from another origin or none', async () => {
     const cookie = await login('admin', ADMIN_PASSWORD);
     const foreign = await call('POST', '/api/operators', { cookie, origin: 'https://evil.example', body: { name: 'x1', password: 'password1', role: 'viewer' } });

@@ -51,7 +51,7 @@ export class ConsoleClient {
     });
   }
 
-  /** Logs in and returns the session cookie (`ds_session=…`). */
+  /** Logs in and returns the session cookie (`__Host-ds_session=…` over TLS). */
   async login(username: string, password: string, from?: string): Promise<string> {
     const r = await this.call('POST', '/api/login', { body: { username, password }, ...(from === undefined ? {} : { from }) });
     if (r.status !== 200) throw new Error(`login as ${username} answered ${r.status}: ${r.text}`);

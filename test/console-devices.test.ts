@@ -289,7 +289,7 @@ describe('sessions and parameters', () => {
   });
 
   it('answers 401 to every device endpoint without a session or with an unknown one', async () => {
-    for (const cookie of [undefined, 'ds_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
+    for (const cookie of [undefined, '__Host-ds_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
       for (const path of ['/api/devices', '/api/devices?search=dev', '/api/fleet/summary', '/api/devices/Dev-001']) {
         const r = await c.call('GET', path, cookie === undefined ? {} : { cookie });
         expect(r.status, `${path} with ${cookie ?? 'no cookie'}`).toBe(401);

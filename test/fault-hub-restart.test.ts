@@ -42,7 +42,7 @@ describe('SIGKILL of the hub with an agent connected and streams live', () => {
     const operatorPassword = `pw-${Date.now()}-restart`;
     const added = spawnCli(['operator', 'add', 'carol', '--role', 'viewer', '--password-env', 'CAROL_PW', '--data-dir', hub.dataDir], { CAROL_PW: operatorPassword });
     expect(await added.exited).toBe(0);
-    expect(await new ConsoleClient(hub).login('carol', operatorPassword)).toMatch(/^ds_session=/);
+    expect(await new ConsoleClient(hub).login('carol', operatorPassword)).toMatch(/^__Host-ds_session=/);
     const devicesBefore = (await hub.service.listDevices()).map((d) => ({
       deviceId: d.deviceId,
       status: d.status,

@@ -325,7 +325,7 @@ describe('store migrate', () => {
     expect(echoed).toBe('after the move');
     s.end();
     const c = new ConsoleClient(cluster);
-    expect(await c.login('rita', RITA_PASSWORD)).toMatch(/^ds_session=/);
+    expect(await c.login('rita', RITA_PASSWORD)).toMatch(/^__Host-ds_session=/);
     const admin = await c.login('admin', ADMIN_PASSWORD);
     // The history the single hub had, newest first, through the console.
     const history = (await c.call('GET', '/api/streams?limit=200', { cookie: admin })).json as { streams: Array<{ streamId: string }> };

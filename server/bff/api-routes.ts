@@ -10,7 +10,7 @@ import { ApiFailure, badRequest, forbidden, fromHubError, sendApiJson, unauthori
 import type { LoginLimiter } from './login-limiter.js';
 import { ROLES, type OperatorAccounts } from './operators.js';
 import { presentStream } from './presenters.js';
-import { SESSION_COOKIE, readCookie, type Session, type SessionStore } from './sessions.js';
+import { readCookie, sessionCookieName, type Session, type SessionStore } from './sessions.js';
 import type { SessionSockets } from './session-sockets.js';
 
 export interface ApiContext {
@@ -62,11 +62,11 @@ function clientAddress(req: IncomingMessage): string {
 }
 
 function sessionCookie(value: string, maxAgeSeconds: number, secure: boolean): string {
-  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+  return `${sessionCookieName(secure)}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
 }
 
 export async function callerOf(ctx: ApiContext, req: IncomingMessage): Promise<Caller | undefined> {
-  const session = await ctx.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+  const session = await ctx.sessions.get(readCookie(req.headers.cookie, sessionCookieName(ctx.secureCookies)));
   if (session === undefined) return undefined;
   const op = await ctx.operators.get(session.operator);
   if (op === undefined) return undefined;

@@ -5,7 +5,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Session, SessionRepository } from '../store/store.js';
 
-export const SESSION_COOKIE = 'ds_session';
+/**
+ * The session cookie's name. Over TLS it carries the `__Host-` prefix: browsers then take it only
+ * from this exact origin with Secure and no Domain, so a page on a sibling host (a device's web app
+ * under the apps domain, another service of the same site) cannot plant a cookie of that name
+ * that the console would read instead of its own.
+ */
+export function sessionCookieName(secure: boolean): string {
+  return secure ? '__Host-ds_session' : 'ds_session';
+}
 
 export type { Session };
 
