@@ -196,7 +196,12 @@ describe('console file transfers', () => {
     expect(existsSync(join(root, 'x.txt'))).toBe(false);
   }, 60_000);
 
-  it('a device without a files mapping, and a missing file, say what to do', async () => {
+  it('a device without a files mapping, an offline device, and a missing file, say what to do', async () => {
+    await hub.service.createDevice('files-offline');
+    const offline = await getFile(c, operator, 'files-offline', 'a.txt');
+    expect(offline.status).toBe(503);
+    expect(offline.json).toMatchObject({ error: { code: 'device_offline' } });
+    expect((offline.json as { error: { message: string } }).error.message).toMatch(/files-offline is not connected to the hub; start its agent, and for files run "devicestreams file-server --root DIR --listen unix:PATH" on the device and map it on its agent with --map files=unix:PATH/);
     const none = await getFile(c, operator, 'no-files', 'a.txt');
     expect(none.status).toBe(409);
     expect(none.json).toMatchObject({ error: { code: 'no_file_server' } });

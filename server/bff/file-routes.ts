@@ -18,6 +18,7 @@ import { FileTransferError, NO_ANSWER, NO_HALF_CLOSE, closeWhenDone, counter, pe
 import { StreamRejectedError, type ServiceClient, type ServiceStream } from '../sdk/service-client.js';
 import { ApiFailure, badRequest, forbidden, fromHubError, sendApiJson, unauthorized } from './api-errors.js';
 import type { ApiRoute, Caller } from './api-routes.js';
+import { connectTimeoutFor } from './terminal-refusals.js';
 
 export interface FileRoutesOptions {
   service: ServiceClient;
@@ -67,6 +68,15 @@ function fromInitiation(err: unknown, deviceId: string): ApiFailure {
   if (err instanceof DsError && err.code === ErrorCode.DeviceNotOnline) {
     return new ApiFailure(503, FILE_API_ERRORS.deviceOffline, `${deviceId} is not connected to the hub; start its agent, and for files ${HOW_TO_MAP}.`);
   }
+  if (err instanceof DsError && err.code === ErrorCode.DeviceDisabled) {
+    return new ApiFailure(409, 'device_disabled', `${deviceId} is disabled in the registry; an admin can enable it, then try again.`);
+  }
+  if (err instanceof DsError && err.code === ErrorCode.DeviceResponseTimeout) {
+    return new ApiFailure(504, 'device_timeout', `${deviceId} did not answer the stream request in time; its agent may be overloaded or its network slow. Try again.`);
+  }
+  if (err instanceof DsError && (err.code === ErrorCode.ThrottledDevice || err.code === ErrorCode.ThrottledHub || err.code === ErrorCode.ThrottledRate)) {
+    return new ApiFailure(429, 'busy', `The hub is busy: ${err.message}. Try again in a moment.`);
+  }
   return fromHubError(err);
 }
 
@@ -101,6 +111,9 @@ function describe(direction: TransferDirection, path: string, size: number | und
 export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
   /** The stream to the device's file server; `direction` labels it in the log (a check is no transfer). */
   const open = async (caller: Caller, t: Target, direction: TransferDirection | undefined): Promise<ServiceStream> => {
+    // A device the registry shows offline gets the terminal's short grace, so "offline" is said at once.
+    const entry = await o.service.getDevice(t.deviceId).catch(() => undefined);
+    const connectTimeoutSeconds = connectTimeoutFor(entry, o.connectTimeoutSeconds ?? 10);
     try {
       return await o.service.initiateStream(t.deviceId, CONSOLE_FILES_STREAM, {
         operator: caller.me.name,
@@ -109,7 +122,7 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
         // since a browser that went away is not coming back for this stream,
         // and a small unacknowledged window: a console node carries many transfers at once.
         resumable: { windowSeconds: 30, bufferBytes: STREAM_BUFFER_BYTES },
-        connectTimeoutSeconds: o.connectTimeoutSeconds ?? 10,
+        connectTimeoutSeconds,
         responseTimeoutSeconds: o.responseTimeoutSeconds ?? 10,
       });
     } catch (err) {
