@@ -71,6 +71,22 @@ function putChunked(cookie: string, path: string): Promise<{ status: number; jso
   });
 }
 
+/** A PUT that announces `length` bytes and sends none: the answer must come before any is read. */
+function putHeadersOnly(cookie: string, path: string, length: string): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, hub.url), { method: 'PUT', ca: hub.ca, agent: false, headers: { cookie, origin: c.origin, 'content-length': length } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as unknown });
+      });
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}
+
 beforeAll(async () => {
   ({ hub, client: c, admin } = await startConsoleHub('files-admin-pw-1'));
   for (const [name, role] of [['olga', 'operator'], ['vera', 'viewer']] as const) {
@@ -191,6 +207,9 @@ describe('console file transfers', () => {
     const chunked = await putChunked(operator, `/api/devices/${DEVICE}/files?path=x.txt`);
     expect(chunked.status).toBe(411);
     expect(chunked.json).toMatchObject({ error: { code: 'length_required' } });
+    const huge = await putHeadersOnly(operator, `/api/devices/${DEVICE}/files?path=huge.bin`, String(9 * 1024 * MiB));
+    expect(huge.status).toBe(413);
+    expect(huge.json).toMatchObject({ error: { code: 'too_large', message: expect.stringMatching(/up to 8589934592 bytes \(use "devicestreams cp" for larger ones\)/) as unknown } });
     const noPath = await getFile(c, operator, DEVICE, '');
     expect(noPath.status).toBe(400);
     expect(existsSync(join(root, 'x.txt'))).toBe(false);
@@ -230,6 +249,16 @@ describe('console file transfers', () => {
     expect(await list.exited).toBe(0);
     expect(list.output()).toMatch(/files-console\/files accepted by iothubowner, [\d.]+ s, ↓[\d.]+ B ↑4\.9 KiB, download "cp\/by-cp\.txt" 4\.9 KiB closed by device/);
   }, 60_000);
+
+  it('the hub refuses a malformed transfer header with 400 and logs nothing for it', async () => {
+    const since = Date.now();
+    for (const value of ['sideways x', 'upload', `upload ${'x'.repeat(300)}`, 'upload a%0Ab']) {
+      const err = await hub.service.call('POST', `/twins/${DEVICE}/streams/files`, { headers: { 'x-devicestreams-transfer': value } }).then(() => undefined, (e: unknown) => e);
+      expect(err, value).toBeInstanceOf(Error);
+      expect(String(err), value).toMatch(/header x-devicestreams-transfer/);
+    }
+    expect((await hub.service.listStreams({ deviceId: DEVICE, since, limit: 10 })).streams).toEqual([]);
+  });
 
   it('a transfer started from a recorded terminal session puts markers in its recording', async () => {
     const q = new URLSearchParams({ deviceId: DEVICE, cols: '80', rows: '24' });
