@@ -46,6 +46,25 @@ test('a recorded session replays from the history and shows the same output afte
   await expect(page.getByRole('button', { name: 'Play', exact: true })).toBeVisible();
 });
 
+test('a replay opens on its first frame with a Play button over it, which plays the recording to its end and hands the focus to the screen', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.operator);
+  const word = `first-frame-${tag()}`;
+  const streamId = await recordSession(page, stack.devices.shell, [`sleep 1; echo ${word}`]);
+  await expect.poll(async () => (await streamLog(page.request, `deviceId=${stack.devices.shell}`)).find((s) => s.streamId === streamId)?.recording?.live).toBe(false);
+
+  await page.goto(`/replay/${streamId}`);
+  const big = page.getByRole('button', { name: 'Play recording' });
+  await expect(big).toBeVisible({ timeout: 15_000 });
+  // The first frame: the prompt is drawn before anything is played; the output comes later.
+  await expect.poll(() => playerText(page)).toMatch(/\$/);
+  expect(await playerText(page)).not.toContain(word);
+  await big.focus();
+  await page.keyboard.press('Enter');
+  await expect(big).toHaveCount(0);
+  await expect(page.getByRole('region', { name: 'Recording' })).toBeFocused();
+  await expect.poll(() => playerText(page), { timeout: 15_000 }).toContain(word);
+});
+
 test('a damaged recording shows a clear error and the console keeps working', async ({ page, stack }) => {
   await apiLogin(page.request, stack.admin);
   const streamId = await recordSession(page, stack.devices.shell, [`echo soon-damaged-${tag()}`]);

@@ -53,6 +53,12 @@ export function ReplayView({ cast, info, me, streamId }: { cast: Asciicast; info
 
   useEffect(() => player?.setActualSize(actualSize), [player, actualSize]);
 
+  // The slider works in whole seconds, its top rounded up so End reaches the last event. It shows a
+  // value it accepts as it is: a range input rounds any other to its step, and a 'change' event
+  // that follows the 'input' one would then seek back to the rounded value (1.47 s → 1 s).
+  const sliderMax = Math.ceil(state.duration);
+  const sliderValue = state.position >= state.duration ? sliderMax : Math.round(state.position);
+
   const truncated = info?.truncated === true || state.markers.some((m) => m.label.startsWith(TRUNCATED_MARKER));
   const playing = state.status === 'playing';
   const toggle = () => {
@@ -112,7 +118,15 @@ export function ReplayView({ cast, info, me, streamId }: { cast: Asciicast; info
           onKeyDown={onKeyDown}
         />
         {!begun && !playing && player !== null && (
-          <button type="button" className="replay-big-play" onClick={toggle}>
+          <button
+            type="button"
+            className="replay-big-play"
+            onClick={() => {
+              toggle();
+              // The button goes away: focus moves to the screen, whose keys go on controlling playback.
+              hostRef.current?.focus();
+            }}
+          >
             <span aria-hidden="true">▶</span> Play recording
           </button>
         )}
@@ -127,12 +141,14 @@ export function ReplayView({ cast, info, me, streamId }: { cast: Asciicast; info
           className="replay-seek"
           aria-label="Seek"
           min={0}
-          // Whole seconds; the top rounded up so End reaches the last event.
-          max={Math.ceil(state.duration)}
+          max={sliderMax}
           step={1}
-          value={Math.min(state.position, state.duration)}
+          value={sliderValue}
           aria-valuetext={`${formatClock(state.position)} of ${formatClock(state.duration)}`}
-          onChange={(e) => seek(Number(e.target.value))}
+          onChange={(e) => {
+            const to = Number(e.target.value);
+            if (to !== sliderValue) seek(to);
+          }}
           disabled={player === null || state.duration === 0}
         />
         <span className="replay-time">
