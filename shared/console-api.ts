@@ -54,6 +54,7 @@
  * Every error is `{ error: { code, message } }` with an HTTP status; `message` is a sentence
  * for the person at the screen. State-changing requests must carry the page's Origin.
  */
+import type { EnrollmentTokenCreated } from './enrollment.js';
 import type { TransferSummary } from './transfer.js';
 
 export type Role = 'admin' | 'operator' | 'viewer';
@@ -75,18 +76,8 @@ export interface ConsoleDevice {
   agent: string | null;
 }
 
-/** "Add device": what the admin pastes on the device, and until when it works. */
-export interface ConsoleEnrollmentToken {
-  /** The device id, or the pattern (`sensor-*`) the device's id must match. */
-  target: string;
-  pattern: boolean;
-  tags: Record<string, string>;
-  maps: string[];
-  /** ISO time the token expires. */
-  expiresAt: string;
-  /** The one line to paste on the device; it carries the one-use token. */
-  installCommand: string;
-}
+/** "Add device": what the admin pastes on the device, and until when it works (the token only inside the command). */
+export type ConsoleEnrollmentToken = Omit<EnrollmentTokenCreated, 'tokenId' | 'token'>;
 
 /** One page of the device list. */
 export interface DevicePage {

@@ -1,12 +1,7 @@
 /** The command line as a user meets it: help, one-line errors, exit codes, no keys unless asked. */
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, startHub, stopAll, type HubHandle } from './harness.js';
+import { runCli as cli, startHub, stopAll, type HubHandle } from './harness.js';
 
-function cli(args: string[], env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let hub: HubHandle;
 let env: Record<string, string>;

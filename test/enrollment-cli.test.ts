@@ -1,13 +1,8 @@
 /** `devicestreams device enroll-token` as an admin meets it: the token, its expiry, and the install command last. */
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson } from '../shared/http-json.js';
-import { CLI, sleep, spawnCli, startHub, stopAll, type HubHandle } from './harness.js';
+import { runCli as cli, sleep, spawnCli, startHub, stopAll, type HubHandle } from './harness.js';
 
-function cli(args: string[], env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let hub: HubHandle;
 let env: Record<string, string>;

@@ -2,7 +2,7 @@
  * Test harness: real processes of the real CLI, real TLS, ports chosen at run time. Every process
  * started here is recorded and killed by pid in `stopAll()` (call it in afterAll/afterEach).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -93,6 +93,12 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
 }
 
 /** Kills every process this harness started (SIGKILL after 3 s) and removes temp dirs. */
+/** Runs the CLI to completion (at most 30 s) and gives its exit code and output: a command as a user types it. */
+export function runCli(args: string[], env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
 export async function stopAll(): Promise<void> {
   const procs = [...live];
   for (const p of procs) p.kill(p.stopSignal);
