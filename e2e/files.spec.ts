@@ -17,7 +17,7 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-test('an operator uploads a chosen file with a progress bar, downloads it back with the same SHA-256, and is told clearly about a path outside the root', async ({ page, stack }) => {
+test('an operator uploads a chosen file with a progress bar and a dropped one, downloads the first back with the same SHA-256, and is told clearly about a path outside the root', async ({ page, stack }) => {
   await apiLogin(page.request, stack.operator);
   await openTerminal(page, stack.devices.shell);
   const name = `e2e-${tag()}.bin`;
@@ -54,6 +54,21 @@ test('an operator uploads a chosen file with a progress bar, downloads it back w
     const onDevice = join(stack.filesRoot, `uploads-${name}`);
     expect(existsSync(onDevice)).toBe(true);
     expect(sha256(readFileSync(onDevice))).toBe(sha256(content));
+  });
+
+  await test.step('a file dropped on the upload form is chosen and uploads too', async () => {
+    const dropped = `dropped-${name}.txt`;
+    const dataTransfer = await page.evaluateHandle((fileName) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['dropped on the panel\n'], fileName, { type: 'text/plain' }));
+      return dt;
+    }, dropped);
+    await panel.getByRole('form', { name: 'Upload a file' }).dispatchEvent('drop', { dataTransfer });
+    await expect(panel.getByText(`${dropped}, 21 B`)).toBeVisible();
+    await panel.getByLabel('Path on the device').fill('');
+    await panel.getByRole('button', { name: 'Upload' }).click();
+    await expect(panel.getByRole('status').filter({ hasText: 'Uploaded' })).toHaveText(`Uploaded ${dropped} (21 B).`);
+    expect(readFileSync(join(stack.filesRoot, dropped), 'utf8')).toBe('dropped on the panel\n');
   });
 
   await test.step('download it back through the browser\'s download', async () => {
