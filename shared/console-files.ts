@@ -41,9 +41,20 @@ export const FILE_API_ERRORS = {
   deviceOffline: 'device_offline',
   /** The device has no `files` mapping, or nothing listens behind it. */
   noFileServer: 'no_file_server',
+  /** The device is disabled in the registry. */
+  deviceDisabled: 'device_disabled',
+  /** The device did not answer the stream request in time. */
+  deviceTimeout: 'device_timeout',
+  /** The hub's stream limits were reached. */
+  busy: 'busy',
+  /** The stream to the device failed mid-way. */
+  streamFailed: 'stream_failed',
   /** The browser stopped the upload (only seen in the log; the browser is gone). */
   cancelled: 'cancelled',
 } as const;
+
+/** The file server's refusals arrive as `file_<its code>` (shared/file-protocol.ts FILE_ERROR_CODES, "-" as "_"), e.g. file_outside_root. */
+export const FILE_SERVER_ERROR_PREFIX = 'file_';
 
 /** The URL of a file on a device, for PUT (upload) and GET (download, a plain link). */
 export function deviceFileUrl(deviceId: string, path: string, session?: string): string {

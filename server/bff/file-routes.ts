@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { FILE_API_ERRORS, CONSOLE_FILES_STREAM, MAX_CONSOLE_UPLOAD_BYTES, downloadName, type DownloadCheck, type FileUploaded } from '../../shared/console-files.js';
+import { FILE_API_ERRORS, FILE_SERVER_ERROR_PREFIX, CONSOLE_FILES_STREAM, MAX_CONSOLE_UPLOAD_BYTES, downloadName, type DownloadCheck, type FileUploaded } from '../../shared/console-files.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { FILE_PROTOCOL_VERSION, MAX_PATH_CHARS, encodeHeader, type FileErrorCode } from '../../shared/file-protocol.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
@@ -50,7 +50,7 @@ const STATUS: Readonly<Record<FileErrorCode | 'protocol', number>> = {
 
 /** A file server's refusal as the console says it: code `file_<its code>`, its sentence and what to do. */
 function fromFileError(err: FileTransferError): ApiFailure {
-  return new ApiFailure(STATUS[err.code], `file_${err.code.replace(/-/g, '_')}`, `${sentence(err.message)}`);
+  return new ApiFailure(STATUS[err.code], `${FILE_SERVER_ERROR_PREFIX}${err.code.replace(/-/g, '_')}`, `${sentence(err.message)}`);
 }
 
 function sentence(text: string): string {
@@ -69,13 +69,13 @@ function fromInitiation(err: unknown, deviceId: string): ApiFailure {
     return new ApiFailure(503, FILE_API_ERRORS.deviceOffline, `${deviceId} is not connected to the hub; start its agent, and for files ${HOW_TO_MAP}.`);
   }
   if (err instanceof DsError && err.code === ErrorCode.DeviceDisabled) {
-    return new ApiFailure(409, 'device_disabled', `${deviceId} is disabled in the registry; an admin can enable it, then try again.`);
+    return new ApiFailure(409, FILE_API_ERRORS.deviceDisabled, `${deviceId} is disabled in the registry; an admin can enable it, then try again.`);
   }
   if (err instanceof DsError && err.code === ErrorCode.DeviceResponseTimeout) {
-    return new ApiFailure(504, 'device_timeout', `${deviceId} did not answer the stream request in time; its agent may be overloaded or its network slow. Try again.`);
+    return new ApiFailure(504, FILE_API_ERRORS.deviceTimeout, `${deviceId} did not answer the stream request in time; its agent may be overloaded or its network slow. Try again.`);
   }
   if (err instanceof DsError && (err.code === ErrorCode.ThrottledDevice || err.code === ErrorCode.ThrottledHub || err.code === ErrorCode.ThrottledRate)) {
-    return new ApiFailure(429, 'busy', `The hub is busy: ${err.message}. Try again in a moment.`);
+    return new ApiFailure(429, FILE_API_ERRORS.busy, `The hub is busy: ${err.message}. Try again in a moment.`);
   }
   return fromHubError(err);
 }
@@ -271,5 +271,5 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
 function asFailure(err: unknown): ApiFailure {
   if (err instanceof ApiFailure) return err;
   if (err instanceof FileTransferError) return fromFileError(err);
-  return new ApiFailure(502, 'stream_failed', `The stream to the device failed: ${err instanceof Error ? err.message : String(err)}; try again.`);
+  return new ApiFailure(502, FILE_API_ERRORS.streamFailed, `The stream to the device failed: ${err instanceof Error ? err.message : String(err)}; try again.`);
 }
