@@ -20,7 +20,8 @@ test('an admin logs in, opens a terminal on a device, resizes it, exits and find
   });
 
   await test.step('the device table lists the device as online and the search box filters it', async () => {
-    const table = page.getByRole('table');
+    // By name: the page also lists the admin's terminal sessions in a table of their own when there are any.
+    const table = page.getByRole('table', { name: /^Registered devices/ });
     const deviceRow = table.getByRole('row').filter({ has: page.getByRole('rowheader', { name: devices.shell, exact: true }) });
     const rejectsRow = table.getByRole('row').filter({ has: page.getByRole('rowheader', { name: devices.rejects, exact: true }) });
     await expect(deviceRow).toContainText('Online');
@@ -92,7 +93,7 @@ test('an admin logs in, opens a terminal on a device, resizes it, exits and find
     await page.getByLabel('Device', { exact: true }).fill(devices.shell);
     await page.getByLabel('Operator', { exact: true }).fill(admin.name);
     await expect(page).toHaveURL(/device=e2e-device.*operator=admin/);
-    const row = page.getByRole('table').getByRole('row').nth(1);
+    const row = page.getByRole('table', { name: 'Streams, newest first' }).getByRole('row').nth(1);
     const cells = row.getByRole('cell');
     // The first row is that stream: same start time, device and stream name, operator and result
     // (in words; the code is in the row's details).
