@@ -163,7 +163,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   guardConnections(server, o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, o.log);
   server.keepAliveTimeout = 30_000;
   server.headersTimeout = 20_000;
-  server.requestTimeout = 120_000;
+  // No deadline for a whole request: an upload of gigabytes over a slow link takes as long as it
+  // takes. Bodies are timed where they are read instead: readBody gives a small body 30 s, a file
+  // upload fails after a minute without a byte (server/bff/file-routes.ts); headers still have 20 s.
+  server.requestTimeout = 0;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
     try {

@@ -41,6 +41,8 @@ export const ErrorCode = {
   DeviceAlreadyExists: 409001,
   /** The enrollment token was used already (each is good for one device, once). */
   EnrollmentTokenUsed: 409002,
+  /** The request body did not arrive in time (a small body within its deadline, a large one without a long pause). */
+  RequestBodyTimeout: 408001,
   /** The If-Match etag does not match the stored one. */
   PreconditionFailed: 412002,
   /** The request body is larger than the hub accepts. */

@@ -33,6 +33,8 @@ export interface FileRoutesOptions {
 /** What each transfer may hold unacknowledged on its stream, and in its byte counter. */
 const STREAM_BUFFER_BYTES = 1024 * 1024;
 const PIPE_BYTES = 64 * 1024;
+/** An upload in which nothing arrives for this long is given up (there is no limit on the whole). */
+const UPLOAD_IDLE_MS = 60_000;
 
 /** HTTP status for each file server error: what the browser should make of it. */
 const STATUS: Readonly<Record<FileErrorCode | 'protocol', number>> = {
@@ -170,6 +172,7 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
     // The browser may give up at any time: then the stream is destroyed without its end of input,
     // and the file server removes its temporary file (an upload that ends short leaves nothing).
     let cancelled = false;
+    let silent = false;
     const onClose = (): void => {
       if (!req.complete) cancelled = true;
     };
@@ -184,7 +187,12 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
       await mark(caller, t, `${what} started by ${caller.me.name}`);
       const answer = readResponse(stream, `the stream ended before the device confirmed ${t.path}; it may not be in place, upload again`);
       answer.catch(() => undefined);
-      const gate = counter(size, () => undefined, (got) => new FileTransferError('short-upload', `the upload of ${t.path} stopped after ${got} of ${size} bytes`), PIPE_BYTES);
+      // No deadline for the whole body (a large file over a slow link), but a minute of silence ends it.
+      const idle = setTimeout(() => {
+        silent = true;
+        req.destroy();
+      }, UPLOAD_IDLE_MS);
+      const gate = counter(size, () => idle.refresh(), (got) => new FileTransferError('short-upload', `the upload of ${t.path} stopped after ${got} of ${size} bytes`), PIPE_BYTES);
       // The request is piped in rather than put in the pipeline: a failure must not destroy it,
       // or the browser would never see the answer that says what went wrong.
       const sent = pipeline(gate, stream);
@@ -200,6 +208,7 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
         // An early answer (the device failed mid-way) ends the upload at once; a complete upload waits for it.
         first = await Promise.race([sent.then(() => undefined), answer]);
       } finally {
+        clearTimeout(idle);
         req.off('close', stopOnLoss);
         req.off('error', stopOnLoss);
         if (!req.complete) req.unpipe(gate);
@@ -212,7 +221,9 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
       const body: FileUploaded = { path: t.path, size };
       sendApiJson(res, 201, body);
     } catch (err) {
-      const failure = cancelled ? new ApiFailure(499, FILE_API_ERRORS.cancelled, 'The browser stopped the upload; nothing was written on the device.') : asFailure(err);
+      const failure = silent
+        ? new ApiFailure(408, FILE_API_ERRORS.cancelled, `Nothing of the file arrived for ${UPLOAD_IDLE_MS / 1000} s, so the upload stopped; nothing was written on the device.`)
+        : cancelled ? new ApiFailure(499, FILE_API_ERRORS.cancelled, 'The browser stopped the upload; nothing was written on the device.') : asFailure(err);
       await mark(caller, t, `${what} failed: ${failure.message}`);
       o.log(`console: ${caller.me.name}'s upload to ${t.deviceId}:${t.path} failed: ${failure.message}`);
       // What is left of the body is not read: the answer goes out now and the connection closes.

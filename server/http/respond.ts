@@ -50,18 +50,39 @@ export function sendError(res: ServerResponse, err: unknown, log: (line: string)
   sendJson(res, status, body, headers);
 }
 
-/** Reads a request body of at most `limit` bytes; answers 413 by throwing past it. */
-export async function readBody(req: IncomingMessage, limit = MAX_REST_BODY_BYTES): Promise<Buffer> {
+/** How long a body read whole (JSON, at most MAX_REST_BODY_BYTES) may take to arrive. */
+export const BODY_DEADLINE_MS = 30_000;
+
+/**
+ * Reads a request body of at most `limit` bytes; answers 413 by throwing past it. A body still
+ * incomplete after `deadlineMs` ends the connection (a client that trickles a body holds nothing
+ * for long) and throws RequestBodyTimeout.
+ */
+export async function readBody(req: IncomingMessage, limit = MAX_REST_BODY_BYTES, deadlineMs = BODY_DEADLINE_MS): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) throw new DsError(ErrorCode.PayloadTooLarge, `request body larger than ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) throw new DsError(ErrorCode.PayloadTooLarge, `request body larger than ${limit} bytes`);
-    chunks.push(buf);
+  // The server times no body as a whole (uploads may take long): a small one gets a deadline here.
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    req.destroy();
+  }, deadlineMs);
+  try {
+    for await (const chunk of req) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > limit) throw new DsError(ErrorCode.PayloadTooLarge, `request body larger than ${limit} bytes`);
+      chunks.push(buf);
+    }
+  } catch (err) {
+    if (late) throw new DsError(ErrorCode.RequestBodyTimeout, `the request body did not arrive within ${Math.round(deadlineMs / 1000)} s`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
+  if (late) throw new DsError(ErrorCode.RequestBodyTimeout, `the request body did not arrive within ${Math.round(deadlineMs / 1000)} s`);
   return Buffer.concat(chunks);
 }
 
