@@ -8,7 +8,7 @@ let server: Server | undefined;
 afterEach(() => new Promise<void>((r) => (server === undefined ? r() : server.close(() => r()))));
 
 /** A server whose one route reads the body with a 300 ms deadline; resolves with what readBody did. */
-async function serve(): Promise<{ port: number; outcome: Promise<Buffer | unknown> }> {
+async function serve(): Promise<{ port: number; outcome: Promise<unknown> }> {
   let settle: (v: unknown) => void = () => undefined;
   const outcome = new Promise<unknown>((r) => (settle = r));
   server = createServer((req, res) => {
