@@ -5,7 +5,7 @@
  * Connect opens a shell on it. Operators and viewers have no Add device.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -170,15 +170,25 @@ test('an admin adds a device: the line to paste and its countdown; run on the de
       const word = `added-${tag()}`;
       await typeLine(page, `echo ${word}-$((6*7))`);
       await waitForTerminal(page, new RegExp(`^${word}-42\\s*$`, 'm'));
+      // Ended, not detached: a session left waiting would show on the devices page of later tests.
+      await typeLine(page, 'exit');
+      await expect(page.getByRole('status')).toHaveText('Shell exited with code 0');
     });
   } finally {
-    // The install script stops what it started (by its pid files) and removes the prefix.
-    if (existsSync(join(prefix, 'run'))) {
+    // The install script stops what it started (by its pid files) and removes the prefix; any
+    // process it left behind is named and stopped here.
+    const pidDir = join(prefix, 'pid');
+    if (existsSync(pidDir)) {
+      const pids = readdirSync(pidDir).map((f) => Number(readFileSync(join(pidDir, f), 'utf8').trim())).filter((n) => n > 0);
       const r = spawnSync('sh', [join(ROOT, 'device', 'kit', 'install.sh'), '--uninstall', '--prefix', prefix], { encoding: 'utf8', timeout: 30_000 });
       if (r.status !== 0) console.error(`uninstall: ${r.stderr}`);
-      for (const pidFile of ['agent.pid', 'shell.pid', 'files.pid']) {
-        const f = join(prefix, 'run', pidFile);
-        if (existsSync(f)) console.error(`left running: ${pidFile} ${readFileSync(f, 'utf8')}`);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+          console.error(`left running after --uninstall: pid ${pid}`);
+        } catch {
+          // ESRCH: gone, as it should be.
+        }
       }
     }
     rmSync(root, { recursive: true, force: true });
