@@ -3,6 +3,7 @@ import type { ConsoleEnrollmentToken } from '../../../shared/console-api';
 import { checkEnrollmentForm, formatCountdown, TTL_CHOICES, type EnrollmentFormField } from '../devices/enrollment-form';
 import { useCountdown } from '../hooks/use-countdown';
 import { useCreateEnrollmentToken } from '../hooks/use-enrollment';
+import { useModalDialog } from '../hooks/use-modal-dialog';
 
 export interface AddDeviceDialogProps {
   open: boolean;
@@ -19,27 +20,15 @@ export interface AddDeviceDialogProps {
  * token, and the device shows up in the list by itself when its agent connects.
  */
 export function AddDeviceDialog({ open, onClose, afterClose }: AddDeviceDialogProps) {
-  const ref = useRef<HTMLDialogElement>(null);
   const id = useId();
-  const afterCloseRef = useRef(afterClose);
-  afterCloseRef.current = afterClose;
   const create = useCreateEnrollmentToken();
   const [created, setCreated] = useState<ConsoleEnrollmentToken | null>(null);
-  const resetRef = useRef(create.reset);
-  resetRef.current = create.reset;
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog === null) return;
-    if (open && !dialog.open) dialog.showModal();
-    if (!open && dialog.open) {
-      dialog.close();
-      // Nothing outlives the dialog: the command's token is for one paste.
-      setCreated(null);
-      resetRef.current();
-      afterCloseRef.current();
-    }
-  }, [open]);
+  const ref = useModalDialog(open, () => {
+    // Nothing outlives the dialog: the command's token is for one paste.
+    setCreated(null);
+    create.reset();
+    afterClose();
+  });
 
   return (
     <dialog

@@ -1,4 +1,5 @@
-import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useId, type ReactNode } from 'react';
+import { useModalDialog } from '../hooks/use-modal-dialog';
 
 export interface ConfirmDialogProps {
   /** Shown (as a modal) while true. */
@@ -25,19 +26,8 @@ export interface ConfirmDialogProps {
  * opening button even when that button is gone (a deleted row's).
  */
 export function ConfirmDialog({ open, title, children, confirmLabel, pending, error, onConfirm, onCancel, afterClose }: ConfirmDialogProps) {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModalDialog(open, afterClose);
   const headingId = useId();
-  const afterCloseRef = useRef(afterClose);
-  afterCloseRef.current = afterClose;
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog === null) return;
-    if (open && !dialog.open) dialog.showModal();
-    if (!open && dialog.open) {
-      dialog.close();
-      afterCloseRef.current();
-    }
-  }, [open]);
   return (
     <dialog
       ref={ref}
