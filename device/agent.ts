@@ -68,7 +68,8 @@ function connectTarget(t: Target, timeoutMs: number): Promise<Socket> {
 }
 
 export function startAgent(o: AgentOptions): Agent {
-  const client = createDeviceClient(o.connectionString, { ...o, agent: o.agent ?? `devicestreams-agent/${VERSION}` });
+  // Its stream names go in its hello, so the console offers only what this device serves.
+  const client = createDeviceClient(o.connectionString, { ...o, agent: o.agent ?? `devicestreams-agent/${VERSION}`, services: [...o.targets.keys()] });
   let active = 0;
 
   const handle = async (req: StreamRequest): Promise<void> => {

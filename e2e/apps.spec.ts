@@ -68,6 +68,15 @@ test('scripts on the app origin cannot read the console API, and the console coo
   }
 });
 
+test('only a device whose agent serves http or https offers Open web app', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.operator);
+  await page.goto('/');
+  // e2e-web maps http; e2e-device maps shell and files only.
+  await expect(page.getByRole('button', { name: `Open web app of ${stack.devices.web} (http)` })).toBeVisible();
+  await expect(page.getByRole('link', { name: `Connect to ${stack.devices.shell}` }).first()).toBeVisible();
+  await expect(page.getByRole('button', { name: `Open web app of ${stack.devices.shell} (http)` })).toHaveCount(0);
+});
+
 test('a viewer has no Open web app, and the console refuses the handoff', async ({ page, stack }) => {
   await apiLogin(page.request, stack.viewer);
   await page.goto('/');

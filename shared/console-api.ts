@@ -74,6 +74,8 @@ export interface ConsoleDevice {
   connectedSince: string | null;
   /** What its agent said it runs when it last connected (`devicestreams-agent/0.1.0`); null if never. */
   agent: string | null;
+  /** The stream names its agent said it serves (`shell`, `files`, `http`…); null when it has not said (an older agent). */
+  services: string[] | null;
 }
 
 /** "Add device": what the admin pastes on the device, and until when it works (the token only inside the command). */

@@ -34,6 +34,7 @@ function expectError(result: DecodeResult<ControlMessage>, message: RegExp): voi
 describe('encodeControlMessage / decodeControlMessage', () => {
   it.each([
     ['hello', hello],
+    ['hello with the services it serves', { ...hello, services: ['files', 'http', 'shell'] }],
     ['welcome', welcome],
     ['streamRequest', streamRequest],
     ['streamResponse accepted', accepted],
@@ -79,6 +80,8 @@ describe('decodeControlMessage: bad input gives {ok:false,error} and never throw
     ['hello.agent as a number', { ...hello, agent: 5 }, 'agent'],
     ['hello.agent missing', { type: 'hello', protocol: 1 }, 'agent'],
     ['hello.agent longer than 200', { ...hello, agent: 'a'.repeat(201) }, 'agent'],
+    ['hello.services with a name that is not a stream name', { ...hello, services: ['shell', 'a b'] }, 'services.1'],
+    ['hello.services with more than 64 names', { ...hello, services: Array.from({ length: 65 }, (_, i) => `s${i}`) }, 'services'],
     ['welcome.deviceId missing', { ...welcome, deviceId: undefined }, 'deviceId'],
     ['welcome.heartbeatIntervalMs zero', { ...welcome, heartbeatIntervalMs: 0 }, 'heartbeatIntervalMs'],
     ['welcome.heartbeatIntervalMs negative', { ...welcome, heartbeatIntervalMs: -1000 }, 'heartbeatIntervalMs'],

@@ -4,7 +4,10 @@
  * Browser-safe.
  */
 import { z } from 'zod';
-import { MAX_CONTROL_MESSAGE_BYTES } from './limits.js';
+import { MAX_CONTROL_MESSAGE_BYTES, STREAM_NAME_PATTERN } from './limits.js';
+
+/** Most stream names a hello may announce. */
+export const MAX_ANNOUNCED_SERVICES = 64;
 
 export const CONTROL_PROTOCOL_VERSION = 1;
 
@@ -13,6 +16,8 @@ const hello = z.object({
   type: z.literal('hello'),
   protocol: z.number().int(),
   agent: z.string().max(200),
+  /** The stream names it maps (`shell`, `files`, `http`…), so the console offers only what is there. */
+  services: z.array(z.string().regex(STREAM_NAME_PATTERN)).max(MAX_ANNOUNCED_SERVICES).optional(),
 });
 
 const welcome = z.object({

@@ -77,17 +77,20 @@ describe('Add device in the console API', () => {
     expect(refused.json).toEqual({ error: { code: 'enrollment_refused', message: expect.stringMatching(/^device "console-off" is disabled; enable it/) as unknown } });
   });
 
-  it('shows each device\'s agent (name and version) once it has connected', async () => {
+  it('shows each device\'s agent (name and version) and the stream names it serves once it has connected', async () => {
     const cs = await hub.service.deviceConnectionString('console-dev');
-    const agent = spawnCli(['agent', '--ca', hub.caFile, '--map', 'echo=127.0.0.1:9'], { DEVICE_CONNECTION_STRING: cs });
+    const agent = spawnCli(['agent', '--ca', hub.caFile, '--map', 'echo=127.0.0.1:9', '--map', 'http=127.0.0.1:9'], { DEVICE_CONNECTION_STRING: cs });
     await agent.waitFor(/connected to the hub/);
     let row: ConsoleDevice | undefined;
     await until(async () => {
       row = ((await client.call('GET', '/api/devices?search=console-dev', { cookie: admin })).json as DevicePage).devices[0];
       return row?.agent != null;
     }, 10_000, 'agent shown');
-    expect(row).toMatchObject({ deviceId: 'console-dev', online: true, agent: 'devicestreams-agent/0.1.0' });
+    expect(row).toMatchObject({ deviceId: 'console-dev', online: true, agent: 'devicestreams-agent/0.1.0', services: ['echo', 'http'] });
+    // The hub's registry answer carries them too (GET /devices/{id}).
+    expect((await hub.service.getDevice('console-dev'))).toMatchObject({ services: ['echo', 'http'] });
     const never = ((await client.call('GET', '/api/devices?search=console-off', { cookie: admin })).json as DevicePage).devices[0];
     expect(never?.agent).toBeNull();
+    expect(never?.services).toBeNull();
   });
 });

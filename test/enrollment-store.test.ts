@@ -107,25 +107,28 @@ describe.each(engines)('enrollment tokens on %s', (_engine, open) => {
     expect(await a.enrollment.get(live.id)).toBeDefined();
   });
 
-  it('keeps device tags (replaced only when an update gives them) and the agent name', async () => {
+  it('keeps device tags (replaced only when an update gives them), the agent name and the services it announced', async () => {
     const w = { status: 'enabled' as const, statusReason: null, primaryKey: newKey(), secondaryKey: newKey() };
     expect(await a.devices.create('tagged-1', { ...w, tags: { site: 'plant-2' } })).toMatchObject({ tags: { site: 'plant-2' }, agent: null });
     expect(await a.devices.update('tagged-1', w)).toMatchObject({ tags: { site: 'plant-2' } });
     expect(await a.devices.update('tagged-1', { ...w, tags: { site: 'plant-3', rack: '7' } })).toMatchObject({ tags: { site: 'plant-3', rack: '7' } });
     expect((await a.devices.create('untagged-1', w))?.tags).toEqual({});
-    expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0')).toBe(true);
-    expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0')).toBe(false);
-    expect((await a.devices.get('tagged-1'))?.agent).toBe('devicestreams-agent/0.1.0');
+    expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0', null)).toBe(true);
+    expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0', null)).toBe(false);
+    expect(await a.devices.get('tagged-1')).toMatchObject({ agent: 'devicestreams-agent/0.1.0', services: null });
+    expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0', ['http', 'shell'])).toBe(true);
+    expect(await b.devices.setAgent('tagged-1', 'devicestreams-agent/0.1.0', ['http', 'shell'])).toBe(false);
+    expect((await a.devices.get('tagged-1'))?.services).toEqual(['http', 'shell']);
   });
 });
 
 describe('store migrate and enrollment', () => {
-  it('moves devices with their tags and agent, and leaves enrollment tokens behind, counting the live unused ones', async () => {
+  it('moves devices with their tags, agent and services, and leaves enrollment tokens behind, counting the live unused ones', async () => {
     const dir = tempDir();
     const source = await openStore({ dataDir: dir });
     const w = { status: 'enabled' as const, statusReason: null, primaryKey: newKey(), secondaryKey: newKey() };
     await source.devices.create('moved-1', { ...w, tags: { site: 'plant-2' } });
-    await source.devices.setAgent('moved-1', 'devicestreams-agent/0.1.0');
+    await source.devices.setAgent('moved-1', 'devicestreams-agent/0.1.0', ['files', 'shell']);
     const live = token();
     const used = token();
     await source.enrollment.create(live);
@@ -139,7 +142,7 @@ describe('store migrate and enrollment', () => {
     expect(summary.enrollmentTokensLeft).toBe(1);
     const target = await openStore({ dataDir: tempDir(), url });
     try {
-      expect(await target.devices.get('moved-1')).toMatchObject({ tags: { site: 'plant-2' }, agent: 'devicestreams-agent/0.1.0' });
+      expect(await target.devices.get('moved-1')).toMatchObject({ tags: { site: 'plant-2' }, agent: 'devicestreams-agent/0.1.0', services: ['files', 'shell'] });
       expect(await target.enrollment.get(live.id)).toBeUndefined();
       expect(await target.enrollment.countLive(Date.now())).toBe(0);
     } finally {

@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import { CloseCode, describeClose } from '../../shared/close-codes.js';
 import { parseDeviceConnectionString, type DeviceConnectionString } from '../../shared/connection-string.js';
-import { CONTROL_PROTOCOL_VERSION, decodeControlMessage, encodeControlMessage, type StreamRequestMessage } from '../../shared/control-protocol.js';
+import { CONTROL_PROTOCOL_VERSION, MAX_ANNOUNCED_SERVICES, decodeControlMessage, encodeControlMessage, type StreamRequestMessage } from '../../shared/control-protocol.js';
 import { DsError } from '../../shared/errors.js';
 import { createSasToken, deviceResource } from '../../shared/sas.js';
 import { connectBridge, connectResumableBridge, connectWebSocket } from '../../shared/ws-connect.js';
@@ -32,6 +32,8 @@ export interface DeviceClientOptions {
   hubUrl?: string | undefined;
   /** Names this agent to the hub. */
   agent?: string;
+  /** The stream names it serves, told to the hub so the console offers only those. */
+  services?: readonly string[];
   /** SAS token lifetime; renewed at 80 %. Default one hour. */
   tokenTtlSeconds?: number;
   /** Reconnect backoff: first delay and cap. Defaults 500 ms and 30 s. */
@@ -75,6 +77,7 @@ interface Options {
   ca: string | Buffer | undefined;
   hubUrl: string;
   agent: string;
+  services: readonly string[] | undefined;
   tokenTtlSeconds: number;
   backoffBaseMs: number;
   backoffCapMs: number;
@@ -102,6 +105,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
       ca: options.ca,
       hubUrl: (options.hubUrl ?? `wss://${this.#cs.hostName}`).replace(/^http/, 'ws').replace(/\/+$/, ''),
       agent: options.agent ?? 'devicestreams-sdk',
+      services: options.services,
       tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
       backoffBaseMs: options.backoffBaseMs ?? 500,
       backoffCapMs: options.backoffCapMs ?? 30_000,
@@ -186,7 +190,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     ws.on('ping', () => this.#feedWatchdog());
     ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString('utf8')));
     ws.resume();
-    ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: this.#o.agent }));
+    ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: this.#o.agent, ...(this.#o.services === undefined ? {} : { services: [...this.#o.services].slice(0, MAX_ANNOUNCED_SERVICES) }) }));
     // The old channel (if this is a renewal) is replaced at the hub; close our end too.
     previous?.close(1000, 'renewed');
     this.#renewTimer = setTimeout(() => void this.#connect(), this.#o.tokenTtlSeconds * 800);

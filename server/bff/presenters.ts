@@ -11,6 +11,7 @@ export function presentDevice(d: DeviceDescription): ConsoleDevice {
     // The connection's state last changed when it connected, while it is connected.
     connectedSince: d.connectionState === 'Connected' && !d.connectionStateUpdatedTime.startsWith('0001') ? d.connectionStateUpdatedTime : null,
     agent: typeof d.agent === 'string' ? d.agent.slice(0, 200) : null,
+    services: Array.isArray(d.services) ? d.services.filter((x): x is string => typeof x === 'string').slice(0, 64) : null,
   };
 }
 

@@ -23,7 +23,7 @@ export interface DeviceConnectionsOptions {
   /** Called when a device connects or disconnects (for lastActivity and metrics). */
   onChange: (deviceId: string, online: boolean) => void;
   /** Called with what a device's hello says it runs (`agent`). */
-  onHello?: (deviceId: string, agent: string) => void;
+  onHello?: (deviceId: string, agent: string, services: readonly string[] | null) => void;
   log: (line: string) => void;
 }
 
@@ -92,7 +92,7 @@ export class DeviceConnections implements DeviceRouter {
       const msg = decoded.value;
       if (msg.type === 'hello') {
         // Shown in the console and printed by `device list`: no control character reaches a screen.
-        this.#opts.onHello?.(deviceId, oneLine(msg.agent));
+        this.#opts.onHello?.(deviceId, oneLine(msg.agent), msg.services === undefined ? null : [...new Set(msg.services)].sort());
         ws.send(encodeControlMessage({ type: 'welcome', protocol: CONTROL_PROTOCOL_VERSION, deviceId, heartbeatIntervalMs: this.#opts.heartbeatIntervalMs }));
       } else if (msg.type === 'streamResponse') {
         const p = conn.pending?.get(msg.requestId);

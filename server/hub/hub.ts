@@ -91,8 +91,8 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     log: o.log,
     // What the agent says it runs, for the console's device rows.
-    onHello: (deviceId, agent) => {
-      o.store.devices.setAgent(deviceId, agent).then((changed) => changed && feed.changed(deviceId), (err: unknown) => o.log(`device ${deviceId}: could not record its agent: ${String(err)}`));
+    onHello: (deviceId, agent, services) => {
+      o.store.devices.setAgent(deviceId, agent, services).then((changed) => changed && feed.changed(deviceId), (err: unknown) => o.log(`device ${deviceId}: could not record its agent: ${String(err)}`));
     },
     onChange: (deviceId, online) => {
       metrics.connectedDevices.set(connections.size);

@@ -30,6 +30,7 @@ export function presentDevice(d: DeviceRecord, withKeys = true): Record<string, 
     // Ours, beside Azure's fields: set at enrollment, and what the agent said in its hello.
     tags: d.tags,
     agent: d.agent,
+    services: d.services,
   };
 }
 

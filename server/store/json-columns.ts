@@ -25,6 +25,11 @@ export function parseStrings(text: string | null): string[] {
   }
 }
 
+/** A device's services column (`["http","shell"]`) → names; NULL (never said) → null. */
+export function parseServices(text: string | null): string[] | null {
+  return text === null ? null : parseStrings(text);
+}
+
 /** A stream's transfer column (`{"direction":…,"name":…}`) → its label; anything else → null. */
 export function parseTransfer(text: string | null): TransferLabel | null {
   if (text === null) return null;

@@ -29,6 +29,8 @@ export interface DeviceRecord {
   tags: Record<string, string>;
   /** What its agent called itself in its last hello (`devicestreams-agent/0.1.0`), or null. */
   agent: string | null;
+  /** The stream names its agent said it serves, sorted; null when it never said (an older agent, or never connected). */
+  services: string[] | null;
 }
 
 export interface DeviceWrite {

@@ -59,7 +59,8 @@ export interface DeviceRepository {
    */
   syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number>;
   /** Records what the device's agent called itself in its hello; false when that is what the store had. */
-  setAgent(deviceId: string, agent: string): Promise<boolean>;
+  /** Records what the agent said in its hello (its name, the stream names it serves or null when it did not say); true when either changed. */
+  setAgent(deviceId: string, agent: string, services: readonly string[] | null): Promise<boolean>;
 }
 
 /** One-use enrollment tokens (server/hub/enrollment.ts). */

@@ -1,7 +1,7 @@
 /** The device registry and the shared access policies in PostgreSQL. */
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_POLICIES, newEtag, newKey, parseRights } from '../keys.js';
-import { parseTags } from '../json-columns.js';
+import { parseServices, parseTags } from '../json-columns.js';
 import type { DeviceCounts, DeviceQuery, DeviceRecord, DeviceStatus, DeviceWrite, PolicyRecord } from '../records.js';
 import type { DeviceRepository, PolicyRepository } from '../store.js';
 import type { Database } from './pool.js';
@@ -21,6 +21,7 @@ interface Row {
   connected_node: string | null;
   tags: string;
   agent: string | null;
+  services: string | null;
 }
 
 function fromRow(r: Row): DeviceRecord {
@@ -39,6 +40,7 @@ function fromRow(r: Row): DeviceRecord {
     connectedNode: r.connected_node,
     tags: parseTags(r.tags),
     agent: r.agent,
+    services: parseServices(r.services),
   };
 }
 
@@ -144,8 +146,10 @@ export class PgDevices implements DeviceRepository {
     return (claimed.rowCount ?? 0) + (released.rowCount ?? 0);
   }
 
-  async setAgent(deviceId: string, agent: string): Promise<boolean> {
-    return ((await this.#db.query('UPDATE devices SET agent = $1 WHERE device_id = $2 AND agent IS DISTINCT FROM $1', [agent, deviceId])).rowCount ?? 0) > 0;
+  async setAgent(deviceId: string, agent: string, services: readonly string[] | null): Promise<boolean> {
+    const list = services === null ? null : JSON.stringify(services);
+    const r = await this.#db.query('UPDATE devices SET agent = $1, services = $2 WHERE device_id = $3 AND (agent IS DISTINCT FROM $1 OR services IS DISTINCT FROM $2)', [agent, list, deviceId]);
+    return (r.rowCount ?? 0) > 0;
   }
 
   async holdingNodes(): Promise<string[]> {

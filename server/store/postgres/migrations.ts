@@ -167,6 +167,8 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX login_attempts_attempt ON login_attempts (attempt);
    CREATE TABLE login_known (name TEXT NOT NULL, address TEXT NOT NULL, until BIGINT NOT NULL, PRIMARY KEY (name, address));
    CREATE INDEX login_known_until ON login_known (until);`,
+  // The stream names a device's agent says it serves (JSON array; NULL: it never said).
+  `ALTER TABLE devices ADD COLUMN services TEXT;`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */

@@ -190,6 +190,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX login_attempts_attempt ON login_attempts (attempt);
    CREATE TABLE login_known (name TEXT NOT NULL, address TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (name, address));
    CREATE INDEX login_known_until ON login_known (until);`,
+  // The stream names a device's agent says it serves (JSON array; NULL: it never said).
+  `ALTER TABLE devices ADD COLUMN services TEXT;`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

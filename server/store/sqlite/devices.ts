@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DeviceRepository } from '../store.js';
 import { newEtag } from '../keys.js';
-import { parseTags } from '../json-columns.js';
+import { parseServices, parseTags } from '../json-columns.js';
 import type { DeviceCounts, DeviceQuery, DeviceRecord, DeviceStatus, DeviceWrite } from '../records.js';
 import { Statements, type Db } from './database.js';
 
@@ -21,6 +21,7 @@ interface Row {
   connected_node: string | null;
   tags: string;
   agent: string | null;
+  services: string | null;
 }
 
 function fromRow(r: Row): DeviceRecord {
@@ -39,6 +40,7 @@ function fromRow(r: Row): DeviceRecord {
     connectedNode: r.connected_node,
     tags: parseTags(r.tags),
     agent: r.agent,
+    services: parseServices(r.services),
   };
 }
 
@@ -156,8 +158,9 @@ export class SqliteDevices implements DeviceRepository {
     return n;
   }
 
-  async setAgent(deviceId: string, agent: string): Promise<boolean> {
-    return this.#sql.get('UPDATE devices SET agent = ? WHERE device_id = ? AND agent IS NOT ?').run(agent, deviceId, agent).changes > 0;
+  async setAgent(deviceId: string, agent: string, services: readonly string[] | null): Promise<boolean> {
+    const list = services === null ? null : JSON.stringify(services);
+    return this.#sql.get('UPDATE devices SET agent = ?, services = ? WHERE device_id = ? AND (agent IS NOT ? OR services IS NOT ?)').run(agent, list, deviceId, agent, list).changes > 0;
   }
 
   async holdingNodes(): Promise<string[]> {

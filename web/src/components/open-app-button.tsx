@@ -6,12 +6,14 @@ import { apiFetch } from '../api';
  * "Open web app": the device's web UI (its `service` mapping, `http` by default) in a new tab on the
  * app's own origin. The console asks for a one-use link and sends the new tab there; the tab is
  * opened at the click (so no popup blocker stops it) and cut off from this page (`opener` cleared)
- * before it goes anywhere. Shown to operators and admins for an online, enabled device.
+ * before it goes anywhere. Shown to operators and admins for an online, enabled device that
+ * serves a web app.
  */
-export function OpenAppButton({ device, me, service = 'http' }: { device: ConsoleDevice; me: Me; service?: string }) {
+export function OpenAppButton({ device, me }: { device: ConsoleDevice; me: Me }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  if (me.role === 'viewer' || !device.online || device.status !== 'enabled') return null;
+  const service = webService(device);
+  if (me.role === 'viewer' || !device.online || device.status !== 'enabled' || service === null) return null;
   const open = (): void => {
     setError(null);
     setBusy(true);
@@ -40,4 +42,14 @@ export function OpenAppButton({ device, me, service = 'http' }: { device: Consol
       )}
     </>
   );
+}
+
+/**
+ * The device's web service: `http`, else `https`, among the stream names its agent announced;
+ * null when it announced neither. An agent that announced nothing (older than the announcement)
+ * may still serve `http`: the button is offered, and a missing mapping gets the hub's clear page.
+ */
+export function webService(device: Pick<ConsoleDevice, 'services'>): string | null {
+  if (device.services === null) return 'http';
+  return ['http', 'https'].find((s) => device.services?.includes(s) === true) ?? null;
 }
