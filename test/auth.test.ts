@@ -303,7 +303,8 @@ describe('disabled and deleted devices', () => {
     const disconnected = new Promise<number>((resolve) => client.once('disconnected', (code: number) => resolve(code)));
     const refusedCodes: number[] = [];
     client.on('connectError', (err: Error) => refusedCodes.push(err instanceof DsError ? err.code : 0));
-    expect((await deviceState(id)).connectionState).toBe('Connected');
+    // On a cluster the store learns of the connection just after the device's welcome.
+    await eventually(async () => ((await deviceState(id)).connectionState === 'Connected' ? true : undefined), 'the store to show the device connected');
 
     const updated = await hub.service.updateDevice(id, { status: 'disabled' });
     expect(updated.status).toBe('disabled');
@@ -398,7 +399,8 @@ describe('the device control channel', () => {
     }
     // A well-behaved connection afterwards is fine.
     const dev = await RawDevice.connect(hub, id, devKeys[id] as string);
-    expect((await deviceState(id)).connectionState).toBe('Connected');
+    // On a cluster the store learns of the connection just after the device's welcome.
+    await eventually(async () => ((await deviceState(id)).connectionState === 'Connected' ? true : undefined), 'the store to show the device connected');
     dev.close();
   });
 });

@@ -102,7 +102,7 @@ describe('console login and roles', () => {
     const devices = (r.json as { devices: Array<Record<string, unknown>> }).devices;
     const dev = devices.find((d) => d.deviceId === 'console-dev');
     expect(dev).toMatchObject({ deviceId: 'console-dev', status: 'enabled', online: true });
-    expect(Object.keys(dev ?? {}).sort()).toEqual(['agent', 'connectedSince', 'deviceId', 'lastActivityTime', 'online', 'status']);
+    expect(Object.keys(dev ?? {}).sort()).toEqual(['agent', 'connectedSince', 'deviceId', 'lastActivityTime', 'online', 'services', 'status']);
     expect(devices.find((d) => d.deviceId === 'offline-dev')).toMatchObject({ online: false, lastActivityTime: null });
     expect(r.text).not.toMatch(/SharedAccess|primaryKey|authToken/);
   });

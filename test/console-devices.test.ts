@@ -97,7 +97,7 @@ describe('device list', () => {
     expect(p.devices).toHaveLength(1);
     const d = p.devices[0] as ConsoleDevice;
     expect(d).toMatchObject({ deviceId: ONLINE, status: 'enabled', online: true });
-    expect(Object.keys(d).sort()).toEqual(['agent', 'connectedSince', 'deviceId', 'lastActivityTime', 'online', 'status']);
+    expect(Object.keys(d).sort()).toEqual(['agent', 'connectedSince', 'deviceId', 'lastActivityTime', 'online', 'services', 'status']);
     const offline = (await getPage('?search=Dev-000')).devices[0];
     expect(offline).toMatchObject({ deviceId: 'Dev-000', online: false, lastActivityTime: null, connectedSince: null });
   });
