@@ -41,9 +41,11 @@ export function redactUrl(url: string): string {
 export class Database {
   readonly pool: pg.Pool;
   readonly #url: string;
+  readonly #log: (line: string) => void;
 
   constructor(url: string, log: (line: string) => void, max = 10) {
     this.#url = redactUrl(url);
+    this.#log = log;
     this.pool = new pg.Pool({ connectionString: url, max, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, application_name: 'devicestreams' });
     // An idle connection the server dropped (restart) must not take the process down.
     this.pool.on('error', (err) => log(`store: a database connection failed (${err.message}); the next query opens a new one`));
@@ -71,27 +73,27 @@ export class Database {
   }
 
   /** Runs `fn` on one connection inside a transaction; rolls back if it throws. */
-  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw this.convert(err);
-    }
-    try {
+  transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
       await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw this.convert(err);
-    } finally {
-      client.release();
-    }
+      try {
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
-  /** Runs `fn` holding one connection (for session-level advisory locks). */
+  /**
+   * Runs `fn` holding one connection (transactions, session-level advisory locks). While it is
+   * held the pool does not listen to it: a connection the server ends between two statements (a
+   * restart, pg_terminate_backend) emits 'error' with nobody listening, which would end the
+   * process. So it is listened to here, and a broken one goes back with its error, which makes
+   * the pool drop it instead of handing it out again.
+   */
   async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
@@ -99,12 +101,20 @@ export class Database {
     } catch (err) {
       throw this.convert(err);
     }
+    let broken: Error | undefined;
+    const onError = (err: Error): void => {
+      broken ??= err;
+      this.#log(`store: a database connection in use failed (${err.message}); it is dropped`);
+    };
+    client.on('error', onError);
     try {
       return await fn(client);
     } catch (err) {
+      broken ??= unreachable(err) ? (err as Error) : undefined;
       throw this.convert(err);
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      client.release(broken);
     }
   }
 
