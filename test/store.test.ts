@@ -397,6 +397,11 @@ describe.each(engines)('store on %s', (engine, open) => {
     } finally {
       for (let i = 0; i < all.length; i += 100) await Promise.all(all.slice(i, i + 100).map((id) => store.devices.delete(id)));
     }
+    // Deleted devices are gone from search too (PostgreSQL searches a table of ids kept by a trigger).
+    expect(await store.devices.page({ search: '-x', limit: 100 })).toEqual([]);
+    expect(await store.devices.create('w-0005-x', write())).toBeDefined();
+    expect((await store.devices.page({ search: 'w-0005', limit: 100 })).map((d) => d.deviceId)).toEqual(['w-0005-x']);
+    await store.devices.delete('w-0005-x');
   });
 
   it('shares token buckets: a full bucket of N gives N tokens, then says how long until the next, which then comes', async () => {

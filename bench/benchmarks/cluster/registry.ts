@@ -68,8 +68,13 @@ export async function seedRegistry(storeUrl: string, n: number, keep: number): P
         [...cols, new Date().toISOString()],
       );
     }
-    // What autovacuum does within a minute of such an insert; done now so the plans are the settled ones.
+    // What autovacuum does within a minute of such an insert; done now so the plans are the settled
+    // ones. The ids' table is vacuumed (autovacuum does that after inserts too), which marks its
+    // pages all-visible so a search walks its index alone; the test server commits asynchronously,
+    // so its WAL is flushed first (VACUUM leaves pages whose commits are not yet flushed unmarked).
     await client.query('ANALYZE devices');
+    await client.query('CHECKPOINT');
+    await client.query('VACUUM ANALYZE device_ids');
   } finally {
     await client.end();
   }

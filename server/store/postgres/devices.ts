@@ -68,8 +68,29 @@ export class PgDevices implements DeviceRepository {
       args.push(v);
       return `$${args.length}`;
     };
-    // lower() matches the trigram index on lower(device_id).
-    if (q.search !== undefined && q.search !== '') where.push(`lower(device_id) LIKE ${arg(likeSubstring(q.search))}`);
+    if (q.search !== undefined && q.search !== '') {
+      // Through device_ids (migration 12): the ids are walked, or found by its trigram index (on
+      // lower(device_id)), without reading a device row that does not match.
+      const ids = [`lower(i.device_id) LIKE ${arg(likeSubstring(q.search))}`];
+      if (q.after !== undefined) ids.push(`i.device_id > ${arg(q.after)}`);
+      if (q.status === undefined && q.online === undefined) {
+        const sql = `SELECT d.* FROM (SELECT device_id FROM device_ids i WHERE ${ids.join(' AND ')} ORDER BY device_id LIMIT ${arg(q.limit)}) i
+          JOIN devices d ON (d.device_id COLLATE "C") = i.device_id ORDER BY i.device_id`;
+        return (await this.#db.rows<Row>(sql, args)).map(fromRow);
+      }
+      // With filters on the row too: each matching id's row is read by its id, in id order, until
+      // a page passes them. OFFSET 0 keeps the filters outside that lookup, so it stays a probe by
+      // id whatever the statistics say (a plain join was planned as a merge join that read every
+      // row, 160 ms on 100,000; with the filter inside, stale statistics made it scan the online
+      // index once per id, 1.4 s).
+      const rows: string[] = [];
+      if (q.status !== undefined) rows.push(`d.status = ${arg(q.status)}`);
+      if (q.online === true) rows.push('d.connected_node IS NOT NULL');
+      if (q.online === false) rows.push('d.connected_node IS NULL');
+      const sql = `SELECT d.* FROM device_ids i CROSS JOIN LATERAL (SELECT * FROM devices d WHERE (d.device_id COLLATE "C") = i.device_id OFFSET 0) d
+        WHERE ${[...ids, ...rows].join(' AND ')} ORDER BY i.device_id LIMIT ${arg(q.limit)}`;
+      return (await this.#db.rows<Row>(sql, args)).map(fromRow);
+    }
     if (q.status !== undefined) where.push(`status = ${arg(q.status)}`);
     if (q.online === true) where.push('connected_node IS NOT NULL');
     if (q.online === false) where.push('connected_node IS NULL');

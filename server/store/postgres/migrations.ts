@@ -169,6 +169,25 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX login_known_until ON login_known (until);`,
   // The stream names a device's agent says it serves (JSON array; NULL: it never said).
   `ALTER TABLE devices ADD COLUMN services TEXT;`,
+  // Search walks the ids alone. A search for a frequent term walks ids in order until it has a
+  // page, and on \`devices\` every step fetched the row (presence updates keep its pages off the
+  // visibility map): 90,000 rows, 105 ms for a term whose hits sort late. This table only ever
+  // gains and loses rows, so autovacuum keeps it all-visible and the walk reads the index alone
+  // (31 ms). A trigger keeps it exactly the set of device ids, in the same transaction.
+  `CREATE TABLE device_ids (device_id TEXT COLLATE "C" PRIMARY KEY);
+   INSERT INTO device_ids SELECT device_id FROM devices;
+   CREATE INDEX device_ids_search ON device_ids USING gin (lower(device_id) gin_trgm_ops);
+   DROP INDEX devices_search;
+   CREATE FUNCTION device_ids_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     IF TG_OP = 'INSERT' THEN
+       INSERT INTO device_ids (device_id) VALUES (NEW.device_id);
+     ELSE
+       DELETE FROM device_ids WHERE device_id = OLD.device_id;
+     END IF;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER device_ids_follow AFTER INSERT OR DELETE ON devices FOR EACH ROW EXECUTE FUNCTION device_ids_follow();`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */
