@@ -24,8 +24,16 @@ export interface DeviceConnectionsOptions {
   onChange: (deviceId: string, online: boolean) => void;
   /** Called with what a device's hello says it runs (`agent`). */
   onHello?: (deviceId: string, agent: string, services: readonly string[] | null) => void;
+  /**
+   * What the welcome waits for (at most WELCOME_WAIT_MS): the store's record of the connection, so
+   * that a device told it is connected is connected for every node that reads the store.
+   */
+  beforeWelcome?: (deviceId: string) => Promise<void>;
   log: (line: string) => void;
 }
+
+/** Longest a welcome waits for `beforeWelcome` (a store that does not answer delays no device long). */
+const WELCOME_WAIT_MS = 2000;
 
 
 interface Pending {
@@ -93,7 +101,19 @@ export class DeviceConnections implements DeviceRouter {
       if (msg.type === 'hello') {
         // Shown in the console and printed by `device list`: no control character reaches a screen.
         this.#opts.onHello?.(deviceId, oneLine(msg.agent), msg.services === undefined ? null : [...new Set(msg.services)].sort());
-        ws.send(encodeControlMessage({ type: 'welcome', protocol: CONTROL_PROTOCOL_VERSION, deviceId, heartbeatIntervalMs: this.#opts.heartbeatIntervalMs }));
+        const welcome = (): void => {
+          if (ws.readyState === ws.OPEN) ws.send(encodeControlMessage({ type: 'welcome', protocol: CONTROL_PROTOCOL_VERSION, deviceId, heartbeatIntervalMs: this.#opts.heartbeatIntervalMs }));
+        };
+        const before = this.#opts.beforeWelcome?.(deviceId);
+        if (before === undefined) welcome();
+        else {
+          let timer: NodeJS.Timeout | undefined;
+          const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, WELCOME_WAIT_MS); });
+          void Promise.race([before.catch(() => undefined), deadline]).then(() => {
+            clearTimeout(timer);
+            welcome();
+          });
+        }
       } else if (msg.type === 'streamResponse') {
         const p = conn.pending?.get(msg.requestId);
         if (p !== undefined) {

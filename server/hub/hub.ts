@@ -94,6 +94,8 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     onHello: (deviceId, agent, services) => {
       o.store.devices.setAgent(deviceId, agent, services).then((changed) => changed && feed.changed(deviceId), (err: unknown) => o.log(`device ${deviceId}: could not record its agent: ${String(err)}`));
     },
+    // A device hears it is connected once the store says so (a script that then asks another node finds it online).
+    beforeWelcome: (deviceId) => presence.settled(deviceId),
     onChange: (deviceId, online) => {
       metrics.connectedDevices.set(connections.size);
       const at = Date.now();

@@ -21,6 +21,11 @@ export class SerialQueue {
     return next;
   }
 
+  /** Resolves once every task of `key` given so far has settled. */
+  settled(key: string): Promise<void> {
+    return this.#tails.get(key) ?? Promise.resolve();
+  }
+
   /** Keys with work queued. */
   get size(): number {
     return this.#tails.size;

@@ -1,0 +1,60 @@
+/**
+ * A device's welcome and the store's record of its connection, over real WebSockets: the hub
+ * answers hello only once what `beforeWelcome` waits for (the presence write) is done, and a store
+ * that never answers delays it by the bounded wait only.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { CONTROL_PROTOCOL_VERSION, encodeControlMessage } from '../../shared/control-protocol.js';
+import { DeviceConnections } from './device-connections.js';
+
+const open: Array<{ server: Server; conns: DeviceConnections; ws: WebSocket }> = [];
+
+afterEach(async () => {
+  for (const o of open.splice(0)) {
+    o.ws.terminate();
+    o.conns.close();
+    await new Promise((r) => o.server.close(r));
+  }
+});
+
+/** A hub's device channels behind a loopback HTTP server, and a device that said hello; resolves once it is open. */
+async function helloTo(beforeWelcome: (id: string) => Promise<void>): Promise<{ welcomed: Promise<number>; saidAt: number }> {
+  const conns = new DeviceConnections({ heartbeatIntervalMs: 60_000, onChange: () => undefined, beforeWelcome, log: () => undefined });
+  const server = createServer();
+  server.on('upgrade', (req, socket, head) => conns.accept(req, socket, head, 'dev-w', Math.floor(Date.now() / 1000) + 3600));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  open.push({ server, conns, ws });
+  await new Promise((r) => ws.once('open', r));
+  const welcomed = new Promise<number>((resolve) => ws.on('message', (d) => {
+    if (/"welcome"/.test((d as Buffer).toString('utf8'))) resolve(Date.now());
+  }));
+  const saidAt = Date.now();
+  ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: 'test' }));
+  return { welcomed, saidAt };
+}
+
+it('sends the welcome only once the presence write it waits for is done', async () => {
+  let done: () => void = () => undefined;
+  let settled = false;
+  const write = new Promise<void>((resolve) => { done = resolve; });
+  const { welcomed } = await helloTo(() => write.then(() => { settled = true; }));
+  const early = await Promise.race([welcomed.then(() => 'welcomed'), new Promise((r) => setTimeout(() => r('waiting'), 500))]);
+  expect(early).toBe('waiting');
+  done();
+  await welcomed;
+  expect(settled).toBe(true);
+});
+
+it('sends the welcome after the bounded wait when the write never settles, and after a failed write at once', async () => {
+  const stuck = await helloTo(() => new Promise<void>(() => undefined));
+  const at = await stuck.welcomed;
+  // WELCOME_WAIT_MS is 2 s: not before it, and not long after it.
+  expect(at - stuck.saidAt).toBeGreaterThanOrEqual(1900);
+  expect(at - stuck.saidAt).toBeLessThan(10_000);
+  const failed = await helloTo(() => Promise.reject(new Error('store down')));
+  expect(await failed.welcomed).toBeGreaterThanOrEqual(failed.saidAt);
+});
