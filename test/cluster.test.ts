@@ -157,3 +157,28 @@ describe('cluster-wide rules', () => {
     }
   });
 });
+
+describe('a node stopping', () => {
+  it('records its devices offline and the end of the streams its endpoint carried in the store before it exits on SIGTERM (nobody has to reap it), and holds the devices again once started', async () => {
+    await agentOn(1, 'stop-dev-1');
+    await agentOn(1, 'stop-dev-2');
+    await agentOn(0, 'stop-dev-3');
+    expect([await holder('stop-dev-1'), await holder('stop-dev-2')]).toEqual(['node-2', 'node-2']);
+    // Streams initiated on node 2 are carried by its endpoint: one to a device of each node, left open.
+    const open = await Promise.all(['stop-dev-1', 'stop-dev-3'].map(async (id) => {
+      const s = await (via[1] as ServiceClient).initiateStream(id, 'echo', { connectTimeoutSeconds: 10, responseTimeoutSeconds: 10, resumable: false });
+      s.on('error', () => undefined);
+      return s.streamId ?? '';
+    }));
+    for (const id of open) await until(async () => (await store.streams.get(id))?.state === 'open', 5000, `stream ${id} open in the store`);
+    const node = c.nodes[1] as (typeof c.nodes)[number];
+    node.proc.kill('SIGTERM');
+    expect(await node.proc.exited).toBe(0);
+    // Read as soon as it is gone: the other node's reaper (a lease, 6 s, then its timer) has not run.
+    expect([await holder('stop-dev-1'), await holder('stop-dev-2')]).toEqual([null, null]);
+    for (const id of open) expect(await store.streams.get(id)).toMatchObject({ state: 'ended', closedBy: 'hub', reason: 'hub shut down' });
+    await c.restart(1);
+    // The agents were pinned to that node: they come back to it by themselves.
+    await until(async () => (await holder('stop-dev-1')) === 'node-2' && (await holder('stop-dev-2')) === 'node-2', 30_000, 'both devices held by node-2 again');
+  }, 90_000);
+});

@@ -55,6 +55,9 @@ interface Alive {
   alive: boolean;
 }
 
+/** Longest a stopping endpoint waits for its last reports to reach the hub or the store. */
+const REPORT_WAIT_MS = 5000;
+
 export class Gateway implements GatewayControl {
   readonly #o: GatewayOptions;
   readonly #wss = new WebSocketServer({
@@ -68,6 +71,8 @@ export class Gateway implements GatewayControl {
   readonly #endedStreams: ExpiringSet;
   readonly #waiting = new Map<string, Waiting>();
   readonly #open = new Map<string, [WebSocket, WebSocket]>();
+  /** Reports on their way to the hub or the store (at most one per stream event). */
+  readonly #reporting = new Set<Promise<void>>();
   /**
    * When a pair was set aside for a resumed leg. Its end is reported as an interruption at that
    * moment, not when its sockets finally close (up to 2 s later, after the new pair may have
@@ -210,21 +215,20 @@ export class Gateway implements GatewayControl {
 
   #end(streamId: string, end: StreamEnd): void {
     this.#endedStreams.add(streamId, Date.now() + 120_000);
-    Promise.resolve()
-      .then(() => this.#o.reporter.ended(streamId, end))
-      .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its end: ${String(err)}`));
+    this.#report(streamId, 'end', () => this.#o.reporter.ended(streamId, end));
   }
 
+  /** Sends a report without holding up the sockets; close() waits for those still on their way. */
   #report(streamId: string, what: string, send: () => void | Promise<void>): void {
-    Promise.resolve()
+    const p = Promise.resolve()
       .then(send)
       .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its ${what}: ${String(err)}`));
+    this.#reporting.add(p);
+    void p.finally(() => this.#reporting.delete(p));
   }
 
   #opened(streamId: string, v2: boolean): void {
-    Promise.resolve()
-      .then(() => this.#o.reporter.opened(streamId, v2))
-      .catch((err: unknown) => this.#o.log(`stream ${streamId}: could not record its opening: ${String(err)}`));
+    this.#report(streamId, 'opening', () => this.#o.reporter.opened(streamId, v2));
   }
 
   #beat(): void {
@@ -294,5 +298,11 @@ export class Gateway implements GatewayControl {
       })),
     );
     this.#wss.close();
+    // The ends just reported are written before the store closes (else another node, or this one
+    // when it starts again, would have to end those records for it). Bounded: a store that does
+    // not answer does not hold the shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([...this.#reporting]), new Promise((resolve) => { timer = setTimeout(resolve, REPORT_WAIT_MS); })]);
+    clearTimeout(timer);
   }
 }

@@ -65,8 +65,15 @@ export interface Hub {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Writes again, at the next presence check, which devices this node holds (the store lost track). */
   resyncPresence(): void;
-  close(): void;
+  /** Drops every device channel and waits (at most CLOSE_PRESENCE_WAIT_MS) for the store to show them offline. */
+  close(): Promise<void>;
 }
+
+/**
+ * How long a stopping node waits for the store to record its devices offline. Without it a
+ * cluster's store showed a stopped node's devices online until another node reaped it.
+ */
+const CLOSE_PRESENCE_WAIT_MS = 5000;
 
 /** The key a separate streaming endpoint signs its reports with, derived from the token secret. */
 export function gatewayReportKey(tokenSecret: Buffer): Buffer {
@@ -250,11 +257,14 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     resyncPresence() {
       presenceDirty = true;
     },
-    close() {
+    async close() {
       clearInterval(presenceSync);
       clearInterval(resumeSweep);
       connections.close();
       broker.close();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([presence.drained(), new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_PRESENCE_WAIT_MS); })]);
+      clearTimeout(timer);
       feed.close();
     },
   };

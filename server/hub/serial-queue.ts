@@ -26,6 +26,11 @@ export class SerialQueue {
     return this.#tails.get(key) ?? Promise.resolve();
   }
 
+  /** Resolves once every task given so far, of every key, has settled. */
+  async drained(): Promise<void> {
+    await Promise.all([...this.#tails.values()]);
+  }
+
   /** Keys with work queued. */
   get size(): number {
     return this.#tails.size;
