@@ -23,7 +23,7 @@ import { sleep, startAgent, startEchoServer, type Proc } from '../../test/harnes
 import { status, type BenchContext, type BenchResult, type PhaseResult, type Row } from '../lib/result.js';
 import { describeError, fmtMs, nowMs, progress } from '../lib/util.js';
 import { profilesByPhase } from './cluster/accounting.js';
-import { CHECK_INTERVAL_MS, balancerSeesAllUp, clusterEvents, planBalancer } from './cluster/balancer.js';
+import { CHECK_INTERVAL_MS, balancerSeesAllUp, clusterEvents, planBalancer, type NodeStop } from './cluster/balancer.js';
 import { concurrentPhase } from './cluster/concurrent.js';
 import { idlePhase } from './cluster/idle.js';
 import { ADMIN_PASSWORD, SEED_BATCH, registryPhase, seedRegistry } from './cluster/registry.js';
@@ -71,15 +71,17 @@ async function agentsOnEachNode(c: TestCluster, echoPort: number): Promise<{ dev
 }
 
 /** Each node stopped (SIGTERM; SIGKILL after 30 s) and started again on its port; haproxy's checks see it back. */
-async function restartNodes(c: TestCluster): Promise<ClusterNode[]> {
+async function restartNodes(c: TestCluster, stops: NodeStop[]): Promise<ClusterNode[]> {
   const started: ClusterNode[] = [];
   for (const [k, nd] of c.nodes.entries()) {
+    const from = Date.now();
     nd.proc.kill('SIGTERM');
     if (!(await Promise.race([nd.proc.exited.then(() => true), sleep(30_000).then(() => false)]))) {
       nd.proc.kill('SIGKILL');
       await nd.proc.exited;
     }
     started.push(await c.restart(k));
+    stops.push({ node: nd.id, from, to: Date.now() });
   }
   await balancerSeesAllUp(c);
   return started;
@@ -109,6 +111,8 @@ export async function cluster(ctx: BenchContext): Promise<Omit<BenchResult, 'dur
   const startMs = nowMs() - t0;
   const nodePids = new Map<number, string>(c.nodes.map((nd) => [nd.proc.pid, nd.id]));
   const allNodeProcs = c.nodes.map((nd) => nd.proc);
+  /** Nodes the benchmark stopped and started again (a reaper declaring them gone meanwhile is right). */
+  const stops: NodeStop[] = [];
   progress(`cluster: ${NODES} nodes, PostgreSQL, NATS and ${c.lb.procs.length} haproxy process(es) up in ${fmtMs(startMs)}; balancer ${c.handle.url}`);
   const rows: Row[] = [];
   const raw: Record<string, unknown> = { nodes: NODES, balancer: { ...plan, port: c.lb.port, checkIntervalMs: CHECK_INTERVAL_MS }, startMs, tree: workingTree() };
@@ -125,11 +129,11 @@ export async function cluster(ctx: BenchContext): Promise<Omit<BenchResult, 'dur
   // (nodes declared gone, haproxy taking nodes out, event-loop delays). A failed phase is a row.
   const phase = async (name: string, run: () => Promise<PhaseResult>): Promise<void> => {
     const t = nowMs();
-    const e0 = clusterEvents(allNodeProcs, c.lb.procs);
+    const e0 = clusterEvents(allNodeProcs, c.lb.procs, stops);
     await lagMaxMs();
     try {
       const r = await run();
-      const e1 = clusterEvents(allNodeProcs, c.lb.procs);
+      const e1 = clusterEvents(allNodeProcs, c.lb.procs, stops);
       const meanwhile = {
         nodesDeclaredGone: e1.nodeDeclaredGone.length - e0.nodeDeclaredGone.length,
         balancerTookNodesOut: e1.balancerDown.length - e0.balancerDown.length,
@@ -183,7 +187,7 @@ export async function cluster(ctx: BenchContext): Promise<Omit<BenchResult, 'dur
     // Fresh nodes for the memory figure (as idle.ts restarts its hub): the agents and echo server go.
     for (const p of [...agents, echo.proc]) p.kill('SIGTERM');
     await Promise.all([...agents, echo.proc].map((p) => p.exited));
-    for (const nd of await restartNodes(c)) {
+    for (const nd of await restartNodes(c, stops)) {
       nodePids.set(nd.proc.pid, nd.id);
       allNodeProcs.push(nd.proc);
     }
@@ -192,11 +196,12 @@ export async function cluster(ctx: BenchContext): Promise<Omit<BenchResult, 'dur
     rows.push(...failedRows('cluster', err));
     errors.push(errorText(err));
   } finally {
-    const events = clusterEvents(allNodeProcs, c.lb.procs);
+    const events = clusterEvents(allNodeProcs, c.lb.procs, stops);
     raw.events = events;
     rows.push({ bench: 'cluster', metric: 'live nodes declared gone by another node (lease lapsed under load)', project: String(events.nodeDeclaredGone.length), comparison: '', ratio: '', target: 'none', status: status(events.nodeDeclaredGone.length === 0) });
     rows.push({ bench: 'cluster', metric: `haproxy health checks taking a node out (checks every ${CHECK_INTERVAL_MS / 1000} s; restarts before idle included)`, project: String(events.balancerDown.length), comparison: '', ratio: '', target: 'reported', status: 'info' });
     if (events.nodeDeclaredGone.length > 0) progress(`cluster: nodes declared gone while running: ${events.nodeDeclaredGone.join(' | ')}`);
+    if (events.stoppedNodeReaped.length > 0) progress(`cluster: nodes the benchmark restarted, reaped while stopped (not counted): ${events.stoppedNodeReaped.join(' | ')}`);
     if (ctx.profile) {
       // --cpu-prof writes its profile at exit: stop the nodes gently and wait (stopAll would SIGKILL).
       for (const nd of c.nodes) nd.proc.kill('SIGTERM');

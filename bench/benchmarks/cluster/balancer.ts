@@ -58,18 +58,36 @@ export async function planBalancer(connections: number): Promise<BalancerPlan> {
 }
 
 export interface ClusterEvents {
-  /** Log lines of nodes that declared another node gone (its NATS lease lapsed). */
+  /** Log lines of nodes that declared a live node gone (its NATS lease lapsed). */
   nodeDeclaredGone: string[];
+  /** The same about a node the benchmark itself had stopped (restarted), while it was down: right, not counted. */
+  stoppedNodeReaped: string[];
   /** haproxy taking a node out after failed checks. */
   balancerDown: string[];
   balancerUp: number;
 }
 
+/** A node the benchmark stopped at `from` (epoch ms) and had running again at `to`. */
+export interface NodeStop {
+  node: string;
+  from: number;
+  to: number;
+}
+
 /** What the cluster said about itself so far, from the processes' output. */
-export function clusterEvents(nodeProcs: Proc[], lb: Proc[]): ClusterEvents {
+export function clusterEvents(nodeProcs: Proc[], lb: Proc[], stops: readonly NodeStop[] = []): ClusterEvents {
   const lines = (procs: Proc[], re: RegExp): string[] => procs.flatMap((p) => p.output().split('\n').filter((l) => re.test(l)));
+  // "2026-11-30T10:26:49.199Z cluster: node node-1 is gone (no lease …": gone while the benchmark had it stopped?
+  const whileStopped = (line: string): boolean => {
+    const m = /^(\S+Z) cluster: node (\S+) is gone/.exec(line);
+    const at = m === null ? Number.NaN : Date.parse(m[1] as string);
+    // A second of slack past its READY: the reaper may have read the bucket just before the new lease.
+    return m !== null && stops.some((s) => s.node === m[2] && at >= s.from && at <= s.to + 1000);
+  };
+  const gone = lines(nodeProcs, /is gone \(no lease/).map((l) => l.slice(0, 200));
   return {
-    nodeDeclaredGone: lines(nodeProcs, /is gone \(no lease/).map((l) => l.slice(0, 200)),
+    nodeDeclaredGone: gone.filter((l) => !whileStopped(l)),
+    stoppedNodeReaped: gone.filter(whileStopped),
     balancerDown: lines(lb, /is DOWN/).map((l) => l.replace(/^.*Server /, '').slice(0, 160)),
     balancerUp: lines(lb, /is UP/).length,
   };
