@@ -79,6 +79,8 @@ export class ResumableStream extends Duplex {
   #received = 0;
   #ackedToPeer = 0;
   #ackTimer: NodeJS.Timeout | undefined;
+  /** Whether #ackTimer is pending. */
+  #ackArmed = false;
   // Ending.
   #finalPending: ((err?: Error | null) => void) | undefined;
   #localEnded = false;
@@ -243,16 +245,23 @@ export class ResumableStream extends Duplex {
   }
 
   #scheduleAck(): void {
-    if (this.#consumed() - this.#ackedToPeer >= ACK_EVERY_BYTES) this.#ack();
-    else if (this.#ackTimer === undefined && this.#consumed() > this.#ackedToPeer) {
-      this.#ackTimer = setTimeout(() => this.#ack(), ACK_INTERVAL_MS);
-      this.#ackTimer.unref();
+    const consumed = this.#consumed();
+    if (consumed - this.#ackedToPeer >= ACK_EVERY_BYTES) this.#ack();
+    else if (!this.#ackArmed && consumed > this.#ackedToPeer) {
+      // One timer per stream, armed again (not made anew) when needed: an acknowledgement sent
+      // meanwhile leaves it running, and it then finds little or nothing to say.
+      this.#ackArmed = true;
+      if (this.#ackTimer === undefined) {
+        this.#ackTimer = setTimeout(() => {
+          this.#ackArmed = false;
+          this.#ack();
+        }, ACK_INTERVAL_MS);
+        this.#ackTimer.unref();
+      } else this.#ackTimer.refresh();
     }
   }
 
   #ack(): void {
-    clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
     // Once the other side's direction has ended nothing more comes: everything received is
     // acknowledged (flow control has nothing left to hold back), so it can finish.
     const offset = this.#peerEnded ? this.#received : this.#consumed();
