@@ -8,8 +8,10 @@
  *
  * The reaper runs on every node on a timer and does its work only while it holds the cluster-wide
  * `reaper` lock of the store: nodes that hold devices or live streams in the store but have no key
- * are gone, so their devices are marked connected nowhere (their agents reconnect through the load
- * balancer to the survivors) and their stream records end as `nodeLost`. A node reaps only after
+ * and were not seen for two leases are gone, so their devices are marked connected nowhere (their
+ * agents reconnect through the load balancer to the survivors) and their stream records end as
+ * `nodeLost`. (One lease would call a node whose renewal came late, its event loop stalled on a
+ * saturated machine, gone.) A node reaps only after
  * its own view of the bucket has been continuous for two leases, so a node that was cut off from
  * NATS does not mistake the others for dead.
  */
@@ -29,7 +31,7 @@ export interface NodeDirectoryOptions {
   bus: Bus;
   store: Store;
   self: NodeInfo;
-  /** A node whose key is older than this is gone. Default 6 s. */
+  /** A node's key lapses this long after its last renewal; it is gone once unseen for two. Default 6 s. */
   leaseMs?: number;
   /** How often the survivors look for the dead. Default 3 s. */
   reapEveryMs?: number;
@@ -47,6 +49,8 @@ export class NodeDirectory {
   readonly #leaseMs: number;
   #kv: KV | undefined;
   #live = new Map<string, NodeInfo>();
+  /** When this node last saw each node's key (pruned after ten leases). */
+  readonly #lastSeen = new Map<string, number>();
   /** Since when this node's reads of the bucket have all succeeded (undefined after a failure). */
   #viewSince: number | undefined;
   #timers: NodeJS.Timeout[] = [];
@@ -75,10 +79,9 @@ export class NodeDirectory {
       t.unref();
       this.#timers.push(t);
     };
-    every(this.#leaseMs / 3, async () => {
-      await this.#renew();
-      await this.#refresh();
-    });
+    // Apart, so a slow read of the bucket never holds up this node's own renewal.
+    every(this.#leaseMs / 3, () => this.#renew());
+    every(this.#leaseMs / 3, () => this.#refresh());
     every(this.#o.reapEveryMs ?? 3000, () => this.reap());
   }
 
@@ -115,6 +118,9 @@ export class NodeDirectory {
       }
       live.set(this.#o.self.node, this.#o.self);
       this.#live = live;
+      const now = Date.now();
+      for (const node of live.keys()) this.#lastSeen.set(node, now);
+      for (const [node, at] of this.#lastSeen) if (now - at > 10 * this.#leaseMs) this.#lastSeen.delete(node);
       this.#viewSince ??= Date.now();
     } catch (err) {
       this.#viewSince = undefined;
@@ -140,10 +146,14 @@ export class NodeDirectory {
       const holders = new Set([...(await this.#o.store.devices.holdingNodes()), ...(await this.#o.store.streams.liveNodes())]);
       for (const node of holders) {
         if (this.#live.has(node)) continue;
+        // A key this node saw within the last two leases: its node may only be late renewing (its
+        // event loop stalled on a saturated machine); it gets that long before it is called gone.
+        const seen = this.#lastSeen.get(node);
+        if (seen !== undefined && Date.now() - seen < 2 * this.#leaseMs) continue;
         const at = Date.now();
         const devices = await this.#o.store.devices.releaseNode(node, at);
         const streams = await this.#o.store.streams.closeNodeStreams(node, 'nodeLost', at);
-        this.#o.log(`cluster: node ${node} is gone (no lease for ${this.#leaseMs / 1000} s): ${devices} device(s) marked disconnected, ${streams} stream record(s) closed as nodeLost`);
+        this.#o.log(`cluster: node ${node} is gone (no lease seen for ${Math.round((Date.now() - (seen ?? this.#viewSince ?? Date.now())) / 1000)} s): ${devices} device(s) marked disconnected, ${streams} stream record(s) closed as nodeLost`);
         await this.#o.onReaped?.(node);
         reaped.push(node);
       }
