@@ -184,8 +184,16 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
         return;
       }
       const msg = decoded.value;
-      if (msg.type === 'welcome') this.#armWatchdog(msg.heartbeatIntervalMs);
-      else if (msg.type === 'streamRequest') this.#dispatch(ws, msg);
+      if (msg.type === 'welcome') {
+        this.#armWatchdog(msg.heartbeatIntervalMs);
+        // Connected once the hub says so: it has then recorded the connection in its store, so
+        // whoever asks any node of a cluster finds this device online.
+        if (this.#ws === ws) {
+          this.emit('connected');
+          this.#firstOpen?.resolve();
+          this.#firstOpen = undefined;
+        }
+      } else if (msg.type === 'streamRequest') this.#dispatch(ws, msg);
     });
     ws.on('ping', () => this.#feedWatchdog());
     ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString('utf8')));
@@ -195,9 +203,6 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     previous?.close(1000, 'renewed');
     this.#renewTimer = setTimeout(() => void this.#connect(), this.#o.tokenTtlSeconds * 800);
     this.#renewTimer.unref();
-    this.emit('connected');
-    this.#firstOpen?.resolve();
-    this.#firstOpen = undefined;
   }
 
   #watchdogMs = 0;
