@@ -159,7 +159,9 @@ describe('a console terminal in a cluster whose console node is SIGKILLed', () =
   it('the node carried only the console socket (the device is held by the survivor): the same', async () => {
     const shell = await startShellServer(SHELL_ARGS);
     await startAgent(c.handle, 'ct-console', [shell.map], ['--hub-url', c.nodes[1]?.url ?? '']);
-    expect((await store.devices.get('ct-console'))?.connectedNode).toBe(c.nodes[1]?.id);
+    // The agent says it is connected once welcomed, after the store has it (unless the store took
+    // longer than the welcome's 2 s wait): waited for, as the test needs the device on node-2.
+    await until(async () => (await store.devices.get('ct-console'))?.connectedNode === c.nodes[1]?.id, 10_000, 'ct-console held by node-2 in the store');
     await survives('ct-console', 0, 1);
   }, 180_000);
 });

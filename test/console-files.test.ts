@@ -247,7 +247,8 @@ describe('console file transfers', () => {
     expect(down.transfer?.size).toBeGreaterThanOrEqual(5000);
     const list = spawnCli(['streams', 'list', '--ca', hub.caFile, '--device', DEVICE, '--limit', '5'], env);
     expect(await list.exited).toBe(0);
-    expect(list.output()).toMatch(/files-console\/files accepted by iothubowner, [\d.]+ s, ↓[\d.]+ B ↑4\.9 KiB, download "cp\/by-cp\.txt" 4\.9 KiB closed by device/);
+    // Which side's close reached the endpoint first after the last byte is a race (both end normally).
+    expect(list.output()).toMatch(/files-console\/files accepted by iothubowner, [\d.]+ s, ↓[\d.]+ B ↑4\.9 KiB, download "cp\/by-cp\.txt" 4\.9 KiB closed by (device|service) \(closed normally\)/);
   }, 60_000);
 
   it('the hub refuses a malformed transfer header with 400 and logs nothing for it', async () => {
