@@ -6,10 +6,10 @@
  * its devices connected nowhere until its next full presence check (a minute).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServiceClient } from '../server/sdk/service-client.js';
+import { createServiceClient, type ServiceClient } from '../server/sdk/service-client.js';
 import { sleep, startAgent, startEchoServer, stopAll } from './harness.js';
 import { until } from './console-client.js';
-import { startTestCluster, type TestCluster } from './fixtures/cluster.js';
+import { startTestCluster, type ClusterNode, type TestCluster } from './fixtures/cluster.js';
 
 let c: TestCluster;
 let startedAt = 0;
@@ -22,13 +22,18 @@ beforeAll(async () => {
 
 afterAll(stopAll);
 
+/** Starts an agent for `deviceId` held by node-1 (an echo service); a client of node-2. */
+async function deviceOnFirst(deviceId: string): Promise<{ first: ClusterNode; second: ClusterNode; viaSecond: ServiceClient }> {
+  const [first, second] = c.nodes;
+  if (first === undefined || second === undefined) throw new Error('two nodes expected');
+  const echoPort = (await startEchoServer()).port;
+  await startAgent(c.handle, deviceId, [`echo=127.0.0.1:${echoPort}`], ['--hub-url', first.url]);
+  return { first, second, viaSecond: createServiceClient(c.handle.ownerCs, { ca: c.handle.ca, hubUrl: second.url, requestTimeoutMs: 10_000 }) };
+}
+
 describe('a node paused past its lease', () => {
   it('is not reaped for an 11 s pause, past one lease and short of two (its key lapsed, its renewal only late): its device stays connected in the registry throughout', async () => {
-    const [first, second] = c.nodes;
-    if (first === undefined || second === undefined) throw new Error('two nodes expected');
-    const echoPort = (await startEchoServer()).port;
-    await startAgent(c.handle, 'late-dev', [`echo=127.0.0.1:${echoPort}`], ['--hub-url', first.url]);
-    const viaSecond = createServiceClient(c.handle.ownerCs, { ca: c.handle.ca, hubUrl: second.url, requestTimeoutMs: 10_000 });
+    const { first, second, viaSecond } = await deviceOnFirst('late-dev');
     // The reaper acts only on a view of the leases at least two leases old (12 s).
     await sleep(Math.max(0, 13_000 - (Date.now() - startedAt)));
     const before = second.proc.output().length;
@@ -48,11 +53,7 @@ describe('a node paused past its lease', () => {
   }, 90_000);
 
   it('is reaped by the other node, and once it runs again its devices are connected in the registry within 8 s (not after its one-minute presence check)', async () => {
-    const [first, second] = c.nodes;
-    if (first === undefined || second === undefined) throw new Error('two nodes expected');
-    const echoPort = (await startEchoServer()).port;
-    await startAgent(c.handle, 'paused-dev', [`echo=127.0.0.1:${echoPort}`], ['--hub-url', first.url]);
-    const viaSecond = createServiceClient(c.handle.ownerCs, { ca: c.handle.ca, hubUrl: second.url, requestTimeoutMs: 10_000 });
+    const { first, second, viaSecond } = await deviceOnFirst('paused-dev');
     expect((await viaSecond.getDevice('paused-dev')).connectionState).toBe('Connected');
     // Well after the first test's pause: node-1 renewed and was seen again since.
     await sleep(3000);
