@@ -16,6 +16,7 @@ import { bridge, cutForHeartbeat, supersede } from './bridge.js';
 import { STREAM_V2_SUBPROTOCOL } from '../../shared/stream-protocol.js';
 import { ExpiringSet } from './used-tokens.js';
 import { closeWithin } from '../../shared/ws-close.js';
+import { settledWithin } from '../../shared/settled-within.js';
 import type { GatewayControl } from '../hub/stream-broker.js';
 
 /** Where the endpoint reports stream events: the broker in-process, or the hub over HTTPS. */
@@ -301,8 +302,6 @@ export class Gateway implements GatewayControl {
     // The ends just reported are written before the store closes (else another node, or this one
     // when it starts again, would have to end those records for it). Bounded: a store that does
     // not answer does not hold the shutdown.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all([...this.#reporting]), new Promise((resolve) => { timer = setTimeout(resolve, REPORT_WAIT_MS); })]);
-    clearTimeout(timer);
+    await settledWithin(Promise.all([...this.#reporting]), REPORT_WAIT_MS);
   }
 }

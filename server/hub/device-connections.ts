@@ -17,6 +17,7 @@ import { CLOCK_SKEW_SECONDS, MAX_CONTROL_MESSAGE_BYTES } from '../../shared/limi
 import type { DeviceRouter, RequestOutcome } from './stream-broker.js';
 import { closeWithin } from '../../shared/ws-close.js';
 import { oneLine } from '../../shared/log-text.js';
+import { settledWithin } from '../../shared/settled-within.js';
 
 export interface DeviceConnectionsOptions {
   heartbeatIntervalMs: number;
@@ -106,14 +107,7 @@ export class DeviceConnections implements DeviceRouter {
         };
         const before = this.#opts.beforeWelcome?.(deviceId);
         if (before === undefined) welcome();
-        else {
-          let timer: NodeJS.Timeout | undefined;
-          const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, WELCOME_WAIT_MS); });
-          void Promise.race([before.catch(() => undefined), deadline]).then(() => {
-            clearTimeout(timer);
-            welcome();
-          });
-        }
+        else void settledWithin(before, WELCOME_WAIT_MS).then(welcome);
       } else if (msg.type === 'streamResponse') {
         const p = conn.pending?.get(msg.requestId);
         if (p !== undefined) {

@@ -23,6 +23,7 @@ import { createHubMetrics } from './metrics.js';
 import { addRegistryRoutes } from './registry-routes.js';
 import { DeviceFeed } from './device-feed.js';
 import { SerialQueue } from './serial-queue.js';
+import { settledWithin } from '../../shared/settled-within.js';
 import { StreamBroker, type DeviceRouter, type StreamGateways, type Throttle } from './stream-broker.js';
 import { addResumeRoutes } from './resume-routes.js';
 import { addDeviceKitRoutes, type DeviceKitOptions } from './device-kit-routes.js';
@@ -262,9 +263,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       clearInterval(resumeSweep);
       connections.close();
       broker.close();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([presence.drained(), new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_PRESENCE_WAIT_MS); })]);
-      clearTimeout(timer);
+      await settledWithin(presence.drained(), CLOSE_PRESENCE_WAIT_MS);
       feed.close();
     },
   };
