@@ -100,7 +100,7 @@ function WatchView({ streamId, name }: { streamId: string; name: string }) {
           )}
         </div>
       </div>
-      <div ref={hostRef} className="replay-screen" role="region" aria-label="Live session" />
+      <div ref={hostRef} className="replay-screen" role="region" aria-label="Live session" tabIndex={0} />
     </>
   );
 }
