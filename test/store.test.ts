@@ -127,6 +127,29 @@ describe.each(engines)('store on %s', (engine, open) => {
     expect(await store.streams.handshakeTimedOut(id, 1500)).toBe(false);
   });
 
+  it('counts live streams of a device and in all in one read, and takes a device answer as its last activity', async () => {
+    const dev = `lc-${randomUUID().slice(0, 8)}`;
+    await store.devices.create(dev, write());
+    const before = await store.streams.liveCounts(dev);
+    expect(before.device).toBe(0);
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    for (const [k, id] of ids.entries()) await store.streams.create({ id, deviceId: k < 2 ? dev : 'lc-other', streamName: 'ssh', initiator: 'service', operator: null, createdAt: 1000, node: 'lc-node' });
+    expect(await store.streams.liveCounts(dev)).toEqual({ device: 2, all: before.all + 3 });
+    // Accepted by the device at 5000: the stream is accepted and the device active then.
+    await store.streams.answer(ids[0] as string, 'accepted', null, 5001, 'node-b', 5000);
+    expect(await store.streams.get(ids[0] as string)).toMatchObject({ state: 'accepted', acceptedAt: 5001, gatewayNode: 'node-b' });
+    expect((await store.devices.get(dev))?.lastActivityTime).toBe(new Date(5000).toISOString());
+    // Rejected by the device: the stream ends and the device's activity moves on.
+    await store.streams.answer(ids[1] as string, 'rejected', 'no such service', 6001, undefined, 6000);
+    expect(await store.streams.get(ids[1] as string)).toMatchObject({ state: 'ended', result: 'rejected', reason: 'no such service' });
+    expect((await store.devices.get(dev))?.lastActivityTime).toBe(new Date(6000).toISOString());
+    // Answered by the hub (the device said nothing): its activity stays.
+    await store.streams.answer(ids[0] as string, 'responseTimeout', 'x', 7001);
+    expect((await store.devices.get(dev))?.lastActivityTime).toBe(new Date(6000).toISOString());
+    expect(await store.streams.liveCounts(dev)).toEqual({ device: 0, all: before.all + 1 });
+    await store.streams.answer(ids[2] as string, 'deviceOffline', 'x', 7001);
+  });
+
   it('keeps a resumable stream through interruptions: keys by side, times of each interruption and resume, byte totals that only grow, one move per endpoint, the resume-window sweep ending it once', async () => {
     const id = randomUUID();
     await store.streams.create({ id, deviceId: 'r-dev', streamName: 'ssh', initiator: 'service', operator: null, createdAt: 1000, node: 'node-a', resume: { windowMs: 5000, serviceKeyHash: 'a'.repeat(64), deviceKeyHash: 'b'.repeat(64) } });

@@ -90,8 +90,9 @@ export class ClusterDevices implements DeviceRouter {
     this.#o.bus.publish(subjects.drop, encode({ deviceId, code, reason: reason.slice(0, 200) } satisfies Drop));
   }
 
-  waitOnline(deviceId: string, timeoutMs: number): Promise<boolean> {
-    if (this.#o.local.isOnline(deviceId)) return Promise.resolve(true);
+  waitOnline(deviceId: string, timeoutMs: number, holder?: string | null): Promise<boolean> {
+    // Connected here, or somewhere by the record the caller has just read.
+    if (this.#o.local.isOnline(deviceId) || typeof holder === 'string') return Promise.resolve(true);
     return new Promise((resolve) => {
       let done = false;
       let set = this.#waiters.get(deviceId);
@@ -117,11 +118,12 @@ export class ClusterDevices implements DeviceRouter {
     });
   }
 
-  async request(deviceId: string, msg: StreamRequestMessage, timeoutMs: number): Promise<RequestOutcome> {
+  async request(deviceId: string, msg: StreamRequestMessage, timeoutMs: number, known?: string | null): Promise<RequestOutcome> {
     // The device may move between nodes while we ask: one more look at the store, then give up.
+    // The first try may go where the caller's fresh read of the record says (another node's).
     for (let attempt = 0; attempt < 2; attempt++) {
       if (this.#o.local.isOnline(deviceId)) return this.#o.local.request(deviceId, msg, timeoutMs);
-      const holder = (await this.#o.store.devices.get(deviceId))?.connectedNode ?? null;
+      const holder = attempt === 0 && typeof known === 'string' && known !== this.#o.node ? known : ((await this.#o.store.devices.get(deviceId))?.connectedNode ?? null);
       if (holder === null) return 'disconnected';
       if (holder === this.#o.node) continue; // the store is behind this node's own channels; look again
       let reply;

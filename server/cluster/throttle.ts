@@ -20,7 +20,7 @@ export class ClusterThrottle implements Throttle {
   async acquire(deviceId: string): Promise<void> {
     const wait = await this.#store.rates.take('stream-initiations', this.#o.initiationsPerSecond);
     if (wait > 0) throw throttled.rate(this.#o.initiationsPerSecond, wait);
-    const [device, all] = await Promise.all([this.#store.streams.countLive(deviceId), this.#store.streams.countLive()]);
+    const { device, all } = await this.#store.streams.liveCounts(deviceId);
     // Both counts include the new stream's own record.
     if (all > this.#o.maxStreamsPerHub) throw throttled.hub(all - 1);
     if (device > this.#o.maxStreamsPerDevice) throw throttled.device(deviceId, device - 1);

@@ -44,10 +44,14 @@ export type RequestOutcome = StreamResponseMessage | 'timeout' | 'disconnected';
 
 /** How the broker reaches devices: their control channels, on this node or another. */
 export interface DeviceRouter {
-  /** Resolves true as soon as the device is connected to some node, false after `timeoutMs`. */
-  waitOnline(deviceId: string, timeoutMs: number): Promise<boolean>;
-  /** Sends a stream request to the device and waits for its answer. */
-  request(deviceId: string, msg: StreamRequestMessage, timeoutMs: number): Promise<RequestOutcome>;
+  /**
+   * Resolves true as soon as the device is connected to some node, false after `timeoutMs`.
+   * `holder` is the node the store named as the device's holder when the caller read its record
+   * just before (null: none), so a router need not read it again.
+   */
+  waitOnline(deviceId: string, timeoutMs: number, holder?: string | null): Promise<boolean>;
+  /** Sends a stream request to the device and waits for its answer (`holder` as for waitOnline). */
+  request(deviceId: string, msg: StreamRequestMessage, timeoutMs: number, holder?: string | null): Promise<RequestOutcome>;
 }
 
 /** A streaming endpoint's controls, as the broker drives them. */
@@ -132,14 +136,14 @@ export class StreamBroker {
     return c;
   }
 
-  async #finish(streamId: string, result: StreamResult, reason: string): Promise<void> {
+  async #finish(streamId: string, result: StreamResult, reason: string, deviceAnsweredAt?: number): Promise<void> {
     const p = this.#pending.get(streamId);
     if (p !== undefined) {
       clearTimeout(p.timer);
       this.#pending.delete(streamId);
     }
     this.#o.throttle.release(streamId);
-    await this.#o.store.streams.answer(streamId, result, reason, Date.now());
+    await this.#o.store.streams.answer(streamId, result, reason, Date.now(), undefined, deviceAnsweredAt);
     this.#o.metrics.streamsTotal.inc({ result });
   }
 
@@ -172,7 +176,7 @@ export class StreamBroker {
       await this.#finish(streamId, 'deviceOffline', 'device is disabled');
       throw new DsError(ErrorCode.DeviceDisabled, `device "${req.deviceId}" is disabled; enable it to open streams`);
     }
-    const online = await devices.waitOnline(req.deviceId, Math.min(req.connectTimeoutMs, deadline - Date.now()));
+    const online = await devices.waitOnline(req.deviceId, Math.min(req.connectTimeoutMs, deadline - Date.now()), device.connectedNode);
     if (!online) {
       const secs = Math.round(req.connectTimeoutMs / 1000);
       await this.#finish(streamId, 'deviceOffline', `device did not connect within ${secs} s`);
@@ -191,6 +195,7 @@ export class StreamBroker {
         ...(keys === undefined || resume === undefined ? {} : { resume: { key: keys.device, windowMs: resume.windowMs } }),
       },
       Math.max(0, Math.min(req.responseTimeoutMs, deadline - Date.now())),
+      device.connectedNode,
     );
     if (answer === 'disconnected') {
       await this.#finish(streamId, 'responseTimeout', 'device disconnected before answering');
@@ -201,10 +206,10 @@ export class StreamBroker {
       await this.#finish(streamId, 'responseTimeout', `device did not answer within ${secs} s`);
       throw new DsError(ErrorCode.DeviceResponseTimeout, `device "${req.deviceId}" did not answer the stream request within ${secs} s`);
     }
-    await store.devices.touch(req.deviceId, Date.now());
+    const answeredAt = Date.now();
     if (!answer.accepted) {
       const reason = answer.reason ?? 'rejected by the device';
-      await this.#finish(streamId, 'rejected', reason);
+      await this.#finish(streamId, 'rejected', reason, answeredAt);
       return { accepted: false, streamId, reason };
     }
 
@@ -214,7 +219,7 @@ export class StreamBroker {
       const rec = await store.streams.get(streamId);
       throw new DsError(ErrorCode.DeviceDisabled, `the stream was ended before it connected: ${rec?.reason ?? 'ended by the hub'}`);
     }
-    await store.streams.answer(streamId, 'accepted', null, Date.now(), gateway.node);
+    await store.streams.answer(streamId, 'accepted', null, Date.now(), gateway.node, answeredAt);
     this.#o.metrics.streamsTotal.inc({ result: 'accepted' });
     p.state = 'accepted';
     p.gatewayNode = gateway.node;

@@ -90,8 +90,12 @@ export interface PolicyRepository {
 export interface StreamRepository {
   create(s: NewStream): Promise<void>;
   get(id: string): Promise<StreamRecord | undefined>;
-  /** Records the answer to an initiation; a stream that is not accepted ends here. */
-  answer(id: string, result: StreamResult, reason: string | null, at: number, gatewayNode?: string): Promise<void>;
+  /**
+   * Records the answer to an initiation; a stream that is not accepted ends here. With
+   * `deviceAnsweredAt` (the device itself answered, accepting or rejecting) that time also becomes
+   * the device's last activity, in the same statement.
+   */
+  answer(id: string, result: StreamResult, reason: string | null, at: number, gatewayNode?: string, deviceAnsweredAt?: number): Promise<void>;
   /**
    * Both sides are connected. `v2` false: at least one side speaks only v1, so the stream cannot
    * resume (a lost pair ends it) whatever its initiator asked for.
@@ -120,6 +124,8 @@ export interface StreamRepository {
   liveNodes(): Promise<string[]>;
   /** Streams not yet ended, in all or for one device. */
   countLive(deviceId?: string): Promise<number>;
+  /** Streams not yet ended of one device and in all, read together (a cluster's stream limits). */
+  liveCounts(deviceId: string): Promise<{ device: number; all: number }>;
   /** Streams not yet ended, of one device or of all. */
   liveFor(deviceId?: string): Promise<StreamRecord[]>;
   /** The SHA-256 of a side's resume key, when the stream is resumable. */

@@ -142,16 +142,21 @@ export class PgStreams implements StreamRepository {
     return row === undefined ? undefined : fromRow(row);
   }
 
-  async answer(id: string, result: StreamResult, reason: string | null, at: number, gatewayNode?: string): Promise<void> {
-    if (result === 'accepted') {
-      await this.#db.query("UPDATE streams SET state = 'accepted', result = $1, accepted_at = $2, gateway_node = $3 WHERE id = $4 AND state = 'pending'", [
-        result, at, gatewayNode ?? null, id,
-      ]);
-    } else {
-      await this.#db.query("UPDATE streams SET state = 'ended', result = $1, reason = $2, ended_at = $3, closed_by = 'hub' WHERE id = $4 AND state <> 'ended'", [
-        result, reason, at, id,
-      ]);
+  async answer(id: string, result: StreamResult, reason: string | null, at: number, gatewayNode?: string, deviceAnsweredAt?: number): Promise<void> {
+    const update = result === 'accepted'
+      ? { sql: "UPDATE streams SET state = 'accepted', result = $1, accepted_at = $2, gateway_node = $3 WHERE id = $4 AND state = 'pending'", args: [result, at, gatewayNode ?? null, id] }
+      : { sql: "UPDATE streams SET state = 'ended', result = $1, reason = $2, ended_at = $3, closed_by = 'hub' WHERE id = $4 AND state <> 'ended'", args: [result, reason, at, id] };
+    if (deviceAnsweredAt === undefined) {
+      await this.#db.query(update.sql, update.args);
+      return;
     }
+    // One round trip for both: an initiation's statements are most of the store's work under load.
+    const n = update.args.length;
+    await this.#db.query(
+      `WITH answered AS (${update.sql})
+       UPDATE devices SET last_activity_time = $${n + 1} WHERE device_id = (SELECT device_id FROM streams WHERE id = $${n + 2})`,
+      [...update.args, new Date(deviceAnsweredAt).toISOString(), id],
+    );
   }
 
   async opened(id: string, at: number, v2 = true): Promise<void> {
@@ -222,6 +227,14 @@ export class PgStreams implements StreamRepository {
       ? await this.#db.rows<{ n: number }>("SELECT COUNT(*)::int AS n FROM streams WHERE state <> 'ended'")
       : await this.#db.rows<{ n: number }>("SELECT COUNT(*)::int AS n FROM streams WHERE device_id = $1 AND state <> 'ended'", [deviceId]);
     return r?.n ?? 0;
+  }
+
+  async liveCounts(deviceId: string): Promise<{ device: number; all: number }> {
+    const [r] = await this.#db.rows<{ device: number; all: number }>(
+      "SELECT COUNT(*) FILTER (WHERE device_id = $1)::int AS device, COUNT(*)::int AS all FROM streams WHERE state <> 'ended'",
+      [deviceId],
+    );
+    return { device: r?.device ?? 0, all: r?.all ?? 0 };
   }
 
   async liveFor(deviceId?: string): Promise<StreamRecord[]> {

@@ -140,7 +140,12 @@ export class SqliteStreams implements StreamRepository {
     return row === undefined ? undefined : fromRow(row);
   }
 
-  async answer(id: string, result: StreamResult, reason: string | null, at: number, gatewayNode?: string): Promise<void> {
+  async answer(id: string, result: StreamResult, reason: string | null, at: number, gatewayNode?: string, deviceAnsweredAt?: number): Promise<void> {
+    if (deviceAnsweredAt !== undefined) {
+      this.#sql
+        .get('UPDATE devices SET last_activity_time = ? WHERE device_id = (SELECT device_id FROM streams WHERE id = ?)')
+        .run(new Date(deviceAnsweredAt).toISOString(), id);
+    }
     if (result === 'accepted') {
       this.#sql
         .get("UPDATE streams SET state = 'accepted', result = ?, accepted_at = ?, gateway_node = ? WHERE id = ? AND state = 'pending'")
@@ -225,6 +230,13 @@ export class SqliteStreams implements StreamRepository {
   async countLive(deviceId?: string): Promise<number> {
     if (deviceId === undefined) return this.#sql.get<[], { n: number }>("SELECT COUNT(*) AS n FROM streams WHERE state != 'ended'").get()?.n ?? 0;
     return this.#sql.get<[string], { n: number }>("SELECT COUNT(*) AS n FROM streams WHERE device_id = ? AND state != 'ended'").get(deviceId)?.n ?? 0;
+  }
+
+  async liveCounts(deviceId: string): Promise<{ device: number; all: number }> {
+    const r = this.#sql
+      .get<[string], { device: number; all: number }>("SELECT COUNT(*) FILTER (WHERE device_id = ?) AS device, COUNT(*) AS \"all\" FROM streams WHERE state != 'ended'")
+      .get(deviceId);
+    return { device: r?.device ?? 0, all: r?.all ?? 0 };
   }
 
   async liveFor(deviceId?: string): Promise<StreamRecord[]> {
