@@ -139,7 +139,7 @@ describe('install.sh', () => {
     tokens.set('kit-install-1', t);
   });
 
-  it('the pasted line installs and enrolls: online, config 0600 owned by the agent, no key in ps or the log; a second run upgrades in place; --uninstall removes it all', async () => {
+  it('the pasted line installs and enrolls: online, config 0600 owned by the agent, no key in ps or the log; a second run upgrades in place; --uninstall from the copy of the script it kept removes it all', async () => {
     const t = tokens.get('kit-install-1');
     expect(t, 'the token of the previous test').toBeDefined();
     const { token: tok, installCommand: printed } = t as { token: string; installCommand: string };
@@ -221,7 +221,11 @@ describe('install.sh', () => {
 
     const running = ['agent', 'shell', 'files'].map((name) => Number(readFileSync(join(prefix, 'pid', `${name}.pid`), 'utf8')));
     expect(running.every((pid) => existsSync(`/proc/${pid}`))).toBe(true);
-    const removed = await sh([script, '--uninstall', '--prefix', prefix]);
+    // Removed by the copy of the installer the install kept beside the kit (no hub needed).
+    const kept = join(prefix, 'install.sh');
+    expect(upgrade.log).toContain(`kept this installer as ${kept}`);
+    expect((statSync(kept).mode & 0o777).toString(8)).toBe('755');
+    const removed = await sh([kept, '--uninstall', '--prefix', prefix]);
     expect(removed.code, removed.log).toBe(0);
     expect(removed.log).toContain(`removed ${prefix}`);
     expect(existsSync(prefix)).toBe(false);

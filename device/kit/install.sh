@@ -362,6 +362,12 @@ chmod 600 "$PREFIX/etc/agent.json"
 chown "$RUN_USER:$RUN_GROUP" "$PREFIX/run" "$PREFIX/home" "$PREFIX/files"
 chown -h "$RUN_USER:$RUN_GROUP" "$PREFIX/etc/agent.json"
 say "installed the kit $KIT_VERSION in $PREFIX/versions/$KIT_VERSION ($PREFIX/current)"
+# A copy of this script beside the kit, so that upgrading or removing it needs nothing from the hub's
+# pages (when it runs from a file: `sh FILE`, as the install line does; not through a pipe).
+if [ -f "$0" ] && [ -r "$0" ]; then
+  cp "$0" "$PREFIX/install.sh.new" && chmod 755 "$PREFIX/install.sh.new" && mv -f "$PREFIX/install.sh.new" "$PREFIX/install.sh"
+  say "kept this installer as $PREFIX/install.sh: run it again to upgrade, or 'sh $PREFIX/install.sh --uninstall --prefix $PREFIX' to remove everything"
+fi
 
 # Which of the kit's own servers the device's mappings use.
 SERVICES=
