@@ -26,6 +26,12 @@ function buildConsole(): void {
   if (r.status !== 0) throw new Error(`building the console (node scripts/build-web.js) failed with exit ${String(r.status)}`);
 }
 
+/** The device kit the hub serves to install.sh (the Add device test installs it), built when missing or older than its sources. */
+function buildDeviceKit(): void {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-device.js'), '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`building the device kit (node scripts/build-device.js) failed with exit ${String(r.status)}`);
+}
+
 /** `devicestreams policy …` against the hub's data directory; its stdout. */
 function policyCli(args: string[], hub: HubHandle): string {
   const r = spawnSync(process.execPath, [CLI, 'policy', ...args, '--data-dir', hub.dataDir, '--host-name', `localhost:${hub.port}`], { encoding: 'utf8' });
@@ -78,6 +84,7 @@ function scanResponseLog(env: StackEnv): void {
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
   buildConsole();
+  buildDeviceKit();
   const started: Proc[] = [];
   let web: DemoWeb | undefined;
   try {
