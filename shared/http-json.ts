@@ -7,7 +7,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DsError, ErrorCode, isErrorBody } from './errors.js';
-import { proxyAgent, proxyNetworkError, proxyRefusal } from './proxy.js';
+import { answeredByHub, proxyAgent, proxyNetworkError, proxyRefusal } from './proxy.js';
 import { secureContextFor } from './tls-client.js';
 
 export async function postJson(url: string, headers: Record<string, string>, body: unknown, o: { ca?: string | Buffer | undefined; timeoutMs?: number; proxy?: URL | undefined } = {}): Promise<unknown> {
@@ -15,7 +15,7 @@ export async function postJson(url: string, headers: Record<string, string>, bod
   const text = JSON.stringify(body);
   const secure = u.protocol === 'https:';
   const secureContext = secure ? secureContextFor(o.ca) : undefined;
-  const { status, raw } = await new Promise<{ status: number; raw: string }>((resolve, reject) => {
+  const { status, raw, fromHub } = await new Promise<{ status: number; raw: string; fromHub: boolean }>((resolve, reject) => {
     const req = (secure ? httpsRequest : httpRequest)({
       protocol: u.protocol,
       hostname: u.hostname.replace(/^\[|\]$/g, ''),
@@ -34,7 +34,7 @@ export async function postJson(url: string, headers: Record<string, string>, bod
         if (size > 64 * 1024) req.destroy(new Error('answer larger than 64 KiB'));
         else chunks.push(c);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: Buffer.concat(chunks).toString('utf8'), fromHub: answeredByHub(res.socket) }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${o.timeoutMs ?? 15_000} ms`)));
@@ -49,7 +49,7 @@ export async function postJson(url: string, headers: Record<string, string>, bod
   }
   if (status >= 300) {
     if (isErrorBody(json)) throw new DsError(json.errorCode as never, json.message);
-    const refused = o.proxy === undefined ? undefined : proxyRefusal(o.proxy, status, false);
+    const refused = o.proxy === undefined ? undefined : proxyRefusal(o.proxy, status, fromHub);
     if (refused !== undefined) throw refused;
     throw new DsError(ErrorCode.InternalError, `hub answered HTTP ${status}`);
   }

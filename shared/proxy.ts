@@ -80,6 +80,16 @@ export function proxyRefusal(proxy: URL, status: number, fromHub: boolean): DsEr
   return new DsError(ErrorCode.ProxyRefused, `${who} refused the tunnel to the hub (HTTP ${status})`);
 }
 
+/**
+ * Whether an HTTP answer on `socket` came through the tunnel from the hub: a CONNECT the proxy
+ * refused is answered on a stand-in socket that never spoke TLS (https-proxy-agent replays the
+ * proxy's answer there), while the hub answers on the TLS connection inside the tunnel. A hub on
+ * plain http:// cannot be told apart this way; its answers count as the proxy's.
+ */
+export function answeredByHub(socket: unknown): boolean {
+  return (socket as { encrypted?: unknown } | null)?.encrypted === true;
+}
+
 /** A network failure on the way through the proxy, named as such. */
 export function proxyNetworkError(proxy: URL, err: Error): Error {
   const code = (err as NodeJS.ErrnoException).code;

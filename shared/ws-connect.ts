@@ -7,7 +7,7 @@ import type { createConnection } from 'node:net';
 import WebSocket from 'ws';
 import { DsError, ErrorCode, isErrorBody } from './errors.js';
 import { MAX_FRAME_BYTES } from './limits.js';
-import { proxyAgent, proxyNetworkError, proxyRefusal } from './proxy.js';
+import { answeredByHub, proxyAgent, proxyNetworkError, proxyRefusal } from './proxy.js';
 import { resumingTlsConnect, secureContextFor } from './tls-client.js';
 import { WebSocketDuplex } from './ws-duplex.js';
 import { ResumableStream, type ResumableStreamOptions } from './resumable-stream.js';
@@ -65,6 +65,7 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
     });
     ws.on('error', (err) => fail(o.proxy === undefined ? err : proxyNetworkError(o.proxy, err)));
     ws.once('unexpected-response', (_req, res) => {
+      const fromHub = answeredByHub(res.socket);
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -79,7 +80,7 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
           body = undefined;
         }
         if (isErrorBody(body)) fail(new DsError(body.errorCode as never, body.message));
-        else if (o.proxy !== undefined) fail(proxyRefusal(o.proxy, res.statusCode ?? 0, false) ?? new DsError(ErrorCode.InternalError, `HTTP ${res.statusCode ?? '?'}`));
+        else if (o.proxy !== undefined) fail(proxyRefusal(o.proxy, res.statusCode ?? 0, fromHub) ?? new DsError(ErrorCode.InternalError, `the hub refused the connection with HTTP ${res.statusCode ?? '?'}`));
         else fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`));
       });
       res.on('error', () => fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`)));

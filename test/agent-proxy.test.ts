@@ -116,12 +116,26 @@ describe('an agent behind an HTTP proxy', () => {
     await agent.exited;
   });
 
-  it('a proxy that is not there is named as such, and a proxy setting that is not an http(s) URL stops the agent at start with exit 2 without showing its credentials', async () => {
+  it('a proxy that forbids tunnels to the hub\'s port is a clear 403 naming what to allow, and the agent keeps retrying', async () => {
+    const strict = await startTinyproxy({ user: 'field', password: 'secret', connectPorts: [await freePort()] });
+    const cs = (await hub.service.createDevice('forbidden-dev'), await hub.service.deviceConnectionString('forbidden-dev'));
+    const agent = spawnCli(['agent', '--ca', hub.caFile, '--map', `echo=127.0.0.1:${echoPort}`, '--proxy', strict.url('field', 'secret'), '--max-backoff', '1'], { DEVICE_CONNECTION_STRING: cs });
+    const line = new RegExp(`cannot connect to the hub: the proxy http://field:\\*\\*\\*@127\\.0\\.0\\.1:${strict.port} does not allow a tunnel to the hub \\(HTTP 403\\): allow CONNECT to the hub's host and port`, 'g');
+    await until('two refused attempts', () => ((agent.output().match(line) ?? []).length >= 2 ? true : undefined), 15_000);
+    expect(agent.child.exitCode).toBeNull();
+    expect((await hub.service.getDevice('forbidden-dev')).connectionState).toBe('Disconnected');
+    agent.kill('SIGTERM');
+    await agent.exited;
+  });
+
+  it('a proxy that is not there is named as such (and retried), and a proxy setting that is not an http(s) URL stops the agent at start with exit 2 without showing its credentials', async () => {
     await hub.service.createDevice('absent-proxy-dev');
     const cs = await hub.service.deviceConnectionString('absent-proxy-dev');
     const nowhere = await freePort();
     const agent = spawnCli(['agent', '--ca', hub.caFile, '--proxy', `http://127.0.0.1:${nowhere}`, '--max-backoff', '1'], { DEVICE_CONNECTION_STRING: cs });
-    await agent.waitFor(new RegExp(`cannot connect to the hub: cannot reach the proxy http://127\\.0\\.0\\.1:${nowhere}`), 10_000);
+    const unreachable = new RegExp(`cannot connect to the hub: cannot reach the proxy http://127\\.0\\.0\\.1:${nowhere}`, 'g');
+    await until('two attempts at the absent proxy', () => ((agent.output().match(unreachable) ?? []).length >= 2 ? true : undefined), 15_000);
+    expect(agent.child.exitCode).toBeNull();
     agent.kill('SIGTERM');
     await agent.exited;
 
