@@ -289,13 +289,15 @@ describe('console file transfers', () => {
     let cast = '';
     await until(async () => {
       cast = (await c.call('GET', `/api/recordings/${streamId}/cast`, { cookie: admin })).text;
-      return cast.includes('file download');
+      // The cast is JSON lines: the marker's quotes are escaped there.
+      return cast.includes('file download \\"marked.txt\\" (7 bytes) done');
     }, 20_000, 'the markers in the recording');
     const markers = cast.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'm' && e[2].startsWith('file ')).map((e) => e[2]);
     expect(markers).toEqual([
       'file upload "marked.txt" (7 bytes) started by olga',
       'file upload "marked.txt" (7 bytes) done',
       'file download "marked.txt" (7 bytes) started by olga',
+      'file download "marked.txt" (7 bytes) done',
     ]);
   }, 60_000);
 });

@@ -251,7 +251,8 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
         stream.destroy();
         return;
       }
-      await mark(caller, t, `${describe('download', t.path, size)} started by ${caller.me.name}`);
+      const what = describe('download', t.path, size);
+      await mark(caller, t, `${what} started by ${caller.me.name}`);
       const name = downloadName(t.path);
       res.writeHead(200, {
         'content-type': 'application/octet-stream',
@@ -262,7 +263,13 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
         'x-content-type-options': 'nosniff',
       });
       const short = (got: number): Error => new FileTransferError('short-upload', `the download of ${t.path} ended after ${got} of ${size ?? 0} bytes`);
-      await pipeline(stream, counter(size, () => undefined, short, PIPE_BYTES), res);
+      try {
+        await pipeline(stream, counter(size, () => undefined, short, PIPE_BYTES), res);
+      } catch (err) {
+        await mark(caller, t, `${what} stopped: ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
+      }
+      await mark(caller, t, `${what} done`);
       await closeWhenDone(stream);
       o.log(`console: ${caller.me.name} downloaded ${size} bytes from ${t.deviceId}:${t.path} (stream ${stream.streamId ?? '?'})`);
     } catch (err) {

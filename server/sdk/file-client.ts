@@ -48,7 +48,10 @@ export const NO_HALF_CLOSE = 'the device\'s agent cannot half-close streams (str
 
 /**
  * Counts bytes through it: `onBytes` with the running total; fails past `size`, or at the end short
- * of it. It buffers up to `highWaterMark` bytes on each side.
+ * of it. Its output ends as soon as `size` bytes have passed, so what it feeds completes without
+ * waiting for its input's own end (a browser that has the whole download closes its connection
+ * then; the device's end of the stream may come a moment later). It buffers up to `highWaterMark`
+ * bytes on each side.
  */
 export function counter(size: number, onBytes: (n: number) => void, short: (got: number) => Error, highWaterMark = FILE_CHUNK_BYTES): Transform {
   let n = 0;
@@ -58,7 +61,9 @@ export function counter(size: number, onBytes: (n: number) => void, short: (got:
       n += chunk.length;
       if (n > size) return callback(new FileTransferError('protocol', `the device sent more than the ${size} bytes it announced`));
       onBytes(n);
-      callback(null, chunk);
+      this.push(chunk);
+      if (n === size) this.push(null);
+      callback();
     },
     flush(callback) {
       callback(n < size ? short(n) : null);
