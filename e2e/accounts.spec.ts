@@ -142,3 +142,40 @@ test('past the page, an admin cannot reset their own password either: the reset 
   expect(wrongCurrent.status()).toBe(403);
   expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(200);
 });
+
+for (const role of ['operator', 'viewer'] as const) {
+  test(`a${role === 'operator' ? 'n' : ''} ${role} opens their account from their name in the header and changes their own password there (the current one first); Operators points them to it`, async ({ page, stack }) => {
+    await apiLogin(page.request, stack.admin);
+    const me = await addAccount(page, role);
+    await page.context().clearCookies();
+    await apiLogin(page.request, me);
+
+    // Operators is for admins: the page says where a non-admin's own password is.
+    await page.goto('/operators');
+    await expect(page.getByRole('alert')).toContainText('Only admins manage operators.');
+    await page.getByRole('link', { name: 'your account' }).click();
+    await expect(page).toHaveURL(/\/account$/);
+    await page.goto('/');
+    await page.getByRole('link', { name: me.name, exact: true }).click();
+    await expect(page).toHaveURL(/\/account$/);
+    await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+    await expect(page.getByRole('main')).toContainText(`Signed in as ${me.name}, role ${role}.`);
+
+    const form = page.getByRole('form', { name: 'Change your password' });
+    const newPassword = `new-${tag()}-${tag()}`;
+    await form.getByLabel('Current password', { exact: true }).fill('not-my-password');
+    await form.getByLabel('New password', { exact: true }).fill(newPassword);
+    await form.getByLabel('New password again', { exact: true }).fill(newPassword);
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await expect(form.getByRole('alert')).toHaveText('The current password is wrong; your password was not changed.');
+    expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(200);
+
+    await form.getByLabel('Current password', { exact: true }).fill(me.password);
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await expect(form.getByRole('status')).toHaveText(/Your password was changed/);
+    expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(401);
+    expect(await loginStatus(stack.baseURL, me.name, newPassword)).toBe(200);
+    await page.reload();
+    await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+  });
+}

@@ -162,6 +162,10 @@ test('every page (the live view too) at 390, 820 and 1280 px (and in the dark sc
     await page.keyboard.press('Escape');
     await expect(page.getByRole('dialog', { name: 'Record keystrokes?' })).toBeHidden();
 
+    await page.goto('/account');
+    await expect(page.getByRole('form', { name: 'Change your password' })).toBeVisible();
+    await checkPage(page, 'account', width);
+
     await page.goto('/no-such-page');
     await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
     await checkPage(page, 'not-found', width);
@@ -178,6 +182,7 @@ test('every page (the live view too) at 390, 820 and 1280 px (and in the dark sc
     ['history-dark', '/history', page.getByRole('link', { name: `Replay ${short}` })],
     ['operators-dark', '/operators', page.getByRole('table', { name: 'Console accounts' })],
     ['settings-dark', '/settings', page.getByRole('checkbox', { name: 'Record keystrokes' })],
+    ['account-dark', '/account', page.getByRole('form', { name: 'Change your password' })],
   ] as const) {
     await page.goto(path);
     await expect(ready).toBeVisible();

@@ -145,7 +145,7 @@ test.describe('as an operator', () => {
   });
 });
 
-test('a viewer’s terminal page says why there is no terminal and offers no Reconnect', async ({ page, stack }) => {
+test('a viewer’s terminal page opens no terminal socket, says why, disables Reconnect and puts focus on Back to devices', async ({ page, stack }) => {
   await apiLogin(page.request, stack.viewer);
   const opened: string[] = [];
   page.on('websocket', (ws) => opened.push(ws.url()));

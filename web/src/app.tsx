@@ -3,6 +3,7 @@ import { Header } from './components/header';
 import { Link } from './components/link';
 import { ErrorState, LoadingState } from './components/states';
 import { useMe } from './hooks/use-me';
+import { AccountPage } from './pages/account-page';
 import { DevicesPage } from './pages/devices-page';
 import { HistoryPage } from './pages/history-page';
 import { LoginPage } from './pages/login-page';
@@ -73,6 +74,8 @@ export function App() {
           <OperatorsPage me={me.data} />
         ) : route.name === 'settings' ? (
           <SettingsPage me={me.data} />
+        ) : route.name === 'account' ? (
+          <AccountPage me={me.data} />
         ) : route.name === 'terminal' ? (
           <Suspense
             fallback={

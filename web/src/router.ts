@@ -42,6 +42,7 @@ export type Route =
   | { name: 'history' }
   | { name: 'operators' }
   | { name: 'settings' }
+  | { name: 'account' }
   | { name: 'replay'; streamId: string }
   | { name: 'watch'; streamId: string }
   | { name: 'notFound' };
@@ -54,6 +55,7 @@ export function matchRoute(pathname: string): Route {
   if (path === '/history') return { name: 'history' };
   if (path === '/operators') return { name: 'operators' };
   if (path === '/settings') return { name: 'settings' };
+  if (path === '/account') return { name: 'account' };
   const m = /^\/(terminal|replay|watch)\/([^/]+)$/.exec(path);
   if (m?.[1] !== undefined && m[2] !== undefined) {
     let id: string;
@@ -76,6 +78,8 @@ export const paths = {
   operators: () => '/operators',
   /** Console settings (admins): keystroke recording. */
   settings: () => '/settings',
+  /** The signed-in operator's own account (every role): their password. */
+  account: () => '/account',
   /** A device's terminal: a new session, or with `sessionId` that session reattached. */
   terminal: (deviceId: string, sessionId?: string | null) => `/terminal/${encodeURIComponent(deviceId)}${sessionId != null ? `?session=${encodeURIComponent(sessionId)}` : ''}`,
   /** The player of a stream's recording. */

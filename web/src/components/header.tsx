@@ -76,7 +76,9 @@ export function Header({ me, route }: { me: Me; route: Route }) {
           </ul>
         </nav>
         <div className="user">
-          <span className="user-name">{me.name}</span>
+          <Link to={paths.account()} className="user-name" aria-current={current('account')} title="Your account: change your password">
+            {me.name}
+          </Link>
           <span className={`role role-${me.role}`} title={`Role: ${me.role}`}>
             {me.role}
           </span>

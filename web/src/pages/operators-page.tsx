@@ -9,6 +9,8 @@ import { formatDateTime } from '../format';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { useCreateOperator, useDeleteOperator, useOperators, useUpdateOperator } from '../hooks/use-operators';
 import { generatePassword } from '../password';
+import { paths } from '../router';
+import { Link } from '../components/link';
 
 /** The console accounts: who may log in, with which role. Admins only (the server enforces it too). */
 export function OperatorsPage({ me }: { me: Me }) {
@@ -22,7 +24,7 @@ export function OperatorsPage({ me }: { me: Me }) {
         <OperatorsAdmin me={me} />
       ) : (
         <p className="form-error" role="alert">
-          Only admins manage operators.
+          Only admins manage operators. To change your own password, open <Link to={paths.account()}>your account</Link>.
         </p>
       )}
     </main>
