@@ -58,6 +58,8 @@ export function ReplayView({ cast, info, me, streamId }: { cast: Asciicast; info
   // that follows the 'input' one would then seek back to the rounded value (1.47 s → 1 s).
   const sliderMax = Math.ceil(state.duration);
   const sliderValue = state.position >= state.duration ? sliderMax : Math.round(state.position);
+  // At the end the clock reads the whole length, as the slider's top does.
+  const clock = state.duration > 0 && state.position >= state.duration ? formatClock(state.duration, 'up') : formatClock(state.position);
 
   const truncated = info?.truncated === true || state.markers.some((m) => m.label.startsWith(TRUNCATED_MARKER));
   const playing = state.status === 'playing';
@@ -144,7 +146,7 @@ export function ReplayView({ cast, info, me, streamId }: { cast: Asciicast; info
           max={sliderMax}
           step={1}
           value={sliderValue}
-          aria-valuetext={`${formatClock(state.position)} of ${formatClock(state.duration)}`}
+          aria-valuetext={`${clock} of ${formatClock(state.duration, 'up')}`}
           onChange={(e) => {
             const to = Number(e.target.value);
             if (to !== sliderValue) seek(to);
@@ -152,7 +154,7 @@ export function ReplayView({ cast, info, me, streamId }: { cast: Asciicast; info
           disabled={player === null || state.duration === 0}
         />
         <span className="replay-time">
-          {formatClock(state.position)} / {formatClock(state.duration)}
+          {clock} / {formatClock(state.duration, 'up')}
         </span>
         <span className="replay-field">
           <label htmlFor={`${id}-speed`}>Speed</label>

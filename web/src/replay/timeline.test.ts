@@ -99,6 +99,13 @@ describe('formatClock', () => {
     expect(formatClock(Number.NaN)).toBe('0:00');
   });
 
+  it('rounds a length up, so a recording shorter than a second is 0:01 long', () => {
+    expect(formatClock(0.9, 'up')).toBe('0:01');
+    expect(formatClock(60.2, 'up')).toBe('1:01');
+    expect(formatClock(60, 'up')).toBe('1:00');
+    expect(formatClock(0, 'up')).toBe('0:00');
+  });
+
   it('finds the first output that draws something, past mode switches, colours and blanks', () => {
     const cast = parseAsciicast(
       '{"version":2,"width":80,"height":24}\n[0.1,"o","\\u001b[?2004h"]\n[0.2,"i","ls"]\n[0.3,"o","\\u001b]0;title\\u0007\\u001b[1;32m \\r\\n"]\n[0.4,"o","\\u001b[0m$ "]\n',

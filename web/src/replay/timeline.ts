@@ -155,8 +155,12 @@ export function lastAtOrBefore(points: readonly number[], n: number): number {
   return lo - 1;
 }
 
-/** "m:ss" (minutes unbounded: "75:03"), for the time display. */
-export function formatClock(seconds: number): string {
-  const s = Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 0;
+/**
+ * "m:ss" (minutes unbounded: "75:03"), for the time display. Positions round down; a length
+ * rounds up (`up`), so a recording shorter than a second reads 0:01, not 0:00, as the slider's
+ * top (its whole seconds, rounded up) does.
+ */
+export function formatClock(seconds: number, round: 'down' | 'up' = 'down'): string {
+  const s = Number.isFinite(seconds) && seconds > 0 ? (round === 'up' ? Math.ceil(seconds) : Math.floor(seconds)) : 0;
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
