@@ -4,7 +4,7 @@
  * reads a clear refusal for a path out of the root; a viewer's panel says it offers nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConsoleStream } from '../shared/console-api.js';
@@ -17,7 +17,7 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-test('an operator uploads a chosen file with a progress bar and a dropped one, downloads the first back with the same SHA-256, and is told clearly about a path outside the root', async ({ page, stack }) => {
+test('an operator uploads a chosen file with a progress bar and a dropped one, cancels a slow one, downloads the first back with the same SHA-256, and is told clearly about a path outside the root', async ({ page, stack }) => {
   await apiLogin(page.request, stack.operator);
   await openTerminal(page, stack.devices.shell);
   const name = `e2e-${tag()}.bin`;
@@ -80,6 +80,31 @@ test('an operator uploads a chosen file with a progress bar and a dropped one, d
     await expect(panel.getByRole('status').filter({ hasText: 'Downloading' })).toContainText('see your browser\'s downloads');
   });
 
+  await test.step('Cancel stops an upload on its way: the panel says so and nothing is left on the device, not even a temporary file', async () => {
+    // Uploads on loopback are over at once: Chromium's network emulation slows this one to 1 MiB/s.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: MiB });
+    const slow = `cancelled-${name}`;
+    const slowLocal = join(tmpdir(), slow);
+    writeFileSync(slowLocal, randomBytes(32 * MiB));
+    try {
+      await panel.getByLabel('Choose a file, or drop one here').setInputFiles(slowLocal);
+      await panel.getByLabel('Path on the device').fill(slow);
+      await panel.getByRole('button', { name: 'Upload' }).click();
+      await expect(panel.getByRole('progressbar')).toHaveAttribute('aria-valuetext', /^[\d.]+ (KiB|MiB) of 32 MiB/, { timeout: 15_000 });
+      await panel.getByRole('button', { name: 'Cancel upload' }).click();
+      await expect(panel.getByRole('status').filter({ hasText: 'cancelled' })).toHaveText(`Upload of ${slow} cancelled; nothing was written on the device.`);
+      await expect(panel.getByRole('progressbar')).toHaveCount(0);
+    } finally {
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await cdp.detach();
+    }
+    // The file server removes its temporary file when the stream ends short (as soon as the hub
+    // sees the browser go): nothing of this upload stays in the root.
+    await expect.poll(() => readdirSync(stack.filesRoot).filter((f) => f.includes(slow)), { timeout: 10_000 }).toEqual([]);
+  });
+
   await test.step('a path with ".." is refused with what to do, and nothing is written', async () => {
     await panel.getByLabel('Path on the device').fill(`../outside-${name}`);
     await panel.getByRole('button', { name: 'Upload' }).click();
@@ -110,6 +135,8 @@ test('an operator uploads a chosen file with a progress bar and a dropped one, d
     await page.getByText(/^Markers \(\d+\)$/).click();
     await expect(page.getByRole('button', { name: `file upload "uploads-${name}" (${8 * MiB} bytes) started by ${stack.operator.name}` })).toBeVisible();
     await expect(page.getByRole('button', { name: `file download "uploads-${name}" (${8 * MiB} bytes) started by ${stack.operator.name}` })).toBeVisible();
+    await expect(page.getByRole('button', { name: `file download "uploads-${name}" (${8 * MiB} bytes) done` })).toBeVisible();
+    await expect(page.getByRole('button', { name: `file upload "cancelled-${name}" (${32 * MiB} bytes) failed: The browser stopped the upload; nothing was written on the device.` })).toBeVisible();
   });
 
   await test.step('Escape closes the panel and gives focus back to its button', async () => {
