@@ -1,5 +1,5 @@
 /** Safe account actions on the Operators page: confirmations, a reset shown once, your own password by form. */
-import { request, type Page } from '@playwright/test';
+import { request, type Locator, type Page } from '@playwright/test';
 import { apiLogin, consoleOrigin, tag } from './fixtures/console.js';
 import { expect, test } from './fixtures/test.js';
 import type { Account } from './fixtures/stack-env.js';
@@ -23,6 +23,14 @@ async function loginStatus(baseURL: string, name: string, password: string): Pro
 }
 
 const rowOf = (page: Page, name: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) });
+
+/** Fills the own-password form (the new one twice) and submits it. */
+async function submitPasswordForm(form: Locator, current: string, next: string, again = next): Promise<void> {
+  await form.getByLabel('Current password', { exact: true }).fill(current);
+  await form.getByLabel('New password', { exact: true }).fill(next);
+  await form.getByLabel('New password again', { exact: true }).fill(again);
+  await form.getByRole('button', { name: 'Change password' }).click();
+}
 
 test('a reset asks first (Cancel and Esc change nothing, focus back on Reset), then shows the new password once with Copy and says it will not be shown again', async ({ page, stack }) => {
   await apiLogin(page.request, stack.admin);
@@ -103,10 +111,7 @@ test("an admin's own row offers no reset but points to the form; the form refuse
   await expect(form).toBeFocused();
 
   const newPassword = `new-${tag()}-${tag()}`;
-  await form.getByLabel('Current password', { exact: true }).fill('not-my-password');
-  await form.getByLabel('New password', { exact: true }).fill(newPassword);
-  await form.getByLabel('New password again', { exact: true }).fill(newPassword);
-  await form.getByRole('button', { name: 'Change password' }).click();
+  await submitPasswordForm(form, 'not-my-password', newPassword);
   await expect(form.getByRole('alert')).toHaveText('The current password is wrong; your password was not changed.');
 
   await form.getByLabel('Current password', { exact: true }).fill(me.password);
@@ -163,15 +168,11 @@ for (const role of ['operator', 'viewer'] as const) {
 
     const form = page.getByRole('form', { name: 'Change your password' });
     const newPassword = `new-${tag()}-${tag()}`;
-    await form.getByLabel('Current password', { exact: true }).fill('not-my-password');
-    await form.getByLabel('New password', { exact: true }).fill(newPassword);
-    await form.getByLabel('New password again', { exact: true }).fill(newPassword);
-    await form.getByRole('button', { name: 'Change password' }).click();
+    await submitPasswordForm(form, 'not-my-password', newPassword);
     await expect(form.getByRole('alert')).toHaveText('The current password is wrong; your password was not changed.');
     expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(200);
 
-    await form.getByLabel('Current password', { exact: true }).fill(me.password);
-    await form.getByRole('button', { name: 'Change password' }).click();
+    await submitPasswordForm(form, me.password, newPassword);
     await expect(form.getByRole('status')).toHaveText(/Your password was changed/);
     expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(401);
     expect(await loginStatus(stack.baseURL, me.name, newPassword)).toBe(200);
