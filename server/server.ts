@@ -15,6 +15,7 @@ import { buildConnectionString } from '../shared/connection-string.js';
 import { HANDSHAKE_DEADLINE_MS } from '../shared/limits.js';
 import { ABORT_PATH, createRemoteGatewayControl, handleAbortRequest } from './gateway/remote-control.js';
 import { createRemoteReporter } from './gateway/remote-reporter.js';
+import { dropAlpnCopy } from './http/alpn.js';
 import { splitTarget } from './http/router.js';
 import { Gateway, type StreamReporter } from './gateway/gateway.js';
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, type ConnectionLimits } from './http/connection-guard.js';
@@ -183,6 +184,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   server.on('clientError', (_err, socket) => socket.destroy());
   // Keepalive finds peers that vanished while their stream was paused by flow control (no pings then).
   server.on('connection', (socket: Socket) => socket.setKeepAlive(true, 30_000));
+  if (secure) server.on('secureConnection', dropAlpnCopy);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
