@@ -7,7 +7,7 @@
  * (its root, symlinks, sizes); its refusals become typed errors with what to do.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { FILE_API_ERRORS, FILE_SERVER_ERROR_PREFIX, CONSOLE_FILES_STREAM, MAX_CONSOLE_UPLOAD_BYTES, downloadName, type DownloadCheck, type FileUploaded } from '../../shared/console-files.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { FILE_PROTOCOL_VERSION, MAX_PATH_CHARS, encodeHeader, type FileErrorCode } from '../../shared/file-protocol.js';
@@ -263,8 +263,12 @@ export function fileRoutes(o: FileRoutesOptions): ApiRoute[] {
         'x-content-type-options': 'nosniff',
       });
       const short = (got: number): Error => new FileTransferError('short-upload', `the download of ${t.path} ended after ${got} of ${size ?? 0} bytes`);
+      // Done when the response has all `size` bytes (the counter ends it there), not when the
+      // device's end of the stream arrives too: closeWhenDone bounds the wait for that below.
+      const copied = pipeline(stream, counter(size, () => undefined, short, PIPE_BYTES), res);
+      copied.catch(() => undefined);
       try {
-        await pipeline(stream, counter(size, () => undefined, short, PIPE_BYTES), res);
+        await Promise.race([copied, finished(res)]);
       } catch (err) {
         await mark(caller, t, `${what} stopped: ${err instanceof Error ? err.message : String(err)}`);
         throw err;
