@@ -123,14 +123,19 @@ export class ClusterDevices implements DeviceRouter {
     // The first try may go where the caller's fresh read of the record says (another node's).
     for (let attempt = 0; attempt < 2; attempt++) {
       if (this.#o.local.isOnline(deviceId)) return this.#o.local.request(deviceId, msg, timeoutMs);
-      const holder = attempt === 0 && typeof known === 'string' && known !== this.#o.node ? known : ((await this.#o.store.devices.get(deviceId))?.connectedNode ?? null);
+      const hinted = attempt === 0 && typeof known === 'string' && known !== this.#o.node;
+      const holder = hinted ? known : ((await this.#o.store.devices.get(deviceId))?.connectedNode ?? null);
       if (holder === null) return 'disconnected';
       if (holder === this.#o.node) continue; // the store is behind this node's own channels; look again
       let reply;
       try {
         reply = await this.#o.bus.request(subjects.stream(holder), encode({ deviceId, message: msg, timeoutMs } satisfies StreamAsk), timeoutMs + RELAY_MARGIN_MS);
       } catch (err) {
-        if (err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders())) return 'disconnected';
+        if (err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders())) {
+          // The hinted node is gone (the device may be back on another already): look in the store.
+          if (hinted) continue;
+          return 'disconnected';
+        }
         if (err instanceof natsErrors.TimeoutError) return 'timeout';
         throw err;
       }
