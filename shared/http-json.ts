@@ -51,7 +51,7 @@ export async function postJson(url: string, headers: Record<string, string>, bod
     if (isErrorBody(json)) throw new DsError(json.errorCode as never, json.message);
     const refused = o.proxy === undefined ? undefined : proxyRefusal(o.proxy, status, fromHub);
     if (refused !== undefined) throw refused;
-    throw new DsError(ErrorCode.InternalError, `hub answered HTTP ${status}`);
+    throw new DsError(ErrorCode.InternalError, `the hub answered HTTP ${status} without a DeviceStreams error: check the hub URL (a balancer or another server may be answering there)`);
   }
   return json;
 }

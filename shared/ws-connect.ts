@@ -80,8 +80,8 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
           body = undefined;
         }
         if (isErrorBody(body)) fail(new DsError(body.errorCode as never, body.message));
-        else if (o.proxy !== undefined) fail(proxyRefusal(o.proxy, res.statusCode ?? 0, fromHub) ?? new DsError(ErrorCode.InternalError, `the hub refused the connection with HTTP ${res.statusCode ?? '?'}`));
-        else fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`));
+        else if (o.proxy !== undefined) fail(proxyRefusal(o.proxy, res.statusCode ?? 0, fromHub) ?? new DsError(ErrorCode.InternalError, `the hub refused the connection with HTTP ${res.statusCode ?? '?'} (no DeviceStreams error in the answer: check the hub URL; a balancer or another server may be answering there)`));
+        else fail(new DsError(ErrorCode.InternalError, `the server refused the connection with HTTP ${res.statusCode ?? '?'} (no DeviceStreams error in the answer: check the hub URL; a balancer or another server may be answering there)`));
       });
       res.on('error', () => fail(new DsError(ErrorCode.InternalError, `server refused the connection with HTTP ${res.statusCode ?? '?'}`)));
     });

@@ -6,7 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResumableStream } from '../shared/resumable-stream.js';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { loadTlsFiles } from '../server/tls.js';
 import { ROOT, freePort, spawnCli, startEchoServer, startHub, stopAll, type HubHandle } from './harness.js';
 import { restartHub, until } from './fixtures/fault-helpers.js';
 import { startTinyproxy, type TinyProxy } from './fixtures/tinyproxy.js';
@@ -126,6 +129,27 @@ describe('an agent behind an HTTP proxy', () => {
     expect((await hub.service.getDevice('forbidden-dev')).connectionState).toBe('Disconnected');
     agent.kill('SIGTERM');
     await agent.exited;
+  });
+
+  it('an error page from a server behind the tunnel (a balancer\'s 502 over TLS) is not blamed on the proxy: the message names the hub URL to check', async () => {
+    // A TLS server with the hub's own certificate that answers everything with an HTML 502, as a
+    // balancer with no node behind it does; the agent reaches it through the proxy.
+    const tls = loadTlsFiles(join(hub.dataDir, 'tls', 'server.pem'), join(hub.dataDir, 'tls', 'server-key.pem'));
+    const badGateway = createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>');
+    });
+    await new Promise<void>((resolve) => badGateway.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (badGateway.address() as AddressInfo).port;
+      const cs = (await hub.service.createDevice('behind-lb-dev'), await hub.service.deviceConnectionString('behind-lb-dev'));
+      const agent = spawnCli(['agent', '--ca', hub.caFile, '--hub-url', `https://localhost:${port}`, '--proxy', proxy.url(), '--max-backoff', '1'], { DEVICE_CONNECTION_STRING: cs });
+      await agent.waitFor(/cannot connect to the hub: the hub refused the connection with HTTP 502 \(no DeviceStreams error in the answer: check the hub URL/, 15_000);
+      expect(agent.output()).not.toMatch(/the proxy [^ ]+ refused the tunnel/);
+      agent.kill('SIGTERM');
+      await agent.exited;
+    } finally {
+      await new Promise((resolve) => badGateway.close(resolve));
+    }
   });
 
   it('a proxy that is not there is named as such (and retried), and a proxy setting that is not an http(s) URL stops the agent at start with exit 2 without showing its credentials', async () => {
