@@ -366,7 +366,7 @@ say "installed the kit $KIT_VERSION in $PREFIX/versions/$KIT_VERSION ($PREFIX/cu
 # pages (when it runs from a file: `sh FILE`, as the install line does; not through a pipe).
 if [ -f "$0" ] && [ -r "$0" ]; then
   cp "$0" "$PREFIX/install.sh.new" && chmod 755 "$PREFIX/install.sh.new" && mv -f "$PREFIX/install.sh.new" "$PREFIX/install.sh"
-  say "kept this installer as $PREFIX/install.sh: run it again to upgrade, or 'sh $PREFIX/install.sh --uninstall --prefix $PREFIX' to remove everything"
+  say "kept this installer as $PREFIX/install.sh: 'sh $PREFIX/install.sh --uninstall --prefix $PREFIX' removes everything; to upgrade to the hub's newer kit, run the install line again (or the hub's install.sh without a token)"
 fi
 
 # Which of the kit's own servers the device's mappings use.
