@@ -158,10 +158,10 @@ for (const role of ['operator', 'viewer'] as const) {
     // Operators is for admins: the page says where a non-admin's own password is.
     await page.goto('/operators');
     await expect(page.getByRole('alert')).toContainText('Only admins manage operators.');
-    await page.getByRole('link', { name: 'your account' }).click();
+    await page.getByRole('link', { name: 'your account', exact: true }).click();
     await expect(page).toHaveURL(/\/account$/);
     await page.goto('/');
-    await page.getByRole('link', { name: me.name, exact: true }).click();
+    await page.getByRole('link', { name: `${me.name}, your account`, exact: true }).click();
     await expect(page).toHaveURL(/\/account$/);
     await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
     await expect(page.getByRole('main')).toContainText(`Signed in as ${me.name}, role ${role}.`);

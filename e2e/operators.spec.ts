@@ -62,7 +62,7 @@ test('an admin adds an operator, changes its role and deletes it', async ({ page
 test('a viewer sees no Operators link and is turned away from the page', async ({ page, stack }) => {
   await apiLogin(page.request, stack.viewer);
   await page.goto('/operators');
-  await expect(page.getByRole('alert')).toHaveText('Only admins manage operators.');
+  await expect(page.getByRole('alert')).toHaveText('Only admins manage operators. To change your own password, open your account.');
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Operators', exact: true })).toHaveCount(0);
   await expect(page.getByRole('table')).toHaveCount(0);

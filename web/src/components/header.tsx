@@ -76,7 +76,7 @@ export function Header({ me, route }: { me: Me; route: Route }) {
           </ul>
         </nav>
         <div className="user">
-          <Link to={paths.account()} className="user-name" aria-current={current('account')} title="Your account: change your password">
+          <Link to={paths.account()} className="user-name" aria-current={current('account')} aria-label={`${me.name}, your account`} title="Your account: change your password">
             {me.name}
           </Link>
           <span className={`role role-${me.role}`} title={`Role: ${me.role}`}>
