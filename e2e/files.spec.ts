@@ -4,7 +4,7 @@
  * reads a clear refusal for a path out of the root; a viewer's panel says it offers nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConsoleStream } from '../shared/console-api.js';
@@ -99,6 +99,7 @@ test('an operator uploads a chosen file with a progress bar and a dropped one, c
     } finally {
       await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
       await cdp.detach();
+      rmSync(slowLocal, { force: true });
     }
     // The file server removes its temporary file when the stream ends short (as soon as the hub
     // sees the browser go): nothing of this upload stays in the root.
@@ -106,6 +107,7 @@ test('an operator uploads a chosen file with a progress bar and a dropped one, c
   });
 
   await test.step('a path with ".." is refused with what to do, and nothing is written', async () => {
+    await panel.getByLabel('Choose a file, or drop one here').setInputFiles({ name: 'outside.txt', mimeType: 'text/plain', buffer: Buffer.from('outside\n') });
     await panel.getByLabel('Path on the device').fill(`../outside-${name}`);
     await panel.getByRole('button', { name: 'Upload' }).click();
     await expect(panel.getByRole('alert')).toContainText(`Upload of ../outside-${name} failed:`);
