@@ -61,7 +61,7 @@ async function recordSession(page: Page, stack: StackEnv): Promise<string> {
   return streamId;
 }
 
-test('every page (the live view too) at 390, 820 and 1280 px (and in the dark scheme at 1280) has no axe-core violation and no sideways panning; Connect, Log out and Replay stay on screen; replays fit the width (screenshots in test-results/screenshots)', async ({ page, stack }) => {
+test('every page (the live view and the terminal’s failure ends too) at 390, 820 and 1280 px (and in the dark scheme at 1280) has no axe-core violation and no sideways panning; Connect, Log out and Replay stay on screen; replays fit the width (screenshots in test-results/screenshots)', async ({ page, stack }) => {
   test.setTimeout(240_000);
   for (const size of WIDTHS) {
     await page.setViewportSize(size);
@@ -121,6 +121,17 @@ test('every page (the live view too) at 390, 820 and 1280 px (and in the dark sc
     await expect(page.getByRole('status')).toHaveText('Shell exited with code 0');
     await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
     await checkPage(page, 'terminal-ended', width);
+    // The failure ends: an offline device (said at once, with how to start its agent) and a device
+    // that rejects the terminal (no shell mapping), each over the dimmed terminal.
+    await page.goto(`/terminal/${stack.devices.offline}`);
+    await expect(page.getByRole('status')).toContainText(`Device ${stack.devices.offline} is offline`, { timeout: 10_000 });
+    await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
+    await checkPage(page, 'terminal-offline', width);
+    await page.goto(`/terminal/${stack.devices.rejects}`);
+    await expect(page.getByRole('status')).toContainText('rejected the terminal', { timeout: 10_000 });
+    await expect(page.getByRole('region', { name: /Session closed|Session ended|No terminal/ })).toContainText('--map shell=unix:');
+    await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
+    await checkPage(page, 'terminal-rejected', width);
 
     await page.goto('/history');
     await expect(page.getByRole('link', { name: `Watch ${liveId.slice(0, 8)}` })).toBeVisible();
