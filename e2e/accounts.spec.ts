@@ -97,7 +97,7 @@ test('a deletion asks first: Cancel keeps the account, "Yes, delete" removes it 
   expect(await loginStatus(stack.baseURL, other.name, other.password)).toBe(401);
 });
 
-test("an admin's own row offers no reset but points to the form; the form refuses a wrong current password and mismatched new ones, then changes it and keeps the admin logged in", async ({ page, stack }) => {
+test("an admin's own row offers no reset but links to the password form on the account page; the form refuses a wrong current password and mismatched new ones, then changes it and keeps the admin logged in", async ({ page, stack }) => {
   await apiLogin(page.request, stack.admin);
   const me = await addAccount(page, 'admin');
   await page.context().clearCookies();
@@ -106,7 +106,10 @@ test("an admin's own row offers no reset but points to the form; the form refuse
   const own = rowOf(page, `${me.name} (you)`);
   await expect(own).toHaveCount(1);
   await expect(own.getByRole('button', { name: /Reset password/ })).toHaveCount(0);
-  await own.getByRole('link', { name: 'Change your password with the form above' }).click();
+  // Operators has no password form of its own: the one place is the account page.
+  await expect(page.getByRole('form', { name: 'Change your password' })).toHaveCount(0);
+  await own.getByRole('link', { name: 'Change your password on your account page' }).click();
+  await expect(page).toHaveURL(/\/account#change-password$/);
   const form = page.getByRole('form', { name: 'Change your password' });
   await expect(form).toBeFocused();
 
@@ -126,9 +129,11 @@ test("an admin's own row offers no reset but points to the form; the form refuse
   await expect(form.getByRole('alert')).toHaveCount(0);
   expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(401);
   expect(await loginStatus(stack.baseURL, me.name, newPassword)).toBe(200);
-  // Still logged in: a reload stays on the page, with the header's Log out.
+  // Still logged in: a reload (the fragment still in the address) stays on the page with the
+  // form focused again, and the header's Log out.
   await page.reload();
-  await expect(page.getByRole('heading', { name: 'Operators' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+  await expect(form).toBeFocused();
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
 });
 

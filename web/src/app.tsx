@@ -33,13 +33,16 @@ export function App() {
   }, [signedOut, route.name, pathname, search]);
 
   // After an in-app navigation, move focus to the new page (as a full page load would), so
-  // keyboard and screen-reader users do not stay on a link that is gone. The terminal page
-  // focuses the terminal itself.
+  // keyboard and screen-reader users do not stay on a link that is gone: to the part a link's
+  // fragment names (e.g. /account#change-password), else the page. The terminal page focuses
+  // the terminal itself.
   const firstPath = useRef(pathname);
   useEffect(() => {
     if (pathname === firstPath.current) return;
     firstPath.current = '';
-    if (route.name !== 'terminal' && route.name !== 'login') document.getElementById('main')?.focus({ preventScroll: true });
+    if (route.name === 'terminal' || route.name === 'login') return;
+    const fragment = window.location.hash.length > 1 ? document.getElementById(window.location.hash.slice(1)) : null;
+    (fragment ?? document.getElementById('main'))?.focus({ preventScroll: fragment === null });
   }, [pathname, route.name]);
 
   if (route.name === 'login') return <LoginPage />;

@@ -1,7 +1,7 @@
 import { useId, useRef, useState, type FormEvent } from 'react';
 import type { Me, Role } from '../../../shared/console-api';
 import { ROLES, type OperatorAccount } from '../api';
-import { ChangePasswordForm, CHANGE_PASSWORD_ID } from '../components/change-password-form';
+import { CHANGE_PASSWORD_ID } from '../components/change-password-form';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { OneTimePassword } from '../components/one-time-password';
 import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
@@ -46,7 +46,6 @@ function OperatorsAdmin({ me }: { me: Me }) {
   };
   return (
     <>
-      <ChangePasswordForm />
       <AddOperatorForm />
       {operators.isPending ? (
         <LoadingState>Loading operators…</LoadingState>
@@ -250,10 +249,11 @@ function OperatorRow({ operator, isMe, onDelete }: { operator: OperatorAccount; 
       </td>
       <td className="actions">
         {isMe ? (
-          // A reset of your own account would log you out with a password nobody sees.
-          <a href={`#${CHANGE_PASSWORD_ID}`} className="muted">
-            Change your password with the form above
-          </a>
+          // A reset of your own account would log you out with a password nobody sees: your own
+          // password is changed with the current one, on your account page (as for every role).
+          <Link to={`${paths.account()}#${CHANGE_PASSWORD_ID}`} className="muted">
+            Change your password on your account page
+          </Link>
         ) : (
           <>
             <button ref={resetRef} type="button" className="button button-small" onClick={() => setAsking(true)}>
