@@ -54,3 +54,31 @@ describe('ResumableStream pairing deadline', () => {
     s.destroy();
   });
 });
+
+describe('ResumableStream receiving for a slow local reader', () => {
+  it('holds its leg at the high-water mark while the reader does not read, reads on after a watchdog period so a lost leg would still be seen, and delivers every byte in order', async () => {
+    const total = 2 << 20;
+    const sent = Buffer.alloc(total);
+    for (let i = 0; i < total; i += 4) sent.writeUInt32BE(i, i);
+    // The endpoint announces a v2 peer pinging every 200 ms (watchdog period 2 × 200 + 1000 ms)
+    // and sends 2 MiB at once, as a sender with that much room in its window would.
+    // (A little after the upgrade, as above.)
+    const url = await endpoint((ws) => setTimeout(() => {
+      ws.send(encodeStreamControl({ type: 'peer', v2: true, hb: 200 }));
+      for (let off = 0; off < total; off += 64 * 1024) ws.send(sent.subarray(off, off + 64 * 1024), { binary: true });
+    }, 100));
+    const s = await open(url, 5000);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(s.peerV2).toBe(true);
+    // Nobody reads: what waits in the stream is the high-water mark and a frame, not the 2 MiB.
+    expect(s.readableLength).toBeGreaterThan(0);
+    expect(s.readableLength).toBeLessThanOrEqual(s.readableHighWaterMark + 64 * 1024);
+    // Past the watchdog period the leg is read on (bounded by the sender's buffer): all of it here.
+    await new Promise((r) => setTimeout(r, 1800));
+    expect(s.readableLength).toBe(total);
+    const got: Buffer[] = [];
+    for (let chunk: Buffer | null = s.read() as Buffer | null; chunk !== null; chunk = s.read() as Buffer | null) got.push(chunk);
+    expect(Buffer.concat(got).equals(sent)).toBe(true);
+    s.destroy();
+  });
+});

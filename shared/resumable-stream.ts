@@ -77,6 +77,9 @@ export class ResumableStream extends Duplex {
   #waiting: ((err?: Error | null) => void) | undefined;
   // Incoming.
   #received = 0;
+  /** Whether a v2 leg is paused while the local reader is behind (#onData, #watch), and since when. */
+  #holdAtHighWater = true;
+  #pausedAt = 0;
   #ackedToPeer = 0;
   #ackTimer: NodeJS.Timeout | undefined;
   /** Whether #ackTimer is pending. */
@@ -151,9 +154,16 @@ export class ResumableStream extends Duplex {
     const limit = 2 * hb + 1000;
     this.#watchdog = setInterval(() => {
       if (this.#ws !== ws) return;
-      // Not reading (our local reader is slow): the endpoint's pings wait behind its data.
-      if (ws.isPaused) this.#heardAt = Date.now();
-      else if (Date.now() - this.#heardAt > limit) ws.terminate();
+      const now = Date.now();
+      if (ws.isPaused) {
+        // Not reading (our local reader is slow): the endpoint's pings wait behind its data. Held
+        // at the high-water mark this long, the leg is read on until the reader catches up.
+        if (this.#holdAtHighWater && now - this.#pausedAt > limit) {
+          this.#holdAtHighWater = false;
+          ws.resume();
+        }
+        this.#heardAt = now;
+      } else if (now - this.#heardAt > limit) ws.terminate();
     }, Math.min(hb, 5000));
     this.#watchdog.unref();
   }
@@ -221,6 +231,8 @@ export class ResumableStream extends Duplex {
   }
 
   override _read(): void {
+    // The reader caught up: back to holding the leg at the high-water mark.
+    this.#holdAtHighWater = true;
     this.#ws?.resume();
     // The local reader took bytes: the other side may send that many more.
     if (this.#peer === 'v2') this.#scheduleAck();
@@ -236,10 +248,17 @@ export class ResumableStream extends Duplex {
     const room = this.push(buf);
     if (this.#peer === 'v2') {
       // The other side sends at most its resume buffer beyond what we acknowledged, and we
-      // acknowledge only what the local reader took: the socket keeps being read (so a lost leg
-      // and the endpoint's pings are noticed however slow the reader), and what waits here is
-      // bounded by the sender's buffer. Past twice the largest buffer it breaks the protocol.
+      // acknowledge only what the local reader took. While the reader keeps up, the leg is paused
+      // at the high-water mark as a v1 one is: chunks queued here longer outlive the young
+      // generation, and a receiver that read on regardless spent a third of its time in
+      // mark-compacts. A reader that stays behind for a watchdog period gets the leg read on
+      // anyway (#watch), so a lost leg is still noticed, bounded by the sender's buffer; past
+      // twice the largest buffer the other side breaks the protocol.
       if (this.readableLength > MAX_UNREAD_BYTES) this.#ws?.pause();
+      else if (!room && this.#holdAtHighWater && this.#ws?.isPaused === false) {
+        this.#ws.pause();
+        this.#pausedAt = Date.now();
+      }
       this.#scheduleAck();
     } else if (!room) this.#ws?.pause();
   }
