@@ -21,7 +21,8 @@ import { TerminalEnded } from '../components/terminal-ended';
 import { useDocumentTitle } from '../hooks/use-document-title';
 import { paths } from '../router';
 import { LEAVE_KEY_TEXT } from '../terminal/leave-terminal';
-import { TerminalSession, initialSessionState, type SessionState } from '../terminal/terminal-session';
+import { initialSessionState, type SessionState } from '../terminal/session-state';
+import { TerminalSession } from '../terminal/terminal-session';
 import '../terminal/terminal.css';
 
 const noop = () => () => undefined;

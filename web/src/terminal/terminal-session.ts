@@ -1,5 +1,5 @@
 /**
- * One live terminal in the page: the xterm.js Terminal, its FitAddon and the console WebSocket
+ * One live terminal in the page: the xterm.js Terminal (fitted-terminal.ts) and the console WebSocket
  * (shared/console-protocol.ts) that carries terminal-protocol frames (shared/terminal-protocol.ts)
  * to and from the device's shell server. Plain class, no React (as ttyd does it): the page mounts
  * it, reads its state through `subscribe`/`getState`, and calls `dispose()` on unmount. Every
@@ -17,11 +17,9 @@
  * This module imports xterm statically; the page that uses it is loaded lazily, so xterm stays out
  * of the login and device pages' bundle.
  */
-import { FitAddon } from '@xterm/addon-fit';
-import { Terminal } from '@xterm/xterm';
+import type { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
-import { ConsoleCloseCode, parseConsoleStatus, type ConsoleRequest } from '../../../shared/console-protocol';
-import { MAX_FRAME_BYTES } from '../../../shared/limits';
+import { ConsoleCloseCode, parseConsoleStatus } from '../../../shared/console-protocol';
 import {
   ACK_EVERY_BYTES,
   FrameDecoder,
@@ -34,45 +32,16 @@ import {
   type TerminalFrame,
 } from '../../../shared/terminal-protocol';
 import { describeTerminalClose, endTone, type EndTone } from './close-reason';
-import { LeaveKey, focusOutside } from './leave-terminal';
+import { listen, listenWindow, newConnection, PING_INTERVAL_MS, sendBinary, sendFrame, sendInput, sendPing, unanswered, type Connection, type Disposable } from './connection';
+import { LeaveKey } from './leave-terminal';
+import { PHASE_MESSAGES, bytesText, initialSessionState, type SessionState } from './session-state';
+import { copyText, terminalKeys } from './terminal-keys';
+import { mountFittedTerminal } from './fitted-terminal';
 import { TERMINAL_OPTIONS } from './terminal-options';
 import { StateStore } from '../state-store';
 import { WriteFlowControl } from './flow-control';
 import { InputLedger } from './input-ledger';
 import { backoffMs, sessionOver, shouldReconnect } from './reconnect';
-
-/** Where the session is: opening the socket, the BFF's three steps, coming back after a drop, closed. */
-export type SessionPhase = 'connecting' | 'requesting' | 'accepted' | 'connected' | 'reconnecting' | 'closed';
-
-/** What the page shows; a new object on every change (for useSyncExternalStore). */
-export interface SessionState {
-  phase: SessionPhase;
-  /** The status line: each step, and once closed, why. */
-  message: string;
-  /** Last measured round trip to the BFF and back, in ms; null until measured or once closed. */
-  rttMs: number | null;
-  /** The close code once closed. */
-  closeCode: number | null;
-  /** Whether the socket ever opened (false for a refused upgrade, e.g. a stale session). */
-  opened: boolean;
-  /** The resumable session this terminal shows, once known. */
-  sessionId: string | null;
-  /** Closed, and the session is over (its shell exited or was ended): only a new session helps. */
-  ended: boolean;
-  /** Closed, but the session may still be there (another page took it over): it can be reattached. */
-  canReattach: boolean;
-  /** Something the operator should know: a reattach, a gap in the output, keystrokes not sent. */
-  notice: string | null;
-  /** Once closed: what would fix the cause, when the console server said. */
-  hint: string | null;
-  /** Once closed: a clean end, a neutral one, or a failure (close-reason.ts). */
-  tone: EndTone | null;
-}
-
-/** The state before anything has happened. */
-export function initialSessionState(sessionId: string | null): SessionState {
-  return { phase: 'connecting', message: 'Connecting…', rttMs: null, closeCode: null, opened: false, sessionId, ended: false, canReattach: false, notice: null, hint: null, tone: null };
-}
 
 export interface TerminalSessionOptions {
   deviceId: string;
@@ -84,81 +53,10 @@ export interface TerminalSessionOptions {
   location?: Pick<Location, 'protocol' | 'host'>;
 }
 
-interface Disposable {
-  dispose(): void;
-}
-
-/** One WebSocket's worth of state; a reconnect makes a new one. */
-interface Connection {
-  ws: WebSocket;
-  /** What its HELLO asks for. */
-  mode: 'plain' | 'new' | 'attach';
-  decoder: FrameDecoder;
-  exitCode: number | null;
-  /** The shell server's CLOSE frame: why it let this connection go. */
-  closeFrame: { code: number; message: string } | null;
-  errorMessage: string | null;
-  errorHint: string | null;
-  localError: string | null;
-  opened: boolean;
-  /** The BFF said the stream is up, and how many frames came from the device since. */
-  streamUp: boolean;
-  frames: number;
-  /** When the server last said anything (pong, status, output). */
-  lastHeard: number;
-  disposables: Disposable[];
-  /** DATA bytes rendered and not yet acknowledged to the shell server. */
-  rendered: number;
-}
-
-/** A ping every 2 s gives a fresh latency figure without measurable traffic. */
-const PING_INTERVAL_MS = 2000;
-/**
- * A connection that has not answered for this long is taken for dead and replaced (a resumable
- * session only: the device keeps the shell, so giving up on a slow connection costs nothing).
- * Until its stream is up the console answers no pings (it is waiting for the device, within its
- * own connect and response timeouts), so that wait gets longer.
- */
-const DEAD_AFTER_MS = 7000;
-const DEAD_BEFORE_STREAM_MS = 30_000;
 /** Past its detach timeout (and this much slack) a session the page cannot reach has ended on the device. */
 const GIVE_UP_SLACK_MS = 30_000;
-/** Resizes are coalesced: dragging a window edge must not send a RESIZE per pixel. */
-const RESIZE_DEBOUNCE_MS = 100;
-/** Each outgoing WebSocket message stays within one bridge frame (header included). */
-const MAX_OUTGOING_DATA = MAX_FRAME_BYTES - 5;
-
-const phaseMessages: Record<Exclude<SessionPhase, 'closed'>, string> = {
-  connecting: 'Connecting…',
-  requesting: 'Requesting stream…',
-  accepted: 'Device accepted',
-  connected: 'Connected',
-  reconnecting: 'Reconnecting…',
-};
-
-/**
- * xterm labels its hidden input textarea "Terminal input"; the page labels the terminal region
- * "Terminal", and two accessible names where one contains the other make "find by label" lookups
- * ambiguous. The textarea gets a name of its own.
- */
-Terminal.strings.promptLabel = 'Shell input';
 
 const encoder = new TextEncoder();
-
-function listen<K extends keyof WebSocketEventMap>(ws: WebSocket, type: K, fn: (ev: WebSocketEventMap[K]) => void): Disposable {
-  ws.addEventListener(type, fn);
-  return { dispose: () => ws.removeEventListener(type, fn) };
-}
-
-function listenWindow(type: string, fn: () => void, target: EventTarget = window): Disposable {
-  target.addEventListener(type, fn);
-  return { dispose: () => target.removeEventListener(type, fn) };
-}
-
-/** "1,234 bytes" for notices. */
-function bytesText(n: number): string {
-  return `${n.toLocaleString('en-US')} byte${n === 1 ? '' : 's'}`;
-}
 
 /** A live terminal bound to a DOM element; see the module comment. */
 export class TerminalSession {
@@ -166,7 +64,7 @@ export class TerminalSession {
   readonly #location: Pick<Location, 'protocol' | 'host'>;
   readonly #onSession: (sessionId: string | null) => void;
   readonly #terminal: Terminal;
-  readonly #fit: FitAddon;
+  readonly #fit: () => void;
   readonly #flow = new WriteFlowControl();
   readonly #disposables: Disposable[] = [];
   #conn: Connection | null = null;
@@ -182,7 +80,6 @@ export class TerminalSession {
   #attempts = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   readonly #store: StateStore<SessionState>;
-  readonly #container: HTMLElement;
   readonly #leave = new LeaveKey();
   #disposed = false;
 
@@ -195,15 +92,12 @@ export class TerminalSession {
     this.#sessionId = options.sessionId ?? null;
     this.#onSession = options.onSession ?? (() => undefined);
     this.#location = options.location ?? window.location;
-    this.#container = container;
     this.#store = new StateStore<SessionState>(initialSessionState(this.#sessionId));
-    this.#terminal = new Terminal({ ...TERMINAL_OPTIONS });
-    this.#fit = new FitAddon();
-    this.#terminal.loadAddon(this.#fit);
-    this.#terminal.open(container);
-    this.#safeFit();
-    // Registered first so it is disposed last, after every listener on it (it disposes its addons).
-    this.#disposables.push(this.#terminal);
+    const screen = mountFittedTerminal(container);
+    this.#terminal = screen.terminal;
+    this.#fit = screen.fit;
+    // Registered first so it is disposed last, after every listener on the terminal.
+    this.#disposables.push(screen);
 
     this.#disposables.push(
       this.#terminal.onData((text) => this.#sendData(encoder.encode(text))),
@@ -218,20 +112,9 @@ export class TerminalSession {
       { dispose: () => clearTimeout(this.#retry) },
     );
 
-    this.#terminal.attachCustomKeyEventHandler((ev) => this.#onKey(ev));
-
-    let resizeTimer: ReturnType<typeof setTimeout> | undefined;
-    const observer = new ResizeObserver(() => {
-      clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => this.#safeFit(), RESIZE_DEBOUNCE_MS);
-    });
-    observer.observe(container);
-    this.#disposables.push({
-      dispose: () => {
-        observer.disconnect();
-        clearTimeout(resizeTimer);
-      },
-    });
+    this.#terminal.attachCustomKeyEventHandler(
+      terminalKeys({ leave: this.#leave, container, live: () => this.#state.phase !== 'closed', copySelection: () => void this.copySelection() }),
+    );
   }
 
   /** Opens the socket to the device's shell (once; see `reattach` and `restart` after a close). */
@@ -268,13 +151,7 @@ export class TerminalSession {
   /** Copies xterm's selection to the clipboard; false when nothing is selected or copying failed. */
   async copySelection(): Promise<boolean> {
     const text = this.#terminal.getSelection();
-    if (text === '') return false;
-    try {
-      await navigator.clipboard.writeText(text);
-      return true;
-    } catch {
-      return copyWithTextarea(text);
-    }
+    return text === '' ? false : await copyText(text);
   }
 
   /** Moves keyboard focus into the terminal. */
@@ -307,7 +184,7 @@ export class TerminalSession {
   #open(): void {
     clearTimeout(this.#retry);
     this.#retry = undefined;
-    this.#safeFit();
+    this.#fit();
     const { cols, rows } = this.#terminal;
     const q = new URLSearchParams({ deviceId: this.#deviceId, cols: String(cols), rows: String(rows) });
     if (this.#sessionId !== null) q.set('session', this.#sessionId);
@@ -315,15 +192,12 @@ export class TerminalSession {
     const ws = new WebSocket(`${scheme}//${this.#location.host}/api/terminal?${q.toString()}`);
     ws.binaryType = 'arraybuffer';
     const mode = this.#sessionId !== null ? 'attach' : this.#version === TERMINAL_RESUMABLE_VERSION ? 'new' : 'plain';
-    const conn: Connection = {
-      ws, mode, decoder: new FrameDecoder(), exitCode: null, closeFrame: null, errorMessage: null, errorHint: null, localError: null,
-      opened: false, streamUp: false, frames: 0, lastHeard: Date.now(), disposables: [], rendered: 0,
-    };
+    const conn = newConnection(ws, mode, new FrameDecoder());
     this.#conn = conn;
     this.#flow.resetPause();
     this.#setInputOpen(true);
     if (this.#droppedAt === null) {
-      this.#setState({ ...this.#state, phase: 'connecting', message: phaseMessages.connecting, rttMs: null, closeCode: null, opened: false, ended: false, canReattach: false, hint: null, tone: null });
+      this.#setState({ ...this.#state, phase: 'connecting', message: PHASE_MESSAGES.connecting, rttMs: null, closeCode: null, opened: false, ended: false, canReattach: false, hint: null, tone: null });
     }
     conn.disposables.push(
       listen(ws, 'open', () => this.#onOpen(conn)),
@@ -352,14 +226,14 @@ export class TerminalSession {
     // Turn on the shell server's ACK window (see terminal-protocol.ts): keeps what is in flight small.
     sendBinary(conn.ws, encodeFrame({ type: 'ack', bytes: 0 }));
     // A new session counts input from its HELLO; an attach waits for ATTACHED to know where it is.
-    if (conn.mode !== 'attach') this.#sendInput(conn, this.#input.open().send);
-    this.#ping(conn);
+    if (conn.mode !== 'attach') sendInput(conn, this.#input.open().send);
+    sendPing(conn);
     const timer = setInterval(() => {
-      if (this.#sessionId !== null && Date.now() - conn.lastHeard > (conn.streamUp ? DEAD_AFTER_MS : DEAD_BEFORE_STREAM_MS)) {
+      if (this.#sessionId !== null && unanswered(conn, Date.now())) {
         this.#givenUp(conn);
         return;
       }
-      this.#ping(conn);
+      sendPing(conn);
     }, PING_INTERVAL_MS);
     conn.disposables.push({ dispose: () => clearInterval(timer) });
     this.#setState({ ...this.#state, opened: true });
@@ -427,10 +301,10 @@ export class TerminalSession {
     }
     const { send, lost } = this.#input.open(f.inputReceived);
     if (lost > 0) notes.push(`${bytesText(lost)} typed before the drop did not reach the shell and could not be sent again`);
-    this.#sendInput(conn, send);
+    sendInput(conn, send);
     this.#droppedAt = null;
     this.#attempts = 0;
-    this.#setState({ ...this.#state, phase: 'connected', message: phaseMessages.connected, closeCode: null, ended: false, canReattach: false, notice: notes.length > 0 ? notes.join('; ') : this.#state.notice });
+    this.#setState({ ...this.#state, phase: 'connected', message: PHASE_MESSAGES.connected, closeCode: null, ended: false, canReattach: false, notice: notes.length > 0 ? notes.join('; ') : this.#state.notice });
   }
 
   #onStatus(conn: Connection, text: string): void {
@@ -440,8 +314,8 @@ export class TerminalSession {
       case 'status':
         if (msg.phase === 'connected') conn.streamUp = true;
         // While coming back, the line keeps saying so until the session is reattached.
-        if (this.#droppedAt !== null) this.#setState({ ...this.#state, message: `${phaseMessages.reconnecting} (${phaseMessages[msg.phase].toLowerCase()})` });
-        else if (msg.phase !== 'connected' || conn.mode !== 'attach') this.#setState({ ...this.#state, phase: msg.phase, message: phaseMessages[msg.phase] });
+        if (this.#droppedAt !== null) this.#setState({ ...this.#state, message: `${PHASE_MESSAGES.reconnecting} (${PHASE_MESSAGES[msg.phase].toLowerCase()})` });
+        else if (msg.phase !== 'connected' || conn.mode !== 'attach') this.#setState({ ...this.#state, phase: msg.phase, message: PHASE_MESSAGES[msg.phase] });
         break;
       case 'pong': {
         const rtt = Math.max(0, Math.round(performance.now() - msg.t));
@@ -485,7 +359,7 @@ export class TerminalSession {
       if (this.#detachTimeoutMs === 0 || now - this.#droppedAt < this.#detachTimeoutMs + GIVE_UP_SLACK_MS) {
         const wait = backoffMs(this.#attempts++);
         this.#retry = setTimeout(() => this.#open(), wait);
-        this.#setState({ ...this.#state, phase: 'reconnecting', message: `${phaseMessages.reconnecting} (${why.toLowerCase()})`, rttMs: null, closeCode: code });
+        this.#setState({ ...this.#state, phase: 'reconnecting', message: `${PHASE_MESSAGES.reconnecting} (${why.toLowerCase()})`, rttMs: null, closeCode: code });
         return;
       }
       this.#closed(code, conn.opened, true, `Session ended: the page could not reach it for longer than its detach timeout (${this.#detachTimeoutMs / 1000} s), after which the device ends it`);
@@ -545,108 +419,25 @@ export class TerminalSession {
       // Acknowledge rendered output to the connection it came from.
       conn.rendered += n;
       if (conn.rendered >= ACK_EVERY_BYTES && !this.#disposed) {
-        this.#sendOn(conn, encodeFrame({ type: 'ack', bytes: conn.rendered }));
+        sendFrame(conn, encodeFrame({ type: 'ack', bytes: conn.rendered }));
         conn.rendered = 0;
       }
     });
-    if (this.#flow.written(n)) this.#sendOn(conn, encodeFrame({ type: 'pause' }));
-  }
-
-  #ping(conn: Connection): void {
-    if (conn.ws.readyState !== WebSocket.OPEN) return;
-    const req: ConsoleRequest = { type: 'ping', t: performance.now() };
-    conn.ws.send(JSON.stringify(req));
+    if (this.#flow.written(n)) sendFrame(conn, encodeFrame({ type: 'pause' }));
   }
 
   /** Keystrokes: out at once when a connection takes them, else they wait (or are refused, visibly). */
   #sendData(bytes: Uint8Array): void {
     const { send, refused } = this.#input.type(bytes);
     if (refused > 0) this.#setState({ ...this.#state, notice: `${bytesText(refused)} typed while reconnecting were not taken: too much is waiting already` });
-    if (send !== null && this.#conn !== null) this.#sendInput(this.#conn, [send]);
-  }
-
-  /** Input as DATA frames, each within one bridge frame so a large paste is split. */
-  #sendInput(conn: Connection, chunks: readonly Uint8Array[]): void {
-    for (const bytes of chunks) {
-      for (let off = 0; off < bytes.length; off += MAX_OUTGOING_DATA) {
-        this.#sendOn(conn, encodeFrame({ type: 'data', data: bytes.subarray(off, off + MAX_OUTGOING_DATA) }));
-      }
-    }
+    if (send !== null && this.#conn !== null) sendInput(this.#conn, [send]);
   }
 
   #send(frame: Uint8Array): void {
-    if (this.#conn !== null) this.#sendOn(this.#conn, frame);
-  }
-
-  #sendOn(conn: Connection, frame: Uint8Array): void {
-    // Before the socket opens there is no HELLO yet, so nothing may go ahead of it; after it
-    // closes there is no one to hear. Either way the frame is dropped here (input waits in the ledger).
-    if (conn.opened && conn.ws.readyState === WebSocket.OPEN) sendBinary(conn.ws, frame);
-  }
-
-  /**
-   * Esc then Tab leaves the terminal (leave-terminal.ts); Ctrl/Cmd+Shift+C copies the selection;
-   * Ctrl/Cmd+Shift+V is left to the browser's paste.
-   */
-  #onKey(ev: KeyboardEvent): boolean {
-    if (ev.type === 'keydown') {
-      const leave = this.#leave.keydown(ev, this.#state.phase !== 'closed');
-      if (leave !== null) {
-        ev.preventDefault();
-        focusOutside(this.#container, leave);
-        return false;
-      }
-    }
-    if (!(ev.ctrlKey || ev.metaKey) || !ev.shiftKey || ev.altKey) return true;
-    const key = ev.key.toLowerCase();
-    if (key === 'c') {
-      if (ev.type === 'keydown') {
-        ev.preventDefault();
-        void this.copySelection();
-      }
-      return false;
-    }
-    // Returning false keeps xterm from sending ^V; the browser then raises a paste event, which
-    // xterm turns into input (with bracketed paste when the shell asked for it).
-    if (key === 'v') return false;
-    return true;
-  }
-
-  /** fit() measures the DOM; it throws or returns nonsense while the element is hidden. */
-  #safeFit(): void {
-    try {
-      const dims = this.#fit.proposeDimensions();
-      if (dims !== undefined && Number.isFinite(dims.cols) && Number.isFinite(dims.rows) && dims.cols > 1 && dims.rows > 1) this.#fit.fit();
-    } catch {
-      // not laid out yet; the ResizeObserver fits once it is
-    }
+    if (this.#conn !== null) sendFrame(this.#conn, frame);
   }
 
   #setState(next: SessionState): void {
     this.#store.set(next);
-  }
-}
-
-/**
- * The codec's frames are typed over ArrayBufferLike (it also runs on Node), while the DOM's
- * send() wants an ArrayBuffer-backed view. encodeFrame always allocates a plain ArrayBuffer.
- */
-function sendBinary(ws: WebSocket, frame: Uint8Array): void {
-  ws.send(frame as Uint8Array<ArrayBuffer>);
-}
-
-/** Clipboard fallback for pages on plain HTTP, where navigator.clipboard is unavailable. */
-function copyWithTextarea(text: string): boolean {
-  const ta = document.createElement('textarea');
-  ta.value = text;
-  ta.setAttribute('readonly', '');
-  ta.style.position = 'fixed';
-  ta.style.opacity = '0';
-  document.body.appendChild(ta);
-  ta.select();
-  try {
-    return document.execCommand('copy');
-  } finally {
-    ta.remove();
   }
 }
