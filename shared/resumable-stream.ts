@@ -14,7 +14,9 @@ import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { CloseCode, describeClose } from './close-codes.js';
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, HANDSHAKE_DEADLINE_MS, MAX_FRAME_BYTES } from './limits.js';
-import { ACK_EVERY_BYTES, ACK_INTERVAL_MS, MAX_RESUME_BUFFER_BYTES, decodeStreamControl, encodeStreamControl, type StreamControl } from './stream-protocol.js';
+import { MAX_RESUME_BUFFER_BYTES, decodeStreamControl, encodeStreamControl, type StreamControl } from './stream-protocol.js';
+import { AckSchedule } from './ack-schedule.js';
+import { retryLeg } from './leg-retry.js';
 import { ResendBuffer } from './resend-buffer.js';
 import { closeWithin } from './ws-close.js';
 import { StreamClosedError } from './ws-duplex.js';
@@ -42,11 +44,6 @@ export interface ResumableStreamOptions {
 
 /** Unread bytes past which the other side broke its window: the socket is then paused (v1 flow control). */
 const MAX_UNREAD_BYTES = MAX_RESUME_BUFFER_BYTES + 1024 * 1024;
-
-/** A side asks for a new leg every RETRY_FIRST_MS (jittered) for RETRY_QUICK_MS, then doubling up to RETRY_MAX_MS. */
-const RETRY_FIRST_MS = 250;
-const RETRY_QUICK_MS = 5000;
-const RETRY_MAX_MS = 5000;
 
 /** How long past its window a side waits for the hub's word before giving the stream up itself. */
 const WINDOW_GRACE_MS = 3000;
@@ -80,10 +77,16 @@ export class ResumableStream extends Duplex {
   /** Whether a v2 leg is paused while the local reader is behind (#onData, #watch), and since when. */
   #holdAtHighWater = true;
   #pausedAt = 0;
-  #ackedToPeer = 0;
-  #ackTimer: NodeJS.Timeout | undefined;
-  /** Whether #ackTimer is pending. */
-  #ackArmed = false;
+  readonly #acks = new AckSchedule(
+    // Once the other side's direction has ended nothing more comes: everything received is
+    // acknowledged (flow control has nothing left to hold back), so it can finish.
+    () => (this.#peerEnded ? this.#received : this.#consumed()),
+    (offset) => {
+      if (!this.#ready()) return false;
+      this.#control({ type: 'ack', offset });
+      return true;
+    },
+  );
   // Ending.
   #finalPending: ((err?: Error | null) => void) | undefined;
   #localEnded = false;
@@ -235,7 +238,7 @@ export class ResumableStream extends Duplex {
     this.#holdAtHighWater = true;
     this.#ws?.resume();
     // The local reader took bytes: the other side may send that many more.
-    if (this.#peer === 'v2') this.#scheduleAck();
+    if (this.#peer === 'v2') this.#acks.schedule(this.#consumed());
   }
 
   /** Bytes received and taken by the local reader (what acknowledgements report). */
@@ -259,34 +262,8 @@ export class ResumableStream extends Duplex {
         this.#ws.pause();
         this.#pausedAt = Date.now();
       }
-      this.#scheduleAck();
+      this.#acks.schedule(this.#consumed());
     } else if (!room) this.#ws?.pause();
-  }
-
-  #scheduleAck(): void {
-    const consumed = this.#consumed();
-    if (consumed - this.#ackedToPeer >= ACK_EVERY_BYTES) this.#ack();
-    else if (!this.#ackArmed && consumed > this.#ackedToPeer) {
-      // One timer per stream, armed again (not made anew) when needed: an acknowledgement sent
-      // meanwhile leaves it running, and it then finds little or nothing to say.
-      this.#ackArmed = true;
-      if (this.#ackTimer === undefined) {
-        this.#ackTimer = setTimeout(() => {
-          this.#ackArmed = false;
-          this.#ack();
-        }, ACK_INTERVAL_MS);
-        this.#ackTimer.unref();
-      } else this.#ackTimer.refresh();
-    }
-  }
-
-  #ack(): void {
-    // Once the other side's direction has ended nothing more comes: everything received is
-    // acknowledged (flow control has nothing left to hold back), so it can finish.
-    const offset = this.#peerEnded ? this.#received : this.#consumed();
-    if (offset <= this.#ackedToPeer || !this.#ready()) return;
-    this.#ackedToPeer = offset;
-    this.#control({ type: 'ack', offset });
   }
 
   /** The other side has everything up to `offset`: forget it (and let a waiting writer go on). */
@@ -344,7 +321,7 @@ export class ResumableStream extends Duplex {
         this.#peerEnded = true;
         this.push(null);
         // Tell the other side at once that everything arrived, so it can finish.
-        this.#ack();
+        this.#acks.now();
         this.#maybeFinish();
         return;
       case 'resume': {
@@ -360,7 +337,7 @@ export class ResumableStream extends Duplex {
         if (rest.length > 0) this.#send(rest);
         this.#release();
         if (this.#localEnded) this.#control({ type: 'end' });
-        this.#scheduleAck();
+        this.#acks.schedule(this.#consumed());
         this.#o.onEvent?.('resumed', `resumed: ${rest.length} byte(s) sent again`);
         this.#maybeFinish();
         return;
@@ -380,7 +357,7 @@ export class ResumableStream extends Duplex {
   #finished(): void {
     this.#done = true;
     this.closeCode = 1000;
-    clearTimeout(this.#ackTimer);
+    this.#acks.stop();
     clearTimeout(this.#windowTimer);
     const check = (): void => {
       if (this.readableEnded && this.writableFinished && !this.destroyed) this.destroy();
@@ -442,38 +419,25 @@ export class ResumableStream extends Duplex {
       }, this.#o.windowMs + WINDOW_GRACE_MS);
       this.#windowTimer.unref();
     }
-    const since = Date.now();
-    let delay = RETRY_FIRST_MS;
-    // Tries until it has a leg, the hub says the stream cannot come back, or the window timer ends it.
-    while (!this.destroyed) {
-      try {
-        const ws = await this.#o.reconnect();
-        if (this.destroyed) {
-          // Gave up meanwhile: a leg that meets the other side's tells it so (not a clean end).
-          ws.resume();
-          closeWithin(ws, CloseCode.Aborted, 'the other side gave the stream up', 2000);
-          return;
-        }
-        this.#resuming = false;
-        this.#attach(ws, true);
+    const r = await retryLeg({ reconnect: this.#o.reconnect, isFatal: this.#o.isFatal, stopped: () => this.destroyed });
+    if ('leg' in r) {
+      if (this.destroyed) {
+        // Gave up meanwhile: a leg that meets the other side's tells it so (not a clean end).
+        r.leg.resume();
+        closeWithin(r.leg, CloseCode.Aborted, 'the other side gave the stream up', 2000);
         return;
-      } catch (err) {
-        if (this.#o.isFatal?.(err) === true) {
-          // The hub said the stream cannot come back: it knows, there is nothing to give up.
-          this.#resuming = false;
-          this.destroy(err instanceof Error ? err : new Error(String(err)));
-          return;
-        }
       }
-      // Jittered, so the sides of many streams do not all come back in the same instant.
-      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
-      // Every quarter second while a restart is likely to be over soon, then further apart.
-      delay = Date.now() - since < RETRY_QUICK_MS ? RETRY_FIRST_MS : Math.min(delay * 2, RETRY_MAX_MS);
+      this.#resuming = false;
+      this.#attach(r.leg, true);
+    } else if ('fatal' in r) {
+      // The hub said the stream cannot come back: it knows, there is nothing to give up.
+      this.#resuming = false;
+      this.destroy(r.fatal);
     }
   }
 
   override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
-    clearTimeout(this.#ackTimer);
+    this.#acks.stop();
     clearInterval(this.#watchdog);
     clearTimeout(this.#windowTimer);
     clearTimeout(this.#pairingTimer);

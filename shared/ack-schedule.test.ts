@@ -1,0 +1,54 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AckSchedule } from './ack-schedule.js';
+import { ACK_EVERY_BYTES, ACK_INTERVAL_MS } from './stream-protocol.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('AckSchedule', () => {
+  it('acknowledges at once when ACK_EVERY_BYTES are due, and a smaller amount only after ACK_INTERVAL_MS, once', () => {
+    vi.useFakeTimers();
+    let offset = 0;
+    const sent: number[] = [];
+    const acks = new AckSchedule(() => offset, (o) => {
+      sent.push(o);
+      return true;
+    });
+    offset = ACK_EVERY_BYTES;
+    acks.schedule(offset);
+    expect(sent).toEqual([ACK_EVERY_BYTES]);
+    offset += 1000;
+    acks.schedule(offset);
+    acks.schedule(offset);
+    expect(sent).toEqual([ACK_EVERY_BYTES]);
+    vi.advanceTimersByTime(ACK_INTERVAL_MS - 1);
+    expect(sent).toEqual([ACK_EVERY_BYTES]);
+    vi.advanceTimersByTime(1);
+    expect(sent).toEqual([ACK_EVERY_BYTES, ACK_EVERY_BYTES + 1000]);
+    // Nothing new: the timer is not armed again and nothing more is sent.
+    acks.schedule(offset);
+    vi.advanceTimersByTime(5 * ACK_INTERVAL_MS);
+    expect(sent).toHaveLength(2);
+    acks.stop();
+  });
+
+  it('offers an offset again next time when it could not be sent (no leg), and never acknowledges the same offset twice', () => {
+    let ready = false;
+    let offset = 0;
+    const sent: number[] = [];
+    const acks = new AckSchedule(() => offset, (o) => {
+      if (!ready) return false;
+      sent.push(o);
+      return true;
+    });
+    offset = 2 * ACK_EVERY_BYTES;
+    acks.schedule(offset);
+    expect(sent).toEqual([]);
+    ready = true;
+    acks.now();
+    acks.now();
+    expect(sent).toEqual([2 * ACK_EVERY_BYTES]);
+    acks.stop();
+  });
+});
