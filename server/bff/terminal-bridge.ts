@@ -14,7 +14,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConsoleCloseCode, type ConsoleCloseCodeValue, type ConsoleStatus } from '../../shared/console-protocol.js';
+import { ConsoleCloseCode, type ConsoleCloseCodeValue } from '../../shared/console-protocol.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import {
   FrameDecoder,
@@ -34,7 +34,7 @@ import type { Role } from '../../shared/console-api.js';
 import type { SessionSockets } from './session-sockets.js';
 import { TerminalRefusal, type ResumableTerminals } from './resumable-terminals.js';
 import { connectTimeoutFor, describeStreamFailure } from './terminal-refusals.js';
-import { closeWithin } from '../../shared/ws-close.js';
+import { closeReason, closeSocket, fail, firstFrame, send, type TerminalTap } from './terminal-socket.js';
 
 // Small on purpose: everything queued here still reaches the screen after a Ctrl-C, so a terminal
 // wants a short pipeline more than a deep one (the browser's own PAUSE watermark is 128 KiB).
@@ -70,19 +70,6 @@ export interface TerminalOptions {
   onOpen?: (info: { streamId: string; operator: string; operatorId: string; deviceId: string; resume?: TerminalSessionRow | undefined }) => Promise<TerminalTap | undefined>;
 }
 
-/** Sees the terminal frames going each way (for recording); must not block. */
-export interface TerminalTap {
-  /** The browser's frames (its HELLO as the browser sent it: without a secret). */
-  fromBrowser(frames: readonly TerminalFrame[]): void;
-  fromDevice(frames: readonly TerminalFrame[]): void;
-  /** A direction could not be decoded any more (a malformed frame): nothing more is seen. */
-  broken(reason: string): void;
-  /** Output and input bytes of the session its recording holds (saved with a detached session). */
-  offsets(): { output: number; input: number };
-  /** The connection ended; `detached`: the session goes on without it. */
-  end(detached?: boolean): void;
-}
-
 /** What one connection knows of the session it carries. */
 interface Link {
   deviceId: string;
@@ -104,36 +91,6 @@ interface Link {
   closeFrame: { code: number; message: string } | undefined;
   /** The store writes of this connection, one after another (the row must exist before its detach). */
   lifecycle: Promise<void>;
-}
-
-/** The first whole frame of `head` and what follows it; undefined while it is incomplete. */
-function firstFrame(head: Buffer): { frame: Buffer; rest: Buffer } | undefined {
-  if (head.length < 5) return undefined;
-  const end = 5 + head.readUInt32BE(1);
-  if (head.length < end) return undefined;
-  return { frame: head.subarray(0, end), rest: head.subarray(end) };
-}
-
-/** The console close code and sentence for a shell server's CLOSE frame. */
-function closeReason(f: { code: number; message: string }): [ConsoleCloseCodeValue, string] {
-  if (f.code === SessionCloseCode.TakenOver) return [ConsoleCloseCode.TakenOver, 'This terminal session was opened in another tab or window.'];
-  if (f.code === SessionCloseCode.Full) return [ConsoleCloseCode.Busy, f.message];
-  return [ConsoleCloseCode.SessionEnded, f.message];
-}
-
-function send(ws: WebSocket, msg: ConsoleStatus): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
-}
-
-function fail(ws: WebSocket, code: ConsoleCloseCodeValue, message: string, hint?: string): void {
-  send(ws, hint === undefined ? { type: 'error', code, message } : { type: 'error', code, message, hint });
-  closeSocket(ws, code, message);
-}
-
-/** Closes the browser socket; it may be paused (flow control), so read again to see the reply. */
-function closeSocket(ws: WebSocket, code: number, reason: string): void {
-  if (ws.readyState !== ws.OPEN) return;
-  closeWithin(ws, code, reason, 5000);
 }
 
 export class TerminalSessions {

@@ -14,7 +14,7 @@
 import type { Readable } from 'node:stream';
 import type { RecordingInfo } from '../../../shared/console-api.js';
 import { SessionCloseCode, encodeData, encodeFrame, type TerminalFrame } from '../../../shared/terminal-protocol.js';
-import type { TerminalTap } from '../terminal-bridge.js';
+import type { TerminalTap } from '../terminal-socket.js';
 import type { RecordingRow, Store, TerminalSessionRow } from '../../store/store.js';
 import { CastWriter } from './cast-writer.js';
 
