@@ -17,6 +17,7 @@ import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, HANDSHAKE_DEADLINE_MS,
 import { MAX_RESUME_BUFFER_BYTES, decodeStreamControl, encodeStreamControl, type StreamControl } from './stream-protocol.js';
 import { AckSchedule } from './ack-schedule.js';
 import { retryLeg } from './leg-retry.js';
+import { LegWatch } from './leg-watch.js';
 import { ResendBuffer } from './resend-buffer.js';
 import { closeWithin } from './ws-close.js';
 import { StreamClosedError } from './ws-duplex.js';
@@ -58,9 +59,8 @@ export class ResumableStream extends Duplex {
   #resuming = false;
   /** On a resumed leg: the other side's resume offset has not arrived yet, so nothing is sent. */
   #awaitingPeerResume = false;
-  /** The current leg's watchdog, and when anything last arrived on it. */
-  #watchdog: NodeJS.Timeout | undefined;
-  #heardAt = 0;
+  /** The current leg's liveness, and its pause while the local reader is behind (leg-watch.ts). */
+  readonly #watch = new LegWatch();
   /** The endpoint's ping interval, once a `peer` frame said it. */
   #hb: number | undefined;
   /** Ends the stream if it is still not resumed when its window (and a little grace) has passed. */
@@ -74,9 +74,6 @@ export class ResumableStream extends Duplex {
   #waiting: ((err?: Error | null) => void) | undefined;
   // Incoming.
   #received = 0;
-  /** Whether a v2 leg is paused while the local reader is behind (#onData, #watch), and since when. */
-  #holdAtHighWater = true;
-  #pausedAt = 0;
   readonly #acks = new AckSchedule(
     // Once the other side's direction has ended nothing more comes: everything received is
     // acknowledged (flow control has nothing left to hold back), so it can finish.
@@ -124,11 +121,11 @@ export class ResumableStream extends Duplex {
     // sent before that would be sent again with the rest.
     this.#awaitingPeerResume = resumed;
     ws.on('error', () => undefined);
-    this.#heardAt = Date.now();
-    ws.on('ping', () => { this.#heardAt = Date.now(); });
+    this.#watch.heard();
+    ws.on('ping', () => this.#watch.heard());
     ws.on('message', (data, isBinary) => {
       if (this.#ws !== ws) return;
-      this.#heardAt = Date.now();
+      this.#watch.heard();
       if (isBinary) this.#onData(data as Buffer);
       else {
         const m = decodeStreamControl((data as Buffer).toString('utf8'));
@@ -137,38 +134,17 @@ export class ResumableStream extends Duplex {
     });
     ws.on('close', (code, reason) => {
       if (this.#ws !== ws) return;
-      clearInterval(this.#watchdog);
-      this.#watchdog = undefined;
+      this.#watch.stop();
       this.#onLegClose(code, reason.toString('utf8'));
     });
     // A resumed leg may wait at the endpoint for the other side: the endpoint's pings still come.
-    if (resumed && this.#hb !== undefined) this.#watch(ws, this.#hb);
+    if (resumed && this.#hb !== undefined) this.#watchLeg(ws, this.#hb);
     // connectWebSocket hands the socket over paused, so nothing arrived before these listeners.
     ws.resume();
   }
 
-  /**
-   * The endpoint pings every `hb` ms: a leg on which nothing at all arrived for two of them (and a
-   * second) while we were reading is a dead path (a blackhole, a sleeping laptop, a NAT that forgot
-   * us) even though no socket closed; it is dropped, so the stream resumes on a new one.
-   */
-  #watch(ws: WebSocket, hb: number): void {
-    clearInterval(this.#watchdog);
-    const limit = 2 * hb + 1000;
-    this.#watchdog = setInterval(() => {
-      if (this.#ws !== ws) return;
-      const now = Date.now();
-      if (ws.isPaused) {
-        // Not reading (our local reader is slow): the endpoint's pings wait behind its data. Held
-        // at the high-water mark this long, the leg is read on until the reader catches up.
-        if (this.#holdAtHighWater && now - this.#pausedAt > limit) {
-          this.#holdAtHighWater = false;
-          ws.resume();
-        }
-        this.#heardAt = now;
-      } else if (now - this.#heardAt > limit) ws.terminate();
-    }, Math.min(hb, 5000));
-    this.#watchdog.unref();
+  #watchLeg(ws: WebSocket, hb: number): void {
+    this.#watch.start(ws, hb, () => this.#ws === ws);
   }
 
   #send(buf: Buffer): void {
@@ -234,8 +210,7 @@ export class ResumableStream extends Duplex {
   }
 
   override _read(): void {
-    // The reader caught up: back to holding the leg at the high-water mark.
-    this.#holdAtHighWater = true;
+    this.#watch.caughtUp();
     this.#ws?.resume();
     // The local reader took bytes: the other side may send that many more.
     if (this.#peer === 'v2') this.#acks.schedule(this.#consumed());
@@ -251,17 +226,11 @@ export class ResumableStream extends Duplex {
     const room = this.push(buf);
     if (this.#peer === 'v2') {
       // The other side sends at most its resume buffer beyond what we acknowledged, and we
-      // acknowledge only what the local reader took. While the reader keeps up, the leg is paused
-      // at the high-water mark as a v1 one is: chunks queued here longer outlive the young
-      // generation, and a receiver that read on regardless spent a third of its time in
-      // mark-compacts. A reader that stays behind for a watchdog period gets the leg read on
-      // anyway (#watch), so a lost leg is still noticed, bounded by the sender's buffer; past
-      // twice the largest buffer the other side breaks the protocol.
+      // acknowledge only what the local reader took. A reader that falls behind gets the leg held
+      // at the high-water mark, and read on if it stays behind (leg-watch.ts); past twice the
+      // largest buffer the other side breaks the protocol.
       if (this.readableLength > MAX_UNREAD_BYTES) this.#ws?.pause();
-      else if (!room && this.#holdAtHighWater && this.#ws?.isPaused === false) {
-        this.#ws.pause();
-        this.#pausedAt = Date.now();
-      }
+      else if (!room) this.#watch.full(this.#ws);
       this.#acks.schedule(this.#consumed());
     } else if (!room) this.#ws?.pause();
   }
@@ -290,7 +259,7 @@ export class ResumableStream extends Duplex {
         clearTimeout(this.#pairingTimer);
         if (m.hb !== undefined && (m.v2 || resumed) && this.#ws !== undefined) {
           this.#hb = m.hb;
-          this.#watch(this.#ws, m.hb);
+          this.#watchLeg(this.#ws, m.hb);
         }
         if (resumed) {
           if (!m.v2) {
@@ -438,7 +407,7 @@ export class ResumableStream extends Duplex {
 
   override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
     this.#acks.stop();
-    clearInterval(this.#watchdog);
+    this.#watch.stop();
     clearTimeout(this.#windowTimer);
     clearTimeout(this.#pairingTimer);
     const ws = this.#ws;
