@@ -34,16 +34,23 @@ export function App() {
 
   // After an in-app navigation, move focus to the new page (as a full page load would), so
   // keyboard and screen-reader users do not stay on a link that is gone: to the part a link's
-  // fragment names (e.g. /account#change-password), else the page. The terminal page focuses
-  // the terminal itself.
+  // fragment names (e.g. /account#change-password), else the page. On the page load itself the
+  // browser leaves focus alone, and its own move to a fragment came before the page was drawn:
+  // the fragment's part gets the focus once the page is there. The terminal page focuses the
+  // terminal itself.
   const firstPath = useRef(pathname);
+  const drawn = me.data !== undefined && me.data !== null;
   useEffect(() => {
-    if (pathname === firstPath.current) return;
-    firstPath.current = '';
-    if (route.name === 'terminal' || route.name === 'login') return;
+    if (!drawn || route.name === 'terminal' || route.name === 'login') return;
+    const pageLoad = pathname === firstPath.current;
     const fragment = window.location.hash.length > 1 ? document.getElementById(window.location.hash.slice(1)) : null;
+    if (pageLoad) {
+      fragment?.focus();
+      return;
+    }
+    firstPath.current = '';
     (fragment ?? document.getElementById('main'))?.focus({ preventScroll: fragment === null });
-  }, [pathname, route.name]);
+  }, [pathname, route.name, drawn]);
 
   if (route.name === 'login') return <LoginPage />;
   if (me.isPending) {

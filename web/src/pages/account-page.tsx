@@ -1,6 +1,5 @@
-import { useEffect } from 'react';
 import type { Me } from '../../../shared/console-api';
-import { ChangePasswordForm, CHANGE_PASSWORD_ID } from '../components/change-password-form';
+import { ChangePasswordForm } from '../components/change-password-form';
 import { useDocumentTitle } from '../hooks/use-document-title';
 
 /** Words for what each role may do, as the server enforces it. */
@@ -16,11 +15,6 @@ const ROLE_WORDS: Record<Me['role'], string> = {
  */
 export function AccountPage({ me }: { me: Me }) {
   useDocumentTitle('Your account');
-  // Loaded with the form's fragment (a bookmark, a new tab): the form takes the focus. (Reached
-  // by an in-app link, the app moves the focus to the fragment's element after its navigation.)
-  useEffect(() => {
-    if (window.location.hash === `#${CHANGE_PASSWORD_ID}`) document.getElementById(CHANGE_PASSWORD_ID)?.focus();
-  }, []);
   return (
     <main className="page">
       <div className="page-head">
