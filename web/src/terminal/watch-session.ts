@@ -7,6 +7,7 @@
  */
 import { ConsoleCloseCode, parseConsoleStatus } from '../../../shared/console-protocol';
 import { FrameDecoder, TerminalProtocolError, type TerminalFrame } from '../../../shared/terminal-protocol';
+import { listen, type Disposable } from './connection';
 import { FixedTerminal } from './fixed-terminal';
 import { StateStore } from '../state-store';
 import { describeWatchClose } from './watch-close-reason';
@@ -41,7 +42,7 @@ interface Connection {
   errorMessage: string | null;
   localError: string | null;
   opened: boolean;
-  listeners: (() => void)[];
+  listeners: Disposable[];
 }
 
 /**
@@ -76,10 +77,7 @@ export class WatchSession {
     ws.binaryType = 'arraybuffer';
     const conn: Connection = { ws, decoder: new FrameDecoder(), exitCode: null, errorMessage: null, localError: null, opened: false, listeners: [] };
     this.#conn = conn;
-    const on = <K extends keyof WebSocketEventMap>(type: K, fn: (ev: WebSocketEventMap[K]) => void) => {
-      ws.addEventListener(type, fn);
-      conn.listeners.push(() => ws.removeEventListener(type, fn));
-    };
+    const on = <K extends keyof WebSocketEventMap>(type: K, fn: (ev: WebSocketEventMap[K]) => void) => conn.listeners.push(listen(ws, type, fn));
     on('open', () => {
       conn.opened = true;
       this.#set({ phase: 'live', message: 'Watching live', opened: true });
@@ -158,7 +156,7 @@ export class WatchSession {
   }
 
   #drop(conn: Connection): void {
-    for (const off of conn.listeners.splice(0)) off();
+    for (const d of conn.listeners.splice(0)) d.dispose();
     if (conn.ws.readyState === WebSocket.CONNECTING || conn.ws.readyState === WebSocket.OPEN) conn.ws.close(1000, 'page closed');
     if (this.#conn === conn) this.#conn = null;
   }
