@@ -77,6 +77,31 @@ test('a reset asks first (Cancel and Esc change nothing, focus back on Reset), t
   await expect(page.getByText(password)).toHaveCount(0);
 });
 
+test('where the page has no Clipboard API (a console on plain HTTP), Copy still puts the new password on the clipboard, says Copied. and keeps the focus on Copy', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const other = await addAccount(page, 'operator');
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  // As in a page that is not a secure context: navigator.clipboard is missing. The test keeps the
+  // real one aside to read what was copied.
+  await page.addInitScript(() => {
+    Object.defineProperty(window, 'testClipboard', { value: navigator.clipboard });
+    Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true });
+  });
+  await page.goto('/operators');
+  expect(await page.evaluate(() => navigator.clipboard === undefined)).toBe(true);
+  await page.evaluate(() => (window as unknown as { testClipboard: Clipboard }).testClipboard.writeText('before'));
+  await page.getByRole('button', { name: `Reset password for ${other.name}`, exact: true }).click();
+  await page.getByRole('dialog', { name: `Reset the password of ${other.name}?` }).getByRole('button', { name: `Yes, reset ${other.name}`, exact: true }).click();
+  const shown = rowOf(page, other.name).getByRole('group', { name: `New password for ${other.name}:` });
+  const password = (await shown.locator('code').innerText()).trim();
+  expect(password).toMatch(/^[A-Za-z0-9]{16}$/);
+  const copy = shown.getByRole('button', { name: 'Copy the password', exact: true });
+  await copy.click();
+  await expect(shown).toContainText('Copied.');
+  expect(await page.evaluate(() => (window as unknown as { testClipboard: Clipboard }).testClipboard.readText())).toBe(password);
+  await expect(copy).toBeFocused();
+});
+
 test('a deletion asks first: Cancel keeps the account, "Yes, delete" removes it and focus goes to the table', async ({ page, stack }) => {
   await apiLogin(page.request, stack.admin);
   const other = await addAccount(page, 'viewer');

@@ -1,6 +1,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { ConsoleEnrollmentToken } from '../../../shared/console-api';
 import { checkEnrollmentForm, formatCountdown, TTL_CHOICES, type EnrollmentFormField } from '../devices/enrollment-form';
+import { useCopy } from '../clipboard';
 import { useCountdown } from '../hooks/use-countdown';
 import { useCreateEnrollmentToken } from '../hooks/use-enrollment';
 import { useModalDialog } from '../hooks/use-modal-dialog';
@@ -143,17 +144,11 @@ function EnrollmentForm({ pending, serverError, onCancel, onSubmit }: {
 function InstallCommand({ token, onAnother, onDone }: { token: ConsoleEnrollmentToken; onAnother: () => void; onDone: () => void }) {
   const id = useId();
   const copyRef = useRef<HTMLButtonElement>(null);
-  const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
+  const { copied, copy } = useCopy(token.installCommand);
   const left = useCountdown(Date.parse(token.expiresAt)) ?? 0;
   useEffect(() => {
     copyRef.current?.focus();
   }, []);
-  const copy = (): void => {
-    navigator.clipboard.writeText(token.installCommand).then(
-      () => setCopied('yes'),
-      () => setCopied('failed'),
-    );
-  };
   const who = token.pattern ? <>a device named <code>{token.target}</code> (it registers under its host name)</> : <>device <code>{token.target}</code></>;
   return (
     <div className="enroll-result">

@@ -1,21 +1,16 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
+import { useCopy } from '../clipboard';
 
 /**
  * A password shown once, so the admin can hand it over: it is not kept anywhere, and the text says
  * so. Copy puts it on the clipboard; focus starts on Copy so a keyboard user lands on it.
  */
 export function OneTimePassword({ label, password, onDone, focus = false }: { label: string; password: string; onDone: () => void; focus?: boolean }) {
-  const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
+  const { copied, copy } = useCopy(password);
   const copyRef = useRef<HTMLButtonElement>(null);
   useEffect(() => {
     if (focus) copyRef.current?.focus();
   }, [focus]);
-  const copy = (): void => {
-    navigator.clipboard.writeText(password).then(
-      () => setCopied('yes'),
-      () => setCopied('failed'),
-    );
-  };
   return (
     <div className="sub one-time-password" role="group" aria-label={label}>
       <p>

@@ -1,7 +1,7 @@
 /**
  * The keys a terminal page handles before xterm: Esc then Tab leaves the terminal
  * (leave-terminal.ts); Ctrl/Cmd+Shift+C copies the selection; Ctrl/Cmd+Shift+V is left to the
- * browser's paste. And copying itself, with a fallback for pages on plain HTTP.
+ * browser's paste (copying itself is ../clipboard.ts).
  */
 import { focusOutside, type LeaveKey } from './leave-terminal';
 
@@ -38,30 +38,4 @@ export function terminalKeys(o: TerminalKeysOptions): (ev: KeyboardEvent) => boo
     // xterm turns into input (with bracketed paste when the shell asked for it).
     return key !== 'v';
   };
-}
-
-/** Puts `text` on the clipboard; false when the browser refused. */
-export async function copyText(text: string): Promise<boolean> {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    return copyWithTextarea(text);
-  }
-}
-
-/** Clipboard fallback for pages on plain HTTP, where navigator.clipboard is unavailable. */
-function copyWithTextarea(text: string): boolean {
-  const ta = document.createElement('textarea');
-  ta.value = text;
-  ta.setAttribute('readonly', '');
-  ta.style.position = 'fixed';
-  ta.style.opacity = '0';
-  document.body.appendChild(ta);
-  ta.select();
-  try {
-    return document.execCommand('copy');
-  } finally {
-    ta.remove();
-  }
 }
