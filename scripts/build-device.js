@@ -17,7 +17,7 @@ import { build } from 'esbuild';
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'dist', 'device-kit');
 /** What the bundle is made of: a change under any of these makes the kit stale. */
-const SOURCES = ['device', 'cli', 'shared', 'scripts/build-device.js', 'package.json'];
+export const SOURCES = ['device', 'cli', 'shared', 'scripts/build-device.js', 'package.json'];
 /** The oldest Node the kit runs on (checked by its launcher, declared in its package.json). */
 export const MIN_NODE = '18.19';
 /**
@@ -41,8 +41,8 @@ function newestMtime(path) {
 /** The Linux architectures @lydell/node-pty has prebuilt addons for (Node's names). */
 export const ARCHES = ['x64', 'arm64'];
 
-function readKitJson() {
-  const stamp = join(OUT, 'kit.json');
+function readKitJson(out = OUT) {
+  const stamp = join(out, 'kit.json');
   return existsSync(stamp) ? JSON.parse(readFileSync(stamp, 'utf8')) : undefined;
 }
 
@@ -51,13 +51,16 @@ function builtArches() {
   return Object.keys(readKitJson()?.kits ?? {});
 }
 
-/** True when a kit for each of `arches` is missing, or kit.json is older than a source of the kit. */
-export function kitIsStale(arches = [process.arch]) {
-  const kit = readKitJson();
+/**
+ * True when a kit for each of `arches` is missing, or kit.json is older than a source of the kit
+ * (tests aside). `dirs`: the checkout and the kit directory (a test's own).
+ */
+export function kitIsStale(arches = [process.arch], dirs = { root: ROOT, out: OUT }) {
+  const kit = readKitJson(dirs.out);
   if (kit === undefined) return true;
-  if (arches.some((a) => kit.kits?.[a] === undefined || !existsSync(join(OUT, kit.kits[a].file)))) return true;
-  const built = statSync(join(OUT, 'kit.json')).mtimeMs;
-  return SOURCES.some((s) => newestMtime(join(ROOT, s)) > built);
+  if (arches.some((a) => kit.kits?.[a] === undefined || !existsSync(join(dirs.out, kit.kits[a].file)))) return true;
+  const built = statSync(join(dirs.out, 'kit.json')).mtimeMs;
+  return SOURCES.some((s) => newestMtime(join(dirs.root, s)) > built);
 }
 
 /**
