@@ -1,6 +1,6 @@
 /** Safe account actions on the Operators page: confirmations, a reset shown once, your own password by form. */
 import { request, type Locator, type Page } from '@playwright/test';
-import { apiLogin, consoleOrigin, tag } from './fixtures/console.js';
+import { apiLogin, consoleOrigin, tag, withoutClipboardApi } from './fixtures/console.js';
 import { expect, test } from './fixtures/test.js';
 import type { Account } from './fixtures/stack-env.js';
 
@@ -77,19 +77,14 @@ test('a reset asks first (Cancel and Esc change nothing, focus back on Reset), t
   await expect(page.getByText(password)).toHaveCount(0);
 });
 
-test('where the page has no Clipboard API (a console on plain HTTP), Copy still puts the new password on the clipboard, says Copied. and keeps the focus on Copy', async ({ page, stack }) => {
+test('where navigator.clipboard is missing (as on a console reached over plain HTTP), Copy still puts the new password on the clipboard, says Copied. and keeps the focus on Copy', async ({ page, stack }) => {
   await apiLogin(page.request, stack.admin);
   const other = await addAccount(page, 'operator');
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
-  // As in a page that is not a secure context: navigator.clipboard is missing. The test keeps the
-  // real one aside to read what was copied.
-  await page.addInitScript(() => {
-    Object.defineProperty(window, 'testClipboard', { value: navigator.clipboard });
-    Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true });
-  });
+  const clipboard = await withoutClipboardApi(page);
   await page.goto('/operators');
   expect(await page.evaluate(() => navigator.clipboard === undefined)).toBe(true);
-  await page.evaluate(() => (window as unknown as { testClipboard: Clipboard }).testClipboard.writeText('before'));
+  await clipboard.write('before');
   await page.getByRole('button', { name: `Reset password for ${other.name}`, exact: true }).click();
   await page.getByRole('dialog', { name: `Reset the password of ${other.name}?` }).getByRole('button', { name: `Yes, reset ${other.name}`, exact: true }).click();
   const shown = rowOf(page, other.name).getByRole('group', { name: `New password for ${other.name}:` });
@@ -98,7 +93,7 @@ test('where the page has no Clipboard API (a console on plain HTTP), Copy still 
   const copy = shown.getByRole('button', { name: 'Copy the password', exact: true });
   await copy.click();
   await expect(shown).toContainText('Copied.');
-  expect(await page.evaluate(() => (window as unknown as { testClipboard: Clipboard }).testClipboard.readText())).toBe(password);
+  expect(await clipboard.read()).toBe(password);
   await expect(copy).toBeFocused();
 });
 

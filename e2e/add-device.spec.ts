@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { ROOT } from '../test/harness.js';
-import { apiLogin, tag, terminalRegion, typeLine, waitForTerminal } from './fixtures/console.js';
+import { apiLogin, tag, terminalRegion, typeLine, waitForTerminal, withoutClipboardApi } from './fixtures/console.js';
 import { expect, test } from './fixtures/test.js';
 
 const rowOf = (page: Page, id: string) => page.getByRole('table').getByRole('row').filter({ has: page.getByRole('rowheader', { name: id, exact: true }) });
@@ -104,6 +104,26 @@ test('the dialog names a wrong field, and Esc closes it with the focus back on A
   await page.keyboard.press('Escape');
   await expect(dialog).toBeHidden();
   await expect(page.getByRole('button', { name: 'Add device' })).toBeFocused();
+});
+
+test('in the Add device dialog, where navigator.clipboard is missing (as over plain HTTP), Copy still puts the install command on the clipboard, says Copied. and keeps the focus on Copy', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  const clipboard = await withoutClipboardApi(page);
+  await openDialog(page);
+  expect(await page.evaluate(() => navigator.clipboard === undefined)).toBe(true);
+  const dialog = page.getByRole('dialog', { name: 'Add device' });
+  await dialog.getByLabel('Device id or pattern').fill(`e2e-copy-${tag()}`);
+  await dialog.getByRole('button', { name: 'Create install command' }).click();
+  const pre = dialog.getByLabel('Install command');
+  await expect(pre).toContainText('--token ds1.');
+  const command = (await pre.textContent()) ?? '';
+  await clipboard.write('before');
+  const copy = dialog.getByRole('button', { name: 'Copy the install command' });
+  await copy.click();
+  await expect(dialog.getByText('Copied.')).toBeVisible();
+  expect(await clipboard.read()).toBe(command);
+  await expect(copy).toBeFocused();
 });
 
 test('an admin adds a device: the line to paste and its countdown; run on the device, it comes online by itself and Connect opens its shell', async ({ page, stack }) => {

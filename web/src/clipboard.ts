@@ -24,7 +24,9 @@ function copyWithTextarea(text: string): boolean {
   ta.setAttribute('readonly', '');
   ta.style.position = 'fixed';
   ta.style.opacity = '0';
-  document.body.appendChild(ta);
+  // Inside an open modal dialog everything else is inert: a text area there could not be selected.
+  (before?.closest('dialog[open]') ?? document.body).appendChild(ta);
+  ta.focus({ preventScroll: true });
   ta.select();
   try {
     return document.execCommand('copy');
@@ -38,11 +40,14 @@ function copyWithTextarea(text: string): boolean {
 
 export type CopyState = 'yes' | 'failed' | null;
 
-/** A Copy button's action and what it says afterwards ("Copied." or how to copy by hand). */
+/**
+ * A Copy button's action and what it says afterwards ("Copied." or how to copy by hand), for the
+ * text it copied: a new text (another password) starts with nothing said.
+ */
 export function useCopy(text: string): { copied: CopyState; copy: () => void } {
-  const [copied, setCopied] = useState<CopyState>(null);
+  const [done, setDone] = useState<{ text: string; state: CopyState }>({ text, state: null });
   const copy = (): void => {
-    void copyText(text).then((ok) => setCopied(ok ? 'yes' : 'failed'));
+    void copyText(text).then((ok) => setDone({ text, state: ok ? 'yes' : 'failed' }));
   };
-  return { copied, copy };
+  return { copied: done.text === text ? done.state : null, copy };
 }
