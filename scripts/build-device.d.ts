@@ -7,7 +7,18 @@ export const MIN_NODE: string;
 export const EXTERNAL: readonly string[];
 /** The Linux architectures the kit is built for. */
 export const ARCHES: readonly string[];
-/** True when a kit for each of `arches` is missing, or kit.json is older than a source of the kit (tests aside). */
-export function kitIsStale(arches?: string[], dirs?: { root: string; out: string }): boolean;
+/**
+ * True when the kit of any of `arches` is missing, or kit.json is older than a source of the kit
+ * (`.test.ts` files and node_modules aside).
+ */
+export function kitIsStale(arches?: readonly string[], dirs?: { root: string; out: string }): boolean;
+/** What kit.json says of one architecture's kit. */
+export interface KitFile {
+  arch: string;
+  file: string;
+  sha256: string;
+  size: number;
+  unpackedSize: number;
+}
 /** Builds the kit for `arches` into dist/device-kit. */
-export function buildDeviceKit(o?: { arches?: string[]; log?: (line: string) => void }): Promise<unknown>;
+export function buildDeviceKit(o?: { arches?: readonly string[]; log?: (line: string) => void }): Promise<{ version: string; kits: Record<string, KitFile> }>;

@@ -52,8 +52,8 @@ function builtArches() {
 }
 
 /**
- * True when a kit for each of `arches` is missing, or kit.json is older than a source of the kit
- * (tests aside). `dirs`: the checkout and the kit directory (a test's own).
+ * True when the kit of any of `arches` is missing, or kit.json is older than a source of the kit
+ * (`.test.ts` files and node_modules aside). `dirs`: the checkout and the kit directory (a test's own).
  */
 export function kitIsStale(arches = [process.arch], dirs = { root: ROOT, out: OUT }) {
   const kit = readKitJson(dirs.out);

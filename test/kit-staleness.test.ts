@@ -56,7 +56,7 @@ describe('kitIsStale (build-device.js --if-stale)', () => {
     }
   });
 
-  it('is not made stale by a test file or a node_modules folder under a source', () => {
+  it('is not made stale by a .test.ts file or a node_modules folder under a source', () => {
     kit(['x64'], at(60));
     file(join(root, 'shared', 'frames.test.ts'), at(61));
     file(join(root, 'device', 'node_modules', 'dep', 'index.js'), at(61));
