@@ -3,17 +3,20 @@
  * in a temp dir and without systemd): the CA is checked against its fingerprint before anything is
  * trusted, the token is exchanged at POST /enroll, the device comes online with a 0600 config owned
  * by the agent's account and its key in no process list or log, a second run upgrades in place
- * keeping the identity, --uninstall removes everything. Wrong fingerprints and refused tokens
- * change nothing. Runs as root (it creates and removes the system account `devicestreams`).
+ * keeping the identity (to a newer kit too, once the hub serves one), --uninstall removes
+ * everything. Wrong fingerprints and refused tokens change nothing. Runs as root (it creates and
+ * removes the system account `devicestreams`).
  */
+import Database from 'better-sqlite3';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caFingerprint, installCommand } from '../server/hub/install-command.js';
 import { FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame } from '../shared/terminal-protocol.js';
-import { buildAndUnpackKit } from './fixtures/device-kit.js';
+import { KIT_OUT, buildAndUnpackKit } from './fixtures/device-kit.js';
 import { sleep, spawnProc, startEchoServer, startHub, stopAll, tempDir, type HubHandle } from './harness.js';
 
 const ACCOUNT = 'devicestreams';
@@ -71,6 +74,54 @@ function newPrefix(): string {
   const dir = tempDir('ds-install-');
   chmodSync(dir, 0o755);
   return join(dir, 'opt', 'devicestreams');
+}
+
+/** What the device's agent said it runs when it last connected, from the hub's store. */
+function agentOf(deviceId: string): string | null {
+  const db = new Database(join(hub.dataDir, 'hub.db'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT agent FROM devices WHERE device_id = ?').get(deviceId) as { agent: string | null } | undefined)?.agent ?? null;
+  } finally {
+    db.close();
+  }
+}
+
+/** The device's agent as the store has it once it says `expected`, or after `ms` what it says then (written just after the agent's hello). */
+async function agentWithin(deviceId: string, expected: string, ms: number): Promise<string | null> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const agent = agentOf(deviceId);
+    if (agent === expected || Date.now() > deadline) return agent;
+    await sleep(100);
+  }
+}
+
+/**
+ * A newer kit for this machine, as a hub upgraded to release `version` would serve it: the built
+ * kit with its version changed (directory, package.json, the bundle's version literals), packed
+ * again with its SHA-256, in the hub's data directory, where the hub looks before the checkout's.
+ */
+function serveNewerKit(version: string): void {
+  const built = JSON.parse(readFileSync(join(KIT_OUT, 'kit.json'), 'utf8')) as { version: string; minNode: string; kits: Record<string, { file: string }> };
+  const arch = process.arch;
+  const work = tempDir('ds-kit-newer-');
+  execFileSync('tar', ['-xzf', join(KIT_OUT, built.kits[arch]?.file ?? ''), '-C', work]);
+  const name = `devicestreams-device-${version}-linux-${arch}`;
+  renameSync(join(work, `devicestreams-device-${built.version}-linux-${arch}`), join(work, name));
+  for (const f of ['package.json', join('lib', 'devicestreams-device.cjs')]) {
+    const path = join(work, name, f);
+    const text = readFileSync(path, 'utf8');
+    expect(text, f).toContain(`"${built.version}"`);
+    writeFileSync(path, text.replaceAll(`"${built.version}"`, `"${version}"`));
+  }
+  const dir = join(hub.dataDir, 'device-kit');
+  mkdirSync(dir, { recursive: true });
+  const file = `${name}.tar.gz`;
+  execFileSync('tar', ['-czf', join(dir, file), '-C', work, name]);
+  const sha256 = createHash('sha256').update(readFileSync(join(dir, file))).digest('hex');
+  writeFileSync(join(dir, `${file}.sha256`), `${sha256}  ${file}\n`);
+  const entry = { arch, file, sha256 };
+  writeFileSync(join(dir, 'kit.json'), JSON.stringify({ version, minNode: built.minNode, ...entry, kits: { [arch]: entry } }));
 }
 
 beforeAll(async () => {
@@ -234,5 +285,50 @@ describe('install.sh', () => {
       expect(removed.log).toContain(`removed the account ${ACCOUNT}`);
       expect(uidOf(ACCOUNT)).toBeUndefined();
     }
+  }, 180_000);
+
+  it("an installed device upgrades to the newer kit its hub serves: the hub's install.sh run again without a token keeps the identity, runs the new version (the hub hears it) and removes the old one", async () => {
+    const t = await token('kit-upgrade-1', [`echo=127.0.0.1:${echoPort}`]);
+    const prefix = newPrefix();
+    let removed: { code: number | null; log: string } | undefined;
+    try {
+      const install = await sh(['-c', `${t.installCommand} --prefix ${prefix} --no-systemd`]);
+      expect(install.code, install.log).toBe(0);
+      expect(await connectedWithin('kit-upgrade-1', 5000)).toBe(true);
+      const old = (JSON.parse(readFileSync(join(KIT_OUT, 'kit.json'), 'utf8')) as { version: string }).version;
+      expect(await agentWithin('kit-upgrade-1', `devicestreams-device/${old}`, 5000)).toBe(`devicestreams-device/${old}`);
+      const config = readFileSync(join(prefix, 'etc', 'agent.json'), 'utf8');
+      const oldPid = Number(readFileSync(join(prefix, 'pid', 'agent.pid'), 'utf8'));
+
+      const next = `${old}-upgrade.1`;
+      serveNewerKit(next);
+      const newer = join(tempDir('ds-install-script-'), 'install.sh');
+      writeFileSync(newer, await download(`${hub.url}/install.sh`, hub.ca));
+      const upgrade = await sh([newer, '--prefix', prefix, '--no-systemd']);
+      expect(upgrade.code, upgrade.log).toBe(0);
+      expect(upgrade.log).toMatch(/keeping this device's identity/);
+      expect(upgrade.log).toContain(`installed the kit ${next} in ${prefix}/versions/${next}`);
+      expect(readFileSync(join(prefix, 'etc', 'agent.json'), 'utf8')).toBe(config);
+      expect(readdirSync(join(prefix, 'versions'))).toEqual([next]);
+      expect(readlinkSync(join(prefix, 'current'))).toBe(`versions/${next}`);
+      expect(readFileSync(join(prefix, 'etc', 'install.env'), 'utf8')).toContain(`KIT_VERSION=${next}\n`);
+      expect(existsSync(`/proc/${oldPid}`)).toBe(false);
+      expect(await connectedWithin('kit-upgrade-1', 5000)).toBe(true);
+      expect(await agentWithin('kit-upgrade-1', `devicestreams-device/${next}`, 5000)).toBe(`devicestreams-device/${next}`);
+      // The new agent carries streams.
+      const s = await hub.service.initiateStream('kit-upgrade-1', 'echo', { connectTimeoutSeconds: 10 });
+      let back = '';
+      s.on('data', (d: Buffer) => (back += d.toString()));
+      s.write('upgraded\n');
+      for (let i = 0; i < 200 && back !== 'upgraded\n'; i++) await sleep(25);
+      expect(back).toBe('upgraded\n');
+      s.end();
+    } finally {
+      // Whatever failed: the hub serves the checkout's kit again, and nothing stays installed or running.
+      rmSync(join(hub.dataDir, 'device-kit'), { recursive: true, force: true });
+      if (existsSync(join(prefix, 'install.sh'))) removed = await sh([join(prefix, 'install.sh'), '--uninstall', '--prefix', prefix]);
+    }
+    expect(removed?.code, removed?.log).toBe(0);
+    expect(existsSync(prefix)).toBe(false);
   }, 180_000);
 });
