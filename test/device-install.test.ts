@@ -76,6 +76,17 @@ function newPrefix(): string {
   return join(dir, 'opt', 'devicestreams');
 }
 
+/** What comes back within 5 s of `text` sent through a stream to the device's `echo` service. */
+async function echoed(deviceId: string, text: string): Promise<string> {
+  const s = await hub.service.initiateStream(deviceId, 'echo', { connectTimeoutSeconds: 10 });
+  let back = '';
+  s.on('data', (d: Buffer) => (back += d.toString()));
+  s.write(text);
+  for (let i = 0; i < 200 && back !== text; i++) await sleep(25);
+  s.end();
+  return back;
+}
+
 /** What the device's agent said it runs when it last connected, from the hub's store. */
 function agentOf(deviceId: string): string | null {
   const db = new Database(join(hub.dataDir, 'hub.db'), { readonly: true, fileMustExist: true });
@@ -229,13 +240,7 @@ describe('install.sh', () => {
     }
 
     // Both services through the hub: the kit's shell server (as the agent's account) and the echo.
-    const term = await hub.service.initiateStream('kit-install-1', 'echo', { connectTimeoutSeconds: 10 });
-    let back = '';
-    term.on('data', (d: Buffer) => (back += d.toString()));
-    term.write('installed\n');
-    for (let i = 0; i < 200 && back !== 'installed\n'; i++) await sleep(25);
-    expect(back).toBe('installed\n');
-    term.end();
+    expect(await echoed('kit-install-1', 'installed\n')).toBe('installed\n');
     const shell = await hub.service.initiateStream('kit-install-1', 'shell', { connectTimeoutSeconds: 10 });
     const decoder = new FrameDecoder();
     let screen = '';
@@ -316,13 +321,7 @@ describe('install.sh', () => {
       expect(await connectedWithin('kit-upgrade-1', 5000)).toBe(true);
       expect(await agentWithin('kit-upgrade-1', `devicestreams-device/${next}`, 5000)).toBe(`devicestreams-device/${next}`);
       // The new agent carries streams.
-      const s = await hub.service.initiateStream('kit-upgrade-1', 'echo', { connectTimeoutSeconds: 10 });
-      let back = '';
-      s.on('data', (d: Buffer) => (back += d.toString()));
-      s.write('upgraded\n');
-      for (let i = 0; i < 200 && back !== 'upgraded\n'; i++) await sleep(25);
-      expect(back).toBe('upgraded\n');
-      s.end();
+      expect(await echoed('kit-upgrade-1', 'upgraded\n')).toBe('upgraded\n');
     } finally {
       // Whatever failed: the hub serves the checkout's kit again, and nothing stays installed or running.
       rmSync(join(hub.dataDir, 'device-kit'), { recursive: true, force: true });
