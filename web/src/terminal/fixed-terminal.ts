@@ -9,7 +9,7 @@
  * `Terminal.resize` acts at once, so a resize between two writes is applied from the write
  * callback of an empty write queued after the first one, at exactly that point of the stream.
  */
-import { Terminal } from '@xterm/xterm';
+import { Terminal, type IDisposable } from '@xterm/xterm';
 import { TERMINAL_FONT_FAMILY, TERMINAL_THEME } from './terminal-options';
 import '@xterm/xterm/css/xterm.css';
 
@@ -20,10 +20,6 @@ export interface FixedTerminalOptions {
   scrollback?: number;
 }
 
-interface Disposable {
-  dispose(): void;
-}
-
 /** The font size the terminal page uses, and the limits of scaling. */
 const BASE_FONT_SIZE = 14;
 const MIN_FONT_SIZE = 3;
@@ -32,7 +28,7 @@ const MAX_FONT_SIZE = 16;
 export class FixedTerminal {
   readonly terminal: Terminal;
   readonly #container: HTMLElement;
-  readonly #disposables: Disposable[] = [];
+  readonly #disposables: IDisposable[] = [];
   /** Characters written and not yet parsed by xterm. */
   #pending = 0;
   /** Resolvers of `whenWritten` promises, settled on dispose so nothing waits forever. */
