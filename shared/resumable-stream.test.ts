@@ -73,8 +73,9 @@ describe('ResumableStream receiving for a slow local reader', () => {
     // Nobody reads: what waits in the stream is the high-water mark and a frame, not the 2 MiB.
     expect(s.readableLength).toBeGreaterThan(0);
     expect(s.readableLength).toBeLessThanOrEqual(s.readableHighWaterMark + 64 * 1024);
-    // Past the watchdog period the leg is read on (bounded by the sender's buffer): all of it here.
-    await new Promise((r) => setTimeout(r, 1800));
+    // Past the watchdog period the leg is read on (bounded by the sender's buffer): all of it here
+    // (waited for at most 10 s on a busy machine; the period itself is 1.4 s).
+    for (let waited = 0; s.readableLength < total && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
     expect(s.readableLength).toBe(total);
     const got: Buffer[] = [];
     for (let chunk: Buffer | null = s.read() as Buffer | null; chunk !== null; chunk = s.read() as Buffer | null) got.push(chunk);
