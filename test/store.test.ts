@@ -252,6 +252,20 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     expect(await store.devices.syncNode('node-s', ['sy-2', 'sy-3'], 3)).toBe(0);
   });
 
+  it('leaves alone what changed after the list a node syncs was taken: a device that connected after it stays online, one that left stays offline', async () => {
+    for (const id of ['sl-1', 'sl-2', 'sl-3']) await store.devices.create(id, write());
+    // The node took its list at t=10 (sl-2 held, sl-1 not yet); then sl-1 connected and sl-2 left,
+    // and their presence writes reached the store before the correction did.
+    await store.devices.connected('sl-2', 'node-l', 5);
+    await store.devices.connected('sl-1', 'node-l', 11);
+    await store.devices.disconnected('sl-2', 'node-l', 12);
+    // sl-3's connection write was lost (the store was unreachable at t=7): that one it corrects.
+    expect(await store.devices.syncNode('node-l', ['sl-2', 'sl-3'], 10)).toBe(1);
+    expect((await store.devices.get('sl-1'))?.connectedNode).toBe('node-l');
+    expect((await store.devices.get('sl-2'))?.connectedNode).toBeNull();
+    expect((await store.devices.get('sl-3'))?.connectedNode).toBe('node-l');
+  });
+
   it('finds search hits past the first 2,000 ids in order as well as within them, in id order, and pages across that boundary', async () => {
     const hits = new Set([5, 1999, 2000, 2050]);
     const all = Array.from({ length: 2100 }, (_, i) => `w-${String(i).padStart(4, '0')}${hits.has(i) ? '-x' : ''}`);

@@ -54,8 +54,11 @@ export interface DeviceRepository {
   /** The nodes that hold devices now (to find the devices of nodes that are gone). */
   holdingNodes(): Promise<string[]>;
   /**
-   * Makes the store agree with what `node` holds: exactly `deviceIds` connected to it (after writes
-   * that failed while the store was unreachable). Returns how many rows it had to correct.
+   * Makes the store agree with what `node` held at `at`: exactly `deviceIds` connected to it (after
+   * writes that failed while the store was unreachable). Records whose connection state changed at
+   * or after `at` are newer than that list and are left alone: a device that connected or left while
+   * the correction was on its way keeps what its own presence write said. Returns how many rows it
+   * had to correct.
    */
   syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number>;
   /** Records what the device's agent called itself in its hello; false when that is what the store had. */

@@ -49,6 +49,9 @@ function likeSubstring(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** The record's connection state was last set before $2 (what `syncNode` may correct). */
+const OLDER_THAN_2 = '(connection_state_updated_time IS NULL OR connection_state_updated_time < $2)';
+
 export class PgDevices implements DeviceRepository {
   readonly #db: Database;
 
@@ -156,13 +159,16 @@ export class PgDevices implements DeviceRepository {
 
   async syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number> {
     const iso = new Date(at).toISOString();
+    // ISO timestamps of one shape compare as text in time order; NULL is a device never connected.
     const claimed = await this.#db.query(
-      'UPDATE devices SET connected_node = $1, connection_state_updated_time = $2 WHERE device_id = ANY($3) AND connected_node IS DISTINCT FROM $1',
+      `UPDATE devices SET connected_node = $1, connection_state_updated_time = $2
+        WHERE device_id = ANY($3) AND connected_node IS DISTINCT FROM $1 AND ${OLDER_THAN_2}`,
       [node, iso, deviceIds],
     );
     const released = await this.#db.query(
-      'UPDATE devices SET connected_node = NULL, connection_state_updated_time = $1 WHERE connected_node = $2 AND NOT (device_id = ANY($3))',
-      [iso, node, deviceIds],
+      `UPDATE devices SET connected_node = NULL, connection_state_updated_time = $2
+        WHERE connected_node = $1 AND NOT (device_id = ANY($3)) AND ${OLDER_THAN_2}`,
+      [node, iso, deviceIds],
     );
     return (claimed.rowCount ?? 0) + (released.rowCount ?? 0);
   }

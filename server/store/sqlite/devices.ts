@@ -147,12 +147,14 @@ export class SqliteDevices implements DeviceRepository {
     const iso = new Date(at).toISOString();
     const held = new Set(deviceIds);
     let n = 0;
-    const claim = this.#sql.get('UPDATE devices SET connected_node = ?, connection_state_updated_time = ? WHERE device_id = ? AND connected_node IS NOT ?');
-    const release = this.#sql.get('UPDATE devices SET connected_node = NULL, connection_state_updated_time = ? WHERE device_id = ? AND connected_node = ?');
+    // Only records whose connection state is older than `at` (ISO text of one shape sorts by time).
+    const older = '(connection_state_updated_time IS NULL OR connection_state_updated_time < @at)';
+    const claim = this.#sql.get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = @node, connection_state_updated_time = @at WHERE device_id = @id AND connected_node IS NOT @node AND ${older}`);
+    const release = this.#sql.get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = NULL, connection_state_updated_time = @at WHERE device_id = @id AND connected_node = @node AND ${older}`);
     this.#db.transaction(() => {
-      for (const id of held) n += claim.run(node, iso, id, node).changes;
+      for (const id of held) n += claim.run({ node, at: iso, id }).changes;
       for (const r of this.#sql.get<[string], { device_id: string }>('SELECT device_id FROM devices WHERE connected_node = ?').all(node)) {
-        if (!held.has(r.device_id)) n += release.run(iso, r.device_id, node).changes;
+        if (!held.has(r.device_id)) n += release.run({ node, at: iso, id: r.device_id }).changes;
       }
     })();
     return n;
