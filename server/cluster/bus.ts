@@ -34,7 +34,10 @@ export async function connectBus(url: string, node: string, log: (line: string) 
   const where = redactBusUrl(url);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: url, name: `devicestreams ${node}`, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000, pingInterval: 10_000 });
+    // noAsyncTraces: the client would otherwise build two Error objects (stack traces) for every
+    // request up front, in case it fails; that was 2–3 % of a node's CPU while streams open.
+    // Failures still arrive as the same error types, with the stack of where they were noticed.
+    nc = await connect({ servers: url, name: `devicestreams ${node}`, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000, pingInterval: 10_000, noAsyncTraces: true });
   } catch (err) {
     throw new DsError(ErrorCode.BusUnavailable, `cannot reach the bus at ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
