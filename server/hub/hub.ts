@@ -22,7 +22,7 @@ import type { HubContext } from './hub-context.js';
 import { createHubMetrics } from './metrics.js';
 import { addRegistryRoutes } from './registry-routes.js';
 import { DeviceFeed } from './device-feed.js';
-import { SerialQueue } from './serial-queue.js';
+import { PresenceWriter } from './presence-writer.js';
 import { settledWithin } from '../../shared/settled-within.js';
 import { StreamBroker, type DeviceRouter, type StreamGateways, type Throttle } from './stream-broker.js';
 import { addResumeRoutes } from './resume-routes.js';
@@ -90,11 +90,23 @@ const RESUME_SWEEP_MS = 2000;
 export async function createHub(o: HubOptions): Promise<Hub> {
   // Read at scrape time, after the broker below exists.
   const metrics = createHubMetrics(() => broker.counts(), o.metricLabels ?? {});
-  // Presence writes of one device go to the store in the order they happened.
-  const presence = new SerialQueue();
   const feed = new DeviceFeed();
   /** Set when a presence write failed (store unreachable): the store must be told again what this node holds. */
   let presenceDirty = false;
+  // Each device's latest presence, to the store in order, one write at a time per device.
+  const presence = new PresenceWriter(
+    async (deviceId, { online, at }) => {
+      if (online) await o.store.devices.connected(deviceId, o.node, at);
+      else await o.store.devices.disconnected(deviceId, o.node, at);
+      // Once the store says so: whoever hears of it and reads the store sees the new state.
+      o.onPresence?.(deviceId, online, at);
+      feed.changed(deviceId);
+    },
+    (deviceId, { online }, err) => {
+      presenceDirty = true;
+      o.log(`device ${deviceId}: could not record its ${online ? 'connection' : 'disconnection'} (the store will be set right once it answers): ${String(err)}`);
+    },
+  );
   const connections = new DeviceConnections({
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     log: o.log,
@@ -106,19 +118,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     beforeWelcome: (deviceId) => presence.settled(deviceId),
     onChange: (deviceId, online) => {
       metrics.connectedDevices.set(connections.size);
-      const at = Date.now();
-      presence
-        .run(deviceId, async () => {
-          if (online) await o.store.devices.connected(deviceId, o.node, at);
-          else await o.store.devices.disconnected(deviceId, o.node, at);
-          // Once the store says so: whoever hears of it and reads the store sees the new state.
-          o.onPresence?.(deviceId, online, at);
-          feed.changed(deviceId);
-        })
-        .catch((err: unknown) => {
-          presenceDirty = true;
-          o.log(`device ${deviceId}: could not record its ${online ? 'connection' : 'disconnection'} (the store will be set right once it answers): ${String(err)}`);
-        });
+      presence.changed(deviceId, online, Date.now());
       o.log(`device ${deviceId} ${online ? 'connected' : 'disconnected'}`);
     },
   });
