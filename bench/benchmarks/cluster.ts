@@ -169,7 +169,7 @@ export async function cluster(ctx: BenchContext): Promise<Omit<BenchResult, 'dur
       postgres: [c.pg.proc().pid],
       nats: [c.nats.proc().pid],
     });
-    const errorLines = (p: Proc): string => p.output().split('\n').filter((l) => /error|lost|1006|1011|drop|timeout|timed out|could not/i.test(l)).slice(-20).join('\n');
+    const errorLines = (p: Proc): string => p.output().split('\n').filter((l) => /error|lost|1006|1011|drop|timeout|timed out|could not|refusing/i.test(l)).slice(-20).join('\n');
     await phase('concurrent', () =>
       concurrentPhase({
         c,

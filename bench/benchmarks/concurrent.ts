@@ -151,7 +151,7 @@ export async function concurrent(ctx: BenchContext): Promise<Omit<BenchResult, '
 
   const { intact, dataMs, broken } = await exchangeAll(streams, dataOf, expected);
   // When streams broke, keep what the hub and agent said about it (their logs end with the run).
-  const logLines = (text: string): string[] => text.split('\n').filter((l) => /heartbeat|error|closing|drop|lost|could not|timed out|1006|1011/i.test(l) && !/ended \(stream closed\)|ended \(target closed\)/.test(l)).slice(-20);
+  const logLines = (text: string): string[] => text.split('\n').filter((l) => /heartbeat|error|closing|drop|lost|could not|timed out|refusing|1006|1011/i.test(l) && !/ended \(stream closed\)|ended \(target closed\)/.test(l)).slice(-20);
   const logs = intact < n ? { hub: logLines(stack.hub.proc.output()), agent: logLines(stack.agent.output()) } : undefined;
   const moved = 2 * size * streams.length;
   progress(`concurrent: ${intact}/${n} intact, ${fmtBytes(moved)} in ${fmtMs(dataMs)}`);
