@@ -10,6 +10,7 @@ import { MAX_FRAME_BYTES } from './limits.js';
 import { answeredByHub, proxyAgent, proxyNetworkError, proxyRefusal } from './proxy.js';
 import { resumingTlsConnect, secureContextFor } from './tls-client.js';
 import { WebSocketDuplex } from './ws-duplex.js';
+import { retryLeg } from './leg-retry.js';
 import { ResumableStream, type ResumableStreamOptions } from './resumable-stream.js';
 import { DEFAULT_RESUME_BUFFER_BYTES, STREAM_V2_SUBPROTOCOL } from './stream-protocol.js';
 
@@ -102,13 +103,55 @@ export interface ResumeOptions {
 }
 
 /**
+ * How long a side keeps trying its first leg to the streaming endpoint after network failures. The
+ * endpoint holds the side that came first until the stream's tokens expire (60 s by default), so a
+ * leg that comes within this still pairs; a retry after the tokens expired is refused (401), final.
+ */
+const FIRST_LEG_TRY_MS = 20_000;
+const NETWORK_FAILURES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Whether a failed connection to the streaming endpoint is worth another try: the network failed on
+ * the way (refused, reset, timed out) or the endpoint was busy (503, 429). Not when it answered no
+ * (the token, the stream) or the certificate did not verify: those do not change by waiting.
+ */
+export function worthRetrying(err: unknown): boolean {
+  if (err instanceof DsError) return err.status === 503 || err.status === 429;
+  // An HTTP proxy's failure comes wrapped (shared/proxy.ts): its cause has the code.
+  const e = err as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  if (code !== undefined && NETWORK_FAILURES.has(code)) return true;
+  return err instanceof Error && /socket hang up|Opening handshake has timed out/i.test(err.message);
+}
+
+/**
+ * A side's first leg: tried again after network failures (a blip, an endpoint refusing connections
+ * while busy) for FIRST_LEG_TRY_MS, on the schedule of a lost leg's retries; the last error then.
+ */
+async function firstLeg(open: () => Promise<WebSocket>): Promise<WebSocket> {
+  const until = Date.now() + FIRST_LEG_TRY_MS;
+  let last: unknown;
+  const r = await retryLeg({
+    reconnect: () =>
+      open().catch((err: unknown) => {
+        last = err;
+        throw err;
+      }),
+    isFatal: (err) => !worthRetrying(err),
+    stopped: () => Date.now() > until,
+  });
+  if ('leg' in r) return r.leg;
+  throw 'fatal' in r ? r.fatal : last;
+}
+
+/**
  * Connects one side of a v2 stream (half-close, resume) to the streaming endpoint. With a peer
  * that does not speak v2 it behaves as a v1 stream.
  */
 export async function connectResumableBridge(url: string, authToken: string, ca: string | Buffer | undefined, o: ResumeOptions): Promise<ResumableStream> {
   const open = (u: string, token: string): Promise<WebSocket> =>
     connectWebSocket(u, { headers: { authorization: `Bearer ${token}` }, ca, protocols: [STREAM_V2_SUBPROTOCOL], proxy: o.proxyFor?.(u) });
-  const first = await open(url, authToken);
+  const first = await firstLeg(() => open(url, authToken));
   return new ResumableStream(first, {
     windowMs: o.windowMs,
     bufferBytes: o.bufferBytes ?? DEFAULT_RESUME_BUFFER_BYTES,
@@ -127,7 +170,7 @@ export async function connectResumableBridge(url: string, authToken: string, ca:
 /** Connects one side of a stream to the streaming endpoint and returns it as a Duplex. */
 export async function connectBridge(url: string, authToken: string, ca?: string | Buffer, proxy?: URL): Promise<WebSocketDuplex> {
   if (!/^wss?:\/\//.test(url)) throw new DsError(ErrorCode.ArgumentInvalid, `stream URL must be ws:// or wss://, got "${url.slice(0, 60)}"`);
-  const ws = await connectWebSocket(url, { headers: { authorization: `Bearer ${authToken}` }, ca, proxy });
+  const ws = await firstLeg(() => connectWebSocket(url, { headers: { authorization: `Bearer ${authToken}` }, ca, proxy }));
   const duplex = new WebSocketDuplex(ws);
   ws.resume();
   return duplex;
