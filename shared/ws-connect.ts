@@ -115,7 +115,7 @@ const NETWORK_FAILURES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMED
  * the way (refused, reset, timed out) or the endpoint was busy (503, 429). Not when it answered no
  * (the token, the stream) or the certificate did not verify: those do not change by waiting.
  */
-export function worthRetrying(err: unknown): boolean {
+function worthRetrying(err: unknown): boolean {
   if (err instanceof DsError) return err.status === 503 || err.status === 429;
   // An HTTP proxy's failure comes wrapped (shared/proxy.ts): its cause has the code.
   const e = err as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caFingerprint, installCommand } from '../server/hub/install-command.js';
 import { FrameDecoder, TERMINAL_PROTOCOL_VERSION, encodeFrame } from '../shared/terminal-protocol.js';
 import { KIT_OUT, buildAndUnpackKit } from './fixtures/device-kit.js';
+import { echoOnce } from './fixtures/fault-helpers.js';
 import { sleep, spawnProc, startEchoServer, startHub, stopAll, tempDir, type HubHandle } from './harness.js';
 
 const ACCOUNT = 'devicestreams';
@@ -79,12 +80,11 @@ function newPrefix(): string {
 /** What comes back within 5 s of `text` sent through a stream to the device's `echo` service. */
 async function echoed(deviceId: string, text: string): Promise<string> {
   const s = await hub.service.initiateStream(deviceId, 'echo', { connectTimeoutSeconds: 10 });
-  let back = '';
-  s.on('data', (d: Buffer) => (back += d.toString()));
-  s.write(text);
-  for (let i = 0; i < 200 && back !== text; i++) await sleep(25);
-  s.end();
-  return back;
+  try {
+    return await Promise.race([echoOnce(s, text), sleep(5000).then(() => '(nothing came back within 5 s)')]);
+  } finally {
+    s.end();
+  }
 }
 
 /** What the device's agent said it runs when it last connected, from the hub's store. */

@@ -34,12 +34,12 @@ afterAll(async () => {
 });
 
 describe('the first leg of a stream', () => {
-  it('is tried again by both sides while the streaming endpoint resets their connections, and the stream carries bytes once it accepts them', async () => {
+  it('is tried again while the streaming endpoint resets connections: the stream carries bytes once it accepts them, and the agent never gives its leg up', async () => {
     const before = proxy.accepted;
     const logBefore = agent.output().length;
     proxy.refuse(true);
     const opening = service.initiateStream(DEV, 'echo', { connectTimeoutSeconds: 10 });
-    // Both sides' legs are reset more than once while this lasts (one try each would be 2).
+    // The legs are reset again and again while this lasts (one try for each side would be 2).
     await sleep(1500);
     proxy.refuse(false);
     const s = await opening;
