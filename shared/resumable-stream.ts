@@ -89,6 +89,8 @@ export class ResumableStream extends Duplex {
   #localEnded = false;
   #peerEnded = false;
   #done = false;
+  /** A v1 peer closed the stream cleanly (1000): writes are dropped. */
+  #farClosed = false;
   /** Close code and reason of the leg that ended the stream. */
   closeCode: number | undefined;
   closeReason = '';
@@ -176,6 +178,10 @@ export class ResumableStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.#farClosed) {
+      callback();
+      return;
+    }
     if (this.#done) {
       callback(new StreamClosedError(this.closeCode ?? 1006, 'the stream is closed'));
       return;
@@ -359,14 +365,18 @@ export class ResumableStream extends Duplex {
         return;
       }
     } else if (code === 1000) {
-      // v1: a close is the end of the stream both ways.
+      // v1: a close is the end of the stream both ways. What arrived before it is still read to
+      // the end (destroying now would drop what the reader has not taken yet); anything written
+      // from here on has nowhere to go and is dropped.
+      this.#farClosed = true;
+      this.#done = true;
       if (!this.readableEnded) this.push(null);
       const waiting = this.#waiting;
       this.#waiting = undefined;
       waiting?.();
-      this.#done = true;
-      if (!this.writableFinished) this.destroy();
-      else this.#finished();
+      // The Duplex closes once its reader has taken the rest.
+      if (this.readableEnded) this.destroy();
+      else this.once('end', () => this.destroy());
       return;
     }
     const err = new StreamClosedError(code, code === 1000 && reason === '' ? 'the other side closed before both directions ended' : reason);

@@ -3,7 +3,9 @@
  * 64 KiB and sent without copying; the writable side holds back (callback withheld) while more than
  * a high watermark is queued towards the socket. Reads pause the socket when the consumer does not
  * keep up. `end()` closes the WebSocket with 1000 after everything written has been sent (WebSocket
- * has no half-close); a close with any other code destroys the Duplex with a StreamClosedError.
+ * has no half-close). A close with 1000 from the far side ends the readable side after the bytes
+ * that came before it (writes are dropped from then on); a close with any other code destroys the
+ * Duplex with a StreamClosedError.
  */
 import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -28,6 +30,8 @@ export class WebSocketDuplex extends Duplex {
   readonly #ws: WebSocket;
   #queued = 0;
   #waiting: ((err?: Error | null) => void) | undefined;
+  /** The far side closed the stream cleanly (1000): writes are dropped. */
+  #farClosed = false;
   /** Close code and reason once the socket has closed. */
   closeCode: number | undefined;
   closeReason = '';
@@ -46,10 +50,13 @@ export class WebSocketDuplex extends Duplex {
       const waiting = this.#waiting;
       this.#waiting = undefined;
       if (code === 1000) {
+        // The far side ended the stream. What it sent before is still read to the end (destroying
+        // the Duplex now would drop what the reader has not taken yet); anything written from here
+        // on has nowhere to go and is dropped. Once the reader has it all, the writable side ends
+        // too (allowHalfOpen is false) and the Duplex closes.
+        this.#farClosed = true;
         this.push(null);
         waiting?.();
-        // Nothing more can be written once the socket is closed.
-        if (!this.writableFinished) this.destroy();
       } else {
         const err = new StreamClosedError(code, this.closeReason);
         waiting?.(err);
@@ -63,6 +70,10 @@ export class WebSocketDuplex extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.#farClosed) {
+      callback();
+      return;
+    }
     if (this.#ws.readyState !== this.#ws.OPEN) {
       callback(new StreamClosedError(this.closeCode ?? 1006, 'the stream is closed'));
       return;
