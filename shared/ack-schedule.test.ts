@@ -6,9 +6,12 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+const endOfTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe('AckSchedule', () => {
-  it('acknowledges at once when ACK_EVERY_BYTES are due, and a smaller amount only after ACK_INTERVAL_MS, once', () => {
-    vi.useFakeTimers();
+  it('acknowledges at the end of the turn when ACK_EVERY_BYTES are due, and a smaller amount only after ACK_INTERVAL_MS, once', async () => {
+    // setImmediate stays real: the end of the turn is what is under test.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     let offset = 0;
     const sent: number[] = [];
     const acks = new AckSchedule(() => offset, (o) => {
@@ -17,6 +20,8 @@ describe('AckSchedule', () => {
     });
     offset = ACK_EVERY_BYTES;
     acks.schedule(offset);
+    expect(sent).toEqual([]);
+    await endOfTurn();
     expect(sent).toEqual([ACK_EVERY_BYTES]);
     offset += 1000;
     acks.schedule(offset);
@@ -50,5 +55,40 @@ describe('AckSchedule', () => {
     acks.now();
     expect(sent).toEqual([2 * ACK_EVERY_BYTES]);
     acks.stop();
+  });
+
+  it('sends one acknowledgement, of the last offset, for everything taken in one turn', async () => {
+    let offset = 0;
+    const sent: number[] = [];
+    const acks = new AckSchedule(() => offset, (o) => {
+      sent.push(o);
+      return true;
+    });
+    for (let i = 1; i <= 4; i++) {
+      offset = i * ACK_EVERY_BYTES;
+      acks.schedule(offset);
+    }
+    expect(sent).toEqual([]);
+    await endOfTurn();
+    expect(sent).toEqual([4 * ACK_EVERY_BYTES]);
+    // The next turn's bytes get their own.
+    offset += ACK_EVERY_BYTES;
+    acks.schedule(offset);
+    await endOfTurn();
+    expect(sent).toEqual([4 * ACK_EVERY_BYTES, 5 * ACK_EVERY_BYTES]);
+    acks.stop();
+  });
+
+  it('sends nothing at the end of the turn once stopped', async () => {
+    const sent: number[] = [];
+    const acks = new AckSchedule(() => ACK_EVERY_BYTES, (o) => {
+      sent.push(o);
+      return true;
+    });
+    acks.schedule(ACK_EVERY_BYTES);
+    acks.stop();
+    await endOfTurn();
+    await endOfTurn();
+    expect(sent).toEqual([]);
   });
 });

@@ -30,7 +30,7 @@ export const MIN_RESUME_BUFFER_BYTES = 1024 * 1024;
 /** How long a stream may stay interrupted before it ends with resumeTimeout, by default and at most. */
 export const DEFAULT_RESUME_WINDOW_MS = 120_000;
 export const MAX_RESUME_WINDOW_MS = 600_000;
-/** A receiver acknowledges every this many bytes, and at least every ACK_INTERVAL_MS while receiving. */
+/** A receiver acknowledges once this many bytes are due (at the end of its event-loop turn), and at least every ACK_INTERVAL_MS while receiving. */
 export const ACK_EVERY_BYTES = 256 * 1024;
 export const ACK_INTERVAL_MS = 1000;
 
