@@ -20,7 +20,7 @@ import { retryLeg } from './leg-retry.js';
 import { LegWatch } from './leg-watch.js';
 import { ResendBuffer } from './resend-buffer.js';
 import { closeWithin } from './ws-close.js';
-import { StreamClosedError } from './ws-duplex.js';
+import { StreamClosedError, closeOnceRead } from './ws-duplex.js';
 
 export interface ResumableStreamOptions {
   /** A new leg to the streaming endpoint for this stream (resume credential, v2 subprotocol). */
@@ -374,9 +374,7 @@ export class ResumableStream extends Duplex {
       const waiting = this.#waiting;
       this.#waiting = undefined;
       waiting?.();
-      // The Duplex closes once its reader has taken the rest.
-      if (this.readableEnded) this.destroy();
-      else this.once('end', () => this.destroy());
+      closeOnceRead(this);
       return;
     }
     const err = new StreamClosedError(code, code === 1000 && reason === '' ? 'the other side closed before both directions ended' : reason);

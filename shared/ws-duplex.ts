@@ -4,8 +4,8 @@
  * a high watermark is queued towards the socket. Reads pause the socket when the consumer does not
  * keep up. `end()` closes the WebSocket with 1000 after everything written has been sent (WebSocket
  * has no half-close). A close with 1000 from the far side ends the readable side after the bytes
- * that came before it (writes are dropped from then on); a close with any other code destroys the
- * Duplex with a StreamClosedError.
+ * that came before it (writes are dropped from then on; see closeOnceRead); a close with any other
+ * code destroys the Duplex with a StreamClosedError.
  */
 import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -24,6 +24,32 @@ export class StreamClosedError extends Error {
     this.closeCode = code;
     this.closeReason = reason;
   }
+}
+
+/** How long what is left of a cleanly closed stream waits for a reader that has stopped taking it. */
+const UNREAD_GRACE_MS = 30_000;
+
+/**
+ * The far side closed a v1 stream cleanly and `d`'s readable side has had its end: `d` is destroyed
+ * once its reader has taken the rest — at once when nothing is left for it — or when the reader has
+ * taken nothing for UNREAD_GRACE_MS, so a user that only writes still sees the stream close.
+ */
+export function closeOnceRead(d: Duplex): void {
+  if (d.readableEnded || (d.readableLength === 0 && d.readableFlowing !== true)) {
+    d.destroy();
+    return;
+  }
+  let left = d.readableLength;
+  let takenAt = Date.now();
+  const watch = setInterval(() => {
+    if (d.readableLength < left) {
+      left = d.readableLength;
+      takenAt = Date.now();
+    } else if (Date.now() - takenAt >= UNREAD_GRACE_MS) d.destroy();
+  }, 1000);
+  watch.unref();
+  d.once('end', () => d.destroy());
+  d.once('close', () => clearInterval(watch));
 }
 
 export class WebSocketDuplex extends Duplex {
@@ -52,11 +78,11 @@ export class WebSocketDuplex extends Duplex {
       if (code === 1000) {
         // The far side ended the stream. What it sent before is still read to the end (destroying
         // the Duplex now would drop what the reader has not taken yet); anything written from here
-        // on has nowhere to go and is dropped. Once the reader has it all, the writable side ends
-        // too (allowHalfOpen is false) and the Duplex closes.
+        // on has nowhere to go and is dropped.
         this.#farClosed = true;
         this.push(null);
         waiting?.();
+        closeOnceRead(this);
       } else {
         const err = new StreamClosedError(code, this.closeReason);
         waiting?.(err);

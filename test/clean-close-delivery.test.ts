@@ -2,7 +2,8 @@
  * A v1 stream (no resume: a close is the end of the stream) that one side ends cleanly while the
  * other side's reader is behind: every byte written before the close still reaches that reader,
  * in both directions. The reader takes a 64 KiB chunk every 2 ms, so the stream holds its readable
- * buffer full (and its leg paused) when the close arrives.
+ * buffer full (and its leg paused) when the close arrives. A side that never reads still sees the
+ * stream close, once the unread bytes have waited 30 s for a reader.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Writable, type Duplex } from 'node:stream';
@@ -80,4 +81,23 @@ describe('a v1 stream ended cleanly while the reader is behind', () => {
     expect(sha(got.data)).toBe(sha(payload));
     expect(got.ended).toBe(true);
   });
+
+  it('still closes when its own side only writes and never reads what arrived: after the 30 s the unread bytes wait for a reader', async () => {
+    onDeviceStream = (s) => {
+      s.on('error', () => undefined);
+      s.end(Buffer.alloc(64 * 1024, 1));
+    };
+    const service = await hub.service.initiateStream('close-dev', 'banner');
+    service.on('error', () => undefined);
+    const closed = new Promise<number>((resolve) => service.once('close', () => resolve(Date.now())));
+    // Written now and then, never read: the device's 64 KiB stay unread.
+    const writer = setInterval(() => service.write('x'), 200);
+    const t0 = Date.now();
+    try {
+      const at = await closed;
+      expect(at - t0).toBeGreaterThanOrEqual(29_000);
+    } finally {
+      clearInterval(writer);
+    }
+  }, 60_000);
 });
