@@ -38,17 +38,24 @@ describe('AckSchedule', () => {
     acks.stop();
   });
 
-  it('offers an offset again next time when it could not be sent (no leg), and never acknowledges the same offset twice', () => {
+  it('offers an offset again next time when it could not be sent (no leg), and never acknowledges the same offset twice', async () => {
     let ready = false;
     let offset = 0;
     const sent: number[] = [];
+    let refused = 0;
     const acks = new AckSchedule(() => offset, (o) => {
-      if (!ready) return false;
+      if (!ready) {
+        refused += 1;
+        return false;
+      }
       sent.push(o);
       return true;
     });
     offset = 2 * ACK_EVERY_BYTES;
     acks.schedule(offset);
+    await endOfTurn();
+    // Tried at the end of the turn, refused: not counted as acknowledged.
+    expect(refused).toBe(1);
     expect(sent).toEqual([]);
     ready = true;
     acks.now();

@@ -89,7 +89,7 @@ export class ResumableStream extends Duplex {
   #localEnded = false;
   #peerEnded = false;
   #done = false;
-  /** A v1 peer closed the stream cleanly (1000): writes are dropped. */
+  /** A v1 peer closed the stream cleanly (1000): writes are held (closeOnceRead). */
   #farClosed = false;
   /** Close code and reason of the leg that ended the stream. */
   closeCode: number | undefined;
@@ -178,10 +178,8 @@ export class ResumableStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.#farClosed) {
-      callback();
-      return;
-    }
+    // Held, not called back: nothing written after a v1 peer's close is delivered (closeOnceRead).
+    if (this.#farClosed) return;
     if (this.#done) {
       callback(new StreamClosedError(this.closeCode ?? 1006, 'the stream is closed'));
       return;
@@ -367,7 +365,7 @@ export class ResumableStream extends Duplex {
     } else if (code === 1000) {
       // v1: a close is the end of the stream both ways. What arrived before it is still read to
       // the end (destroying now would drop what the reader has not taken yet); anything written
-      // from here on has nowhere to go and is dropped.
+      // from here on has nowhere to go and waits (closeOnceRead).
       this.#farClosed = true;
       this.#done = true;
       if (!this.readableEnded) this.push(null);

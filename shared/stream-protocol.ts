@@ -52,7 +52,7 @@ const ACK_TEXT = /^\{"type":"ack","offset":(0|[1-9]\d{0,15})\}$/;
 /** Decodes a text frame; undefined for anything that is not a v2 control message. */
 export function decodeStreamControl(text: string): StreamControl | undefined {
   if (text.length > MAX_CONTROL_BYTES) return undefined;
-  // Every side and the endpoint read one per quarter MiB of a stream: no JSON parse or schema for
+  // Every side and the endpoint read about one per MiB of a stream: no JSON parse or schema for
   // those. Anything else (or an offset past 2^53) takes the full path, which gives the same answer.
   const ack = ACK_TEXT.exec(text);
   if (ack !== null) {

@@ -4,8 +4,8 @@
  * a high watermark is queued towards the socket. Reads pause the socket when the consumer does not
  * keep up. `end()` closes the WebSocket with 1000 after everything written has been sent (WebSocket
  * has no half-close). A close with 1000 from the far side ends the readable side after the bytes
- * that came before it (writes are dropped from then on; see closeOnceRead); a close with any other
- * code destroys the Duplex with a StreamClosedError.
+ * that came before it (writes from then on are held and never delivered; see closeOnceRead); a
+ * close with any other code destroys the Duplex with a StreamClosedError.
  */
 import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -26,29 +26,39 @@ export class StreamClosedError extends Error {
   }
 }
 
-/** How long what is left of a cleanly closed stream waits for a reader that has stopped taking it. */
-const UNREAD_GRACE_MS = 30_000;
+/** How long (in seconds, one tick each) the rest of a cleanly closed stream waits for a reader that stopped taking it. */
+const UNREAD_GRACE_TICKS = 30;
 
 /**
- * The far side closed a v1 stream cleanly and `d`'s readable side has had its end: `d` is destroyed
- * once its reader has taken the rest — at once when nothing is left for it — or when the reader has
- * taken nothing for UNREAD_GRACE_MS, so a user that only writes still sees the stream close.
+ * The far side closed a v1 stream cleanly and `d`'s readable side has had its end (push(null)):
+ * `d` is destroyed once its reader has taken the rest, which may take the reader its time. Writes
+ * meanwhile are held, never called back (the caller's part: backpressure, and nothing reported as
+ * delivered). A reader that takes nothing for 30 s while its own side has not ended (a user that
+ * only writes) gets an error saying how much it left unread, so it still sees the stream close.
  */
 export function closeOnceRead(d: Duplex): void {
-  if (d.readableEnded || (d.readableLength === 0 && d.readableFlowing !== true)) {
+  if (d.destroyed) return;
+  if (d.readableEnded) {
     d.destroy();
     return;
   }
+  d.once('end', () => d.destroy());
+  // Nothing left: a read of nothing emits 'end' (so a pipe ends its destination), paused or not.
+  if (d.readableLength === 0) {
+    d.read(0);
+    return;
+  }
   let left = d.readableLength;
-  let takenAt = Date.now();
+  let idle = 0;
   const watch = setInterval(() => {
-    if (d.readableLength < left) {
+    if (d.readableLength < left || d.writableEnded) {
       left = d.readableLength;
-      takenAt = Date.now();
-    } else if (Date.now() - takenAt >= UNREAD_GRACE_MS) d.destroy();
+      idle = 0;
+    } else if (++idle >= UNREAD_GRACE_TICKS) {
+      d.destroy(new StreamClosedError(1000, `the other side ended the stream; ${left} byte(s) it sent were not read within ${UNREAD_GRACE_TICKS} s`));
+    }
   }, 1000);
   watch.unref();
-  d.once('end', () => d.destroy());
   d.once('close', () => clearInterval(watch));
 }
 
@@ -56,7 +66,7 @@ export class WebSocketDuplex extends Duplex {
   readonly #ws: WebSocket;
   #queued = 0;
   #waiting: ((err?: Error | null) => void) | undefined;
-  /** The far side closed the stream cleanly (1000): writes are dropped. */
+  /** The far side closed the stream cleanly (1000): writes are held (closeOnceRead). */
   #farClosed = false;
   /** Close code and reason once the socket has closed. */
   closeCode: number | undefined;
@@ -73,12 +83,14 @@ export class WebSocketDuplex extends Duplex {
     ws.on('close', (code, reason) => {
       this.closeCode = code;
       this.closeReason = reason.toString('utf8');
+      // Destroyed here first (its close echoed back): nothing is left to deliver or to tell.
+      if (this.destroyed) return;
       const waiting = this.#waiting;
       this.#waiting = undefined;
       if (code === 1000) {
         // The far side ended the stream. What it sent before is still read to the end (destroying
         // the Duplex now would drop what the reader has not taken yet); anything written from here
-        // on has nowhere to go and is dropped.
+        // on has nowhere to go and waits (closeOnceRead).
         this.#farClosed = true;
         this.push(null);
         waiting?.();
@@ -96,10 +108,8 @@ export class WebSocketDuplex extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.#farClosed) {
-      callback();
-      return;
-    }
+    // Held, not called back: nothing written after the far side's close is delivered.
+    if (this.#farClosed) return;
     if (this.#ws.readyState !== this.#ws.OPEN) {
       callback(new StreamClosedError(this.closeCode ?? 1006, 'the stream is closed'));
       return;

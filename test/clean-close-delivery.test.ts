@@ -3,12 +3,13 @@
  * other side's reader is behind: every byte written before the close still reaches that reader,
  * in both directions. The reader takes a 64 KiB chunk every 2 ms, so the stream holds its readable
  * buffer full (and its leg paused) when the close arrives. A side that never reads still sees the
- * stream close, once the unread bytes have waited 30 s for a reader.
+ * stream close, with an error, once the unread bytes have waited 30 s for a reader.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Writable, type Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeviceClient, type DeviceClient } from '../device/sdk/device-client.js';
+import { ResumableStream } from '../shared/resumable-stream.js';
 import { startHub, stopAll, type HubHandle } from './harness.js';
 
 const TOTAL = 4 * 1024 * 1024;
@@ -19,6 +20,9 @@ let hub: HubHandle;
 let device: DeviceClient;
 /** What the device side does with each accepted stream (set per test). */
 let onDeviceStream: (s: Duplex) => void = () => undefined;
+/** A device that answers every stream as v1 (`resumable: false`, as agents before v2 did). */
+let v1Device: DeviceClient;
+let onV1Stream: (s: Duplex) => void = () => undefined;
 
 beforeAll(async () => {
   hub = await startHub();
@@ -27,10 +31,15 @@ beforeAll(async () => {
   device = createDeviceClient(cs, { ca: hub.ca, hubUrl: hub.url });
   device.onStreamRequest(async (req) => onDeviceStream(await req.accept()));
   await device.open();
+  await hub.service.createDevice('close-dev-v1');
+  v1Device = createDeviceClient(await hub.service.deviceConnectionString('close-dev-v1'), { ca: hub.ca, hubUrl: hub.url, resumable: false });
+  v1Device.onStreamRequest(async (req) => onV1Stream(await req.accept()));
+  await v1Device.open();
 });
 
 afterAll(async () => {
   device.close();
+  v1Device.close();
   await stopAll();
 });
 
@@ -82,13 +91,14 @@ describe('a v1 stream ended cleanly while the reader is behind', () => {
     expect(got.ended).toBe(true);
   });
 
-  it('still closes when its own side only writes and never reads what arrived: after the 30 s the unread bytes wait for a reader', async () => {
+  it('ends a side that only writes and never reads what arrived with an error naming the unread bytes, no sooner than 29 s after the close', async () => {
     onDeviceStream = (s) => {
       s.on('error', () => undefined);
       s.end(Buffer.alloc(64 * 1024, 1));
     };
     const service = await hub.service.initiateStream('close-dev', 'banner');
-    service.on('error', () => undefined);
+    let error: Error | undefined;
+    service.on('error', (err) => (error = err));
     const closed = new Promise<number>((resolve) => service.once('close', () => resolve(Date.now())));
     // Written now and then, never read: the device's 64 KiB stay unread.
     const writer = setInterval(() => service.write('x'), 200);
@@ -96,8 +106,38 @@ describe('a v1 stream ended cleanly while the reader is behind', () => {
     try {
       const at = await closed;
       expect(at - t0).toBeGreaterThanOrEqual(29_000);
+      expect(error?.message).toMatch(/65536 byte\(s\) it sent were not read within 30 s/);
     } finally {
       clearInterval(writer);
     }
   }, 60_000);
+
+  it('ends the readable side of a paused stream (a pipe would end its destination) when the far side closes with nothing unread', async () => {
+    onDeviceStream = (s) => {
+      s.on('error', () => undefined);
+      s.end();
+    };
+    const service = await hub.service.initiateStream('close-dev', 'empty');
+    service.on('error', () => undefined);
+    service.pause();
+    const ended = new Promise<void>((resolve) => service.once('end', () => resolve()));
+    const closed = new Promise<void>((resolve) => service.once('close', () => resolve()));
+    await ended;
+    await closed;
+    expect(service.readableLength).toBe(0);
+  });
+
+  it('delivers all 4 MiB a v1 device wrote before it ended to a slow reader on a resumable service side (v2 falling back to v1)', async () => {
+    onV1Stream = (s) => {
+      s.on('error', () => undefined);
+      s.end(payload);
+    };
+    const service = await hub.service.initiateStream('close-dev-v1', 'source', { resumable: true });
+    expect(service).toBeInstanceOf(ResumableStream);
+    const got = await readSlowly(service);
+    expect(got.error).toBeUndefined();
+    expect(got.data.length).toBe(TOTAL);
+    expect(sha(got.data)).toBe(sha(payload));
+    expect(got.ended).toBe(true);
+  });
 });
