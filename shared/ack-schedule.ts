@@ -6,9 +6,10 @@
  * One acknowledgement per turn: a busy receiver reads a burst of frames in one turn (about 1 MiB
  * on loopback), and one acknowledgement of all of them, sent before the process waits again, tells
  * the sender what one per quarter MiB would have told it, at most one turn later, for a quarter of
- * the frames through the receiver, the endpoint and the sender. One timer per stream, armed again (not
- * made anew) when needed: an acknowledgement sent meanwhile leaves it running, and it then finds
- * little or nothing to say.
+ * the frames through the receiver, the endpoint and the sender.
+ *
+ * One timer per stream, armed again (not made anew) when needed: an acknowledgement sent meanwhile
+ * leaves it running, and it then finds little or nothing to say.
  */
 import { ACK_EVERY_BYTES, ACK_INTERVAL_MS } from './stream-protocol.js';
 

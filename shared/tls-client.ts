@@ -20,6 +20,9 @@ interface SessionSetter {
   setSession(session: Buffer): void;
 }
 
+/** `setSession` is the method tls.connect itself uses; not in Node's typings, so it is looked for once. */
+const CAN_SET_SESSION = typeof (TLSSocket.prototype as Partial<SessionSetter>).setSession === 'function';
+
 const contexts = new Map<string, SecureContext>();
 const sessions = new Map<string, Buffer>();
 const names = new Map<string, { at: number; addresses: LookupAddress[] }>();
@@ -107,8 +110,7 @@ export function resumingTlsConnect(options: ConnectionOptions): TLSSocket {
   const key = `${options.host ?? ''}:${options.port ?? ''}:${servername ?? ''}:${trust}`;
   const session = sessions.get(key);
   // Over a socket that is already connected the handshake starts inside tls.connect: pass it there.
-  // `setSession` is the method tls.connect itself uses; not in Node's typings, so it is looked for.
-  const late = options.socket === undefined && typeof (TLSSocket.prototype as Partial<SessionSetter>).setSession === 'function';
+  const late = options.socket === undefined && CAN_SET_SESSION;
   const socket = tlsConnect({ ...options, path: undefined, servername, session: late ? undefined : session, lookup: cachedLookup });
   if (late && session !== undefined) (socket as unknown as SessionSetter).setSession(session);
   socket.on('session', (s: Buffer) => remember(sessions, key, s, MAX_SESSIONS));
