@@ -47,10 +47,12 @@ export function connectWebSocket(url: string, o: ConnectOptions): Promise<WebSoc
       perMessageDeflate: false,
       maxPayload: o.maxPayload ?? MAX_FRAME_BYTES,
       handshakeTimeout: o.timeoutMs ?? 15_000,
-      // RFC 6455 masking protects caching proxies from payloads a web page chose; these clients are
-      // agents and SDKs, not pages, and speak inside TLS. An all-zero mask lets both ends skip the
-      // copy-and-XOR of every byte (ws recognises it on both sides).
-      generateMask: zeroMask,
+      // RFC 6455 masking keeps an intermediary that reads cleartext (a transparent caching proxy)
+      // from taking payload bytes, which here come from remote programs, for HTTP of its own. Inside
+      // TLS no intermediary reads them, so an all-zero mask lets both ends skip the copy-and-XOR of
+      // every byte (ws recognises it on both sides); a ws:// leg (a hub run with --insecure) keeps
+      // ws's random masks.
+      ...(url.startsWith('wss:') ? { generateMask: zeroMask } : {}),
     });
     let settled = false;
     const fail = (err: Error): void => {
