@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { ResumableStream } from './resumable-stream.js';
 import { STREAM_V2_SUBPROTOCOL, encodeStreamControl } from './stream-protocol.js';
-import { StreamClosedError } from './ws-duplex.js';
+import { StreamClosedError, WebSocketDuplex } from './ws-duplex.js';
 
 let server: WebSocketServer | undefined;
 afterEach(async () => {
@@ -81,5 +81,51 @@ describe('ResumableStream receiving for a slow local reader', () => {
     for (let chunk: Buffer | null = s.read() as Buffer | null; chunk !== null; chunk = s.read() as Buffer | null) got.push(chunk);
     expect(Buffer.concat(got).equals(sent)).toBe(true);
     s.destroy();
+  });
+});
+
+describe('a stream given up while its leg still brings data', () => {
+  /**
+   * The endpoint announces a v2 peer and queues 4 MiB nobody reads; the local side then gives the
+   * stream up. Resolves with the code of the leg's close as the local side saw it: the endpoint's
+   * reply to its close (4011, echoed) if it read through what was queued, or 1006 if it held the
+   * leg and cut it off when the closing handshake's time ran out.
+   */
+  async function closeSeen(make: (ws: WebSocket) => { destroy: (err?: Error) => void }): Promise<number> {
+    const url = await endpoint((ws) => setTimeout(() => {
+      ws.send(encodeStreamControl({ type: 'peer', v2: true, hb: 60_000 }));
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      for (let i = 0; i < 64; i++) ws.send(chunk, { binary: true });
+    }, 100));
+    const ws = new WebSocket(url, [STREAM_V2_SUBPROTOCOL]);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.pause();
+    const s = make(ws);
+    await new Promise((r) => setTimeout(r, 500));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    s.destroy(new Error('its reader went away'));
+    return closed;
+  }
+
+  it('ResumableStream reads through it and completes the closing handshake (4011 echoed, not cut off with 1006)', async () => {
+    const code = await closeSeen((ws) => {
+      const s = new ResumableStream(ws, { reconnect: () => Promise.reject(new Error('no resume here')), windowMs: 10_000, bufferBytes: 1 << 20 });
+      s.on('error', () => undefined);
+      return s;
+    });
+    expect(code).toBe(4011);
+  });
+
+  it('WebSocketDuplex (v1) reads through it and completes the closing handshake (4001 echoed, not cut off with 1006)', async () => {
+    const code = await closeSeen((ws) => {
+      const d = new WebSocketDuplex(ws);
+      ws.resume();
+      d.on('error', () => undefined);
+      return d;
+    });
+    expect(code).toBe(4001);
   });
 });

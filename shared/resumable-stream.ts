@@ -126,7 +126,9 @@ export class ResumableStream extends Duplex {
     this.#watch.heard();
     ws.on('ping', () => this.#watch.heard());
     ws.on('message', (data, isBinary) => {
-      if (this.#ws !== ws) return;
+      // Given up: what still arrives has nowhere to go, and holding the leg for it would keep the
+      // close reply behind it unread (the closing handshake would run into its time limit).
+      if (this.#ws !== ws || this.destroyed) return;
       this.#watch.heard();
       if (isBinary) this.#onData(data as Buffer);
       else {

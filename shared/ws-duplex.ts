@@ -76,7 +76,8 @@ export class WebSocketDuplex extends Duplex {
     super({ allowHalfOpen: false, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.#ws = ws;
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) return;
+      // Nothing is held for a destroyed Duplex: the close reply behind these frames must be read.
+      if (!isBinary || this.destroyed) return;
       if (!this.push(data)) ws.pause();
     });
     ws.on('error', () => undefined);
