@@ -1,6 +1,7 @@
 /** `devicestreams` — dispatches to a subcommand. */
 import { oneLine } from '../shared/log-text.js';
 import { CliError, describeError } from './args.js';
+import { watchOutputs } from './outputs.js';
 
 const HELP = `
 devicestreams — reach TCP services and terminals on devices behind firewalls
@@ -42,6 +43,7 @@ const commands: Record<string, () => Promise<Command>> = {
 };
 
 export async function main(argv: string[]): Promise<void> {
+  watchOutputs();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(HELP.trimStart());

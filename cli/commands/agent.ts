@@ -4,6 +4,7 @@ import { loadAgentConfig, type AgentConfig } from '../../device/agent-config.js'
 import { parseDeviceConnectionString } from '../../shared/connection-string.js';
 import { describeProxy, proxyFor } from '../../shared/proxy.js';
 import { CliError, logLine, numberFlag, parse, readCa } from '../args.js';
+import { keepServingWithoutStdout } from '../outputs.js';
 
 const HELP = `
 Usage: devicestreams agent --connection-string CS --ca FILE --map NAME=HOST:PORT [--map …]
@@ -62,6 +63,7 @@ function settings(values: { config?: string | undefined; 'connection-string'?: s
 
 /** Runs the agent; `agentName` is what it tells the hub it is (the device kit gives its version). */
 export function run(argv: string[], agentName?: string): Promise<void> {
+  keepServingWithoutStdout();
   const { values } = parse(argv, {
     config: { type: 'string' },
     'connection-string': { type: 'string' },

@@ -3,6 +3,7 @@ import { DEFAULT_MAX_FILE_SIZE, createFileServer } from '../../device/file-serve
 import { lookupUser, type ShellUser } from '../../device/shell/run-as.js';
 import { CliError, directoryFlag, logLine, parse } from '../args.js';
 import { LISTEN_FLAGS, describeListening, listenFailure, listenTargetFromFlags } from '../listen-flags.js';
+import { keepServingWithoutStdout } from '../outputs.js';
 
 /** Where the file server listens unless told otherwise. */
 export const DEFAULT_SOCKET = '/run/devicestreams/files.sock';
@@ -74,6 +75,7 @@ function becomeUser(user: ShellUser): void {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  keepServingWithoutStdout();
   const { values, positionals } = parse(argv, {
     root: { type: 'string' },
     ...LISTEN_FLAGS,

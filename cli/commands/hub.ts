@@ -6,6 +6,7 @@ import { CliError, logLine, numberFlag, parse } from '../args.js';
 import { storeUrl } from '../store-flags.js';
 import { hostname } from 'node:os';
 import { DEFAULT_APPS_DOMAIN, normaliseAppsDomain } from '../../shared/app-origin.js';
+import { keepServingWithoutStdout } from '../outputs.js';
 
 const HELP = `
 Usage: devicestreams hub [options]
@@ -74,6 +75,7 @@ const ROLES: readonly Role[] = ['hub', 'gateway', 'bff'];
 
 
 export async function run(argv: string[]): Promise<void> {
+  keepServingWithoutStdout();
   const { values } = parse(argv, {
     'data-dir': { type: 'string' },
     store: { type: 'string' },

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ResumableStream } from '../../shared/resumable-stream.js';
 import { CliError, describeError, logLine, parse, parseHostPort } from '../args.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
+import { keepServingWithoutStdout } from '../outputs.js';
 
 const HELP = `
 Usage: devicestreams proxy --device ID --stream NAME --listen HOST:PORT [options]
@@ -25,6 +26,7 @@ ${STREAM_TIMEOUT_FLAGS_HELP}
 `;
 
 export async function run(argv: string[]): Promise<void> {
+  keepServingWithoutStdout();
   const { values, positionals } = parse(argv, {
     device: { type: 'string' },
     stream: { type: 'string' },

@@ -7,6 +7,7 @@ import { checkCanRunAs, lookupUser, type ShellUser } from '../../device/shell/ru
 export const DEFAULT_SOCKET = '/run/devicestreams/shell.sock';
 import { CliError, directoryFlag, logLine, numberFlag, parse } from '../args.js';
 import { LISTEN_FLAGS, describeListening, listenFailure, listenTargetFromFlags } from '../listen-flags.js';
+import { keepServingWithoutStdout } from '../outputs.js';
 
 const HELP = `
 Usage: devicestreams shell-server [--listen unix:PATH] [options]
@@ -99,6 +100,7 @@ function parseUser(name: string | undefined): ShellUser | undefined {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  keepServingWithoutStdout();
   const { values, positionals } = parse(argv, {
     ...LISTEN_FLAGS,
     user: { type: 'string' },

@@ -1,6 +1,7 @@
 /** `devicestreams stream` — stdin/stdout through one stream, like netcat. */
 import { ResumableStream } from '../../shared/resumable-stream.js';
 import { CliError, logLine, parse } from '../args.js';
+import { SIGPIPE_STATUS, whenStdoutClosed } from '../outputs.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
 
 const HELP = `
@@ -37,8 +38,18 @@ export async function run(argv: string[]): Promise<void> {
   const service = serviceClientFromFlags(values);
   const stream = await service.initiateStream(deviceId, values.name, streamTimeouts(values, (line) => logLine(line)));
   await new Promise<void>((resolve, reject) => {
-    stream.on('error', reject);
+    let outputGone = false;
+    stream.on('error', (err) => (outputGone ? resolve() : reject(err)));
     stream.on('close', () => resolve());
+    // Our reader went away (`| head`): nothing more can be delivered, so the stream is given up
+    // (the device side sees it aborted, it does not wait for a resume) and the command stops as
+    // Unix tools do on SIGPIPE, once its leg is closed.
+    whenStdoutClosed(() => {
+      outputGone = true;
+      process.exitCode = SIGPIPE_STATUS;
+      process.stdin.unpipe(stream);
+      stream.destroy(new Error('its reader closed the output'));
+    });
     stream.pipe(process.stdout);
     process.stdin.pipe(stream, { end: false });
     // End of input: half-close when the device side can (v2); with an older agent only if asked.
