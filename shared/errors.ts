@@ -67,6 +67,8 @@ export const ErrorCode = {
   StoreUnavailable: 503002,
   /** The cluster's message bus cannot be reached right now; retry shortly. */
   BusUnavailable: 503003,
+  /** The store refused this node's credentials (the user, password or database of its URL): the node's configuration needs fixing. */
+  StoreRefused: 503004,
   /** The device did not answer the stream request within the response timeout. */
   DeviceResponseTimeout: 504101,
 } as const;

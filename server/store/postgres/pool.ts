@@ -2,7 +2,8 @@
  * The PostgreSQL connection pool of a node: bounded, reconnecting by itself (each query takes a
  * live connection; broken ones are dropped), BIGINT columns read as numbers (epoch milliseconds
  * and byte counts stay far below 2^53), and every failure to reach the database turned into the
- * typed 503 (`StoreUnavailable`) that says to retry, while a failed statement keeps its own error.
+ * typed 503 (`StoreUnavailable`) that says to retry, credentials the server refuses into one
+ * (`StoreRefused`) that says what to fix, while a failed statement keeps its own error.
  */
 import pg from 'pg';
 import { DsError, ErrorCode } from '../../../shared/errors.js';
@@ -25,6 +26,23 @@ function unreachable(err: unknown): boolean {
   if (code.startsWith('08')) return true;
   const message = typeof e.message === 'string' ? e.message : '';
   return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
+}
+
+/**
+ * PostgreSQL refused the store URL's credentials, or asked for a password the URL does not carry
+ * (Debian's default pg_hba.conf asks one of every TCP client): what to do about it, or undefined.
+ * `pg` says the second only as "SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string".
+ */
+function credentialsProblem(err: unknown): string | undefined {
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (/client password must be a (non-empty )?string|password authentication is required|no password supplied/i.test(message)) {
+    return 'PostgreSQL asks for a password and none was given: put it in the URL (postgres://USER:PASSWORD@HOST:PORT/DB), in PGPASSWORD, or in ~/.pgpass';
+  }
+  if (e.code === '28P01') return `${message}: check the password in the URL (postgres://USER:PASSWORD@HOST:PORT/DB), PGPASSWORD or ~/.pgpass`;
+  if (e.code === '28000') return `${message}: create the role (createuser) or give another user in the URL`;
+  if (e.code === '3D000') return `${message}: create it (createdb -O USER DB) or name another in the URL`;
+  return undefined;
 }
 
 /** `postgres://user:secret@host/db` without the secret, for logs. */
@@ -54,6 +72,8 @@ export class Database {
   /** The typed 503 for an unreachable database; other errors pass through. */
   convert(err: unknown): unknown {
     if (err instanceof DsError) return err;
+    const refused = credentialsProblem(err);
+    if (refused !== undefined) return new DsError(ErrorCode.StoreRefused, `the store (${this.#url}) refused us: ${refused}`, { cause: err });
     if (unreachable(err)) {
       return new DsError(ErrorCode.StoreUnavailable, `the store (${this.#url}) cannot be reached: ${err instanceof Error ? err.message : String(err)}; retry shortly`, { retryAfterSeconds: 2, cause: err });
     }
