@@ -45,7 +45,7 @@ export function createStaticHandler(webRoot: string): (req: IncomingMessage, res
     if (!existsSync(file) || statSync(file).isDirectory()) file = join(root, 'index.html');
     if (!existsSync(file)) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
-      res.end('The console has not been built yet: run "node scripts/build-web.js" (npm start does it for you).\n');
+      res.end('The console has not been built yet: run "npm run build" in the repository (npm start does it for you).\n');
       return;
     }
     const hashed = file.includes(`${sep}assets${sep}`);
