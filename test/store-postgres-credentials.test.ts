@@ -14,20 +14,36 @@ import { startPostgres } from './fixtures/postgres.js';
 
 let port = 0;
 let dbUrl = '';
+let adminUrl = '';
+
+/** Runs one statement as the server's superuser. */
+async function asAdmin(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
 
 beforeAll(async () => {
   const server = await startPostgres();
   dbUrl = await server.createDatabase('creds');
   port = server.port;
+  adminUrl = server.url;
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   try {
     await admin.query("CREATE ROLE ds_pw LOGIN PASSWORD 'right-one'");
     await admin.query('GRANT ALL ON DATABASE creds TO ds_pw');
     await admin.query('ALTER DATABASE creds OWNER TO ds_pw');
-    // As Debian's default asks of TCP clients: a password (scram-sha-256) for this role.
+    await admin.query('CREATE ROLE ds_nologin NOLOGIN');
+    await admin.query('CREATE ROLE ds_rejected LOGIN');
+    // As Debian's default asks of TCP clients: a password (scram-sha-256) for this role; and a
+    // rule that refuses another role from this host outright.
     const hba = (await admin.query<{ hba_file: string }>('SHOW hba_file')).rows[0]?.hba_file ?? '';
-    writeFileSync(hba, `host all ds_pw 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+    writeFileSync(hba, `host all ds_pw 127.0.0.1/32 scram-sha-256\nhost all ds_rejected 127.0.0.1/32 reject\n${readFileSync(hba, 'utf8')}`);
     await admin.query('SELECT pg_reload_conf()');
   } finally {
     await admin.end();
@@ -59,7 +75,7 @@ describe('cluster store credentials refused', () => {
   it('a wrong password: 503004 with the server\'s words, the password not repeated', async () => {
     const err = await refusal(`postgres://ds_pw:wrong-one@127.0.0.1:${port}/creds`);
     expect(err.code).toBe(503004);
-    expect(err.message).toMatch(/password authentication failed for user "ds_pw": check the password/);
+    expect(err.message).toMatch(/password authentication failed for user "ds_pw": check the user and password/);
     expect(err.message).not.toMatch(/wrong-one/);
   });
 
@@ -75,6 +91,18 @@ describe('cluster store credentials refused', () => {
     expect(err.message).toMatch(/role "nobody" does not exist: create the role/);
   });
 
+  it('a role that may not log in: 503004 with the server\'s words, not told to create the role', async () => {
+    const err = await refusal(`postgres://ds_nologin@127.0.0.1:${port}/creds`);
+    expect(err.code).toBe(503004);
+    expect(err.message).toMatch(/role "ds_nologin" is not permitted to log in: check the user in the URL and its LOGIN right/);
+  });
+
+  it('pg_hba.conf refusing this host: 503004 pointing at pg_hba.conf', async () => {
+    const err = await refusal(`postgres://ds_rejected@127.0.0.1:${port}/creds`);
+    expect(err.code).toBe(503004);
+    expect(err.message).toMatch(/pg_hba\.conf rejects connection .*: add a line for this node's address, user and database to pg_hba\.conf/);
+  });
+
   it('the password from PGPASSWORD, as the message says, opens it', async () => {
     const before = process.env.PGPASSWORD;
     process.env.PGPASSWORD = 'right-one';
@@ -83,6 +111,31 @@ describe('cluster store credentials refused', () => {
       expect(store.engine).toBe('postgres');
       await store.close();
     } finally {
+      if (before === undefined) delete process.env.PGPASSWORD;
+      else process.env.PGPASSWORD = before;
+    }
+  });
+
+  it('a password changed under a running node: its queries get 503004 and its log says so once, not per query', async () => {
+    const logged: string[] = [];
+    const before = process.env.PGPASSWORD;
+    process.env.PGPASSWORD = 'right-one';
+    const store = await openStore({ dataDir: tempDir(), url: `postgres://ds_pw@127.0.0.1:${port}/creds`, log: (line) => logged.push(line) });
+    try {
+      expect(await store.devices.get('nobody')).toBeUndefined();
+      await asAdmin("ALTER ROLE ds_pw PASSWORD 'rotated'");
+      // Its open connections are ended, as a restart of the database would: the next ones log in anew.
+      await asAdmin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'ds_pw'");
+      for (let i = 0; i < 3; i++) {
+        const err = await store.devices.get('nobody').then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(DsError);
+        expect((err as DsError).code).toBe(503004);
+      }
+      const refusals = logged.filter((l) => /refused us: password authentication failed for user "ds_pw"/.test(l));
+      expect(refusals).toHaveLength(1);
+    } finally {
+      await asAdmin("ALTER ROLE ds_pw PASSWORD 'right-one'");
+      await store.close();
       if (before === undefined) delete process.env.PGPASSWORD;
       else process.env.PGPASSWORD = before;
     }

@@ -21,6 +21,7 @@ export async function openPostgresStore(url: string, log: (line: string) => void
     await db.close().catch(() => undefined);
     throw db.convert(err);
   }
+  db.serving();
   return {
     engine: 'postgres',
     location: redactUrl(url),

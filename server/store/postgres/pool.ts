@@ -36,11 +36,17 @@ function unreachable(err: unknown): boolean {
 function credentialsProblem(err: unknown): string | undefined {
   const e = err as { code?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message : '';
-  if (/client password must be a (non-empty )?string|password authentication is required|no password supplied/i.test(message)) {
+  if (/client password must be a (non-empty )?string/i.test(message)) {
     return 'PostgreSQL asks for a password and none was given: put it in the URL (postgres://USER:PASSWORD@HOST:PORT/DB), in PGPASSWORD, or in ~/.pgpass';
   }
-  if (e.code === '28P01') return `${message}: check the password in the URL (postgres://USER:PASSWORD@HOST:PORT/DB), PGPASSWORD or ~/.pgpass`;
-  if (e.code === '28000') return `${message}: create the role (createuser) or give another user in the URL`;
+  // With password authentication a role that does not exist is refused as a wrong password.
+  if (e.code === '28P01') return `${message}: check the user and password in the URL (postgres://USER:PASSWORD@HOST:PORT/DB), PGPASSWORD or ~/.pgpass`;
+  // 28000 covers a missing role, one that may not log in, and pg_hba.conf refusing this host.
+  if (e.code === '28000') {
+    if (/role ".*" does not exist/.test(message)) return `${message}: create the role (createuser) or give another user in the URL`;
+    if (/pg_hba\.conf/.test(message)) return `${message}: add a line for this node's address, user and database to pg_hba.conf on the database server (then SELECT pg_reload_conf())`;
+    return `${message}: check the user in the URL and its LOGIN right`;
+  }
   if (e.code === '3D000') return `${message}: create it (createdb -O USER DB) or name another in the URL`;
   return undefined;
 }
@@ -56,10 +62,16 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** How often a node running on a store that refuses its credentials says so in its log. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 export class Database {
   readonly pool: pg.Pool;
   readonly #url: string;
   readonly #log: (line: string) => void;
+  /** Opened and serving: from then on a refusal (a password rotated, a database dropped) is logged. */
+  #serving = false;
+  #refusalLoggedAt = -Infinity;
 
   constructor(url: string, log: (line: string) => void, max = 10) {
     this.#url = redactUrl(url);
@@ -73,7 +85,16 @@ export class Database {
   convert(err: unknown): unknown {
     if (err instanceof DsError) return err;
     const refused = credentialsProblem(err);
-    if (refused !== undefined) return new DsError(ErrorCode.StoreRefused, `the store (${this.#url}) refused us: ${refused}`, { cause: err });
+    if (refused !== undefined) {
+      const e = new DsError(ErrorCode.StoreRefused, `the store (${this.#url}) refused us: ${refused}`, { cause: err });
+      // A fault of the node's configuration that clients only see as 503s: the log says it too,
+      // now and then. (At start the command prints it and exits.)
+      if (this.#serving && Date.now() - this.#refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+        this.#refusalLoggedAt = Date.now();
+        this.#log(`store: ${e.message}`);
+      }
+      return e;
+    }
     if (unreachable(err)) {
       return new DsError(ErrorCode.StoreUnavailable, `the store (${this.#url}) cannot be reached: ${err instanceof Error ? err.message : String(err)}; retry shortly`, { retryAfterSeconds: 2, cause: err });
     }
@@ -136,6 +157,11 @@ export class Database {
       client.removeListener('error', onError);
       client.release(broken);
     }
+  }
+
+  /** The store is open: refusals from now on are logged (see convert). */
+  serving(): void {
+    this.#serving = true;
   }
 
   close(): Promise<void> {
