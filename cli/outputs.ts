@@ -11,20 +11,23 @@
 export const SIGPIPE_STATUS = 141;
 
 let onStdoutClosed: () => void = () => process.exit(SIGPIPE_STATUS);
+/** A server goes on whatever happens to its stdout. */
+let ignoreStdoutErrors = false;
 
 /** What the running command does once its stdout's reader is gone, instead of stopping at once. */
 export function whenStdoutClosed(f: () => void): void {
   onStdoutClosed = f;
 }
 
-/** A server's stdout may go away once it has said it is ready: it goes on. */
+/** A server's stdout may go away (or fail) once it has said it is ready: it goes on. */
 export function keepServingWithoutStdout(): void {
-  whenStdoutClosed(() => undefined);
+  ignoreStdoutErrors = true;
 }
 
 /** Installs the handlers; called once, before a command runs. */
 export function watchOutputs(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (ignoreStdoutErrors) return;
     if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
       onStdoutClosed();
       return;

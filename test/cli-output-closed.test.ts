@@ -58,7 +58,13 @@ describe('devicestreams output whose reader goes away', () => {
     const r = await sh('$DS stream cli-pipe-dev --name chatty </dev/null | head -c 100 >/dev/null; echo "status=${PIPESTATUS[0]}"');
     expect(r.out.trim()).toBe('status=141');
     expect(r.err).toBe('');
-    const { streams: [s] } = await hub.service.listStreams({ deviceId: 'cli-pipe-dev', limit: 1 });
+    // The hub writes the record from its own close handler: looked at until it has (10 s at most).
+    let s: Awaited<ReturnType<typeof hub.service.listStreams>>['streams'][number] | undefined;
+    for (let waited = 0; waited < 10_000; waited += 100) {
+      [s] = (await hub.service.listStreams({ deviceId: 'cli-pipe-dev', limit: 1 })).streams;
+      if (s?.state === 'ended') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     expect(s).toMatchObject({ state: 'ended', closedBy: 'service', closeCode: 4011, interruptions: 0 });
     expect(s?.reason ?? '').toMatch(/its reader closed the output/);
   });
