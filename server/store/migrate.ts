@@ -85,7 +85,7 @@ const DEVICES: TableSpec = {
   table: 'devices',
   key: 'device_id',
   columns: ['device_id', 'generation_id', 'etag', 'primary_key', 'secondary_key', 'status', 'status_reason', 'status_updated_time', 'created_time',
-    'last_activity_time', 'connection_state_updated_time', 'connected_node', 'tags', 'agent', 'services'],
+    'last_activity_time', 'connection_state_updated_time', 'connected_node', 'tags', 'agent', 'services', 'connected_at'],
 };
 const POLICIES: TableSpec = { table: 'policies', key: 'name', columns: ['name', 'primary_key', 'secondary_key', 'rights'] };
 const OPERATORS: TableSpec = { table: 'operators', key: 'name', columns: ['id', 'name', 'password_hash', 'role', 'created_at'] };

@@ -45,7 +45,14 @@ export interface DeviceRepository {
   delete(deviceId: string): Promise<boolean>;
   /** Records activity (a stream). */
   touch(deviceId: string, at: number): Promise<void>;
-  /** The device's control channel is now held by `node`. */
+  /**
+   * The device's control channel, opened at `at`, is now held by `node` — unless another node holds
+   * it by a connection that began later (a node's write can arrive after another node's for the
+   * device's next channel; it is then ignored, and that node's disconnect, which names it, changes
+   * nothing). Only across nodes: a node's own clock stepping back does not hide its reconnections.
+   * Nodes' clocks order connections across nodes: a device reconnects after a backoff (at least
+   * half a second), far more than clocks kept by NTP differ.
+   */
   connected(deviceId: string, node: string, at: number): Promise<void>;
   /** `node` no longer holds the device (a channel another node took over since is left alone). */
   disconnected(deviceId: string, node: string, at: number): Promise<void>;

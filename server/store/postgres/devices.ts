@@ -141,7 +141,11 @@ export class PgDevices implements DeviceRepository {
 
   async connected(deviceId: string, node: string, at: number): Promise<void> {
     const iso = new Date(at).toISOString();
-    await this.#db.query('UPDATE devices SET connected_node = $1, last_activity_time = $2, connection_state_updated_time = $2 WHERE device_id = $3', [node, iso, deviceId]);
+    await this.#db.query(
+      `UPDATE devices SET connected_node = $1, last_activity_time = $2, connection_state_updated_time = $2, connected_at = $2
+        WHERE device_id = $3 AND (connected_node IS NULL OR connected_node = $1 OR connected_at IS NULL OR connected_at <= $2)`,
+      [node, iso, deviceId],
+    );
   }
 
   async disconnected(deviceId: string, node: string, at: number): Promise<void> {

@@ -127,8 +127,9 @@ export class SqliteDevices implements DeviceRepository {
   async connected(deviceId: string, node: string, at: number): Promise<void> {
     const iso = new Date(at).toISOString();
     this.#sql
-      .get('UPDATE devices SET connected_node = ?, last_activity_time = ?, connection_state_updated_time = ? WHERE device_id = ?')
-      .run(node, iso, iso, deviceId);
+      .get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = @node, last_activity_time = @at, connection_state_updated_time = @at, connected_at = @at
+        WHERE device_id = @id AND (connected_node IS NULL OR connected_node = @node OR connected_at IS NULL OR connected_at <= @at)`)
+      .run({ node, at: iso, id: deviceId });
   }
 
   async disconnected(deviceId: string, node: string, at: number): Promise<void> {
