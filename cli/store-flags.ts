@@ -11,7 +11,7 @@ export const STORE_FLAGS = {
 } as const;
 
 export const STORE_HELP = `  --data-dir DIR       the hub's data directory (default ./data)
-  --store URL          a cluster's store instead: postgres://USER@HOST:PORT/DB
+  --store URL          a cluster's store instead: postgres://USER:PASSWORD@HOST:PORT/DB
                        (or DEVICESTREAMS_STORE)`;
 
 /** The store URL from --store or DEVICESTREAMS_STORE, checked for its scheme. */

@@ -16,8 +16,9 @@ the stream log and /metrics; by default also the streaming endpoint, in one proc
 
 Options:
   --data-dir DIR              where the SQLite store, TLS files and secrets live (default ./data)
-  --store URL                 a cluster's store instead of the embedded one: postgres://USER@HOST:PORT/DB
-                              (or DEVICESTREAMS_STORE); the first node creates the schema
+  --store URL                 a cluster's store instead of the embedded one: postgres://USER:PASSWORD@HOST:PORT/DB
+                              (or DEVICESTREAMS_STORE; the password may come from PGPASSWORD or
+                              ~/.pgpass instead); the first node creates the schema
   --bus URL                   join a cluster over NATS: nats://HOST:PORT (or DEVICESTREAMS_BUS);
                               needs --store
   --node-id NAME              this node's name in the cluster (default the host name); letters,

@@ -16,11 +16,11 @@ Commands:
 Run "devicestreams store migrate --help" for its options.
 
 Example:
-  devicestreams store migrate --from /var/lib/devicestreams --to postgres://ds@db.example.com:5432/devicestreams
+  devicestreams store migrate --from /var/lib/devicestreams --to postgres://ds:PASSWORD@db.example.com:5432/devicestreams
 `;
 
 const MIGRATE_HELP = `
-Usage: devicestreams store migrate --from DATA_DIR --to postgres://USER@HOST:PORT/DB
+Usage: devicestreams store migrate --from DATA_DIR --to postgres://USER:PASSWORD@HOST:PORT/DB
 
 Moves a single hub's store into a cluster store, for a hub that grows into a cluster: devices with
 their keys, status and times; the shared access policies with their keys (connection strings keep
@@ -41,7 +41,7 @@ Options:
 Examples:
   systemctl stop devicestreams
   createdb -h db.example.com -U ds devicestreams
-  devicestreams store migrate --from /var/lib/devicestreams --to postgres://ds@db.example.com:5432/devicestreams
+  devicestreams store migrate --from /var/lib/devicestreams --to postgres://ds:PASSWORD@db.example.com:5432/devicestreams
 `;
 
 function mib(bytes: number): string {
@@ -76,7 +76,7 @@ async function migrate(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, { from: { type: 'string' }, to: { type: 'string' } }, MIGRATE_HELP);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (see --help)`, 2);
   if (values.from === undefined || values.from === '') throw new CliError('--from DATA_DIR is required (the hub\'s data directory)', 2);
-  if (values.to === undefined || values.to === '') throw new CliError('--to postgres://USER@HOST:PORT/DB is required (an empty database)', 2);
+  if (values.to === undefined || values.to === '') throw new CliError('--to postgres://USER:PASSWORD@HOST:PORT/DB is required (an empty database)', 2);
   if (!/^postgres(ql)?:\/\//.test(values.to)) throw new CliError('--to must be a postgres:// URL', 2);
   try {
     const summary = await migrateStore({
