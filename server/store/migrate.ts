@@ -81,11 +81,13 @@ interface TableSpec {
   values?: (row: Row) => unknown[];
 }
 
+// Not `connected_at`: it only orders a cluster's connection writes (NULL takes any), and a data
+// directory an earlier release wrote, opened read-only here, does not have it.
 const DEVICES: TableSpec = {
   table: 'devices',
   key: 'device_id',
   columns: ['device_id', 'generation_id', 'etag', 'primary_key', 'secondary_key', 'status', 'status_reason', 'status_updated_time', 'created_time',
-    'last_activity_time', 'connection_state_updated_time', 'connected_node', 'tags', 'agent', 'services', 'connected_at'],
+    'last_activity_time', 'connection_state_updated_time', 'connected_node', 'tags', 'agent', 'services'],
 };
 const POLICIES: TableSpec = { table: 'policies', key: 'name', columns: ['name', 'primary_key', 'secondary_key', 'rights'] };
 const OPERATORS: TableSpec = { table: 'operators', key: 'name', columns: ['id', 'name', 'password_hash', 'role', 'created_at'] };
