@@ -2,6 +2,7 @@
 import { oneLine } from '../shared/log-text.js';
 import { CliError, describeError } from './args.js';
 import { watchOutputs } from './outputs.js';
+import { VERSION } from '../device/version.js';
 
 const HELP = `
 devicestreams — reach TCP services and terminals on devices behind firewalls
@@ -22,7 +23,8 @@ Commands:
   operator             manage console accounts from the hub's data directory
   store                move a single hub's store into a cluster store (PostgreSQL)
 
-Run "devicestreams <command> --help" for a command's options.
+Run "devicestreams <command> --help" for a command's options; "devicestreams --version" prints
+the release.
 `;
 
 type Command = (argv: string[]) => Promise<void>;
@@ -48,6 +50,10 @@ export async function main(argv: string[]): Promise<void> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(HELP.trimStart());
     process.exit(name === undefined ? 2 : 0);
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`${VERSION}\n`);
+    return;
   }
   const load = commands[name];
   if (load === undefined) {

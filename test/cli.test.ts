@@ -1,4 +1,5 @@
 /** The command line as a user meets it: help, one-line errors, exit codes, no keys unless asked. */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli as cli, startHub, stopAll, type HubHandle } from './harness.js';
 
@@ -14,12 +15,14 @@ beforeAll(async () => {
 afterAll(stopAll);
 
 describe('devicestreams CLI', () => {
-  it('has --help for every command and says what is wrong in one line', () => {
+  it('has --help for every command, prints its release with --version, and says what is wrong in one line', () => {
     for (const cmd of ['hub', 'device', 'agent', 'proxy', 'stream', 'streams', 'policy', 'operator', 'shell-server', 'file-server', 'cp']) {
       const r = cli([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
       expect(r.out, cmd).toMatch(new RegExp(`Usage: devicestreams ${cmd}`));
     }
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V', 'version']) expect(cli([flag]), flag).toMatchObject({ code: 0, out: `${pkg.version}\n` });
     const unknown = cli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.err.trim().split('\n')).toHaveLength(1);
