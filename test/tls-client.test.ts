@@ -1,42 +1,27 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type TLSSocket } from 'node:tls';
+import { describe, expect, it } from 'vitest';
 import { ensureLocalTls } from '../server/tls.js';
 import { resumingTlsConnect, secureContextFor } from '../shared/tls-client.js';
+import { useLocalTls } from './fixtures/local-tls.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ds-tls-client-'));
-const servers: Server[] = [];
-let ca = '';
-let cert = '';
-let key = '';
-
-beforeAll(async () => {
-  const tls = await ensureLocalTls(dir, []);
-  ca = readFileSync(tls.caFile as string, 'utf8');
-  cert = tls.cert;
-  key = tls.key;
-});
-afterAll(async () => {
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  rmSync(dir, { recursive: true, force: true });
-});
+const tls = useLocalTls('ds-tls-client-');
 
 /** A TLS server on a free loopback port that answers every connection with a line and ends it. */
 async function lineServer(line: string): Promise<number> {
-  const server = createServer({ cert, key }, (s) => {
+  const server = createServer({ cert: tls.cert, key: tls.key }, (s) => {
     s.on('error', () => undefined);
     s.end(`${line}\n`);
   });
-  servers.push(server);
+  tls.servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
 
 /** Connects through `resumingTlsConnect`, reads to the end; whether the session was resumed, and what came. */
-function visit(port: number, caPem = ca): Promise<{ reused: boolean; text: string }> {
+function visit(port: number, caPem = tls.ca): Promise<{ reused: boolean; text: string }> {
   return new Promise((resolve, reject) => {
     const s: TLSSocket = resumingTlsConnect({ host: 'localhost', port, secureContext: secureContextFor(caPem) });
     let text = '';
@@ -65,7 +50,7 @@ describe('resumingTlsConnect', () => {
 
   it('still refuses a server its CA did not sign after a session with it was cached under another CA', async () => {
     const port = await lineServer('untrusted');
-    const other = await ensureLocalTls(mkdtempSync(join(dir, 'other-')), []);
+    const other = await ensureLocalTls(mkdtempSync(join(tls.dir, 'other-')), []);
     expect(await visit(port)).toEqual({ reused: false, text: 'untrusted\n' });
     await expect(visit(port, readFileSync(other.caFile as string, 'utf8'))).rejects.toThrow(/self-signed|unable to verify|certificate/i);
   });

@@ -5,31 +5,13 @@
  * taking payload bytes for HTTP of its own.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureLocalTls } from '../server/tls.js';
+import { describe, expect, it } from 'vitest';
 import { connectWebSocket } from '../shared/ws-connect.js';
+import { useLocalTls } from './fixtures/local-tls.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ds-ws-mask-'));
-const servers: Server[] = [];
-let ca = '';
-let cert = '';
-let key = '';
-
-beforeAll(async () => {
-  const tls = await ensureLocalTls(dir, []);
-  ca = readFileSync(tls.caFile as string, 'utf8');
-  cert = tls.cert;
-  key = tls.key;
-});
-afterAll(async () => {
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  rmSync(dir, { recursive: true, force: true });
-});
+const tls = useLocalTls('ds-ws-mask-');
 
 /** The 4 mask bytes of each frame the client sends, as hex. */
 type Masks = Promise<string[]>;
@@ -75,7 +57,7 @@ function onConnection(s: Socket, frames: number, resolve: (m: string[]) => void,
 }
 
 async function listen(server: Server): Promise<number> {
-  servers.push(server);
+  tls.servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
@@ -86,11 +68,11 @@ async function masksOf(scheme: 'ws' | 'wss', frames: number): Masks {
   const ready = new Promise<number>((resolvePort, rejectPort) => {
     got = new Promise<string[]>((resolve, reject) => {
       const handler = (s: Socket): void => onConnection(s, frames, resolve, reject);
-      listen(scheme === 'ws' ? createTcpServer(handler) : createTlsServer({ cert, key }, handler)).then(resolvePort, rejectPort);
+      listen(scheme === 'ws' ? createTcpServer(handler) : createTlsServer({ cert: tls.cert, key: tls.key }, handler)).then(resolvePort, rejectPort);
     });
   });
   const port = await ready;
-  const ws = await connectWebSocket(`${scheme}://localhost:${port}/stream`, { headers: {}, ca, timeoutMs: 5000 });
+  const ws = await connectWebSocket(`${scheme}://localhost:${port}/stream`, { headers: {}, ca: tls.ca, timeoutMs: 5000 });
   ws.resume();
   for (let i = 0; i < frames; i++) ws.send(Buffer.from(`payload ${i}`), { binary: true });
   try {
