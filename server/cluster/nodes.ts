@@ -101,7 +101,7 @@ export class NodeDirectory {
       const why = err instanceof Error ? err.message : String(err);
       if (/jetstream (is )?not enabled/i.test(why)) {
         // Debian's packaged nats-server runs without it.
-        throw new Error('cannot renew this node\'s lease: the NATS server runs without JetStream, where the nodes keep their leases: start it with -js -sd DIR (or a jetstream block in its configuration)', { cause: err });
+        throw new Error('cannot renew this node\'s lease: the NATS server runs without JetStream (or not for this account), where the nodes keep their leases: start it with -js -sd DIR (or a jetstream block in its configuration)', { cause: err });
       }
       throw new Error(`cannot renew this node's lease: ${why}`, { cause: err });
     }
