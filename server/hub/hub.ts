@@ -96,8 +96,15 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   // Each device's latest presence, to the store in order, one write at a time per device.
   const presence = new PresenceWriter(
     async (deviceId, { online, at }) => {
-      if (online) await o.store.devices.connected(deviceId, o.node, at);
-      else await o.store.devices.disconnected(deviceId, o.node, at);
+      if (online) {
+        if (!(await o.store.devices.connected(deviceId, o.node, at))) {
+          // The store has a newer connection of it on another node: this one is stale, or the
+          // nodes' clocks disagree. The whole-node check in a few seconds sets the store right
+          // with what this node really holds then.
+          presenceDirty = true;
+          o.log(`device ${deviceId}: not recorded as connected here: the store has a newer connection of it on another node (are the nodes' clocks in sync?), or no longer has the device`);
+        }
+      } else await o.store.devices.disconnected(deviceId, o.node, at);
       // Once the store says so: whoever hears of it and reads the store sees the new state.
       o.onPresence?.(deviceId, online, at);
       feed.changed(deviceId);

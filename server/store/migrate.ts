@@ -81,7 +81,7 @@ interface TableSpec {
   values?: (row: Row) => unknown[];
 }
 
-// Not `connected_at`: it only orders a cluster's connection writes (NULL takes any), and a data
+// Not `connected_since`: it only orders a cluster's connection writes (NULL takes any), and a data
 // directory an earlier release wrote, opened read-only here, does not have it.
 const DEVICES: TableSpec = {
   table: 'devices',

@@ -50,10 +50,12 @@ export interface DeviceRepository {
    * it by a connection that began later (a node's write can arrive after another node's for the
    * device's next channel; it is then ignored, and that node's disconnect, which names it, changes
    * nothing). Only across nodes: a node's own clock stepping back does not hide its reconnections.
-   * Nodes' clocks order connections across nodes: a device reconnects after a backoff (at least
-   * half a second), far more than clocks kept by NTP differ.
+   * Nodes' clocks order connections across nodes, so they must agree far more closely than the
+   * quickest reconnection (an agent's first retry comes after 50 ms or more, then its handshake):
+   * NTP keeps them within milliseconds. False when the write was ignored (nothing changed, or no
+   * such device).
    */
-  connected(deviceId: string, node: string, at: number): Promise<void>;
+  connected(deviceId: string, node: string, at: number): Promise<boolean>;
   /** `node` no longer holds the device (a channel another node took over since is left alone). */
   disconnected(deviceId: string, node: string, at: number): Promise<void>;
   /** Marks every device `node` held as connected nowhere (its restart or death); returns how many. */

@@ -139,13 +139,14 @@ export class PgDevices implements DeviceRepository {
     await this.#db.query('UPDATE devices SET last_activity_time = $1 WHERE device_id = $2', [new Date(at).toISOString(), deviceId]);
   }
 
-  async connected(deviceId: string, node: string, at: number): Promise<void> {
+  async connected(deviceId: string, node: string, at: number): Promise<boolean> {
     const iso = new Date(at).toISOString();
-    await this.#db.query(
-      `UPDATE devices SET connected_node = $1, last_activity_time = $2, connection_state_updated_time = $2, connected_at = $2
-        WHERE device_id = $3 AND (connected_node IS NULL OR connected_node = $1 OR connected_at IS NULL OR connected_at <= $2)`,
+    const r = await this.#db.query(
+      `UPDATE devices SET connected_node = $1, last_activity_time = $2, connection_state_updated_time = $2, connected_since = $2
+        WHERE device_id = $3 AND (connected_node IS NULL OR connected_node = $1 OR connected_since IS NULL OR connected_since <= $2)`,
       [node, iso, deviceId],
     );
+    return (r.rowCount ?? 0) > 0;
   }
 
   async disconnected(deviceId: string, node: string, at: number): Promise<void> {

@@ -188,9 +188,9 @@ export const MIGRATIONS: readonly string[] = [
      RETURN NULL;
    END $$;
    CREATE TRIGGER device_ids_follow AFTER INSERT OR DELETE ON devices FOR EACH ROW EXECUTE FUNCTION device_ids_follow();`,
-  // When the device's latest connection began (ISO), whichever node it reached: a node's write of
-  // an older connection that arrives after it is ignored (server/store/store.ts, connected).
-  `ALTER TABLE devices ADD COLUMN connected_at TEXT;`,
+  // When the device's latest recorded connection began (ISO), whichever node it reached: another
+  // node's write of an older connection that arrives after it is ignored (store.ts, connected).
+  `ALTER TABLE devices ADD COLUMN connected_since TEXT;`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */

@@ -192,9 +192,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX login_known_until ON login_known (until);`,
   // The stream names a device's agent says it serves (JSON array; NULL: it never said).
   `ALTER TABLE devices ADD COLUMN services TEXT;`,
-  // When the device's latest connection began (ISO), whichever node it reached: a node's write of
-  // an older connection that arrives after it is ignored (server/store/store.ts, connected).
-  `ALTER TABLE devices ADD COLUMN connected_at TEXT;`,
+  // When the device's latest recorded connection began (ISO), whichever node it reached: another
+  // node's write of an older connection that arrives after it is ignored (store.ts, connected).
+  `ALTER TABLE devices ADD COLUMN connected_since TEXT;`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

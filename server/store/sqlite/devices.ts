@@ -124,12 +124,12 @@ export class SqliteDevices implements DeviceRepository {
     this.#sql.get('UPDATE devices SET last_activity_time = ? WHERE device_id = ?').run(new Date(at).toISOString(), deviceId);
   }
 
-  async connected(deviceId: string, node: string, at: number): Promise<void> {
+  async connected(deviceId: string, node: string, at: number): Promise<boolean> {
     const iso = new Date(at).toISOString();
-    this.#sql
-      .get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = @node, last_activity_time = @at, connection_state_updated_time = @at, connected_at = @at
-        WHERE device_id = @id AND (connected_node IS NULL OR connected_node = @node OR connected_at IS NULL OR connected_at <= @at)`)
-      .run({ node, at: iso, id: deviceId });
+    return this.#sql
+      .get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = @node, last_activity_time = @at, connection_state_updated_time = @at, connected_since = @at
+        WHERE device_id = @id AND (connected_node IS NULL OR connected_node = @node OR connected_since IS NULL OR connected_since <= @at)`)
+      .run({ node, at: iso, id: deviceId }).changes > 0;
   }
 
   async disconnected(deviceId: string, node: string, at: number): Promise<void> {
