@@ -1,7 +1,7 @@
 /** The command line as a user meets it: help, one-line errors, exit codes, no keys unless asked. */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli as cli, startHub, stopAll, type HubHandle } from './harness.js';
+import { runCli as cli, spawnCli, startHub, stopAll, type HubHandle } from './harness.js';
 
 
 let hub: HubHandle;
@@ -64,6 +64,25 @@ describe('devicestreams CLI', () => {
     expect(cli(['operator', 'add', 'carol', '--data-dir', hub.dataDir]).code).toBe(1);
     expect(cli(['operator', 'set-role', 'carol', '--role', 'root', '--data-dir', hub.dataDir]).code).toBe(2);
     expect(cli(['operator', 'delete', 'carol', '--data-dir', hub.dataDir]).code).toBe(0);
+  });
+
+  it('proxy refuses at start a device the registry does not have, starts for a disabled one saying so, and starts when its policy cannot read the registry', async () => {
+    const missing = cli(['proxy', '--device', 'nobody', '--stream', 'http', '--listen', '127.0.0.1:0'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.err.trim()).toBe('devicestreams proxy: device "nobody" is not in the registry (404001)');
+    expect(missing.out).toBe('');
+    expect(cli(['device', 'create', 'cli-off'], env).code).toBe(0);
+    expect(cli(['device', 'disable', 'cli-off'], env).code).toBe(0);
+    const disabled = spawnCli(['proxy', '--device', 'cli-off', '--stream', 'http', '--listen', '127.0.0.1:0'], env);
+    await disabled.waitFor(/LISTENING 127\.0\.0\.1:\d+/);
+    expect(disabled.output()).toMatch(/device cli-off is disabled: its streams are refused until it is enabled/);
+    disabled.kill('SIGTERM');
+    // The service policy may open streams but not read the registry: the proxy cannot look, and starts.
+    const serviceCs = cli(['policy', 'connection-string', 'service', '--data-dir', hub.dataDir, '--host-name', new URL(hub.url).host]).out.trim();
+    const blind = spawnCli(['proxy', '--device', 'nobody', '--stream', 'http', '--listen', '127.0.0.1:0'], { ...env, IOTHUB_CONNECTION_STRING: serviceCs });
+    await blind.waitFor(/LISTENING 127\.0\.0\.1:\d+/);
+    expect(blind.output()).not.toMatch(/could not look up|404001/);
+    blind.kill('SIGTERM');
   });
 
   it('reports an unreachable stream target as the device said it', () => {

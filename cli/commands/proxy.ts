@@ -1,6 +1,7 @@
 /** `devicestreams proxy` — a local TCP listener; each connection gets its own stream. */
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { DsError, ErrorCode } from '../../shared/errors.js';
 import { ResumableStream } from '../../shared/resumable-stream.js';
 import { CliError, describeError, logLine, parse, parseHostPort } from '../args.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
@@ -17,13 +18,31 @@ ssh=127.0.0.1:22 on the device:
   ssh -p 2222 user@127.0.0.1
 
 Options:
-  --device ID                 device id
+  --device ID                 device id (a device the registry does not have stops the proxy at
+                              start, when its policy may read the registry)
   --stream NAME               stream name (a mapping on the device's agent)
   --listen HOST:PORT          local address (port 0 picks a free one; the port is printed)
 ${SERVICE_FLAGS_HELP}
 ${STREAM_TIMEOUT_FLAGS_HELP}
   -h, --help                  this help
 `;
+
+/**
+ * Before listening: a device id the registry does not have is a mistake to say now, not at the
+ * first connection (in this log, with the connection simply closed). Anything else only informs:
+ * a disabled device may be enabled later, a policy without registry read rights cannot look, and a
+ * hub not reachable yet is asked again at each connection.
+ */
+async function lookAtDevice(service: ReturnType<typeof serviceClientFromFlags>, deviceId: string): Promise<void> {
+  try {
+    const d = await service.getDevice(deviceId);
+    if (d.status === 'disabled') logLine(`device ${deviceId} is disabled: its streams are refused until it is enabled`);
+  } catch (err) {
+    if (err instanceof DsError && err.code === ErrorCode.DeviceNotFound) throw err;
+    if (err instanceof DsError && (err.status === 401 || err.status === 403)) return;
+    logLine(`could not look up device ${deviceId} (${describeError(err)}); each connection asks the hub again`);
+  }
+}
 
 export async function run(argv: string[]): Promise<void> {
   keepServingWithoutStdout();
@@ -43,6 +62,7 @@ export async function run(argv: string[]): Promise<void> {
   const { host, port } = parseHostPort(values.listen, '--listen');
   streamTimeouts(values); // checks the flags before listening
   const service = serviceClientFromFlags(values);
+  await lookAtDevice(service, deviceId);
 
   const onConnection = (socket: Socket): void => {
     socket.setNoDelay(true);
