@@ -16,14 +16,26 @@ let port = 0;
 let dbUrl = '';
 let adminUrl = '';
 
-/** Runs one statement as the server's superuser. */
-async function asAdmin(sql: string): Promise<void> {
+/** Runs one statement as the server's superuser; its rows. */
+async function asAdmin<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string): Promise<R[]> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(sql);
+    return (await admin.query<R>(sql)).rows;
   } finally {
     await admin.end();
+  }
+}
+
+/** Runs `fn` with PGPASSWORD set to `password` in this process, and puts back what was there. */
+async function withPgPassword<T>(password: string, fn: () => Promise<T>): Promise<T> {
+  const before = process.env.PGPASSWORD;
+  process.env.PGPASSWORD = password;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env.PGPASSWORD;
+    else process.env.PGPASSWORD = before;
   }
 }
 
@@ -32,22 +44,16 @@ beforeAll(async () => {
   dbUrl = await server.createDatabase('creds');
   port = server.port;
   adminUrl = server.url;
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  try {
-    await admin.query("CREATE ROLE ds_pw LOGIN PASSWORD 'right-one'");
-    await admin.query('GRANT ALL ON DATABASE creds TO ds_pw');
-    await admin.query('ALTER DATABASE creds OWNER TO ds_pw');
-    await admin.query('CREATE ROLE ds_nologin NOLOGIN');
-    await admin.query('CREATE ROLE ds_rejected LOGIN');
-    // As Debian's default asks of TCP clients: a password (scram-sha-256) for this role; and a
-    // rule that refuses another role from this host outright.
-    const hba = (await admin.query<{ hba_file: string }>('SHOW hba_file')).rows[0]?.hba_file ?? '';
-    writeFileSync(hba, `host all ds_pw 127.0.0.1/32 scram-sha-256\nhost all ds_rejected 127.0.0.1/32 reject\n${readFileSync(hba, 'utf8')}`);
-    await admin.query('SELECT pg_reload_conf()');
-  } finally {
-    await admin.end();
-  }
+  await asAdmin("CREATE ROLE ds_pw LOGIN PASSWORD 'right-one'");
+  await asAdmin('GRANT ALL ON DATABASE creds TO ds_pw');
+  await asAdmin('ALTER DATABASE creds OWNER TO ds_pw');
+  await asAdmin('CREATE ROLE ds_nologin NOLOGIN');
+  await asAdmin('CREATE ROLE ds_rejected LOGIN');
+  // As Debian's default asks of TCP clients: a password (scram-sha-256) for this role; and a
+  // rule that refuses another role from this host outright.
+  const hba = (await asAdmin<{ hba_file: string }>('SHOW hba_file'))[0]?.hba_file ?? '';
+  writeFileSync(hba, `host all ds_pw 127.0.0.1/32 scram-sha-256\nhost all ds_rejected 127.0.0.1/32 reject\n${readFileSync(hba, 'utf8')}`);
+  await asAdmin('SELECT pg_reload_conf()');
 }, 60_000);
 
 afterAll(stopAll);
@@ -104,41 +110,34 @@ describe('cluster store credentials refused', () => {
   });
 
   it('the password from PGPASSWORD, as the message says, opens it', async () => {
-    const before = process.env.PGPASSWORD;
-    process.env.PGPASSWORD = 'right-one';
-    try {
+    await withPgPassword('right-one', async () => {
       const store = await openStore({ dataDir: tempDir(), url: `postgres://ds_pw@127.0.0.1:${port}/creds`, log: () => undefined });
       expect(store.engine).toBe('postgres');
       await store.close();
-    } finally {
-      if (before === undefined) delete process.env.PGPASSWORD;
-      else process.env.PGPASSWORD = before;
-    }
+    });
   });
 
   it('a password changed under a running node: its queries get 503004 and its log says so once, not per query', async () => {
     const logged: string[] = [];
-    const before = process.env.PGPASSWORD;
-    process.env.PGPASSWORD = 'right-one';
-    const store = await openStore({ dataDir: tempDir(), url: `postgres://ds_pw@127.0.0.1:${port}/creds`, log: (line) => logged.push(line) });
-    try {
-      expect(await store.devices.get('nobody')).toBeUndefined();
-      await asAdmin("ALTER ROLE ds_pw PASSWORD 'rotated'");
-      // Its open connections are ended, as a restart of the database would: the next ones log in anew.
-      await asAdmin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'ds_pw'");
-      for (let i = 0; i < 3; i++) {
-        const err = await store.devices.get('nobody').then(() => undefined, (e: unknown) => e);
-        expect(err).toBeInstanceOf(DsError);
-        expect((err as DsError).code).toBe(503004);
+    await withPgPassword('right-one', async () => {
+      const store = await openStore({ dataDir: tempDir(), url: `postgres://ds_pw@127.0.0.1:${port}/creds`, log: (line) => logged.push(line) });
+      try {
+        expect(await store.devices.get('nobody')).toBeUndefined();
+        await asAdmin("ALTER ROLE ds_pw PASSWORD 'rotated'");
+        // Its open connections are ended, as a restart of the database would: the next ones log in anew.
+        await asAdmin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'ds_pw'");
+        for (let i = 0; i < 3; i++) {
+          const err = await store.devices.get('nobody').then(() => undefined, (e: unknown) => e);
+          expect(err).toBeInstanceOf(DsError);
+          expect((err as DsError).code).toBe(503004);
+        }
+        const refusals = logged.filter((l) => /refused us: password authentication failed for user "ds_pw"/.test(l));
+        expect(refusals).toHaveLength(1);
+      } finally {
+        await asAdmin("ALTER ROLE ds_pw PASSWORD 'right-one'");
+        await store.close();
       }
-      const refusals = logged.filter((l) => /refused us: password authentication failed for user "ds_pw"/.test(l));
-      expect(refusals).toHaveLength(1);
-    } finally {
-      await asAdmin("ALTER ROLE ds_pw PASSWORD 'right-one'");
-      await store.close();
-      if (before === undefined) delete process.env.PGPASSWORD;
-      else process.env.PGPASSWORD = before;
-    }
+    });
   });
 
   it('devicestreams hub without the password exits 1 with that message on one line', () => {
