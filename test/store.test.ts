@@ -6,9 +6,12 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceQuery, Store } from '../server/store/store.js';
+import type { DeviceQuery, HeldConnection, Store } from '../server/store/store.js';
 import { stopAll } from './harness.js';
 import { storeEngines, write } from './fixtures/store-engines.js';
+
+/** The channels a node holds, as `[device id, accepted at]`. */
+const held = (...channels: [string, number][]): HeldConnection[] => channels.map(([deviceId, since]) => ({ deviceId, since }));
 
 afterAll(stopAll);
 
@@ -268,11 +271,11 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     for (const id of ['sy-1', 'sy-2', 'sy-3']) await store.devices.create(id, write());
     await store.devices.connected('sy-1', 'node-s', 1);
     await store.devices.connected('sy-3', 'node-t', 1);
-    expect(await store.devices.syncNode('node-s', ['sy-2', 'sy-3'], 2)).toBe(3);
+    expect(await store.devices.syncNode('node-s', held(['sy-2', 1], ['sy-3', 1]), 2)).toBe(3);
     expect((await store.devices.get('sy-1'))?.connectedNode).toBeNull();
     expect((await store.devices.get('sy-2'))?.connectedNode).toBe('node-s');
     expect((await store.devices.get('sy-3'))?.connectedNode).toBe('node-s');
-    expect(await store.devices.syncNode('node-s', ['sy-2', 'sy-3'], 3)).toBe(0);
+    expect(await store.devices.syncNode('node-s', held(['sy-2', 1], ['sy-3', 1]), 3)).toBe(0);
   });
 
   it('leaves alone what changed after the list a node syncs was taken: a device that connected after it stays online, one that left stays offline', async () => {
@@ -283,10 +286,29 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     await store.devices.connected('sl-1', 'node-l', 11);
     await store.devices.disconnected('sl-2', 'node-l', 12);
     // sl-3's connection write was lost (the store was unreachable at t=7): that one it corrects.
-    expect(await store.devices.syncNode('node-l', ['sl-2', 'sl-3'], 10)).toBe(1);
+    expect(await store.devices.syncNode('node-l', held(['sl-2', 5], ['sl-3', 7]), 10)).toBe(1);
     expect((await store.devices.get('sl-1'))?.connectedNode).toBe('node-l');
     expect((await store.devices.get('sl-2'))?.connectedNode).toBeNull();
     expect((await store.devices.get('sl-3'))?.connectedNode).toBe('node-l');
+  });
+
+  it('does not let a node claim a device for a channel older than the connection another node recorded for it', async () => {
+    for (const id of ['sc-1', 'sc-2']) await store.devices.create(id, write());
+    // node-a still holds channels it accepted at t=3 (a half-open one the device has left); the
+    // device reconnected to node-b at t=5 (sc-1, still there) and to node-c at t=6 (sc-2, gone since).
+    await store.devices.connected('sc-1', 'node-b', 5);
+    await store.devices.connected('sc-2', 'node-c', 6);
+    await store.devices.disconnected('sc-2', 'node-c', 7);
+    expect(await store.devices.syncNode('node-a', held(['sc-1', 3], ['sc-2', 3]), 10)).toBe(0);
+    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-b');
+    expect((await store.devices.get('sc-2'))?.connectedNode).toBeNull();
+    // A channel newer than the recorded connection is the device's current one: that is claimed,
+    // and its time recorded, so the older channel's node cannot take it back.
+    expect(await store.devices.syncNode('node-a', held(['sc-1', 8]), 11)).toBe(1);
+    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-a');
+    expect(await store.devices.connected('sc-1', 'node-b', 5)).toBe(false);
+    expect(await store.devices.syncNode('node-b', held(['sc-1', 5]), 12)).toBe(0);
+    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-a');
   });
 
   it('finds search hits past the first 2,000 ids in order as well as within them, in id order, and pages across that boundary', async () => {

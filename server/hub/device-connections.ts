@@ -15,14 +15,18 @@ import {
 } from '../../shared/control-protocol.js';
 import { CLOCK_SKEW_SECONDS, MAX_CONTROL_MESSAGE_BYTES } from '../../shared/limits.js';
 import type { DeviceRouter, RequestOutcome } from './stream-broker.js';
+import type { HeldConnection } from '../store/store.js';
 import { closeWithin } from '../../shared/ws-close.js';
 import { oneLine } from '../../shared/log-text.js';
 import { settledWithin } from '../../shared/settled-within.js';
 
 export interface DeviceConnectionsOptions {
   heartbeatIntervalMs: number;
-  /** Called when a device connects or disconnects (for lastActivity and metrics). */
-  onChange: (deviceId: string, online: boolean) => void;
+  /**
+   * Called when a device connects or disconnects (presence, lastActivity, metrics), with when (ms
+   * since the epoch; for a connection, the channel's `since`).
+   */
+  onChange: (deviceId: string, online: boolean, at: number) => void;
   /** Called with what a device's hello says it runs (`agent`). */
   onHello?: (deviceId: string, agent: string, services: readonly string[] | null) => void;
   /**
@@ -50,6 +54,8 @@ interface Connection {
   pending: Map<string, Pending> | undefined;
   /** When the SAS token behind the channel expires (skew included); checked on every heartbeat. */
   expiresAtMs: number;
+  /** When the channel was accepted (ms since the epoch): what the store records as its `connected_since`. */
+  since: number;
 }
 
 
@@ -72,9 +78,9 @@ export class DeviceConnections implements DeviceRouter {
     return this.#conns.size;
   }
 
-  /** The devices whose channels this node holds. */
-  deviceIds(): string[] {
-    return [...this.#conns.keys()];
+  /** The channels this node holds: each device's, with when it was accepted. */
+  held(): HeldConnection[] {
+    return [...this.#conns.values()].map((c) => ({ deviceId: c.deviceId, since: c.since }));
   }
 
   isOnline(deviceId: string): boolean {
@@ -88,7 +94,7 @@ export class DeviceConnections implements DeviceRouter {
 
   #attach(ws: WebSocket, deviceId: string, tokenExpiry: number): void {
     const old = this.#conns.get(deviceId);
-    const conn: Connection = { deviceId, ws, alive: true, pending: undefined, expiresAtMs: (tokenExpiry + CLOCK_SKEW_SECONDS) * 1000 };
+    const conn: Connection = { deviceId, ws, alive: true, pending: undefined, expiresAtMs: (tokenExpiry + CLOCK_SKEW_SECONDS) * 1000, since: Date.now() };
     this.#conns.set(deviceId, conn);
     if (old !== undefined) this.#drop(old, CloseCode.Replaced, 'a newer connection for this device replaced this one');
     ws.on('error', () => undefined);
@@ -120,7 +126,7 @@ export class DeviceConnections implements DeviceRouter {
       }
     });
     ws.on('close', () => this.#closed(conn));
-    this.#opts.onChange(deviceId, true);
+    this.#opts.onChange(deviceId, true, conn.since);
     const waiters = this.#waiters.get(deviceId);
     if (waiters !== undefined) {
       this.#waiters.delete(deviceId);
@@ -136,14 +142,14 @@ export class DeviceConnections implements DeviceRouter {
     conn.pending = undefined;
     if (this.#conns.get(conn.deviceId) === conn) {
       this.#conns.delete(conn.deviceId);
-      this.#opts.onChange(conn.deviceId, false);
+      this.#opts.onChange(conn.deviceId, false, Date.now());
     }
   }
 
   #drop(conn: Connection, code: number, reason: string): void {
     if (this.#conns.get(conn.deviceId) === conn) {
       this.#conns.delete(conn.deviceId);
-      this.#opts.onChange(conn.deviceId, false);
+      this.#opts.onChange(conn.deviceId, false, Date.now());
     }
     closeWithin(conn.ws, code, reason, 2000);
   }

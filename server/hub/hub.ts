@@ -123,9 +123,9 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     },
     // A device hears it is connected once the store says so (a script that then asks another node finds it online).
     beforeWelcome: (deviceId) => presence.settled(deviceId),
-    onChange: (deviceId, online) => {
+    onChange: (deviceId, online, at) => {
       metrics.connectedDevices.set(connections.size);
-      presence.changed(deviceId, online, Date.now());
+      presence.changed(deviceId, online, at);
       o.log(`device ${deviceId} ${online ? 'connected' : 'disconnected'}`);
     },
   });
@@ -160,7 +160,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     syncing = true;
     presenceDirty = false;
     o.store.devices
-      .syncNode(o.node, connections.deviceIds(), Date.now())
+      .syncNode(o.node, connections.held(), Date.now())
       .then((corrected) => {
         lastSync = Date.now();
         if (corrected > 0) o.log(`presence: set ${corrected} device record(s) right in the store`);

@@ -33,6 +33,12 @@ import type { TerminalSessionRepository } from './terminal-sessions.js';
 export * from './records.js';
 export * from './terminal-sessions.js';
 
+/** A device's control channel as a node holds it: since when (ms since the epoch). */
+export interface HeldConnection {
+  deviceId: string;
+  since: number;
+}
+
 export interface DeviceRepository {
   get(deviceId: string): Promise<DeviceRecord | undefined>;
   /** A page in device-id order, filtered. */
@@ -63,14 +69,15 @@ export interface DeviceRepository {
   /** The nodes that hold devices now (to find the devices of nodes that are gone). */
   holdingNodes(): Promise<string[]>;
   /**
-   * Makes the store agree with what `node` held at `at`: exactly `deviceIds` connected to it (after
-   * writes that failed while the store was unreachable). Records whose connection state changed at
-   * or after `at` are newer than that list and are left alone: a device that connected or left while
-   * the correction was on its way keeps what its own presence write said. Returns how many rows it
-   * had to correct.
+   * Makes the store agree with what `node` held at `at`: exactly the devices of `held` connected to
+   * it (after writes that failed while the store was unreachable). Records whose connection state
+   * changed at or after `at` are newer than that list and are left alone: a device that connected or
+   * left while the correction was on its way keeps what its own presence write said. A device whose
+   * record has a newer connection (`connected_since` after the channel's `since`) is not claimed
+   * either: that channel is a stale one the device has already replaced on another node. Returns how
+   * many rows it had to correct.
    */
-  syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number>;
-  /** Records what the device's agent called itself in its hello; false when that is what the store had. */
+  syncNode(node: string, held: readonly HeldConnection[], at: number): Promise<number>;
   /** Records what the agent said in its hello (its name, the stream names it serves or null when it did not say); true when either changed. */
   setAgent(deviceId: string, agent: string, services: readonly string[] | null): Promise<boolean>;
 }

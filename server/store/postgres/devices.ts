@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DEFAULT_POLICIES, newEtag, newKey, parseRights } from '../keys.js';
 import { parseServices, parseTags } from '../json-columns.js';
 import type { DeviceCounts, DeviceQuery, DeviceRecord, DeviceStatus, DeviceWrite, PolicyRecord } from '../records.js';
-import type { DeviceRepository, PolicyRepository } from '../store.js';
+import type { DeviceRepository, HeldConnection, PolicyRepository } from '../store.js';
 import type { Database } from './pool.js';
 
 interface Row {
@@ -162,18 +162,22 @@ export class PgDevices implements DeviceRepository {
     return r.rowCount ?? 0;
   }
 
-  async syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number> {
+  async syncNode(node: string, held: readonly HeldConnection[], at: number): Promise<number> {
     const iso = new Date(at).toISOString();
+    const ids = held.map((h) => h.deviceId);
+    const since = held.map((h) => new Date(h.since).toISOString());
     // ISO timestamps of one shape compare as text in time order; NULL is a device never connected.
     const claimed = await this.#db.query(
-      `UPDATE devices SET connected_node = $1, connection_state_updated_time = $2
-        WHERE device_id = ANY($3) AND connected_node IS DISTINCT FROM $1 AND ${OLDER_THAN_2}`,
-      [node, iso, deviceIds],
+      `UPDATE devices SET connected_node = $1, connection_state_updated_time = $2, connected_since = h.since
+        FROM unnest($3::text[], $4::text[]) AS h(id, since)
+        WHERE device_id = h.id AND connected_node IS DISTINCT FROM $1 AND ${OLDER_THAN_2}
+          AND (connected_since IS NULL OR connected_since <= h.since)`,
+      [node, iso, ids, since],
     );
     const released = await this.#db.query(
       `UPDATE devices SET connected_node = NULL, connection_state_updated_time = $2
         WHERE connected_node = $1 AND NOT (device_id = ANY($3)) AND ${OLDER_THAN_2}`,
-      [node, iso, deviceIds],
+      [node, iso, ids],
     );
     return (claimed.rowCount ?? 0) + (released.rowCount ?? 0);
   }

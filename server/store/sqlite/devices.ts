@@ -1,6 +1,6 @@
 /** The device registry in SQLite. */
 import { randomUUID } from 'node:crypto';
-import type { DeviceRepository } from '../store.js';
+import type { DeviceRepository, HeldConnection } from '../store.js';
 import { newEtag } from '../keys.js';
 import { parseServices, parseTags } from '../json-columns.js';
 import type { DeviceCounts, DeviceQuery, DeviceRecord, DeviceStatus, DeviceWrite } from '../records.js';
@@ -144,18 +144,22 @@ export class SqliteDevices implements DeviceRepository {
     return this.#sql.get('UPDATE devices SET connected_node = NULL, connection_state_updated_time = ? WHERE connected_node = ?').run(iso, node).changes;
   }
 
-  async syncNode(node: string, deviceIds: readonly string[], at: number): Promise<number> {
+  async syncNode(node: string, held: readonly HeldConnection[], at: number): Promise<number> {
     const iso = new Date(at).toISOString();
-    const held = new Set(deviceIds);
+    const ids = new Set(held.map((h) => h.deviceId));
     let n = 0;
-    // Only records whose connection state is older than `at` (ISO text of one shape sorts by time).
+    // Only records whose connection state is older than `at` (ISO text of one shape sorts by time),
+    // and none a newer connection of the device holds.
     const older = '(connection_state_updated_time IS NULL OR connection_state_updated_time < @at)';
-    const claim = this.#sql.get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = @node, connection_state_updated_time = @at WHERE device_id = @id AND connected_node IS NOT @node AND ${older}`);
+    const claim = this.#sql.get<[{ node: string; at: string; id: string; since: string }]>(
+      `UPDATE devices SET connected_node = @node, connection_state_updated_time = @at, connected_since = @since
+        WHERE device_id = @id AND connected_node IS NOT @node AND ${older} AND (connected_since IS NULL OR connected_since <= @since)`,
+    );
     const release = this.#sql.get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = NULL, connection_state_updated_time = @at WHERE device_id = @id AND connected_node = @node AND ${older}`);
     this.#db.transaction(() => {
-      for (const id of held) n += claim.run({ node, at: iso, id }).changes;
+      for (const h of held) n += claim.run({ node, at: iso, id: h.deviceId, since: new Date(h.since).toISOString() }).changes;
       for (const r of this.#sql.get<[string], { device_id: string }>('SELECT device_id FROM devices WHERE connected_node = ?').all(node)) {
-        if (!held.has(r.device_id)) n += release.run({ node, at: iso, id: r.device_id }).changes;
+        if (!ids.has(r.device_id)) n += release.run({ node, at: iso, id: r.device_id }).changes;
       }
     })();
     return n;
