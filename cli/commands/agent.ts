@@ -19,7 +19,8 @@ Options:
   --config FILE            read the connection string (or hub, deviceId and key), the CA, the
                            mappings, hubUrl and proxy from this JSON file, which must be private
                            (mode 600): the key then never appears on a command line
-  --connection-string CS   device connection string (or DEVICE_CONNECTION_STRING)
+  --connection-string CS   device connection string (or DEVICE_CONNECTION_STRING); on the command
+                           line ps shows it with the key masked once the agent has started
   --ca FILE                CA that signed the hub's certificate (or DEVICESTREAMS_CA)
   --map NAME=HOST:PORT     a stream name and the local TCP service it reaches (repeatable)
   --map NAME=unix:PATH     … or a local Unix socket (the shell server listens on one)
@@ -31,8 +32,8 @@ Options:
   --no-proxy               never use a proxy, whatever the environment says
   -h, --help               this help
 
-Example:
-  devicestreams agent --connection-string "$DEVICE_CONNECTION_STRING" --ca hub-ca.pem \\
+Example (the connection string in DEVICE_CONNECTION_STRING):
+  devicestreams agent --ca hub-ca.pem \\
     --map ssh=127.0.0.1:22 --map shell=unix:/run/devicestreams/shell.sock
 `;
 

@@ -26,7 +26,7 @@ ${SERVICE_FLAGS_HELP}
 
 Examples:
   devicestreams device create pump-17
-  devicestreams agent --connection-string "$(devicestreams device connection-string pump-17)" --map ssh=127.0.0.1:22
+  DEVICE_CONNECTION_STRING="$(devicestreams device connection-string pump-17)" devicestreams agent --map ssh=127.0.0.1:22
   devicestreams device enroll-token 'sensor-*' --tag site=plant-2 --service shell --map ssh=127.0.0.1:22 --ttl 30m
 `;
 

@@ -38,7 +38,7 @@ Prints "LISTENING unix:PATH" (or "LISTENING HOST:PORT") once it accepts connecti
 
 Example:
   devicestreams file-server --root /srv/files --user pi &
-  devicestreams agent --connection-string "$DEVICE_CONNECTION_STRING" --ca hub-ca.pem \\
+  devicestreams agent --ca hub-ca.pem \\
     --map files=unix:${DEFAULT_SOCKET}
 `;
 

@@ -51,7 +51,7 @@ Prints "LISTENING unix:PATH" (or "LISTENING HOST:PORT") once it accepts connecti
 
 Example:
   devicestreams shell-server --user pi --env LANG=C.UTF-8
-  devicestreams agent --connection-string "$DEVICE_CONNECTION_STRING" --ca hub-ca.pem \\
+  devicestreams agent --ca hub-ca.pem \\
     --map shell=unix:${DEFAULT_SOCKET}
 `;
 
