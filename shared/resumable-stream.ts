@@ -157,9 +157,11 @@ export class ResumableStream extends Duplex {
     for (let off = 0; off < buf.length; off += MAX_FRAME_BYTES) {
       const slice = off === 0 && buf.length <= MAX_FRAME_BYTES ? buf : buf.subarray(off, off + MAX_FRAME_BYTES);
       this.#queued += slice.length;
-      ws.send(slice, { binary: true }, () => {
+      ws.send(slice, { binary: true }, (err) => {
         this.#queued -= slice.length;
-        this.#release();
+        // To a v1 peer a frame that never left is lost (nothing is kept to send again): no writer
+        // goes on as if it were delivered; the leg's close says how the stream ended.
+        if (err == null || this.#peer !== 'v1') this.#release();
       });
     }
   }
@@ -170,7 +172,7 @@ export class ResumableStream extends Duplex {
 
   /** Lets a waiting writer go on once the buffer and the leg have room. */
   #release(): void {
-    if (this.#waiting === undefined) return;
+    if (this.#waiting === undefined || this.#farClosed) return;
     const bufferOk = this.#peer === 'v1' || this.#out.bytes <= this.#o.bufferBytes;
     if (bufferOk && this.#queued <= BRIDGE_LOW_WATER_BYTES) {
       const cb = this.#waiting;
@@ -367,13 +369,11 @@ export class ResumableStream extends Duplex {
     } else if (code === 1000) {
       // v1: a close is the end of the stream both ways. What arrived before it is still read to
       // the end (destroying now would drop what the reader has not taken yet); anything written
-      // from here on has nowhere to go and waits (closeOnceRead).
+      // from here on has nowhere to go and waits (closeOnceRead), as does a write already waiting:
+      // its bytes did not all leave.
       this.#farClosed = true;
       this.#done = true;
       if (!this.readableEnded) this.push(null);
-      const waiting = this.#waiting;
-      this.#waiting = undefined;
-      waiting?.();
       closeOnceRead(this);
       return;
     }

@@ -4,8 +4,8 @@
  * a high watermark is queued towards the socket. Reads pause the socket when the consumer does not
  * keep up. `end()` closes the WebSocket with 1000 after everything written has been sent (WebSocket
  * has no half-close). A close with 1000 from the far side ends the readable side after the bytes
- * that came before it (writes from then on are held and never delivered; see closeOnceRead); a
- * close with any other code destroys the Duplex with a StreamClosedError.
+ * that came before it (a write waiting then, and any after it, is held and never called back; see
+ * closeOnceRead); a close with any other code destroys the Duplex with a StreamClosedError.
  */
 import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
@@ -86,18 +86,18 @@ export class WebSocketDuplex extends Duplex {
       this.closeReason = reason.toString('utf8');
       // Destroyed here first (its close echoed back): nothing is left to deliver or to tell.
       if (this.destroyed) return;
-      const waiting = this.#waiting;
-      this.#waiting = undefined;
       if (code === 1000) {
         // The far side ended the stream. What it sent before is still read to the end (destroying
         // the Duplex now would drop what the reader has not taken yet); anything written from here
-        // on has nowhere to go and waits (closeOnceRead).
+        // on has nowhere to go and waits (closeOnceRead), as does a write already waiting: its
+        // bytes did not all leave.
         this.#farClosed = true;
         this.push(null);
-        waiting?.();
         closeOnceRead(this);
       } else {
         const err = new StreamClosedError(code, this.closeReason);
+        const waiting = this.#waiting;
+        this.#waiting = undefined;
         waiting?.(err);
         this.destroy(err);
       }
@@ -118,14 +118,17 @@ export class WebSocketDuplex extends Duplex {
     for (let off = 0; off < chunk.length; off += MAX_FRAME_BYTES) {
       const slice = off === 0 && chunk.length <= MAX_FRAME_BYTES ? chunk : chunk.subarray(off, off + MAX_FRAME_BYTES);
       this.#queued += slice.length;
-      this.#ws.send(slice, { binary: true }, () => this.#sent(slice.length));
+      this.#ws.send(slice, { binary: true }, (err) => this.#sent(slice.length, err));
     }
     if (this.#queued <= BRIDGE_HIGH_WATER_BYTES) callback();
     else this.#waiting = callback;
   }
 
-  #sent(size: number): void {
+  #sent(size: number, err: Error | undefined): void {
     this.#queued -= size;
+    // A frame that never left (the socket went) lets no writer on: the close that follows says how
+    // the stream ended, and a write waiting then is never reported as delivered.
+    if (err != null || this.#farClosed) return;
     if (this.#waiting !== undefined && this.#queued <= BRIDGE_LOW_WATER_BYTES) {
       const cb = this.#waiting;
       this.#waiting = undefined;
