@@ -4,7 +4,7 @@
  * picks a free port) and returns something you can `close()`.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
@@ -23,7 +23,8 @@ import { sendError } from './http/respond.js';
 import { rejectUpgrade, refuseBrowserOrigin } from './http/upgrade.js';
 import { createHub, gatewayReportKey, type Hub } from './hub/hub.js';
 import { secureDataDir } from './data-dir.js';
-import { loadOrCreateSecret } from './secrets.js';
+import { dataDirSecrets, loadOrCreateSecret } from './secrets.js';
+import { SESSION_ID_CONTEXT, TicketKeys } from './http/ticket-keys.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { StreamThrottle } from './hub/throttle.js';
@@ -159,7 +160,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     sendError(res, new DsError(ErrorCode.NotFound, `no route for ${req.method} ${(req.url ?? '').split('?')[0]}`));
   };
   const server: Server = secure
-    ? createHttpsServer({ cert: tls?.cert, key: tls?.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, onRequest)
+    ? createHttpsServer({ cert: tls?.cert, key: tls?.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000, sessionIdContext: SESSION_ID_CONTEXT }, onRequest)
     : createHttpServer(onRequest);
   guardConnections(server, o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, o.log);
   server.keepAliveTimeout = 30_000;
@@ -223,6 +224,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (o.roles.has('hub') || o.storeUrl !== undefined) store = await openStore({ dataDir: o.dataDir, url: o.storeUrl, log: o.log });
   const tokenSecret = !o.roles.has('hub') && !o.roles.has('gateway') ? undefined
     : store !== undefined ? await store.secrets.getOrCreate('stream-token.key', 32) : loadOrCreateSecret(o.dataDir, 'stream-token.key');
+  // TLS sessions resume on every node of the deployment and across restarts (http/ticket-keys.ts).
+  const ticketKeys = secure ? new TicketKeys({ server: server as HttpsServer, secrets: store?.secrets ?? dataDirSecrets(o.dataDir), log: o.log }) : undefined;
+  await ticketKeys?.start();
   let cluster: Cluster | undefined;
   if (o.busUrl !== undefined) {
     if (store === undefined || store.engine !== 'postgres') throw new Error('a cluster node needs the cluster store: --store postgres://… together with --bus');
@@ -352,6 +356,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     policyConnectionString,
     async close() {
       ready = false;
+      ticketKeys?.stop();
       for (const h of [...handlers].reverse()) await h.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -243,10 +243,12 @@ export interface RateRepository {
   take(name: string, perSecond: number): Promise<number>;
 }
 
-/** Secrets every node of a deployment shares (the stream-token key). */
+/** Secrets every node of a deployment shares (the stream-token key, the TLS ticket keys). */
 export interface SecretRepository {
   /** The secret `name`, made (random, `bytes` long) by whoever asks first. */
   getOrCreate(name: string, bytes: number): Promise<Buffer>;
+  /** Deletes every secret whose name starts with `prefix` but `keep`; returns how many. */
+  removeOthers(prefix: string, keep: string): Promise<number>;
 }
 
 /** Who tries to log in and what came of it, counted across every node (server/bff/login-limiter.ts decides what they allow). */

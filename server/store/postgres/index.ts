@@ -40,6 +40,9 @@ export async function openPostgresStore(url: string, log: (line: string) => void
         if (r === undefined) throw new Error(`secret ${name} vanished from the store`);
         return r.value;
       },
+      async removeOthers(prefix, keep) {
+        return (await db.query('DELETE FROM secrets WHERE left(name, length($1)) = $1 AND name <> $2', [prefix, keep])).rowCount ?? 0;
+      },
     },
     rates: new PgRates(db),
     terminalSessions: new PgTerminalSessions(db),

@@ -1,5 +1,5 @@
 /** The embedded store: SQLite in the data directory, recordings and shared secrets as files beside it. */
-import { loadOrCreateSecret } from '../../secrets.js';
+import { dataDirSecrets } from '../../secrets.js';
 import type { Store } from '../store.js';
 import { SqliteOperators, SqliteSessions } from './accounts.js';
 import { openDatabase } from './database.js';
@@ -26,7 +26,7 @@ export function openSqliteStore(dataDir: string): Store {
     sessions: new SqliteSessions(db),
     recordings: new SqliteRecordings(db),
     recordingData: new RecordingFiles(dataDir),
-    secrets: { getOrCreate: async (name, bytes) => loadOrCreateSecret(dataDir, name, bytes) },
+    secrets: dataDirSecrets(dataDir),
     rates: new SqliteRates(db),
     terminalSessions: new SqliteTerminalSessions(db),
     enrollment: new SqliteEnrollment(db),
