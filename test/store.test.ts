@@ -292,23 +292,25 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     expect((await store.devices.get('sl-3'))?.connectedNode).toBe('node-l');
   });
 
-  it('does not let a node claim a device for a channel older than the connection another node recorded for it', async () => {
+  it('does not let a node claim a device another node holds for a newer connection, and claims one no node holds whatever the times', async () => {
     for (const id of ['sc-1', 'sc-2']) await store.devices.create(id, write());
-    // node-a still holds channels it accepted at t=3 (a half-open one the device has left); the
-    // device reconnected to node-b at t=5 (sc-1, still there) and to node-c at t=6 (sc-2, gone since).
-    await store.devices.connected('sc-1', 'node-b', 5);
-    await store.devices.connected('sc-2', 'node-c', 6);
-    await store.devices.disconnected('sc-2', 'node-c', 7);
-    expect(await store.devices.syncNode('node-a', held(['sc-1', 3], ['sc-2', 3]), 10)).toBe(0);
-    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-b');
-    expect((await store.devices.get('sc-2'))?.connectedNode).toBeNull();
+    // node-sa still holds channels it accepted at t=3: sc-1's is a half-open one the device left for
+    // node-sb at t=5 (still there). sc-2 reconnected to node-sc at t=6 by node-sc's clock and left it
+    // at 7; node-sa's channel may be its current one (node-sa's clock behind) or a stale one about to
+    // go: either way the store must not say "connected nowhere" while node-sa holds it.
+    await store.devices.connected('sc-1', 'node-sb', 5);
+    await store.devices.connected('sc-2', 'node-sc', 6);
+    await store.devices.disconnected('sc-2', 'node-sc', 7);
+    expect(await store.devices.syncNode('node-sa', held(['sc-1', 3], ['sc-2', 3]), 10)).toBe(1);
+    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-sb');
+    expect((await store.devices.get('sc-2'))?.connectedNode).toBe('node-sa');
     // A channel newer than the recorded connection is the device's current one: that is claimed,
     // and its time recorded, so the older channel's node cannot take it back.
-    expect(await store.devices.syncNode('node-a', held(['sc-1', 8]), 11)).toBe(1);
-    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-a');
-    expect(await store.devices.connected('sc-1', 'node-b', 5)).toBe(false);
-    expect(await store.devices.syncNode('node-b', held(['sc-1', 5]), 12)).toBe(0);
-    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-a');
+    expect(await store.devices.syncNode('node-sa', held(['sc-1', 8], ['sc-2', 3]), 11)).toBe(1);
+    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-sa');
+    expect(await store.devices.connected('sc-1', 'node-sb', 5)).toBe(false);
+    expect(await store.devices.syncNode('node-sb', held(['sc-1', 5]), 12)).toBe(0);
+    expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-sa');
   });
 
   it('finds search hits past the first 2,000 ids in order as well as within them, in id order, and pages across that boundary', async () => {

@@ -72,10 +72,11 @@ export interface DeviceRepository {
    * Makes the store agree with what `node` held at `at`: exactly the devices of `held` connected to
    * it (after writes that failed while the store was unreachable). Records whose connection state
    * changed at or after `at` are newer than that list and are left alone: a device that connected or
-   * left while the correction was on its way keeps what its own presence write said. A device whose
-   * record has a newer connection (`connected_since` after the channel's `since`) is not claimed
-   * either: that channel is a stale one the device has already replaced on another node. Returns how
-   * many rows it had to correct.
+   * left while the correction was on its way keeps what its own presence write said. A device another
+   * node holds for a newer connection (`connected_since` after the channel's `since`) is not claimed
+   * either: that channel is a stale one the device has already replaced there. One that no node holds
+   * is claimed whatever the times, as `connected()` does (so nodes whose clocks disagree still set it
+   * right). Returns how many rows it had to correct.
    */
   syncNode(node: string, held: readonly HeldConnection[], at: number): Promise<number>;
   /** Records what the agent said in its hello (its name, the stream names it serves or null when it did not say); true when either changed. */

@@ -171,7 +171,7 @@ export class PgDevices implements DeviceRepository {
       `UPDATE devices SET connected_node = $1, connection_state_updated_time = $2, connected_since = h.since
         FROM unnest($3::text[], $4::text[]) AS h(id, since)
         WHERE device_id = h.id AND connected_node IS DISTINCT FROM $1 AND ${OLDER_THAN_2}
-          AND (connected_since IS NULL OR connected_since <= h.since)`,
+          AND (connected_node IS NULL OR connected_since IS NULL OR connected_since <= h.since)`,
       [node, iso, ids, since],
     );
     const released = await this.#db.query(

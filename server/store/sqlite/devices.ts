@@ -149,11 +149,11 @@ export class SqliteDevices implements DeviceRepository {
     const ids = new Set(held.map((h) => h.deviceId));
     let n = 0;
     // Only records whose connection state is older than `at` (ISO text of one shape sorts by time),
-    // and none a newer connection of the device holds.
+    // and none another node holds for a newer connection of the device.
     const older = '(connection_state_updated_time IS NULL OR connection_state_updated_time < @at)';
     const claim = this.#sql.get<[{ node: string; at: string; id: string; since: string }]>(
       `UPDATE devices SET connected_node = @node, connection_state_updated_time = @at, connected_since = @since
-        WHERE device_id = @id AND connected_node IS NOT @node AND ${older} AND (connected_since IS NULL OR connected_since <= @since)`,
+        WHERE device_id = @id AND connected_node IS NOT @node AND ${older} AND (connected_node IS NULL OR connected_since IS NULL OR connected_since <= @since)`,
     );
     const release = this.#sql.get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = NULL, connection_state_updated_time = @at WHERE device_id = @id AND connected_node = @node AND ${older}`);
     this.#db.transaction(() => {
