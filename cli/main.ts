@@ -2,7 +2,7 @@
 import { oneLine } from '../shared/log-text.js';
 import { CliError, describeError } from './args.js';
 import { watchOutputs } from './outputs.js';
-import { hideSecretArgs } from './argv-secrets.js';
+import { setVisibleCommandLine } from './argv-secrets.js';
 import { VERSION } from '../device/version.js';
 
 const HELP = `
@@ -46,7 +46,7 @@ const commands: Record<string, () => Promise<Command>> = {
 };
 
 export async function main(argv: string[]): Promise<void> {
-  hideSecretArgs(argv);
+  setVisibleCommandLine('devicestreams', argv);
   watchOutputs();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

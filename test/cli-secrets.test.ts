@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, spawnCli, stopAll } from './harness.js';
+import { buildAndUnpackKit } from './fixtures/device-kit.js';
+import { freePort, spawnCli, spawnProc, stopAll } from './harness.js';
 
 afterAll(stopAll);
 
@@ -26,4 +27,14 @@ describe('secrets on the command line', () => {
     expect(seen).toMatch(/^devicestreams agent --connection-string HostName=127\.0\.0\.1:\d+;DeviceId=ps-device;SharedAccessKey=\*\*\* --map ssh=127\.0\.0\.1:22$/);
     expect(agent.child.exitCode).toBeNull();
   });
+
+  it('the device kit\'s agent shows the same way, as devicestreams-device', async () => {
+    const kit = buildAndUnpackKit();
+    const port = await freePort();
+    const agent = spawnProc(process.execPath, [kit.bin, 'agent', '--connection-string', `HostName=127.0.0.1:${port};DeviceId=kit-device;SharedAccessKey=${KEY}`, '--map', 'ssh=127.0.0.1:22'], {}, 'SIGTERM', kit.dir);
+    await agent.waitFor(/cannot connect to the hub/);
+    const seen = cmdline(agent.pid);
+    expect(seen).not.toContain(KEY);
+    expect(seen).toMatch(/^devicestreams-device agent --connection-string HostName=127\.0\.0\.1:\d+;DeviceId=kit-device;SharedAccessKey=\*\*\* --map ssh=127\.0\.0\.1:22$/);
+  }, 180_000);
 });

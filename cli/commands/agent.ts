@@ -19,8 +19,8 @@ Options:
   --config FILE            read the connection string (or hub, deviceId and key), the CA, the
                            mappings, hubUrl and proxy from this JSON file, which must be private
                            (mode 600): the key then never appears on a command line
-  --connection-string CS   device connection string (or DEVICE_CONNECTION_STRING); on the command
-                           line ps shows it with the key masked once the agent has started
+  --connection-string CS   device connection string (or DEVICE_CONNECTION_STRING); ps shows it
+                           with the key masked once the agent has started, not before
   --ca FILE                CA that signed the hub's certificate (or DEVICESTREAMS_CA)
   --map NAME=HOST:PORT     a stream name and the local TCP service it reaches (repeatable)
   --map NAME=unix:PATH     … or a local Unix socket (the shell server listens on one)

@@ -7,6 +7,7 @@
 import { CliError, describeError } from '../../cli/args.js';
 import { oneLine } from '../../shared/log-text.js';
 import { watchOutputs } from '../../cli/outputs.js';
+import { setVisibleCommandLine } from '../../cli/argv-secrets.js';
 
 /** Set by the bundler from package.json; "dev" when run from the sources. */
 declare const KIT_VERSION: string | undefined;
@@ -46,6 +47,7 @@ const commands: Record<string, () => Promise<Command>> = {
 };
 
 export async function main(argv: string[]): Promise<void> {
+  setVisibleCommandLine('devicestreams-device', argv);
   watchOutputs();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
