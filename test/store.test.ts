@@ -313,6 +313,17 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-sa');
   });
 
+  it('deletes the numbered secrets of a prefix below a number, and no other secret', async () => {
+    const made = new Map<string, Buffer>();
+    for (const name of ['tk-test.5', 'tk-test.6', 'tk-test.7', 'tk-test.x', 'tk-test.6.tmp', 'tk-other.1']) made.set(name, await store.secrets.getOrCreate(name, 48));
+    expect(await store.secrets.removeNumberedBefore('tk-test.', 7)).toBe(2);
+    // What is gone is made again (new bytes); what stayed reads back as it was.
+    for (const [name, before] of made) {
+      const kept = !['tk-test.5', 'tk-test.6'].includes(name);
+      expect({ name, same: (await store.secrets.getOrCreate(name, 48)).equals(before) }).toEqual({ name, same: kept });
+    }
+  });
+
   it('finds search hits past the first 2,000 ids in order as well as within them, in id order, and pages across that boundary', async () => {
     const hits = new Set([5, 1999, 2000, 2050]);
     const all = Array.from({ length: 2100 }, (_, i) => `w-${String(i).padStart(4, '0')}${hits.has(i) ? '-x' : ''}`);

@@ -57,13 +57,34 @@ describe('TicketKeys', () => {
     const a = await listen();
     const b = await listen();
     const secrets = dataDirSecrets(dataDir());
-    const ka = new TicketKeys({ server: a.server, secrets, log: () => undefined });
-    const kb = new TicketKeys({ server: b.server, secrets, log: () => undefined });
+    const now = (): number => HOUR + 5 * 60_000;
+    const ka = new TicketKeys({ server: a.server, secrets, log: () => undefined, now });
+    const kb = new TicketKeys({ server: b.server, secrets, log: () => undefined, now });
     await ka.start();
     await kb.start();
     expect(await resumes(b.port, tls.ca, await ticket(a.port, tls.ca))).toBe(true);
     ka.stop();
     kb.stop();
+  });
+
+  it('leaves the next hour\'s key alone when its clock is a little behind the node that made it', async () => {
+    const a = await listen();
+    const b = await listen();
+    const dir = dataDir();
+    const secrets = dataDirSecrets(dir);
+    const ahead = new TicketKeys({ server: a.server, secrets, log: () => undefined, now: () => HOUR + TICKET_KEY_PERIOD_MS + 500 });
+    await ahead.start();
+    // Started a second later by the clock, but its clock is two seconds behind: still the hour before.
+    const behind = new TicketKeys({ server: b.server, secrets, log: () => undefined, now: () => HOUR + TICKET_KEY_PERIOD_MS - 1500 });
+    await behind.start();
+    const w = HOUR / TICKET_KEY_PERIOD_MS;
+    expect(readdirSync(join(dir, 'secrets')).filter((n) => n.startsWith('tls-ticket.')).sort()).toEqual([ticketKeyName(w), ticketKeyName(w + 1)].sort());
+    // The new hour's key survived: a node that starts now in the new hour takes the same one.
+    const c = await listen();
+    const late = new TicketKeys({ server: c.server, secrets, log: () => undefined, now: () => HOUR + TICKET_KEY_PERIOD_MS + 3000 });
+    await late.start();
+    expect(await resumes(c.port, tls.ca, await ticket(a.port, tls.ca))).toBe(true);
+    for (const k of [ahead, behind, late]) k.stop();
   });
 
   it('keeps the key in use while the store fails, says so once, and says when the store gives the new one', async () => {
@@ -72,7 +93,7 @@ describe('TicketKeys', () => {
     let down = false;
     const secrets: SecretRepository = {
       getOrCreate: (name, bytes) => (down ? Promise.reject(new Error('store unreachable')) : real.getOrCreate(name, bytes)),
-      removeOthers: (prefix, keep) => real.removeOthers(prefix, keep),
+      removeNumberedBefore: (prefix, before) => real.removeNumberedBefore(prefix, before),
     };
     const lines: string[] = [];
     let now = HOUR;

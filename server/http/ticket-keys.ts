@@ -2,15 +2,21 @@
  * TLS session-ticket keys shared by every node of a deployment, so that a client resumes its TLS
  * session on whichever node the balancer picks, and a hub restarted on its data directory still
  * resumes the sessions of the devices that reconnect to it: a resumed handshake skips the
- * certificate and its verification (measured in bench/README.md). Node's default is a random key
- * per process, so each node change or restart cost every client a full handshake.
+ * certificate and its verification. Node's default is a random key per process, kept in memory,
+ * so each node change or restart cost every client a full handshake.
  *
  * The key is random, one per hour (its window), made by the first node that needs it and kept in
- * the store beside the stream-token key; every node switches at the hour. Older keys are deleted
- * from the store as each new one is taken, so a store read later cannot open tickets of the past
- * (a ticket holds its session's secret). Node's TLS server holds one key at a time: a ticket
- * issued just before the hour does not resume after it (a ticket lives 5 minutes, Node's default
- * `sessionTimeout`), which costs that client one full handshake.
+ * the store beside the stream-token key; every node switches at the hour, and the keys of earlier
+ * hours are deleted from the store as each new one is taken. Node's TLS server holds one key at a
+ * time: a ticket issued just before the hour does not resume after it (a ticket lives 5 minutes,
+ * Node's default `sessionTimeout`), which costs that client one full handshake.
+ *
+ * What this trades: whoever reads a key from the store (or from its WAL, a replica or a backup made
+ * in that hour) can open that hour's tickets. For a TLS 1.2 session that is its master secret, so a
+ * recording of its traffic could be decrypted; TLS 1.3 resumption (every Node client, the SDKs and
+ * the agent) mixes in a fresh key exchange, so there it only lets an attacker pose as the hub to a
+ * client resuming within the ticket's life. The store already holds every device's and policy's key:
+ * it and its backups are to be kept as private as the TLS private key (README: Run a cluster).
  */
 import type { Server as TlsServer } from 'node:tls';
 import type { SecretRepository } from '../store/store.js';
@@ -86,7 +92,8 @@ export class TicketKeys {
       }
       if (this.#window === window) {
         // Tried again at the next hour when the store cannot do it now.
-        await this.#o.secrets.removeOthers(TICKET_KEY_PREFIX, ticketKeyName(window)).catch((err: unknown) => {
+        // Only older ones: a node whose clock is a little behind must not delete the others' new key.
+        await this.#o.secrets.removeNumberedBefore(TICKET_KEY_PREFIX, window).catch((err: unknown) => {
           this.#o.log(`TLS ticket key: could not delete the earlier ones from the store: ${String(err)}`);
         });
       }

@@ -248,8 +248,8 @@ export interface RateRepository {
 export interface SecretRepository {
   /** The secret `name`, made (random, `bytes` long) by whoever asks first. */
   getOrCreate(name: string, bytes: number): Promise<Buffer>;
-  /** Deletes every secret whose name starts with `prefix` but `keep`; returns how many. */
-  removeOthers(prefix: string, keep: string): Promise<number>;
+  /** Deletes the numbered secrets `<prefix><n>` whose n is below `before`; returns how many. */
+  removeNumberedBefore(prefix: string, before: number): Promise<number>;
 }
 
 /** Who tries to log in and what came of it, counted across every node (server/bff/login-limiter.ts decides what they allow). */

@@ -40,8 +40,14 @@ export async function openPostgresStore(url: string, log: (line: string) => void
         if (r === undefined) throw new Error(`secret ${name} vanished from the store`);
         return r.value;
       },
-      async removeOthers(prefix, keep) {
-        return (await db.query('DELETE FROM secrets WHERE left(name, length($1)) = $1 AND name <> $2', [prefix, keep])).rowCount ?? 0;
+      async removeNumberedBefore(prefix, before) {
+        // The CASE keeps the cast from names whose rest is not a number (AND does not order them).
+        const r = await db.query(
+          `DELETE FROM secrets WHERE left(name, length($1)) = $1
+             AND CASE WHEN substr(name, length($1) + 1) ~ '^[0-9]{1,15}$' THEN substr(name, length($1) + 1)::bigint < $2 ELSE false END`,
+          [prefix, before],
+        );
+        return r.rowCount ?? 0;
       },
     },
     rates: new PgRates(db),
