@@ -274,6 +274,8 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     expect(await store.devices.syncNode('node-s', held(['sy-2', 1], ['sy-3', 1]), 2)).toBe(3);
     expect((await store.devices.get('sy-1'))?.connectedNode).toBeNull();
     expect((await store.devices.get('sy-2'))?.connectedNode).toBe('node-s');
+    // Connected since its channel was accepted (what the console shows), not since the correction.
+    expect((await store.devices.get('sy-2'))?.connectionStateUpdatedTime).toBe(new Date(1).toISOString());
     expect((await store.devices.get('sy-3'))?.connectedNode).toBe('node-s');
     expect(await store.devices.syncNode('node-s', held(['sy-2', 1], ['sy-3', 1]), 3)).toBe(0);
   });

@@ -76,7 +76,8 @@ export interface DeviceRepository {
    * node holds for a newer connection (`connected_since` after the channel's `since`) is not claimed
    * either: that channel is a stale one the device has already replaced there. One that no node holds
    * is claimed whatever the times, as `connected()` does (so nodes whose clocks disagree still set it
-   * right). Returns how many rows it had to correct.
+   * right). A claimed record says the device connected when its channel did (`since`), as the
+   * connection's own write would have. Returns how many rows it had to correct.
    */
   syncNode(node: string, held: readonly HeldConnection[], at: number): Promise<number>;
   /** Records what the agent said in its hello (its name, the stream names it serves or null when it did not say); true when either changed. */
