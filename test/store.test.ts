@@ -315,6 +315,19 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     expect((await store.devices.get('sc-1'))?.connectedNode).toBe('node-sa');
   });
 
+  it('never moves a record\'s connection time back when it claims one, so a node\'s slower correction taken before a later change still loses to that change', async () => {
+    await store.devices.create('ri-1', write());
+    // Connected to node-rc at 150; node-rc's correction takes its list at 200 and is slow; the
+    // device leaves node-rc at 220; node-ra, holding a channel from 100, corrects at 230.
+    await store.devices.connected('ri-1', 'node-rc', 150);
+    await store.devices.disconnected('ri-1', 'node-rc', 220);
+    expect(await store.devices.syncNode('node-ra', held(['ri-1', 100]), 230)).toBe(1);
+    expect((await store.devices.get('ri-1'))?.connectionStateUpdatedTime).toBe(new Date(230).toISOString());
+    // node-rc's correction lands now: its list is older than the record's last change.
+    expect(await store.devices.syncNode('node-rc', held(['ri-1', 150]), 200)).toBe(0);
+    expect((await store.devices.get('ri-1'))?.connectedNode).toBe('node-ra');
+  });
+
   it('deletes the numbered secrets of a prefix below a number, and no other secret', async () => {
     const made = new Map<string, Buffer>();
     for (const name of ['tk-test.5', 'tk-test.6', 'tk-test.7', 'tk-test.x', 'tk-test.6.tmp', 'tk-other.1']) made.set(name, await store.secrets.getOrCreate(name, 48));

@@ -99,8 +99,9 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       if (online) {
         if (!(await o.store.devices.connected(deviceId, o.node, at))) {
           // The store has a newer connection of it on another node: this one is stale, or the
-          // nodes' clocks disagree. The whole-node check in a few seconds claims it once that
-          // node has let go of it (its heartbeat drops a channel the device left).
+          // nodes' clocks disagree. A whole-node check (the next within seconds, then one a
+          // minute) claims it once that node has let go of it (its heartbeat drops a channel the
+          // device left).
           presenceDirty = true;
           o.log(`device ${deviceId}: not recorded as connected here: the store has a newer connection of it on another node (are the nodes' clocks in sync?), or no longer has the device`);
         }

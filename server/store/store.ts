@@ -77,7 +77,9 @@ export interface DeviceRepository {
    * either: that channel is a stale one the device has already replaced there. One that no node holds
    * is claimed whatever the times, as `connected()` does (so nodes whose clocks disagree still set it
    * right). A claimed record says the device connected when its channel did (`since`), as the
-   * connection's own write would have. Returns how many rows it had to correct.
+   * connection's own write would have — unless the record changed after that (a disconnection
+   * elsewhere): then the correction's time, so that the time the guard above reads never goes
+   * back. Returns how many rows it had to correct.
    */
   syncNode(node: string, held: readonly HeldConnection[], at: number): Promise<number>;
   /** Records what the agent said in its hello (its name, the stream names it serves or null when it did not say); true when either changed. */

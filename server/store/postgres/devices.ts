@@ -168,7 +168,8 @@ export class PgDevices implements DeviceRepository {
     const since = held.map((h) => new Date(h.since).toISOString());
     // ISO timestamps of one shape compare as text in time order; NULL is a device never connected.
     const claimed = await this.#db.query(
-      `UPDATE devices SET connected_node = $1, connection_state_updated_time = h.since, connected_since = h.since
+      `UPDATE devices SET connected_node = $1, connected_since = h.since,
+          connection_state_updated_time = CASE WHEN connection_state_updated_time IS NULL OR connection_state_updated_time <= h.since THEN h.since ELSE $2 END
         FROM unnest($3::text[], $4::text[]) AS h(id, since)
         WHERE device_id = h.id AND connected_node IS DISTINCT FROM $1 AND ${OLDER_THAN_2}
           AND (connected_node IS NULL OR connected_since IS NULL OR connected_since <= h.since)`,

@@ -152,7 +152,8 @@ export class SqliteDevices implements DeviceRepository {
     // and none another node holds for a newer connection of the device.
     const older = '(connection_state_updated_time IS NULL OR connection_state_updated_time < @at)';
     const claim = this.#sql.get<[{ node: string; at: string; id: string; since: string }]>(
-      `UPDATE devices SET connected_node = @node, connection_state_updated_time = @since, connected_since = @since
+      `UPDATE devices SET connected_node = @node, connected_since = @since,
+          connection_state_updated_time = CASE WHEN connection_state_updated_time IS NULL OR connection_state_updated_time <= @since THEN @since ELSE @at END
         WHERE device_id = @id AND connected_node IS NOT @node AND ${older} AND (connected_node IS NULL OR connected_since IS NULL OR connected_since <= @since)`,
     );
     const release = this.#sql.get<[{ node: string; at: string; id: string }]>(`UPDATE devices SET connected_node = NULL, connection_state_updated_time = @at WHERE device_id = @id AND connected_node = @node AND ${older}`);
