@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadOrCreateSecret } from './secrets.js';
+import { loadOrCreateSecret, removeNumberedBefore } from './secrets.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -50,5 +50,13 @@ describe('loadOrCreateSecret', () => {
     expect(values.length).toBe(8);
     expect(new Set(values).size).toBe(1);
     expect(readdirSync(join(dir, 'secrets'))).toEqual(['race']);
+  });
+
+  it('deletes the numbered secrets below a number with the temporary files a dead process left of them, and nothing else', () => {
+    const dir = dataDir();
+    mkdirSync(join(dir, 'secrets'), { recursive: true });
+    for (const name of ['tk.5', 'tk.5.123-ab12.tmp', 'tk.6', 'tk.9', 'tk.9.7-cd34.tmp', 'tk.x', 'other.1']) writeFileSync(join(dir, 'secrets', name), 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=\n');
+    expect(removeNumberedBefore(dir, 'tk.', 7)).toBe(3);
+    expect(readdirSync(join(dir, 'secrets')).sort()).toEqual(['other.1', 'tk.9', 'tk.9.7-cd34.tmp', 'tk.x']);
   });
 });

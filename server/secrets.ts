@@ -16,8 +16,8 @@ export function loadOrCreateSecret(dataDir: string, name: string, bytes = 32): B
   // same data directory (a hub and its separate streaming endpoint) reads nothing or all of it,
   // and when both make one at once, the first put in place is the one both keep.
   const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, value.toString('base64') + '\n', { mode: 0o600 });
   try {
+    writeFileSync(tmp, value.toString('base64') + '\n', { mode: 0o600 });
     // A file that was there but too short to be a secret is replaced; nothing else is.
     if (found === 'short') renameSync(tmp, path);
     else linkSync(tmp, path);
@@ -46,7 +46,8 @@ function readSecret(path: string): Buffer | 'missing' | 'short' {
 
 /**
  * Deletes the secrets `<prefix><n>` in `<dataDir>/secrets` whose number n is below `before`
- * (numbered ones, such as the hourly TLS ticket keys); returns how many.
+ * (numbered ones, such as the hourly TLS ticket keys), and any temporary file of theirs a process
+ * that died while making one left behind; returns how many.
  */
 export function removeNumberedBefore(dataDir: string, prefix: string, before: number): number {
   const dir = join(dataDir, 'secrets');
@@ -54,8 +55,8 @@ export function removeNumberedBefore(dataDir: string, prefix: string, before: nu
   let n = 0;
   for (const name of readdirSync(dir)) {
     if (!name.startsWith(prefix)) continue;
-    const rest = name.slice(prefix.length);
-    if (!/^\d{1,15}$/.test(rest) || Number(rest) >= before) continue;
+    const m = /^(\d{1,15})(\.[\w-]+\.tmp)?$/.exec(name.slice(prefix.length));
+    if (m === null || Number(m[1]) >= before) continue;
     rmSync(join(dir, name), { force: true });
     n += 1;
   }
