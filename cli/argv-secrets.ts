@@ -16,7 +16,7 @@ const PATTERNS: readonly [RegExp, string][] = [
   [/(\bsig\s*=)[^&;\s]*/gi, `$1${MASK}`],
   // A URL's password: scheme://user:password@host, up to the authority's last '@' (a password may
   // hold a raw '@' or a space; libpq-style parsers accept both).
-  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@?#]*:)[^/?#]*@/gi, `$1${MASK}@`],
+  [/((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s/:@?#]*:)[^/?#]*@/gi, `$1${MASK}@`],
   // A password as a URL's query parameter (postgres://host/db?password=…).
   [/([?&](?:ssl)?password=)[^&#]*/gi, `$1${MASK}`],
 ];
