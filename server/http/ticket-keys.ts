@@ -27,7 +27,7 @@ export const TICKET_KEY_PERIOD_MS = 60 * 60_000;
 const TICKET_KEY_BYTES = 48;
 /** How soon a key the store could not give is asked for again. */
 const RETRY_MS = 30_000;
-export const TICKET_KEY_PREFIX = 'tls-ticket.';
+const TICKET_KEY_PREFIX = 'tls-ticket.';
 
 /**
  * Sessions resume across processes only within one session-id context; Node's default is a hash
@@ -91,8 +91,8 @@ export class TicketKeys {
         wait = Math.min(wait, RETRY_MS);
       }
       if (this.#window === window) {
-        // Tried again at the next hour when the store cannot do it now.
-        // Only older ones: a node whose clock is a little behind must not delete the others' new key.
+        // Only earlier hours' keys (a node whose clock is a little behind must not delete the
+        // others' new one); when the store cannot do it now, it is done at the next hour.
         await this.#o.secrets.removeNumberedBefore(TICKET_KEY_PREFIX, window).catch((err: unknown) => {
           this.#o.log(`TLS ticket key: could not delete the earlier ones from the store: ${String(err)}`);
         });
