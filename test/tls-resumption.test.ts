@@ -5,13 +5,14 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestCluster } from './fixtures/cluster.js';
-import { resumes, ticket } from './fixtures/tls-sessions.js';
+import { clearOfKeySwitch, resumes, ticket } from './fixtures/tls-sessions.js';
 import { hubHandle, spawnCli, stopAll, tempDir } from './harness.js';
 
 afterAll(stopAll);
 
 describe('TLS session resumption', () => {
   it('a session from a single hub resumes after the hub restarts on the same data directory', async () => {
+    await clearOfKeySwitch(40_000);
     const dataDir = tempDir();
     const first = await hubHandle(spawnCli(['hub', '--data-dir', dataDir, '--port', '0']), dataDir);
     const session = await ticket(first.port, first.ca);
@@ -31,6 +32,7 @@ describe('TLS session resumption', () => {
     const [n1, n2] = c.nodes;
     if (n1 === undefined || n2 === undefined) throw new Error('two nodes expected');
     const ca = c.handle.ca;
+    await clearOfKeySwitch(20_000);
     const fromFirst = await ticket(n1.port, ca);
     expect(await resumes(n2.port, ca, fromFirst)).toBe(true);
     const fromSecond = await ticket(n2.port, ca);
