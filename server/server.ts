@@ -23,7 +23,7 @@ import { sendError } from './http/respond.js';
 import { rejectUpgrade, refuseBrowserOrigin } from './http/upgrade.js';
 import { createHub, gatewayReportKey, type Hub } from './hub/hub.js';
 import { secureDataDir } from './data-dir.js';
-import { dataDirSecrets, loadOrCreateSecret } from './secrets.js';
+import { dataDirSecrets } from './secrets.js';
 import { SESSION_ID_CONTEXT, TicketKeys } from './http/ticket-keys.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -222,10 +222,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const localCaFile = tls?.caFile ?? o.hubCaFile;
   const localCa = localCaFile !== undefined ? readFileSync(localCaFile, 'utf8') : undefined;
   if (o.roles.has('hub') || o.storeUrl !== undefined) store = await openStore({ dataDir: o.dataDir, url: o.storeUrl, log: o.log });
-  const tokenSecret = !o.roles.has('hub') && !o.roles.has('gateway') ? undefined
-    : store !== undefined ? await store.secrets.getOrCreate('stream-token.key', 32) : loadOrCreateSecret(o.dataDir, 'stream-token.key');
+  // The deployment's shared secrets: the store's, or the data directory's for a process without one.
+  const secrets = store?.secrets ?? dataDirSecrets(o.dataDir);
+  const tokenSecret = !o.roles.has('hub') && !o.roles.has('gateway') ? undefined : await secrets.getOrCreate('stream-token.key', 32);
   // TLS sessions resume on every node of the deployment and across restarts (http/ticket-keys.ts).
-  const ticketKeys = secure ? new TicketKeys({ server: server as HttpsServer, secrets: store?.secrets ?? dataDirSecrets(o.dataDir), log: o.log }) : undefined;
+  const ticketKeys = secure ? new TicketKeys({ server: server as HttpsServer, secrets, log: o.log }) : undefined;
   await ticketKeys?.start();
   let cluster: Cluster | undefined;
   if (o.busUrl !== undefined) {
