@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CONTROL_PROTOCOL_VERSION, encodeControlMessage } from '../../shared/control-protocol.js';
+import { CloseCode } from '../../shared/close-codes.js';
 import { DeviceConnections } from './device-connections.js';
 
 const open: Array<{ server: Server; conns: DeviceConnections; ws: WebSocket }> = [];
@@ -57,4 +58,49 @@ it('sends the welcome after the bounded wait when the write never settles, and a
   expect(at - stuck.saidAt).toBeLessThan(10_000);
   const failed = await helloTo(() => Promise.reject(new Error('store down')));
   expect(await failed.welcomed).toBeGreaterThanOrEqual(failed.saidAt);
+});
+
+/** A device channel (hello said and welcomed) on a hub's DeviceConnections; `hellos` counts the store writes a hello makes. */
+async function greeted(): Promise<{ conns: DeviceConnections; ws: WebSocket; hellos: () => number; closed: Promise<{ code: number; reason: string }> }> {
+  let hellos = 0;
+  const conns = new DeviceConnections({ heartbeatIntervalMs: 60_000, onChange: () => undefined, onHello: () => { hellos += 1; }, log: () => undefined });
+  const server = createServer();
+  server.on('upgrade', (req, socket, head) => conns.accept(req, socket, head, 'dev-f', Math.floor(Date.now() / 1000) + 3600));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  open.push({ server, conns, ws });
+  await new Promise((r) => ws.once('open', r));
+  const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString('utf8') })));
+  const welcomed = new Promise((r) => ws.once('message', r));
+  ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: 'test' }));
+  await welcomed;
+  return { conns, ws, hellos: () => hellos, closed };
+}
+
+it('closes a channel whose device says hello a second time (each hello is a store write and a welcome), after one store write', async () => {
+  const d = await greeted();
+  d.ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: 'again' }));
+  expect(await d.closed).toEqual({ code: CloseCode.ProtocolError, reason: 'hello was already sent on this channel' });
+  expect(d.hellos()).toBe(1);
+  expect(d.conns.isOnline('dev-f')).toBe(false);
+});
+
+it('takes one answer per stream request, a late one included, and closes a channel that answers more than it was asked', async () => {
+  const d = await greeted();
+  // The device answers the first request; the second times out and its answer comes late.
+  d.ws.on('message', (m) => {
+    const msg = JSON.parse((m as Buffer).toString('utf8')) as { type: string; requestId: string };
+    if (msg.type === 'streamRequest' && msg.requestId === 'r1') d.ws.send(encodeControlMessage({ type: 'streamResponse', requestId: 'r1', accepted: true }));
+  });
+  const req = (requestId: string, timeoutMs: number): ReturnType<DeviceConnections['request']> =>
+    d.conns.request('dev-f', { type: 'streamRequest', requestId, streamName: 's', url: 'wss://x/bridges/1', authToken: 't', expiresAt: Date.now() + 60_000 }, timeoutMs);
+  expect(await req('r1', 5000)).toMatchObject({ type: 'streamResponse', requestId: 'r1', accepted: true });
+  expect(await req('r2', 50)).toBe('timeout');
+  d.ws.send(encodeControlMessage({ type: 'streamResponse', requestId: 'r2', accepted: true }));
+  // The late answer is taken quietly: the channel is still up for the next request.
+  await new Promise((r) => setTimeout(r, 200));
+  expect(d.conns.isOnline('dev-f')).toBe(true);
+  d.ws.send(encodeControlMessage({ type: 'streamResponse', requestId: 'r3', accepted: true }));
+  expect(await d.closed).toEqual({ code: CloseCode.ProtocolError, reason: 'a stream response to no stream request' });
+  expect(d.conns.isOnline('dev-f')).toBe(false);
 });

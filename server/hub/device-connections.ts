@@ -56,6 +56,14 @@ interface Connection {
   expiresAtMs: number;
   /** When the channel was accepted (ms since the epoch): what the store records as its `connected_since`. */
   since: number;
+  /** The device said hello on this channel (once; a second one is a protocol error). */
+  greeted: boolean;
+  /**
+   * Stream requests sent on this channel and answers received (matched or late): a device answers
+   * each request once, so more answers than requests is a device flooding its channel.
+   */
+  requests: number;
+  answers: number;
 }
 
 
@@ -94,7 +102,7 @@ export class DeviceConnections implements DeviceRouter {
 
   #attach(ws: WebSocket, deviceId: string, tokenExpiry: number): void {
     const old = this.#conns.get(deviceId);
-    const conn: Connection = { deviceId, ws, alive: true, pending: undefined, expiresAtMs: (tokenExpiry + CLOCK_SKEW_SECONDS) * 1000, since: Date.now() };
+    const conn: Connection = { deviceId, ws, alive: true, pending: undefined, expiresAtMs: (tokenExpiry + CLOCK_SKEW_SECONDS) * 1000, since: Date.now(), greeted: false, requests: 0, answers: 0 };
     this.#conns.set(deviceId, conn);
     if (old !== undefined) this.#drop(old, CloseCode.Replaced, 'a newer connection for this device replaced this one');
     ws.on('error', () => undefined);
@@ -106,6 +114,10 @@ export class DeviceConnections implements DeviceRouter {
       if (!decoded.ok) return this.#drop(conn, CloseCode.ProtocolError, decoded.error);
       const msg = decoded.value;
       if (msg.type === 'hello') {
+        // Once per channel: each hello costs a store write and a welcome, so repeating it could
+        // make the hub write and buffer without end.
+        if (conn.greeted) return this.#drop(conn, CloseCode.ProtocolError, 'hello was already sent on this channel');
+        conn.greeted = true;
         // Shown in the console and printed by `device list`: no control character reaches a screen.
         this.#opts.onHello?.(deviceId, oneLine(msg.agent), msg.services === undefined ? null : [...new Set(msg.services)].sort());
         const welcome = (): void => {
@@ -115,6 +127,7 @@ export class DeviceConnections implements DeviceRouter {
         if (before === undefined) welcome();
         else void settledWithin(before, WELCOME_WAIT_MS).then(welcome);
       } else if (msg.type === 'streamResponse') {
+        if (++conn.answers > conn.requests) return this.#drop(conn, CloseCode.ProtocolError, 'a stream response to no stream request');
         const p = conn.pending?.get(msg.requestId);
         if (p !== undefined) {
           conn.pending?.delete(msg.requestId);
@@ -205,6 +218,7 @@ export class DeviceConnections implements DeviceRouter {
         resolve('timeout');
       }, timeoutMs);
       pending.set(msg.requestId, { resolve: (r) => resolve(r ?? 'disconnected'), timer });
+      conn.requests += 1;
       conn.ws.send(encodeControlMessage(msg));
     });
   }
