@@ -161,3 +161,37 @@ describe('recordings and account names', () => {
     expect((await c.call('GET', `/api/recordings/${s.streamId}`, { cookie: admin })).json).toMatchObject({ operator: 'reused' });
   });
 });
+
+describe('a page that pings without reading', () => {
+  it("gets its pings answered only while it reads: of 1,000,000 sent while paused it receives under half (the sockets’ buffers hold about a fifth), and pongs again once it reads", async () => {
+    const s = await openTerminal(admin);
+    const pongs = (): number => s.statuses.filter((t) => t.startsWith('{"type":"pong"')).length;
+    s.ws.pause();
+    const N = 1_000_000;
+    const ping = '{"type":"ping","t":1}';
+    for (let i = 0; i < N; i++) {
+      s.ws.send(ping);
+      if (s.ws.bufferedAmount > 1024 * 1024) await until(() => s.ws.bufferedAmount < 256 * 1024, 60_000, 'the pings sent');
+    }
+    await until(() => s.ws.bufferedAmount === 0, 60_000, 'the pings sent');
+    // Let the hub read them all before this side reads anything.
+    await sleep(2000);
+    s.ws.resume();
+    let seen = -1;
+    await until(async () => {
+      const n = pongs();
+      if (n === seen) return true;
+      seen = n;
+      await sleep(1000);
+      return false;
+    }, 60_000, 'the pongs to stop coming');
+    // Each unread pong used to wait at the hub: all 1,000,000 came once the page read again.
+    expect(pongs()).toBeLessThan(N / 2);
+    const before = pongs();
+    s.ws.send('{"type":"ping","t":2}');
+    await until(() => s.statuses.includes('{"type":"pong","t":2}'), 10_000, 'a pong to a ping sent while reading');
+    expect(pongs()).toBe(before + 1);
+    s.ws.close();
+    await s.closed;
+  });
+});

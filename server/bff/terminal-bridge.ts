@@ -40,6 +40,8 @@ import { closeReason, closeSocket, fail, firstFrame, send, type TerminalTap } fr
 // wants a short pipeline more than a deep one (the browser's own PAUSE watermark is 128 KiB).
 const HIGH_WATER = 128 * 1024;
 const LOW_WATER = 32 * 1024;
+/** A ping is answered only while less than this waits to reach the page (output included). */
+const PONG_MAX_BUFFERED_BYTES = 2 * HIGH_WATER;
 /** Most terminal frames a browser may send before we read them (keystrokes are tiny). */
 const MAX_BROWSER_FRAME = 1024 * 1024 + 5;
 /** A HELLO is small; a first frame that claims more is not one. */
@@ -362,7 +364,9 @@ export class TerminalSessions {
       if (!isBinary) {
         try {
           const msg = JSON.parse(buf.toString('utf8')) as { type?: unknown; t?: unknown };
-          if (msg.type === 'ping' && typeof msg.t === 'number') send(ws, { type: 'pong', t: msg.t });
+          // Answered only while the page reads what it is sent: a page that pings without reading
+          // would otherwise have its pongs queue here without end.
+          if (msg.type === 'ping' && typeof msg.t === 'number' && ws.bufferedAmount <= PONG_MAX_BUFFERED_BYTES) send(ws, { type: 'pong', t: msg.t });
         } catch {
           // ignore text that is not a ping
         }
