@@ -18,6 +18,7 @@ import { createRemoteReporter } from './gateway/remote-reporter.js';
 import { dropAlpnCopy } from './http/alpn.js';
 import { splitTarget } from './http/router.js';
 import { Gateway, type StreamReporter } from './gateway/gateway.js';
+import { answerBadRequests } from './http/bad-requests.js';
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, type ConnectionLimits } from './http/connection-guard.js';
 import { sendError } from './http/respond.js';
 import { rejectUpgrade, refuseBrowserOrigin } from './http/upgrade.js';
@@ -182,7 +183,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       rejectUpgrade(socket, err);
     }
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  answerBadRequests(server);
   // Keepalive finds peers that vanished while their stream was paused by flow control (no pings then).
   server.on('connection', (socket: Socket) => socket.setKeepAlive(true, 30_000));
   if (secure) server.on('secureConnection', dropAlpnCopy);

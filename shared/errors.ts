@@ -47,6 +47,8 @@ export const ErrorCode = {
   PreconditionFailed: 412002,
   /** The request body is larger than the hub accepts. */
   PayloadTooLarge: 413001,
+  /** The request's headers are larger than the hub reads (16 KiB in all). */
+  HeadersTooLarge: 431001,
   /** Too many concurrent streams for this device. */
   ThrottledDevice: 429001,
   /** Too many concurrent streams on this hub. */

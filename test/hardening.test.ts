@@ -2,7 +2,8 @@
  * Holes an attacker's probe found, each closed and checked against a real hub process: the data
  * directory private to the hub's account, device streams ended when the device is disabled or
  * deleted, text from devices unable to forge log lines, the agent's refusals naming nothing but the
- * refused name, connections that never finish their handshake capped, and the console's policy
+ * refused name, connections that never finish their handshake capped, requests the parser refuses
+ * answered, a trickled unread body unable to hold its connection, and the console's policy
  * unable to read device keys.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,6 +11,7 @@ import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeviceClient, type DeviceClient } from '../device/sdk/device-client.js';
 import { createServiceClient, StreamRejectedError } from '../server/sdk/service-client.js';
@@ -181,6 +183,45 @@ describe('connections that never finish their handshake', () => {
     await until(async () => (await healthz(h, '127.0.0.21').catch(() => 0)) === 200, 3000, 'served again once the idle ones left');
     expect(h.proc.output()).toMatch(/refusing connections from 127\.0\.0\.21: 5 of its connections have not finished TLS/);
   });
+});
+
+describe('requests the server cannot take, over TLS to the hub', () => {
+  /** Writes `text` on a TLS connection to the hub; resolves with what came back once the hub closed it, and how long after the first answer that was. */
+  function exchangeRaw(text: string, trickle = false): Promise<{ answer: string; closedAfterAnswerMs: number }> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ port: hub.port, host: '127.0.0.1', ca: hub.ca, servername: 'localhost' }, () => s.write(text));
+      let got = '';
+      let answeredAt = 0;
+      const timer = trickle ? setInterval(() => s.writable && s.write('x'), 250) : undefined;
+      s.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        if (answeredAt === 0 && got.includes('\r\n\r\n')) answeredAt = Date.now();
+      });
+      s.on('error', () => undefined);
+      s.once('close', () => {
+        clearInterval(timer);
+        if (answeredAt === 0) reject(new Error(`closed without an answer (got ${JSON.stringify(got.slice(0, 200))})`));
+        else resolve({ answer: got, closedAfterAnswerMs: Date.now() - answeredAt });
+      });
+    });
+  }
+
+  it('answers oversized headers with 431 HeadersTooLarge and a malformed request with 400 InvalidRequest, as JSON, instead of a reset', async () => {
+    const big = await exchangeRaw(`GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(big.answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(big.answer).toContain('"errorCode":431001');
+    const bad = await exchangeRaw('PUT /devices/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n');
+    expect(bad.answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(bad.answer).toContain('"errorCode":400001');
+    expect(await hub.service.listDevices()).toBeInstanceOf(Array);
+  });
+
+  it('closes a connection whose unread body still trickles in 5 s after its 401, where it used to stay open', async () => {
+    const r = await exchangeRaw('PUT /devices/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n\r\n', true);
+    expect(r.answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(r.closedAfterAnswerMs).toBeGreaterThanOrEqual(4900);
+    expect(r.closedAfterAnswerMs).toBeLessThan(15_000);
+  }, 30_000);
 });
 
 describe("the console's policy", () => {
