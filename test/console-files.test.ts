@@ -163,7 +163,7 @@ describe('console file transfers', () => {
     expect(rows.find((r) => r.streamId === upLog.streamId)?.transfer).toEqual(upLog.transfer);
   }, 240_000);
 
-  it('refuses "..", an absolute path, a symlink out of the root and a symlinked directory, both ways, with 400 file_outside_root and what to do, writing nothing outside', async () => {
+  it('refuses "..", an absolute path, a symlink out of the root and a symlinked directory, both ways, with 400 file_outside_root, the path as given and what to do, writing nothing outside', async () => {
     const before = listing(outside);
     const local = join(tempDir(), 'payload.txt');
     writeFileSync(local, 'must not land outside\n');
@@ -172,6 +172,8 @@ describe('console file transfers', () => {
       expect(put.status, `upload to ${path}`).toBe(400);
       expect(put.json, `upload to ${path}`).toMatchObject({ error: { code: 'file_outside_root' } });
       expect((put.json as { error: { message: string } }).error.message).toMatch(/(contains "\.\."|is an absolute path|leads outside the file server's root).*use a path relative to the file server's --root/);
+      // Quoted as given: 'link-out' is not 'Link-out' on the device's file system.
+      expect((put.json as { error: { message: string } }).error.message, `upload to ${path}`).toContain(path);
       if (path === 'dir-out/new.txt') continue;
       const get = await getFile(c, operator, DEVICE, path);
       expect(get.status, `download of ${path}`).toBe(400);

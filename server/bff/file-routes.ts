@@ -55,9 +55,9 @@ function fromFileError(err: FileTransferError): ApiFailure {
   return new ApiFailure(STATUS[err.code], `${FILE_SERVER_ERROR_PREFIX}${err.code.replace(/-/g, '_')}`, `${sentence(err.message)}`);
 }
 
+/** Ends with a full stop; the case is left alone (a message may start with a path, which is case-sensitive). */
 function sentence(text: string): string {
-  const t = text.charAt(0).toUpperCase() + text.slice(1);
-  return /[.!?]$/.test(t) ? t : `${t}.`;
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 const HOW_TO_MAP = `run "devicestreams file-server --root DIR --listen unix:PATH" on the device and map it on its agent with --map ${CONSOLE_FILES_STREAM}=unix:PATH`;
