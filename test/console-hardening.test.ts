@@ -79,6 +79,37 @@ describe('login rate limits', () => {
   });
 });
 
+describe('a flood of password checks from many addresses', () => {
+  it('refuses checks past what the node queues with 503 login_busy, and checks an owner at a known address ahead of the queue', async () => {
+    // 200 wrong logins, each from its own address for its own name: past the per-address and
+    // per-name limits, each would cost a scrypt in turn.
+    const answered: string[] = [];
+    const flood = Array.from({ length: 200 }, (_, i) =>
+      c.call('POST', '/api/login', { body: { username: `flood-${i}`, password: 'guess' }, from: `127.5.${Math.floor(i / 200)}.${(i % 200) + 1}` }).then((a) => {
+        answered.push(String(a.status));
+        return a;
+      }),
+    );
+    await sleep(1000);
+    // The admin logged in from this address in beforeAll: it is known for the name.
+    const own = c.call('POST', '/api/login', { body: { username: 'admin', password: ADMIN_PASSWORD } }).then((a) => {
+      answered.push('admin');
+      return a;
+    });
+    const [mine, ...theirs] = await Promise.all([own, ...flood]);
+    expect(mine?.status).toBe(200);
+    const busy = theirs.filter((a) => a.status === 503);
+    expect(busy.length).toBeGreaterThan(0);
+    expect(busy[0]?.json).toMatchObject({ error: { code: 'login_busy' } });
+    expect(busy[0]?.headers['retry-after']).toBe('1');
+    expect(theirs.every((a) => a.status === 401 || a.status === 503)).toBe(true);
+    // Checked before the admin's: only those already running or started while it waited its turn
+    // (two at a time). Unbounded, every check queued before it came first.
+    const checkedBefore = answered.slice(0, answered.indexOf('admin')).filter((s) => s === '401').length;
+    expect(checkedBefore).toBeLessThan(20);
+  });
+});
+
 describe('malformed console paths', () => {
   it('answers 400, not 500, to bad percent-encoding in every console path with a parameter', async () => {
     for (const [method, path] of [

@@ -383,7 +383,7 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     expect(granted).toBeLessThanOrEqual(2 + Math.floor(2 * seconds));
   });
 
-  it('records login attempts so that 30 parallel begins for one key let exactly the 20 a decider allows through, and forgets them on request', async () => {
+  it('records login attempts so that 30 parallel begins for one key let exactly the 20 a decider allows through, takes one back on success or withdrawal, and forgets them on request', async () => {
     const at = Date.now();
     const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => store.logins.begin({
       keys: ['a:10.0.0.9', 'n:suite-user'],
@@ -406,8 +406,11 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     // A success takes its attempt back and makes the pair known.
     await store.logins.succeeded('attempt-0', { name: 'suite-user', address: '10.0.0.9' }, at + 60_000);
     expect(await store.logins.begin({ keys: ['a:10.0.0.9', 'n:suite-user'], since: at - 60_000, known: { name: 'suite-user', address: '10.0.0.9' }, at: at + 1, attempt: 'look2', decide: (recent, isKnown) => (recent.map((r) => r.length).join(',') === '19,19' && isKnown ? 1 : 2) })).toBe(1);
+    // A withdrawn attempt (never checked) leaves the count alone, under both keys, and knows nothing.
+    await store.logins.withdraw('attempt-1');
+    expect(await store.logins.begin({ keys: ['a:10.0.0.9', 'n:suite-user'], since: at - 60_000, known: { name: 'other-user', address: '10.0.0.9' }, at: at + 1, attempt: 'look2b', decide: (recent, isKnown) => (recent.map((r) => r.length).join(',') === '18,18' && !isKnown ? 1 : 2) })).toBe(1);
     await store.logins.forget('n:suite-user', 'suite-user');
-    expect(await store.logins.begin({ keys: ['a:10.0.0.9', 'n:suite-user'], since: at - 60_000, known: { name: 'suite-user', address: '10.0.0.9' }, at: at + 1, attempt: 'look3', decide: (recent, isKnown) => (recent.map((r) => r.length).join(',') === '19,0' && !isKnown ? 1 : 2) })).toBe(1);
+    expect(await store.logins.begin({ keys: ['a:10.0.0.9', 'n:suite-user'], since: at - 60_000, known: { name: 'suite-user', address: '10.0.0.9' }, at: at + 1, attempt: 'look3', decide: (recent, isKnown) => (recent.map((r) => r.length).join(',') === '18,0' && !isKnown ? 1 : 2) })).toBe(1);
     // Attempts older than the window are gone.
     expect(await store.logins.begin({ keys: ['a:10.0.0.9'], since: at + 1, known: { name: 'suite-user', address: '10.0.0.9' }, at: at + 60_001, attempt: 'look4', decide: (recent) => (recent[0]?.length === 0 ? 1 : 2) })).toBe(1);
     expect(seen).toEqual([false]);

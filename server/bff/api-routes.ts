@@ -7,7 +7,7 @@ import { readBody } from '../http/respond.js';
 import { splitTarget } from '../http/router.js';
 import type { ServiceClient } from '../sdk/service-client.js';
 import { ApiFailure, badRequest, forbidden, fromHubError, sendApiJson, unauthorized } from './api-errors.js';
-import type { LoginLimiter } from './login-limiter.js';
+import type { LoginAttempt, LoginLimiter } from './login-limiter.js';
 import { ROLES, type OperatorAccounts } from './operators.js';
 import { presentStream } from './presenters.js';
 import { readCookie, sessionCookieName, type Session, type SessionStore } from './sessions.js';
@@ -89,6 +89,16 @@ export interface ApiRoute {
   run: ApiHandler;
 }
 
+/** Runs a password check of `attempt`; one refused as busy (503) does not count as a failure. */
+async function checked<T>(ctx: ApiContext, attempt: LoginAttempt, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    if (err instanceof ApiFailure && err.code === 'login_busy') await ctx.limiter.withdraw(attempt).catch(() => undefined);
+    throw err;
+  }
+}
+
 export function apiRoutes(ctx: ApiContext): ApiRoute[] {
   const all: readonly Role[] = ROLES;
   return [
@@ -103,7 +113,7 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
           const wait = decision.retryAfterSeconds;
           throw new ApiFailure(429, 'rate_limited', `Too many failed logins; try again in ${wait} s.`, { 'retry-after': String(wait) });
         }
-        const op = await ctx.operators.authenticate(body.username, body.password);
+        const op = await checked(ctx, decision.attempt, () => ctx.operators.authenticate(body.username, body.password, decision.attempt.known));
         if (op === undefined) throw new ApiFailure(401, 'bad_credentials', 'Wrong user name or password.');
         await ctx.limiter.succeeded(decision.attempt);
         const { token, expiresAt } = await ctx.sessions.create(op.name);
@@ -140,7 +150,8 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
           throw new ApiFailure(429, 'rate_limited', `Too many wrong passwords; try again in ${wait} s.`, { 'retry-after': String(wait) });
         }
         // authenticate() checks with scrypt and timingSafeEqual, as a login does.
-        if ((await ctx.operators.authenticate(me.me.name, body.currentPassword)) === undefined) {
+        // A session's own account goes ahead of logins from elsewhere when the node is busy.
+        if ((await checked(ctx, decision.attempt, () => ctx.operators.authenticate(me.me.name, body.currentPassword, true))) === undefined) {
           throw new ApiFailure(403, 'wrong_password', 'The current password is wrong; your password was not changed.');
         }
         await ctx.limiter.succeeded(decision.attempt);

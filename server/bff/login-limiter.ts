@@ -34,6 +34,8 @@ export interface LoginAttempt {
   readonly id: string;
   readonly address: string;
   readonly name: string;
+  /** The name logged in from this address before (within the known-address time). */
+  readonly known: boolean;
 }
 
 export type AttemptDecision = { allowed: true; attempt: LoginAttempt } | { allowed: false; retryAfterSeconds: number };
@@ -67,21 +69,30 @@ export class LoginLimiter {
    * until `succeeded` takes it back.
    */
   async begin(address: string, name: string, now = Date.now()): Promise<AttemptDecision> {
-    const attempt: LoginAttempt = { id: randomUUID(), address, name };
+    const id = randomUUID();
+    let known = false;
     const wait = await this.#store.begin({
       keys: [`a:${address}`, `n:${name}`],
       since: now - this.#o.windowMs,
       known: { name, address },
       at: now,
-      attempt: attempt.id,
-      decide: ([byAddress = [], byName = []], known) => this.#waitMs(byAddress, byName, known, now),
+      attempt: id,
+      decide: ([byAddress = [], byName = []], isKnown) => {
+        known = isKnown;
+        return this.#waitMs(byAddress, byName, isKnown, now);
+      },
     });
-    return wait > 0 ? { allowed: false, retryAfterSeconds: Math.ceil(wait / 1000) } : { allowed: true, attempt };
+    return wait > 0 ? { allowed: false, retryAfterSeconds: Math.ceil(wait / 1000) } : { allowed: true, attempt: { id, address, name, known } };
   }
 
   /** The password was right: the attempt does not count, and the address is known for the name. */
   async succeeded(a: LoginAttempt, now = Date.now()): Promise<void> {
     await this.#store.succeeded(a.id, { name: a.name, address: a.address }, now + this.#o.knownAddressTtlMs);
+  }
+
+  /** The password was never checked (the node was too busy): the attempt does not count. */
+  async withdraw(a: LoginAttempt): Promise<void> {
+    await this.#store.withdraw(a.id);
   }
 
   /** Forgets what is known for a name (its password was reset or it was deleted). */

@@ -3,6 +3,7 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Role } from '../../shared/console-api.js';
 import type { Operator, OperatorRepository } from '../store/store.js';
+import { PasswordGate } from './password-gate.js';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 const PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -41,9 +42,11 @@ async function decoyHash(): Promise<string> {
  */
 export class OperatorAccounts {
   readonly #repo: OperatorRepository;
+  readonly #gate: PasswordGate;
 
-  constructor(repo: OperatorRepository) {
+  constructor(repo: OperatorRepository, gate = new PasswordGate()) {
     this.#repo = repo;
+    this.#gate = gate;
   }
 
   count(): Promise<number> {
@@ -79,10 +82,15 @@ export class OperatorAccounts {
     return this.#repo.delete(name);
   }
 
-  /** The operator if the password matches; the same work is done for unknown names. */
-  async authenticate(name: string, password: string): Promise<Operator | undefined> {
+  /**
+   * The operator if the password matches; the same work is done for unknown names. `known`: the
+   * name logged in from this address before, so its check goes ahead of others when the node is
+   * busy (password-gate.ts; throws 503 `login_busy` when too many wait).
+   */
+  async authenticate(name: string, password: string, known = false): Promise<Operator | undefined> {
     const row = await this.#repo.getWithHash(name);
-    const ok = await verifyPassword(password, row?.passwordHash ?? (await decoyHash()));
+    const stored = row?.passwordHash ?? (await decoyHash());
+    const ok = await this.#gate.run(known, () => verifyPassword(password, stored));
     if (!ok || row === undefined) return undefined;
     const { passwordHash: _hash, ...operator } = row;
     return operator;

@@ -267,6 +267,8 @@ export interface LoginAttemptRepository {
   begin(o: LoginAttemptBegin): Promise<number>;
   /** Takes the attempt back and makes `known` a known pair until `until`. */
   succeeded(attempt: string, known: KnownLogin, until: number): Promise<void>;
+  /** Takes the attempt back alone (it was never checked). */
+  withdraw(attempt: string): Promise<void>;
   /** Forgets the attempts under `key` and every known pair of `name`. */
   forget(key: string, name: string): Promise<void>;
 }

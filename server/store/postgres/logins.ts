@@ -50,6 +50,10 @@ export class PgLogins implements LoginAttemptRepository {
     });
   }
 
+  async withdraw(attempt: string): Promise<void> {
+    await this.#db.query('DELETE FROM login_attempts WHERE attempt = $1', [attempt]);
+  }
+
   async forget(key: string, name: string): Promise<void> {
     await this.#db.transaction(async (c) => {
       await c.query('DELETE FROM login_attempts WHERE key = $1', [key]);

@@ -31,6 +31,10 @@ export class SqliteLogins implements LoginAttemptRepository {
     })();
   }
 
+  async withdraw(attempt: string): Promise<void> {
+    this.#sql.get('DELETE FROM login_attempts WHERE attempt = ?').run(attempt);
+  }
+
   async forget(key: string, name: string): Promise<void> {
     this.#db.transaction(() => {
       this.#sql.get('DELETE FROM login_attempts WHERE key = ?').run(key);
