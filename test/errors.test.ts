@@ -177,6 +177,14 @@ describe('malformed REST input', () => {
     expect(await registry()).toEqual(before);
   }
 
+  it("a GET of a path the hub does not serve is its JSON 404000, not the console's page, for a SAS-signed client and for one that accepts only JSON", async () => {
+    // azure-iothub's Registry.getTwin reads /twins/{id}; given the console's HTML it threw.
+    for (const path of ['/twins/err-x', '/configurations', '/devices/err-x/modules']) {
+      expectError(await rest(hub, 'GET', path), 404000, /no route for GET/);
+      expectError(await rest(hub, 'GET', path, { auth: null, headers: { accept: 'application/json' } }), 404000, /no route for GET/);
+    }
+  });
+
   it('invalid JSON is 400001', async () => {
     await expectRefusedPut('/devices/err-x', '{"deviceId": "err-x",', 400001, /JSON/);
     await expectRefusedPut('/devices/err-registry', '{"status":', 400001, /JSON/, { 'if-match': '"*"' });

@@ -187,8 +187,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
       const method = req.method ?? 'GET';
       if (!path.startsWith('/api/')) {
         if (method !== 'GET' && method !== 'HEAD') return false;
-        staticFiles(req, res);
-        return true;
+        return staticFiles(req, res);
       }
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
       let route;

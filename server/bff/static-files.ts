@@ -27,7 +27,19 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
 };
 
-export function createStaticHandler(webRoot: string): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * Whether a request for a path that is no file may be a browser opening a page of the console (its
+ * routes live in the page: index.html answers them). A client of the hub's API — a SAS token in
+ * Authorization, or an Accept that takes JSON and not HTML — gets the hub's JSON 404 instead.
+ */
+function wantsPage(req: IncomingMessage): boolean {
+  if (req.headers.authorization !== undefined) return false;
+  const accept = req.headers.accept;
+  return accept === undefined || /\btext\/html\b|\*\/\*/.test(accept);
+}
+
+/** Serves the console's files; false (nothing written) for a path that is neither a file nor a page. */
+export function createStaticHandler(webRoot: string): (req: IncomingMessage, res: ServerResponse) => boolean {
   const root = resolve(webRoot);
   return (req, res) => {
     let path: string;
@@ -35,18 +47,21 @@ export function createStaticHandler(webRoot: string): (req: IncomingMessage, res
       path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
     } catch {
       res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS }).end('Bad request: the path is not valid URL encoding.\n');
-      return;
+      return true;
     }
     let file = normalize(join(root, path));
     if (!file.startsWith(root + sep) && file !== root) {
       res.writeHead(400).end();
-      return;
+      return true;
     }
-    if (!existsSync(file) || statSync(file).isDirectory()) file = join(root, 'index.html');
+    if (!existsSync(file) || statSync(file).isDirectory()) {
+      if (!wantsPage(req)) return false;
+      file = join(root, 'index.html');
+    }
     if (!existsSync(file)) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
       res.end('The console has not been built yet: run "npm run build" in the repository (npm start does it for you).\n');
-      return;
+      return true;
     }
     const hashed = file.includes(`${sep}assets${sep}`);
     res.writeHead(200, {
@@ -57,8 +72,9 @@ export function createStaticHandler(webRoot: string): (req: IncomingMessage, res
     });
     if (req.method === 'HEAD') {
       res.end();
-      return;
+      return true;
     }
     createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    return true;
   };
 }
