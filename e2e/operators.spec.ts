@@ -1,6 +1,7 @@
 /** Admins manage console accounts on the Operators page; nobody else gets in. */
 import { request } from '@playwright/test';
-import type { Me } from '../shared/console-api.js';
+import type { Page } from '@playwright/test';
+import type { Me, Role } from '../shared/console-api.js';
 import { apiGet, apiLogin, consoleOrigin, tag } from './fixtures/console.js';
 import { expect, test } from './fixtures/test.js';
 
@@ -33,6 +34,8 @@ test('an admin adds an operator, changes its role and deletes it', async ({ page
   await expect(roleSelect).toHaveValue('operator');
 
   await roleSelect.selectOption('viewer');
+  await page.getByRole('dialog', { name: `Make ${name} a viewer?` }).getByRole('button', { name: `Yes, make ${name} viewer`, exact: true }).click();
+  await expect(row.getByRole('status')).toHaveText(`Saved: ${name} is now viewer.`);
   await expect(roleSelect).toBeEnabled();
   await expect(roleSelect).toHaveValue('viewer');
 
@@ -66,4 +69,64 @@ test('a viewer sees no Operators link and is turned away from the page', async (
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Operators', exact: true })).toHaveCount(0);
   await expect(page.getByRole('table')).toHaveCount(0);
+});
+
+/** The account's role as the server has it. */
+async function roleOf(page: Page, name: string): Promise<Role | undefined> {
+  return (await apiGet<{ operators: Array<{ name: string; role: Role }> }>(page.request, '/api/operators')).operators.find((o) => o.name === name)?.role;
+}
+
+test('with the keyboard, ArrowUp on a role asks first (the new role\'s powers, and that their terminals and live watches end); Enter on Cancel and Esc put the select back unsaved; Yes saves it and the row\'s status says Saved', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const name = `victor-${tag()}`;
+  const created = await page.request.post('/api/operators', { data: { name, password: `pw-${tag()}-${tag()}`, role: 'viewer' }, headers: { origin: consoleOrigin() } });
+  expect(created.status(), await created.text()).toBe(201);
+  await page.goto('/operators');
+  const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) });
+  const select = page.getByRole('combobox', { name: `Role of ${name}`, exact: true });
+  const toOperator = page.getByRole('dialog', { name: `Make ${name} an operator?` });
+  await expect(select).toHaveValue('viewer');
+
+  // One key press only asks.
+  await select.focus();
+  await page.keyboard.press('ArrowUp');
+  await expect(toOperator).toBeVisible();
+  await expect(toOperator).toContainText('connect to devices');
+  await expect(toOperator).toContainText('open terminals and live watches end');
+  await expect(toOperator.getByRole('button', { name: 'Cancel', exact: true })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(toOperator).toBeHidden();
+  await expect(select).toHaveValue('viewer');
+  await expect(select).toBeFocused();
+  expect(await roleOf(page, name)).toBe('viewer');
+
+  await page.keyboard.press('ArrowUp');
+  await expect(toOperator).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(toOperator).toBeHidden();
+  await expect(select).toHaveValue('viewer');
+  await expect(select).toBeFocused();
+  expect(await roleOf(page, name)).toBe('viewer');
+
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('Tab');
+  await expect(toOperator.getByRole('button', { name: `Yes, make ${name} operator`, exact: true })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(toOperator).toBeHidden();
+  await expect(row.getByRole('status')).toHaveText(`Saved: ${name} is now operator.`);
+  await expect(select).toHaveValue('operator');
+  await expect(select).toBeFocused();
+  expect(await roleOf(page, name)).toBe('operator');
+
+  // Towards admin, the dialog says what an admin may do.
+  await page.keyboard.press('ArrowUp');
+  const toAdmin = page.getByRole('dialog', { name: `Make ${name} an admin?` });
+  await expect(toAdmin).toContainText('manage operators');
+  await expect(toAdmin).toContainText('open terminals and live watches end');
+  await page.keyboard.press('Enter');
+  await expect(toAdmin).toBeHidden();
+  await expect(select).toHaveValue('operator');
+  expect(await roleOf(page, name)).toBe('operator');
+  // A new question clears the old "Saved".
+  await expect(row.getByRole('status')).toHaveText('');
 });

@@ -4,6 +4,7 @@ import { ROLES, type OperatorAccount } from '../api';
 import { CHANGE_PASSWORD_ID } from '../components/change-password-form';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { OneTimePassword } from '../components/one-time-password';
+import { RoleCell } from '../components/role-cell';
 import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
 import { formatDateTime } from '../format';
 import { useDocumentTitle } from '../hooks/use-document-title';
@@ -196,15 +197,10 @@ function AddOperatorForm() {
 
 function OperatorRow({ operator, isMe, onDelete }: { operator: OperatorAccount; isMe: boolean; onDelete: (opener: HTMLElement) => void }) {
   const { name } = operator;
-  const id = useId();
-  const changeRole = useUpdateOperator();
   const resetPassword = useUpdateOperator();
   const [newPassword, setNewPassword] = useState<string | null>(null);
   const [asking, setAsking] = useState(false);
   const resetRef = useRef<HTMLButtonElement>(null);
-  // While saving, the select shows what was asked for; the refetch settles it either way.
-  const shownRole = changeRole.isPending ? (changeRole.variables.role ?? operator.role) : operator.role;
-  const error = changeRole.error;
 
   const confirmReset = (): void => {
     const password = generatePassword();
@@ -225,25 +221,7 @@ function OperatorRow({ operator, isMe, onDelete }: { operator: OperatorAccount; 
         {name}
         {isMe && <span className="muted"> (you)</span>}
       </th>
-      <td data-label="Role">
-        <label htmlFor={`${id}-role`} className="visually-hidden">
-          Role of {name}
-        </label>
-        <select
-          id={`${id}-role`}
-          value={shownRole}
-          // An admin cannot demote themself (the server refuses too): another admin must.
-          disabled={changeRole.isPending || isMe}
-          title={isMe ? 'Another admin can change your role' : undefined}
-          onChange={(e) => changeRole.mutate({ name, role: e.target.value as Role })}
-        >
-          {ROLES.map((r) => (
-            <option key={r} value={r}>
-              {r}
-            </option>
-          ))}
-        </select>
-      </td>
+      <RoleCell name={name} role={operator.role} isMe={isMe} />
       <td data-label="Created">
         <time dateTime={operator.createdAt}>{formatDateTime(operator.createdAt)}</time>
       </td>
@@ -290,11 +268,6 @@ function OperatorRow({ operator, isMe, onDelete }: { operator: OperatorAccount; 
               resetRef.current?.focus();
             }}
           />
-        )}
-        {error !== null && (
-          <p className="form-error" role="alert">
-            {error.message}
-          </p>
         )}
       </td>
     </tr>
