@@ -27,7 +27,8 @@ function log(line: string): void {
 /** Starts a CLI child (its log goes to our stderr) and resolves once its output matches `ready`. */
 function child(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; match: RegExpExecArray }> {
   return new Promise((resolveChild, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // It stops when this process is gone (bin/devicestreams.js), however this process ended.
+    const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env, DEVICESTREAMS_EXIT_WITH_PARENT: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';
     let done = false;
     const timer = setTimeout(() => {
@@ -156,7 +157,10 @@ export async function runStack(argv: string[]): Promise<void> {
       });
     }
   } catch (err) {
-    log(`could not start the demo device: ${err instanceof Error ? err.message : String(err)}`);
+    const why = err instanceof Error ? err.message : String(err);
+    log('could not start the demo device:');
+    for (const line of why.split('\n')) if (line.trim() !== '') log(`  ${line}`);
+    if (/in use by a running/.test(why)) log(`another npm start (or its demo device) is using ${dataDir}; stop it first, or give this one its own: npm start -- --data-dir DIR`);
     stop(1);
     return;
   }

@@ -1,7 +1,7 @@
 /**
  * `npm start` itself (scripts/start.js), as a new user runs it: on a free port with its own data
  * directory, the URL it prints answers, the demo device comes online, the hub serves the device kit
- * it built, a second start reuses the data, and Ctrl-C (SIGINT) leaves no process behind.
+ * it built, a second start reuses the data, and Ctrl-C (SIGINT) or a SIGKILL leaves no process behind.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -129,6 +129,32 @@ describe('npm start', () => {
     while ((await again.getDevice('demo-device')).connectionState !== 'Connected' && Date.now() < deadline) await sleep(200);
     expect((await again.getDevice('demo-device')).connectionState).toBe('Connected');
     expect(await again.deviceConnectionString('demo-device')).toBe(demoKey);
+    await interrupt(second);
+  }, 600_000);
+
+  it('stops its demo device processes within seconds when it is killed outright (SIGKILL), so the next start on the same data works', async () => {
+    const dataDir = tempDir('ds-start-kill-');
+    const port = await freePort();
+    const first = await start(dataDir, port);
+    const children = descendants(first.proc.pid);
+    expect(children.length, 'the demo device runs as child processes').toBeGreaterThanOrEqual(3);
+    first.proc.kill('SIGKILL');
+    await first.proc.exited;
+    // Orphaned, they notice within a second or so and stop as on SIGTERM.
+    const deadline = Date.now() + 15_000;
+    let left = children.filter((p) => existsSync(`/proc/${p}`));
+    while (left.length > 0 && Date.now() < deadline) {
+      await sleep(200);
+      left = children.filter((p) => existsSync(`/proc/${p}`));
+    }
+    expect(left, 'demo device processes left behind').toEqual([]);
+    const second = await start(dataDir, port);
+    const ca = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
+    const ownerCs = execFileSync(process.execPath, [CLI, 'policy', 'connection-string', 'iothubowner', '--data-dir', dataDir, '--host-name', `localhost:${port}`], { encoding: 'utf8' }).trim();
+    const again = createServiceClient(ownerCs, { ca, hubUrl: second.url });
+    const until = Date.now() + 15_000;
+    while ((await again.getDevice('demo-device')).connectionState !== 'Connected' && Date.now() < until) await sleep(200);
+    expect((await again.getDevice('demo-device')).connectionState).toBe('Connected');
     await interrupt(second);
   }, 600_000);
 });
