@@ -61,3 +61,45 @@ test.describe('an empty fleet', () => {
     await expect(steps.nth(2).locator('pre')).toHaveText('devicestreams agent --connection-string "$DEVICE_CONNECTION_STRING" --ca ca.pem \\\n  --map shell=unix:/run/devicestreams/shell.sock');
   });
 });
+
+test.describe('a device with a 128-character id', () => {
+  test.afterAll(stopAll);
+
+  test('is cut short with an ellipsis (the whole id in its title, text and accessible name), and every row\'s Connection, Status and Seen cells stay on screen, clear of the sticky first and last columns, at 1280 and 1024 px', async ({ page }) => {
+    const password = 'long-id-admin-pw';
+    const longId = 'z'.repeat(128);
+    const hub = await startHub([], undefined, { DEVICESTREAMS_ADMIN_PASSWORD: password });
+    for (const id of ['pump-17', longId, 'valve-3']) await hub.service.createDevice(id);
+    const login = await page.request.post(`${hub.url}/api/login`, { data: { username: 'admin', password }, headers: { origin: new URL(hub.url).origin } });
+    expect(login.status()).toBe(200);
+
+    for (const width of [1280, 1024]) {
+      await page.setViewportSize({ width, height: 800 });
+      await page.goto(`${hub.url}/`);
+      const header = page.getByRole('rowheader', { name: longId, exact: true });
+      await expect(header).toBeVisible();
+      const rows = page.getByRole('table').getByRole('row').filter({ has: page.getByRole('rowheader') });
+      await expect(rows).toHaveCount(3);
+      for (const row of await rows.all()) {
+        const first = await row.getByRole('rowheader').boundingBox();
+        const cells = row.getByRole('cell');
+        const last = await cells.last().boundingBox();
+        // Connection, Status, Seen: between the sticky id column and the sticky actions, inside the window.
+        for (const i of [0, 1, 2]) {
+          const box = await cells.nth(i).boundingBox();
+          const where = `cell ${i + 1} of the row of ${(await row.getByRole('rowheader').textContent())?.slice(0, 12)}… at ${width} px`;
+          expect(box, where).not.toBeNull();
+          if (box === null || first === null || last === null) continue;
+          expect(box.x, `${where}: left edge past the id column`).toBeGreaterThanOrEqual(first.x + first.width - 1);
+          expect(box.x + box.width, `${where}: right edge before the actions`).toBeLessThanOrEqual(last.x + 1);
+          expect(box.x + box.width, `${where}: right edge inside the window`).toBeLessThanOrEqual(width);
+        }
+      }
+
+      // Cut short on screen only: the element's text (what a screen reader reads and a copy takes) is the whole id.
+      const shown = header.getByTitle(longId, { exact: true });
+      await expect(shown).toHaveText(longId);
+      expect(await shown.evaluate((el) => ({ overflow: getComputedStyle(el).textOverflow, cut: el.scrollWidth > el.clientWidth })), `the id's ellipsis at ${width} px`).toEqual({ overflow: 'ellipsis', cut: true });
+    }
+  });
+});

@@ -13,7 +13,10 @@ export function DeviceRow({ device, me, now }: { device: ConsoleDevice; me: Me; 
   return (
     <tr>
       <th scope="row" className="mono">
-        {device.deviceId}
+        {/* Cut short on screen by CSS only: the text, the row's name and a copy keep the whole id. */}
+        <span className="cell-id" title={device.deviceId}>
+          {device.deviceId}
+        </span>
       </th>
       <td data-label="Connection">
         <span className={`badge ${device.online ? 'badge-online' : 'badge-offline'}`}>{device.online ? 'Online' : 'Offline'}</span>
