@@ -2,11 +2,12 @@
  * Session recording in the console: a terminal session is found in the history, replayed, and the
  * player shows the same output after seeking to the end; a damaged file gives a clear error.
  */
-import type { Page } from '@playwright/test';
+import type { Browser, Page } from '@playwright/test';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { apiLogin, openTerminal, streamLog, tag, typeLine, waitForTerminal, watchTerminalSockets } from './fixtures/console.js';
+import { apiLogin, consoleOrigin, openTerminal, streamLog, tag, typeLine, waitForTerminal, watchTerminalSockets } from './fixtures/console.js';
 import { expect, test } from './fixtures/test.js';
+import type { Account } from './fixtures/stack-env.js';
 
 /** The recording's rendered text in the player. */
 async function playerText(page: Page): Promise<string> {
@@ -104,4 +105,54 @@ test('a viewer may replay but not delete; an admin deletes and the recording is 
   expect(gone.status()).toBe(404);
   const day = new Date().toISOString().slice(0, 10);
   expect(existsSync(join(stack.dataDir, 'recordings', day, `${streamId}.cast`))).toBe(false);
+});
+
+/** A page of its own, logged in as `account` (another person at another browser). */
+async function pageAs(browser: Browser, baseURL: string, account: Account): Promise<Page> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, baseURL });
+  const page = await context.newPage();
+  await apiLogin(page.request, account);
+  return page;
+}
+
+test("History offers Replay where the role may replay, as the server rules: an operator only on their own session (another operator's row says it is not theirs), a viewer and an admin on both", async ({ page, browser, stack }) => {
+  test.setTimeout(120_000);
+  await apiLogin(page.request, stack.admin);
+  const other: Account = { name: `e2e-other-${tag()}`, password: `pw-${tag()}-${tag()}` };
+  const created = await page.request.post('/api/operators', { data: { ...other, role: 'operator' }, headers: { origin: consoleOrigin() } });
+  expect(created.status(), await created.text()).toBe(201);
+
+  const otherPage = await pageAs(browser, stack.baseURL, other);
+  const theirs = await recordSession(otherPage, stack.devices.shell, [`echo theirs-${tag()}`]);
+  await otherPage.context().close();
+  const operatorPage = await pageAs(browser, stack.baseURL, stack.operator);
+  const own = await recordSession(operatorPage, stack.devices.shell, [`echo own-${tag()}`]);
+  for (const id of [theirs, own]) {
+    await expect.poll(async () => (await streamLog(page.request, `deviceId=${stack.devices.shell}`)).find((s) => s.streamId === id)?.recording?.live).toBe(false);
+  }
+  const rowOf = (p: Page, id: string) => p.getByRole('row').filter({ hasText: `Details of stream ${id.slice(0, 8)}` });
+  const replayOf = (p: Page, id: string) => p.getByRole('link', { name: `Replay ${id.slice(0, 8)}`, exact: true });
+
+  // The operator: Replay on their own row, none on the other operator's (the server refuses it, 403).
+  await operatorPage.goto(`/history?device=${stack.devices.shell}`);
+  await expect(replayOf(operatorPage, own)).toBeVisible();
+  await expect(rowOf(operatorPage, theirs)).toBeVisible();
+  await expect(replayOf(operatorPage, theirs)).toHaveCount(0);
+  await expect(rowOf(operatorPage, theirs).getByRole('cell').last()).toContainText('Not yours to replay');
+  expect((await operatorPage.request.get(`/api/recordings/${own}`)).status()).toBe(200);
+  expect((await operatorPage.request.get(`/api/recordings/${theirs}`)).status()).toBe(403);
+  await replayOf(operatorPage, own).click();
+  await expect(operatorPage.getByRole('slider', { name: 'Seek' })).toBeEnabled({ timeout: 15_000 });
+  await operatorPage.context().close();
+
+  // A viewer and an admin replay both.
+  const viewerPage = await pageAs(browser, stack.baseURL, stack.viewer);
+  for (const p of [viewerPage, page]) {
+    await p.goto(`/history?device=${stack.devices.shell}`);
+    for (const id of [own, theirs]) {
+      await expect(replayOf(p, id)).toBeVisible();
+      expect((await p.request.get(`/api/recordings/${id}`)).status()).toBe(200);
+    }
+  }
+  await viewerPage.context().close();
 });

@@ -1,7 +1,8 @@
-import type { ConsoleStream } from '../../../shared/console-api';
+import type { ConsoleStream, Me } from '../../../shared/console-api';
 import { Link } from '../components/link';
 import { formatBytes, formatDateTime, formatDateTimeShort, formatDuration, shortStreamId } from '../format';
 import { paths } from '../router';
+import { mayReplay } from './replay-access';
 import { closerWords, isFailedAttempt, resultWords } from './stream-words';
 import { TransferLabel } from './transfer-label';
 
@@ -15,7 +16,7 @@ const resultClass: Record<string, string> = {
  * One stream of the history. On a phone the table's rows become cards (styles.css), each cell
  * named by its data-label.
  */
-export function StreamRow({ stream: s, isAdmin }: { stream: ConsoleStream; isAdmin: boolean }) {
+export function StreamRow({ stream: s, me }: { stream: ConsoleStream; me: Me }) {
   const result = s.result ?? s.state;
   const closer = closerWords(s);
   const short = shortStreamId(s.streamId);
@@ -59,7 +60,7 @@ export function StreamRow({ stream: s, isAdmin }: { stream: ConsoleStream; isAdm
         </span>
       </td>
       <td data-label="Recording">
-        <RecordingCell stream={s} isAdmin={isAdmin} short={short} />
+        <RecordingCell stream={s} me={me} short={short} />
       </td>
     </tr>
   );
@@ -97,23 +98,32 @@ function StreamDetails({ stream: s, short }: { stream: ConsoleStream; short: str
   );
 }
 
-/** Replay (and, for admins, Watch while live) links, the size, and whether the budget cut it short. */
-function RecordingCell({ stream: s, isAdmin, short }: { stream: ConsoleStream; isAdmin: boolean; short: string }) {
+/**
+ * Replay where the role may replay it (else a muted note), Watch while live for admins, the size,
+ * and whether the budget cut it short.
+ */
+function RecordingCell({ stream: s, me, short }: { stream: ConsoleStream; me: Me; short: string }) {
   const rec = s.recording;
   if (rec === null) return <span className="muted">—</span>;
   return (
     <span className="recording-cell">
       {/* The names carry the stream, so each row's links can be told apart. */}
-      <Link to={paths.replay(s.streamId)} aria-label={`Replay ${short}`}>
-        Replay
-      </Link>
+      {mayReplay(me, s) ? (
+        <Link to={paths.replay(s.streamId)} aria-label={`Replay ${short}`}>
+          Replay
+        </Link>
+      ) : (
+        <span className="muted" title="Operators replay their own sessions; admins and viewers replay any">
+          Not yours to replay
+        </span>
+      )}
       <span className="muted">{formatBytes(rec.size)}</span>
       {rec.truncated && (
         <span className="badge badge-warn" title="The recording stopped at the size budget; the session went on">
           truncated
         </span>
       )}
-      {rec.live && isAdmin && (
+      {rec.live && me.role === 'admin' && (
         <Link to={paths.watch(s.streamId)} aria-label={`Watch ${short}`}>
           Watch
         </Link>

@@ -172,7 +172,7 @@ export function HistoryPage({ me }: { me: Me }) {
               </thead>
               <tbody>
                 {rows.map((s) => (
-                  <StreamRow key={s.streamId} stream={s} isAdmin={me.role === 'admin'} />
+                  <StreamRow key={s.streamId} stream={s} me={me} />
                 ))}
               </tbody>
             </table>
