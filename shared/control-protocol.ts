@@ -18,6 +18,12 @@ const hello = z.object({
   agent: z.string().max(200),
   /** The stream names it maps (`shell`, `files`, `http`…), so the console offers only what is there. */
   services: z.array(z.string().regex(STREAM_NAME_PATTERN)).max(MAX_ANNOUNCED_SERVICES).optional(),
+  /**
+   * A random id of this agent process (SDK instance), the same in every hello it sends: a hello
+   * with another one means the device side restarted, so the hub ends the streams of the one
+   * before at once instead of holding them for a resume that cannot come.
+   */
+  instance: z.string().min(1).max(64).optional(),
 });
 
 const welcome = z.object({

@@ -193,6 +193,38 @@ describe('resume across a hub restart', () => {
   });
 });
 
+describe('a device side that restarted', () => {
+  it('ends the streams of the agent process before it as soon as a new one says hello (4011 from the hub, saying why), long before the resume window, and keeps working', async () => {
+    const agent = await startAgent(hub, 'reborn-dev', [`echo=127.0.0.1:${echoPort}`]);
+    const s = await hub.service.initiateStream('reborn-dev', 'echo', { resumable: { windowSeconds: 120 } });
+    const failed = new Promise<unknown>((resolve) => s.once('error', resolve));
+    const echoed = new Promise<void>((resolve) => s.once('data', () => resolve()));
+    s.write('x');
+    await echoed;
+    s.on('data', () => undefined);
+    agent.kill('SIGKILL');
+    await agent.exited;
+    // The same device, a new agent process: its hello names another instance.
+    await startAgent(hub, 'reborn-dev', [`echo=127.0.0.1:${echoPort}`]);
+    const outcome = await Promise.race([failed, new Promise((r) => setTimeout(() => r('still waiting after 60 s'), 60_000))]);
+    expect(outcome).toBeInstanceOf(StreamClosedError);
+    expect((outcome as StreamClosedError).closeCode).toBe(4011);
+    expect((outcome as StreamClosedError).message).toMatch(/device side restarted/);
+    const record = await until('the log to say why it ended', async () => {
+      const r = await hub.service.getStream(s.streamId ?? '');
+      return r.state === 'ended' ? r : undefined;
+    });
+    expect(record).toMatchObject({ closedBy: 'hub', closeCode: 4011 });
+    expect(record.reason).toMatch(/device side restarted/);
+    // The new agent serves new streams.
+    const next = await hub.service.initiateStream('reborn-dev', 'echo', { resumable: { windowSeconds: 120 } });
+    const back = new Promise<string>((resolve) => next.once('data', (d: Buffer) => resolve(d.toString())));
+    next.write('again');
+    expect(await back).toBe('again');
+    next.destroy();
+  });
+});
+
 describe('limits across a restart', () => {
   it('a resumable stream that outlived a hub restart still counts against --max-streams-per-device 1: a second initiation is 429 until it ends', async () => {
     let limited = await startHub(['--max-streams-per-device', '1']);

@@ -12,6 +12,7 @@
  *   });
  *   await client.open();
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
@@ -97,6 +98,8 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
   #watchdog: NodeJS.Timeout | undefined;
   #connecting = false;
   #firstOpen: { resolve: () => void } | undefined;
+  /** Said in every hello: the hub tells this client's streams from those of a client before it. */
+  readonly #instance = randomUUID();
 
   constructor(connectionString: string, options: DeviceClientOptions) {
     super();
@@ -198,7 +201,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     ws.on('ping', () => this.#feedWatchdog());
     ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString('utf8')));
     ws.resume();
-    ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: this.#o.agent, ...(this.#o.services === undefined ? {} : { services: [...this.#o.services].slice(0, MAX_ANNOUNCED_SERVICES) }) }));
+    ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: this.#o.agent, instance: this.#instance, ...(this.#o.services === undefined ? {} : { services: [...this.#o.services].slice(0, MAX_ANNOUNCED_SERVICES) }) }));
     // The old channel (if this is a renewal) is replaced at the hub; close our end too.
     previous?.close(1000, 'renewed');
     this.#renewTimer = setTimeout(() => void this.#connect(), this.#o.tokenTtlSeconds * 800);

@@ -27,8 +27,11 @@ export interface DeviceConnectionsOptions {
    * since the epoch; for a connection, the channel's `since`).
    */
   onChange: (deviceId: string, online: boolean, at: number) => void;
-  /** Called with what a device's hello says it runs (`agent`). */
-  onHello?: (deviceId: string, agent: string, services: readonly string[] | null) => void;
+  /**
+   * Called with what a device's hello says it runs (`agent`), the agent's instance id when it said
+   * one, and when its channel was accepted.
+   */
+  onHello?: (deviceId: string, agent: string, services: readonly string[] | null, instance: string | undefined, since: number) => void;
   /**
    * What the welcome waits for (at most WELCOME_WAIT_MS): the store's record of the connection, so
    * that a device told it is connected is connected for every node that reads the store.
@@ -119,7 +122,7 @@ export class DeviceConnections implements DeviceRouter {
         if (conn.greeted) return this.#drop(conn, CloseCode.ProtocolError, 'hello was already sent on this channel');
         conn.greeted = true;
         // Shown in the console and printed by `device list`: no control character reaches a screen.
-        this.#opts.onHello?.(deviceId, oneLine(msg.agent), msg.services === undefined ? null : [...new Set(msg.services)].sort());
+        this.#opts.onHello?.(deviceId, oneLine(msg.agent), msg.services === undefined ? null : [...new Set(msg.services)].sort(), msg.instance, conn.since);
         const welcome = (): void => {
           if (ws.readyState === ws.OPEN) ws.send(encodeControlMessage({ type: 'welcome', protocol: CONTROL_PROTOCOL_VERSION, deviceId, heartbeatIntervalMs: this.#opts.heartbeatIntervalMs }));
         };

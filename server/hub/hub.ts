@@ -8,6 +8,7 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { CloseCode } from '../../shared/close-codes.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN } from '../../shared/limits.js';
 import { parseSasToken } from '../../shared/sas.js';
@@ -119,8 +120,9 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     log: o.log,
     // What the agent says it runs, for the console's device rows.
-    onHello: (deviceId, agent, services) => {
+    onHello: (deviceId, agent, services, instance, since) => {
       o.store.devices.setAgent(deviceId, agent, services).then((changed) => changed && feed.changed(deviceId), (err: unknown) => o.log(`device ${deviceId}: could not record its agent: ${String(err)}`));
+      if (instance !== undefined) void deviceRestarted(deviceId, instance, since);
     },
     // A device hears it is connected once the store says so (a script that then asks another node finds it online).
     beforeWelcome: (deviceId) => presence.settled(deviceId),
@@ -130,6 +132,22 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       o.log(`device ${deviceId} ${online ? 'connected' : 'disconnected'}`);
     },
   });
+  /**
+   * A hello from another agent instance than the device's last: the process before it is gone, and
+   * with it its side of every stream it had (a resumable one would wait out its window for a
+   * resume that cannot come). Those streams end now (4011, saying why); streams made since this
+   * channel was accepted are the new instance's and stay.
+   */
+  async function deviceRestarted(deviceId: string, instance: string, since: number): Promise<void> {
+    try {
+      const before = await o.store.devices.swapInstance(deviceId, instance);
+      if (before === null || before === undefined || before === instance) return;
+      const n = await broker.endDeviceStreams(deviceId, 'the device side restarted (a new agent process): its end of the stream is gone', { closeCode: CloseCode.Aborted, createdBefore: since });
+      if (n > 0) o.log(`device ${deviceId}: its agent restarted; ended ${n} stream(s) of the one before`);
+    } catch (err) {
+      o.log(`device ${deviceId}: could not check its agent instance: ${String(err)}`);
+    }
+  }
   const broker = new StreamBroker({
     store: o.store,
     node: o.node,

@@ -316,11 +316,13 @@ export class StreamBroker {
    * Ends every live stream of a device that was disabled or deleted, wherever it is carried: its
    * streaming endpoint closes both sides with 4004 and reports the hub as closer with `reason`.
    * Streams not yet handed to an endpoint end in the log at once; one whose endpoint does not
-   * report within a few seconds (unreachable) is recorded as ended anyway.
+   * report within a few seconds (unreachable) is recorded as ended anyway. `how` gives another close
+   * code, and may keep the streams made since a time.
    */
-  async endDeviceStreams(deviceId: string, reason: string): Promise<number> {
-    const live = await this.#o.store.streams.liveFor(deviceId);
-    const end: StreamEnd = { closedBy: 'hub', closeCode: CloseCode.DeviceRevoked, reason, bytesToDevice: 0, bytesFromDevice: 0 };
+  async endDeviceStreams(deviceId: string, reason: string, how: { closeCode?: number; createdBefore?: number } = {}): Promise<number> {
+    const live = (await this.#o.store.streams.liveFor(deviceId)).filter((s) => how.createdBefore === undefined || s.createdAt < how.createdBefore);
+    const closeCode = how.closeCode ?? CloseCode.DeviceRevoked;
+    const end: StreamEnd = { closedBy: 'hub', closeCode, reason, bytesToDevice: 0, bytesFromDevice: 0 };
     for (const s of live) {
       this.#o.log(`stream ${s.id}: ending it (${reason})`);
       const p = this.#pending.get(s.id);
@@ -332,7 +334,7 @@ export class StreamBroker {
         await this.ended(s.id, end);
         continue;
       }
-      this.#o.gateways.abort(s.gatewayNode, s.id, CloseCode.DeviceRevoked, reason);
+      this.#o.gateways.abort(s.gatewayNode, s.id, closeCode, reason);
       setTimeout(() => void this.ended(s.id, end).catch(() => undefined), s.state === 'open' ? ABORT_REPORT_GRACE_MS : 0).unref();
     }
     return live.length;

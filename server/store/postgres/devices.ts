@@ -189,6 +189,15 @@ export class PgDevices implements DeviceRepository {
     return (r.rowCount ?? 0) > 0;
   }
 
+  async swapInstance(deviceId: string, instance: string): Promise<string | null | undefined> {
+    // One statement: the row is locked while the old value is read and the new one written.
+    const [r] = await this.#db.rows<{ previous: string | null }>(
+      'UPDATE devices d SET agent_instance = $2 FROM (SELECT device_id, agent_instance FROM devices WHERE device_id = $1 FOR UPDATE) old WHERE d.device_id = old.device_id RETURNING old.agent_instance AS previous',
+      [deviceId, instance],
+    );
+    return r === undefined ? undefined : r.previous;
+  }
+
   async holdingNodes(): Promise<string[]> {
     return (await this.#db.rows<{ n: string }>('SELECT DISTINCT connected_node AS n FROM devices WHERE connected_node IS NOT NULL')).map((r) => r.n);
   }

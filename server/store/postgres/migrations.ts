@@ -191,6 +191,9 @@ export const MIGRATIONS: readonly string[] = [
   // When the device's latest recorded connection began (ISO), whichever node it reached: another
   // node's write of an older connection that arrives after it is ignored (store.ts, connected).
   `ALTER TABLE devices ADD COLUMN connected_since TEXT;`,
+  // The random id the device's agent (SDK instance) said in its latest hello: another one means the
+  // device side restarted, and the streams of the one before cannot come back (hub.ts).
+  `ALTER TABLE devices ADD COLUMN agent_instance TEXT;`,
 ];
 
 /** Brings the schema up to date under the migration lock; returns the versions applied. */

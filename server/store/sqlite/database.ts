@@ -195,6 +195,9 @@ const MIGRATIONS: readonly string[] = [
   // When the device's latest recorded connection began (ISO), whichever node it reached: another
   // node's write of an older connection that arrives after it is ignored (store.ts, connected).
   `ALTER TABLE devices ADD COLUMN connected_since TEXT;`,
+  // The random id the device's agent (SDK instance) said in its latest hello: another one means the
+  // device side restarted, and the streams of the one before cannot come back (hub.ts).
+  `ALTER TABLE devices ADD COLUMN agent_instance TEXT;`,
 ];
 
 /** Opens (creating when needed) `hub.db` in `dataDir` and brings its schema up to date. */

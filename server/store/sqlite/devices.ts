@@ -171,6 +171,15 @@ export class SqliteDevices implements DeviceRepository {
     return this.#sql.get('UPDATE devices SET agent = ?, services = ? WHERE device_id = ? AND (agent IS NOT ? OR services IS NOT ?)').run(agent, list, deviceId, agent, list).changes > 0;
   }
 
+  async swapInstance(deviceId: string, instance: string): Promise<string | null | undefined> {
+    return this.#db.transaction(() => {
+      const row = this.#sql.get<[string], { agent_instance: string | null }>('SELECT agent_instance FROM devices WHERE device_id = ?').get(deviceId);
+      if (row === undefined) return undefined;
+      this.#sql.get('UPDATE devices SET agent_instance = ? WHERE device_id = ?').run(instance, deviceId);
+      return row.agent_instance;
+    })();
+  }
+
   async holdingNodes(): Promise<string[]> {
     return this.#sql.get<[], { n: string }>('SELECT DISTINCT connected_node AS n FROM devices WHERE connected_node IS NOT NULL').all().map((r) => r.n);
   }
