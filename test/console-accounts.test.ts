@@ -96,3 +96,15 @@ describe('connectedSince', () => {
     expect(devices.find((d) => d.deviceId === 'never-on')).toMatchObject({ online: false, connectedSince: null });
   });
 });
+
+describe('operator names', () => {
+  it("refuses a name that differs from an existing one only in letter case with 409 exists, saying so, and the existing account's login still works", async () => {
+    await addAccount('carol', 'carol-password', 'operator');
+    const r = await c.call('POST', '/api/operators', { cookie: admin, body: { name: 'Carol', password: 'other-password', role: 'admin' } });
+    expect(r.status).toBe(409);
+    expect(r.json).toMatchObject({ error: { code: 'exists', message: expect.stringMatching(/other letter case/) as unknown } });
+    const list = await c.call('GET', '/api/operators', { cookie: admin });
+    expect((list.json as { operators: Array<{ name: string }> }).operators.map((o) => o.name).filter((n) => n.toLowerCase() === 'carol')).toEqual(['carol']);
+    expect((await c.call('POST', '/api/login', { body: { username: 'carol', password: 'carol-password' } })).status).toBe(200);
+  });
+});

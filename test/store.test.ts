@@ -128,9 +128,12 @@ describe.each(storeEngines('store_suite'))('store on %s', (engine, open) => {
     expect((await store.policies.list()).map((p) => p.name)).toContain('iothubowner');
   });
 
-  it('keeps operator accounts with stable ids and their sessions, which go with the account', async () => {
+  it('keeps operator accounts with stable ids, names unique regardless of case, and their sessions, which go with the account', async () => {
     expect(await store.operators.create('alice', 'hash-1', 'operator', 10)).toBe(true);
     expect(await store.operators.create('alice', 'hash-2', 'admin', 11)).toBe(false);
+    // Unique regardless of case: "Alice" beside "alice" could be told apart by case alone.
+    expect(await store.operators.create('Alice', 'hash-2', 'admin', 11)).toBe(false);
+    expect(await store.operators.get('Alice')).toBeUndefined();
     const alice = await store.operators.get('alice');
     expect(alice).toMatchObject({ name: 'alice', role: 'operator', createdAt: 10 });
     expect(await store.operators.getById(alice?.id ?? '')).toEqual(alice);

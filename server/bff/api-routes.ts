@@ -213,7 +213,7 @@ export function apiRoutes(ctx: ApiContext): ApiRoute[] {
       run: async (req, res, caller) => {
         need(caller, ['admin'], 'manage operators');
         const body = await json(req, newOperator);
-        if (!(await ctx.operators.create(body.name, body.password, body.role))) throw new ApiFailure(409, 'exists', `There is already an operator named ${body.name}.`);
+        if (!(await ctx.operators.create(body.name, body.password, body.role))) throw new ApiFailure(409, 'exists', `There is already an operator named ${body.name}, or the same name in other letter case.`);
         sendApiJson(res, 201, { name: body.name, role: body.role });
       },
     },

@@ -47,10 +47,16 @@ export class PgOperators implements OperatorRepository {
   }
 
   async create(name: string, passwordHash: string, role: Role, at: number): Promise<boolean> {
-    const r = await this.#db.query('INSERT INTO operators (id, name, password_hash, role, created_at) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (name) DO NOTHING', [
-      randomUUID(), name, passwordHash, role, at,
-    ]);
-    return (r.rowCount ?? 0) > 0;
+    // Names are unique regardless of case ("Alice" beside "alice" would be told apart by case
+    // alone); the lock makes two nodes adding "Alice" and "alice" at once see each other.
+    return this.#db.transaction(async (c) => {
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('devicestreams.operators'))");
+      const r = await c.query(
+        'INSERT INTO operators (id, name, password_hash, role, created_at) SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint WHERE NOT EXISTS (SELECT 1 FROM operators WHERE lower(name) = lower($2::text)) ON CONFLICT (name) DO NOTHING',
+        [randomUUID(), name, passwordHash, role, at],
+      );
+      return (r.rowCount ?? 0) > 0;
+    });
   }
 
   async setPasswordHash(name: string, passwordHash: string): Promise<boolean> {

@@ -50,9 +50,10 @@ export class SqliteOperators implements OperatorRepository {
   }
 
   async create(name: string, passwordHash: string, role: Role, at: number): Promise<boolean> {
+    // Names are unique regardless of case ("Alice" beside "alice" would be told apart by case alone).
     return this.#sql
-      .get('INSERT OR IGNORE INTO operators (id, name, password_hash, role, created_at) VALUES (?,?,?,?,?)')
-      .run(randomUUID(), name, passwordHash, role, at).changes > 0;
+      .get('INSERT OR IGNORE INTO operators (id, name, password_hash, role, created_at) SELECT ?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM operators WHERE lower(name) = lower(?))')
+      .run(randomUUID(), name, passwordHash, role, at, name).changes > 0;
   }
 
   async setPasswordHash(name: string, passwordHash: string): Promise<boolean> {
