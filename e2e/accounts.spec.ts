@@ -205,3 +205,43 @@ for (const role of ['operator', 'viewer'] as const) {
     await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
   });
 }
+
+test("the own-password form's messages follow the input: after mismatched new passwords, 'abc' twice says it is too short, and the current password as the new one is refused; a stale message goes once the input changes, and nothing is sent until it is right", async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const me = await addAccount(page, 'operator');
+  await page.context().clearCookies();
+  await apiLogin(page.request, me);
+  const sent: string[] = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname === '/api/me/password') sent.push(r.method());
+  });
+  await page.goto('/account');
+  const form = page.getByRole('form', { name: 'Change your password' });
+  const alert = form.getByRole('alert');
+  const fresh = `new-${tag()}-${tag()}`;
+
+  await submitPasswordForm(form, me.password, fresh, `${fresh}x`);
+  await expect(alert).toHaveText('The two new passwords differ; type the same one twice.');
+
+  await form.getByLabel('New password', { exact: true }).fill('abc');
+  // The message was about the input before: it goes as soon as the input changes.
+  await expect(alert).toHaveCount(0);
+  await form.getByLabel('New password again', { exact: true }).fill('abc');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(alert).toHaveText('The new password must be at least 8 characters.');
+  await expect(form.getByLabel('New password', { exact: true })).toBeFocused();
+  await expect(form.getByLabel('New password', { exact: true })).toHaveAttribute('aria-invalid', 'true');
+  await expect(form.getByLabel('New password', { exact: true })).toHaveAccessibleDescription('The new password must be at least 8 characters.');
+
+  await submitPasswordForm(form, me.password, me.password);
+  await expect(alert).toHaveText('The new password is the same as your current one; choose another.');
+
+  expect(sent, 'requests to /api/me/password').toEqual([]);
+  expect(await loginStatus(stack.baseURL, me.name, me.password)).toBe(200);
+
+  await submitPasswordForm(form, me.password, fresh);
+  await expect(form.getByRole('status')).toHaveText(/Your password was changed/);
+  await expect(alert).toHaveCount(0);
+  expect(sent).toEqual(['POST']);
+  expect(await loginStatus(stack.baseURL, me.name, fresh)).toBe(200);
+});
