@@ -98,6 +98,12 @@ describe('connectedSince', () => {
 });
 
 describe('operator names', () => {
+  it('refuses a name past 64 characters with 400 saying so in plain words (not the validator\'s own phrasing)', async () => {
+    const r = await c.call('POST', '/api/operators', { cookie: admin, body: { name: 'n'.repeat(200), password: 'long-enough-pw', role: 'operator' } });
+    expect(r.status).toBe(400);
+    expect(r.json).toMatchObject({ error: { message: 'name: at most 64 characters.' } });
+  });
+
   it("refuses a name that differs from an existing one only in letter case with 409 exists, saying so, and the existing account's login still works", async () => {
     await addAccount('carol', 'carol-password', 'operator');
     const r = await c.call('POST', '/api/operators', { cookie: admin, body: { name: 'Carol', password: 'other-password', role: 'admin' } });

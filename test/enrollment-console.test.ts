@@ -68,7 +68,7 @@ describe('Add device in the console API', () => {
   it('names the field of a bad request, and says why the hub refuses a device', async () => {
     const bad = await client.call('POST', '/api/enrollment-tokens', { cookie: admin, body: { ...spec, maps: ['ssh=localhost'] } });
     expect(bad.status).toBe(400);
-    expect((bad.json as { error: { message: string } }).error.message).toMatch(/^Field "maps": service "ssh=localhost" needs HOST:PORT/);
+    expect((bad.json as { error: { message: string } }).error.message).toMatch(/^maps: service "ssh=localhost" needs HOST:PORT/);
     expect((await client.call('POST', '/api/enrollment-tokens', { cookie: admin, body: { ...spec, ttlSeconds: 90_000 } })).status).toBe(400);
     await hub.service.createDevice('console-off');
     await hub.service.updateDevice('console-off', { status: 'disabled' });

@@ -1,4 +1,5 @@
 /** The console's REST API (see shared/console-api.ts). */
+import { fieldProblem } from './field-problem.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Me, Role, StreamPage } from '../../shared/console-api.js';
@@ -49,10 +50,7 @@ async function json<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
     throw badRequest('The request body must be JSON (at most 16 KiB).');
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw badRequest(`Field "${issue?.path.join('.') || 'body'}": ${issue?.message ?? 'invalid'}.`);
-  }
+  if (!parsed.success) throw badRequest(fieldProblem(parsed.error));
   return parsed.data;
 }
 

@@ -5,6 +5,7 @@
  * browser gets the install command (the token is in it, by necessity: it is what the device
  * uses, once, within its TTL) and nothing else of the hub's: no key, no connection string.
  */
+import { fieldProblem } from './field-problem.js';
 import type { ConsoleEnrollmentToken } from '../../shared/console-api.js';
 import { enrollmentTokenRequestSchema } from '../../shared/enrollment-schema.js';
 import { DsError, ErrorCode } from '../../shared/errors.js';
@@ -40,10 +41,7 @@ export function enrollmentRoutes(service: ServiceClient): ApiRoute[] {
           throw badRequest('The request body must be JSON (at most 16 KiB).');
         }
         const parsed = enrollmentTokenRequestSchema.safeParse(raw);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          throw badRequest(`Field "${issue?.path.join('.') || 'body'}": ${issue?.message ?? 'invalid'}.`);
-        }
+        if (!parsed.success) throw badRequest(fieldProblem(parsed.error));
         const t = await createEnrollmentToken(service, parsed.data, caller.me.name).catch((e: unknown) => {
           throw fromHub(e);
         });
