@@ -270,6 +270,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         metricLabels: { node },
       }),
       heartbeatIntervalMs: o.heartbeatIntervalMs,
+      ...(process.env.DEVICESTREAMS_METRICS_TOKEN === undefined || process.env.DEVICESTREAMS_METRICS_TOKEN === '' ? {} : { metricsToken: process.env.DEVICESTREAMS_METRICS_TOKEN }),
       handshakeTimeoutMs: Math.min(o.handshakeTimeoutMs ?? HANDSHAKE_DEADLINE_MS, HANDSHAKE_DEADLINE_MS),
       // A kit copied into the data directory wins over the one `npm run build:device` made here. Devices
       // pin the CA that signed this node's certificate: its local CA, or the private one --hub-ca names.

@@ -2,6 +2,7 @@
  * Two hub nodes on a real PostgreSQL and NATS behind Debian's haproxy, as a deployment runs them:
  * routing between nodes, cluster-wide rules, the loss of a node, and the store and bus restarting.
  */
+import { policyToken } from './fixtures/bad-input-helpers.js';
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -50,9 +51,9 @@ async function echoThrough(service: ServiceClient, deviceId: string, text: strin
   return `${answer}|${s.streamId ?? ''}`;
 }
 
-function get(url: string, path: string): Promise<{ status: number; body: string }> {
+function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL(path, url), { ca: c.handle.ca, agent: false }, (res) => {
+    const req = request(new URL(path, url), { ca: c.handle.ca, agent: false, headers }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -149,7 +150,7 @@ describe('cluster-wide rules', () => {
     await agentOn(0, 'metric-dev-1');
     const held = async (node: string): Promise<number> => (await store.devices.page({ online: true, limit: 10_000 })).filter((d) => d.connectedNode === node).length;
     for (const [i, n] of c.nodes.entries()) {
-      const m = await get(n.url, '/metrics');
+      const m = await get(n.url, '/metrics', { authorization: policyToken(c.handle) });
       const reported = Number(new RegExp(`^devicestreams_connected_devices\\{node="${n.id}"\\} (\\d+)$`, 'm').exec(m.body)?.[1] ?? 'NaN');
       expect([i, reported]).toEqual([i, await held(n.id)]);
       expect((await get(n.url, '/healthz')).status).toBe(200);

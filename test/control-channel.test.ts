@@ -1,4 +1,5 @@
 /** The control channel over time: token renewal without a gap, replacement, and /metrics. */
+import { policyToken } from './fixtures/bad-input-helpers.js';
 import { get } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeviceClient } from '../device/sdk/device-client.js';
@@ -17,7 +18,7 @@ afterAll(stopAll);
 
 function metrics(): Promise<string> {
   return new Promise((resolve, reject) => {
-    get(new URL('/metrics', hub.url), { ca: hub.ca }, (res) => {
+    get(new URL('/metrics', hub.url), { ca: hub.ca, headers: { authorization: policyToken(hub) } }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
       res.on('end', () => resolve(text));

@@ -18,6 +18,7 @@ import { createServiceClient, StreamRejectedError } from '../server/sdk/service-
 import { StreamClosedError } from '../shared/ws-duplex.js';
 import { CLI, spawnCli, startAgent, startEchoServer, startHub, stopAll, tempDir, type HubHandle } from './harness.js';
 import { ConsoleClient, session, until } from './console-client.js';
+import { deviceToken, policyToken } from './fixtures/bad-input-helpers.js';
 
 const ADMIN_PASSWORD = 'hardening-admin-pw';
 let hub: HubHandle;
@@ -222,6 +223,39 @@ describe('requests the server cannot take, over TLS to the hub', () => {
     expect(r.closedAfterAnswerMs).toBeGreaterThanOrEqual(4900);
     expect(r.closedAfterAnswerMs).toBeLessThan(15_000);
   }, 30_000);
+});
+
+describe('/metrics', () => {
+  function scrape(h: HubHandle, authorization?: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(new URL('/metrics', h.url), { ca: h.ca, agent: false, headers: authorization === undefined ? {} : { authorization } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('is refused without credentials (401001), with a device token or a wrong bearer token (401002), and served to a service SAS token or the bearer token the node was given', async () => {
+    const token = 'metrics-token-0123456789abcdef';
+    const h = await startHub([], undefined, { DEVICESTREAMS_METRICS_TOKEN: token });
+    expect(JSON.parse((await scrape(h)).body)).toMatchObject({ errorCode: 401001 });
+    await h.service.createDevice('metrics-dev');
+    const key = (await h.service.getDevice('metrics-dev')).authentication.symmetricKey.primaryKey;
+    const asDevice = await scrape(h, deviceToken(h, 'metrics-dev', key));
+    expect(asDevice.status).toBe(401);
+    expect(JSON.parse((await scrape(h, 'Bearer metrics-token-0123456789abcdeX')).body)).toMatchObject({ errorCode: 401002 });
+    for (const ok of [policyToken(h), `Bearer ${token}`]) {
+      const r = await scrape(h, ok);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatch(/^devicestreams_connected_devices(\{[^}]*\})? \d+$/m);
+    }
+    // A node given no token takes none: the bearer form is refused there.
+    expect((await scrape(hub, `Bearer ${token}`)).status).toBe(401);
+    expect((await scrape(hub, policyToken(hub))).status).toBe(200);
+  });
 });
 
 describe("the console's policy", () => {

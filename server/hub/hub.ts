@@ -5,6 +5,7 @@
  * devices and streaming endpoints on other nodes, cluster-wide limits) comes in through options;
  * without them the hub reaches only what this process holds.
  */
+import { metricsAccess } from './metrics-access.js';
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -52,6 +53,8 @@ export interface HubOptions {
   onPresence?: (deviceId: string, online: boolean, at: number) => void;
   /** Extra labels on every metric (the node id in a cluster). */
   metricLabels?: Record<string, string>;
+  /** The bearer token a Prometheus scraper may read /metrics with (besides service SAS tokens). */
+  metricsToken?: string;
   /** Where the install script and device kit are served from (GET /install.sh, /ca.pem, /device-kit/…). */
   deviceKit?: DeviceKitOptions;
   log: (line: string) => void;
@@ -236,7 +239,9 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   addResumeRoutes(router, context);
   addEnrollmentRoutes(router, context, { hostName: o.hostNames[0] ?? 'localhost', publicUrl: o.deviceKit?.publicUrl, caFile: o.deviceKit?.caFile });
   if (o.deviceKit !== undefined) addDeviceKitRoutes(router, o.deviceKit);
-  router.add('GET', '/metrics', async ({ res }) => {
+  const mayReadMetrics = metricsAccess(context.auth, o.metricsToken);
+  router.add('GET', '/metrics', async ({ req, res }) => {
+    await mayReadMetrics(req.headers.authorization);
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
   });
