@@ -130,3 +130,43 @@ test('with the keyboard, ArrowUp on a role asks first (the new role\'s powers, a
   // A new question clears the old "Saved".
   await expect(row.getByRole('status')).toHaveText('');
 });
+
+test('Add operator holds a name to 64 characters and a password to 256 (the server\'s limits) and says in words what is wrong before sending: an empty name, a name with a space, a short password', async ({ page, stack }) => {
+  await apiLogin(page.request, stack.admin);
+  const posts: string[] = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/operators') posts.push(r.url());
+  });
+  await page.goto('/operators');
+  const form = page.getByRole('form', { name: 'Add operator' });
+  const nameInput = form.getByLabel('Name', { exact: true });
+  const passwordInput = form.getByLabel('Password', { exact: true });
+  const add = form.getByRole('button', { name: 'Add', exact: true });
+  const alert = form.getByRole('alert');
+
+  await nameInput.fill('n'.repeat(200));
+  await expect(nameInput).toHaveValue('n'.repeat(64));
+  await passwordInput.fill('p'.repeat(300));
+  await expect(passwordInput).toHaveValue('p'.repeat(256));
+  await expect(nameInput).toHaveAccessibleDescription('Up to 64 letters, digits and . _ @ -');
+
+  await nameInput.fill('');
+  await add.click();
+  await expect(alert).toHaveText('Type a name for the account.');
+  await expect(nameInput).toBeFocused();
+
+  await nameInput.fill('night shift');
+  await add.click();
+  await expect(alert).toHaveText('The name "night shift" has a character a name may not have: use only letters, digits and . _ @ -');
+  await expect(nameInput).toHaveAttribute('aria-invalid', 'true');
+
+  await nameInput.fill(`night-${tag()}`);
+  // A changed field takes the old message away.
+  await expect(alert).toHaveCount(0);
+  await passwordInput.fill('short');
+  await add.click();
+  await expect(alert).toHaveText('The password must be at least 8 characters.');
+  await expect(passwordInput).toBeFocused();
+  await expect(form).not.toContainText('Field "');
+  expect(posts, 'POST /api/operators').toEqual([]);
+});

@@ -1,8 +1,14 @@
 /**
  * What the console API accepts for an account, checked in the browser first so that a person reads
  * what is wrong, in words, before anything is sent. The limits are the server's
- * (server/bff/api-routes.ts, its zod schema PASSWORD); the server checks again.
+ * (server/bff/api-routes.ts, its zod schemas NAME and PASSWORD); the server checks again.
  */
+
+export const NAME_MAX = 64;
+/** The characters of an account name. */
+const NAME_PATTERN = /^[A-Za-z0-9._@-]+$/;
+/** What a name may be, in words (beside the field, and in its message). */
+export const NAME_RULE = `Up to ${NAME_MAX} letters, digits and . _ @ -`;
 
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
@@ -11,5 +17,13 @@ export const PASSWORD_MAX = 256;
 export function passwordProblem(password: string, what: string): string | null {
   if (password.length < PASSWORD_MIN) return `${what} must be at least ${PASSWORD_MIN} characters.`;
   if (password.length > PASSWORD_MAX) return `${what} must be at most ${PASSWORD_MAX} characters.`;
+  return null;
+}
+
+/** What is wrong with `name` as a new account's name, or null. */
+export function nameProblem(name: string): string | null {
+  if (name === '') return 'Type a name for the account.';
+  if (name.length > NAME_MAX) return `The name is ${name.length} characters long; it may have at most ${NAME_MAX}.`;
+  if (!NAME_PATTERN.test(name)) return `The name "${name}" has a character a name may not have: use only letters, digits and . _ @ -`;
   return null;
 }

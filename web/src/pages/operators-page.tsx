@@ -1,6 +1,7 @@
-import { useId, useRef, useState, type FormEvent } from 'react';
-import type { Me, Role } from '../../../shared/console-api';
-import { ROLES, type OperatorAccount } from '../api';
+import { useRef, useState } from 'react';
+import type { Me } from '../../../shared/console-api';
+import type { OperatorAccount } from '../api';
+import { AddOperatorForm } from '../components/add-operator-form';
 import { CHANGE_PASSWORD_ID } from '../components/change-password-form';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { OneTimePassword } from '../components/one-time-password';
@@ -8,7 +9,7 @@ import { RoleCell } from '../components/role-cell';
 import { EmptyState, ErrorState, LoadingState, StaleWarning } from '../components/states';
 import { formatDateTime } from '../format';
 import { useDocumentTitle } from '../hooks/use-document-title';
-import { useCreateOperator, useDeleteOperator, useOperators, useUpdateOperator } from '../hooks/use-operators';
+import { useDeleteOperator, useOperators, useUpdateOperator } from '../hooks/use-operators';
 import { generatePassword } from '../password';
 import { paths } from '../router';
 import { Link } from '../components/link';
@@ -112,86 +113,6 @@ function OperatorsAdmin({ me }: { me: Me }) {
         </>
       )}
     </>
-  );
-}
-
-function AddOperatorForm() {
-  const id = useId();
-  const [name, setName] = useState('');
-  const [role, setRole] = useState<Role>('operator');
-  const [password, setPassword] = useState('');
-  const [generated, setGenerated] = useState<string | null>(null);
-  const create = useCreateOperator();
-
-  const submit = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    create.mutate(
-      { name: name.trim(), password, role },
-      {
-        onSuccess: () => {
-          setName('');
-          setRole('operator');
-          setPassword('');
-          setGenerated(null);
-        },
-      },
-    );
-  };
-
-  return (
-    <form className="filters" aria-label="Add operator" onSubmit={submit}>
-      <h2 className="form-title">Add an operator</h2>
-      <h2 className="visually-hidden">Add operator</h2>
-      <div className="field">
-        <label htmlFor={`${id}-name`}>Name</label>
-        <input id={`${id}-name`} type="text" value={name} required autoComplete="off" spellCheck={false} onChange={(e) => setName(e.target.value)} />
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-role`}>Role</label>
-        <select id={`${id}-role`} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-          {ROLES.map((r) => (
-            <option key={r} value={r}>
-              {r}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-password`}>Password</label>
-        <input
-          id={`${id}-password`}
-          type="password"
-          value={password}
-          required
-          minLength={8}
-          autoComplete="new-password"
-          onChange={(e) => {
-            setPassword(e.target.value);
-            setGenerated(null);
-          }}
-        />
-      </div>
-      <button
-        type="button"
-        className="button"
-        onClick={() => {
-          const p = generatePassword();
-          setPassword(p);
-          setGenerated(p);
-        }}
-      >
-        Generate
-      </button>
-      <button type="submit" className="button button-primary" disabled={create.isPending}>
-        Add
-      </button>
-      {generated !== null && <OneTimePassword label="Generated password:" password={generated} onDone={() => setGenerated(null)} />}
-      {create.isError && (
-        <p className="form-error" role="alert">
-          Could not add the operator: {create.error.message}
-        </p>
-      )}
-    </form>
   );
 }
 
