@@ -1,9 +1,11 @@
 /** Argument parsing and the CLI's error and output conventions. */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DsError } from '../shared/errors.js';
 import { oneLine } from '../shared/log-text.js';
+import { noteCaSource, trustHint } from './tls-hints.js';
 
 /** A failure the user can fix; printed as one line, exit code 2 for usage, 1 otherwise. */
 export class CliError extends Error {
@@ -30,15 +32,56 @@ export function parse<O extends Options>(argv: string[], options: O, help: strin
   }
 }
 
-/** Reads the CA file given by --ca or DEVICESTREAMS_CA; undefined when neither is set. */
+/**
+ * Reads the CA file given by --ca or DEVICESTREAMS_CA; undefined when neither is set. A file with
+ * no PEM certificate in it is refused here: TLS would take it silently and trust nothing.
+ */
 export function readCa(file: string | undefined): string | undefined {
   const path = file ?? process.env.DEVICESTREAMS_CA;
   if (path === undefined || path === '') return undefined;
+  const source = file === undefined ? 'DEVICESTREAMS_CA' : '--ca';
+  let text: string;
   try {
-    return readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CliError(`cannot read CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new CliError(`cannot read CA file ${path} (${source}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 2);
   }
+  checkPemCertificates(text, `CA file ${path} (${source})`);
+  noteCaSource(`${path} (${source})`);
+  return text;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** A usage error naming `what` unless `text` holds at least one PEM certificate and each one parses. */
+export function checkPemCertificates(text: string, what: string): void {
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) throw new CliError(`${what} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA that signed the hub's certificate, e.g. DATA-DIR/tls/ca.pem from the hub`, 2);
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new CliError(`${what} holds a PEM certificate that does not parse; give the CA that signed the hub's certificate, e.g. DATA-DIR/tls/ca.pem from the hub`, 2);
+    }
+  }
+}
+
+/**
+ * A URL flag checked before anything is sent: one of `schemes` (e.g. ['https:', 'http:']) with a
+ * host, else a usage error that shows the expected `form` (`localhost:8461` alone would be read as a
+ * URL of scheme "localhost:").
+ */
+export function urlFlag(value: string | undefined, flag: string, schemes: readonly string[], form: string): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url !== undefined && schemes.includes(url.protocol) && url.hostname !== '') return value;
+  const guess = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? '' : `; did you mean ${schemes[0] ?? 'https:'}//${value}?`;
+  throw new CliError(`${flag} "${value}" is not a URL this command can use: give it as ${form}${guess}`, 2);
 }
 
 /** The service connection string from --hub-connection-string or IOTHUB_CONNECTION_STRING. */
@@ -80,11 +123,12 @@ export function numberFlag(value: string | undefined, flag: string, fallback: nu
   return n;
 }
 
-/** One line for an error, with its stable code when it has one. */
+/** One line for an error, with its stable code when it has one and what to do about a TLS trust failure. */
 export function describeError(err: unknown): string {
   if (err instanceof DsError) return `${err.message} (${err.code})`;
-  if (err instanceof Error) return err.message;
-  return String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  const hint = trustHint(err);
+  return hint === undefined ? text : `${text}; ${hint}`;
 }
 
 /** Log line to stderr with a timestamp. */

@@ -4,7 +4,7 @@
  * stream and proxy.
  */
 import { createServiceClient, type ServiceClient } from '../server/sdk/service-client.js';
-import { CliError, hubConnectionString, numberFlag, readCa } from './args.js';
+import { CliError, hubConnectionString, numberFlag, readCa, urlFlag } from './args.js';
 
 export const SERVICE_FLAGS = {
   'hub-connection-string': { type: 'string' },
@@ -14,11 +14,19 @@ export const SERVICE_FLAGS = {
 
 export const SERVICE_FLAGS_HELP = `  --hub-connection-string CS  service connection string (or IOTHUB_CONNECTION_STRING)
   --ca FILE                   CA that signed the hub's certificate (or DEVICESTREAMS_CA)
-  --hub-url URL               hub base URL when it differs from https://HostName`;
+  --hub-url URL               hub base URL when it differs from https://HostName: https://HOST[:PORT]
+                              (http:// for a hub run with --insecure)`;
 
-/** The service client the flags (and their environment fallbacks) describe; CliError if they are missing. */
+/**
+ * The service client the flags (and their environment fallbacks) describe. Everything is checked
+ * before the hub is asked anything: a missing connection string, a --hub-url that is not an
+ * http(s) URL and a CA file without a certificate are usage errors (exit 2).
+ */
 export function serviceClientFromFlags(values: { 'hub-connection-string'?: string | undefined; ca?: string | undefined; 'hub-url'?: string | undefined }): ServiceClient {
-  return createServiceClient(hubConnectionString(values['hub-connection-string']), { ca: readCa(values.ca), hubUrl: values['hub-url'] });
+  const hubUrl = urlFlag(values['hub-url'], '--hub-url', ['https:', 'http:'], 'https://HOST[:PORT], e.g. https://localhost:8443 (http:// for a hub run with --insecure)');
+  const cs = hubConnectionString(values['hub-connection-string']);
+  const ca = readCa(values.ca);
+  return createServiceClient(cs, { ca, hubUrl });
 }
 
 /** Waits of a stream initiation, for the commands that open streams. */

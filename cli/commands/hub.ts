@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { createBffRole } from '../../server/bff/role.js';
 import { startServer, type Role, type RunningServer } from '../../server/server.js';
-import { CliError, logLine, numberFlag, parse } from '../args.js';
+import { CliError, logLine, numberFlag, parse, urlFlag } from '../args.js';
 import { storeUrl } from '../store-flags.js';
 import { hostname } from 'node:os';
 import { DEFAULT_APPS_DOMAIN, normaliseAppsDomain } from '../../shared/app-origin.js';
@@ -119,6 +119,8 @@ export async function run(argv: string[]): Promise<void> {
   if (roles.has('gateway') && !roles.has('hub') && values['hub-url'] === undefined) {
     throw new CliError('without the hub role, pass --hub-url (where the hub runs)', 2);
   }
+  urlFlag(values['hub-url'], '--hub-url', ['https:', 'http:'], 'https://HOST[:PORT], e.g. https://hub.example.com:8443 (http:// for a hub run with --insecure)');
+  urlFlag(values['gateway-url'], '--gateway-url', ['https:', 'http:', 'wss:', 'ws:'], 'https://HOST[:PORT] or wss://HOST[:PORT], e.g. https://gw.example.com:8443 (http:// or ws:// without TLS)');
   if (values['public-url'] !== undefined && !/^https?:\/\/[^/]+\/?$/.test(values['public-url'])) {
     throw new CliError('--public-url must be a scheme and host, like https://hub.example.com:8443', 2);
   }
