@@ -1,4 +1,5 @@
 /** The console's REST API (see shared/console-api.ts). */
+import { OPERATOR_NAME_MAX, OPERATOR_NAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN } from '../../shared/account-limits.js';
 import { fieldProblem } from './field-problem.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -33,12 +34,12 @@ export interface Caller {
   operatorId: string;
 }
 
-const NAME = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'use letters, digits and . _ @ -');
-const PASSWORD = z.string().min(8, 'must be at least 8 characters').max(256);
-const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) });
+const NAME = z.string().min(1).max(OPERATOR_NAME_MAX).regex(OPERATOR_NAME_PATTERN, 'use letters, digits and . _ @ -');
+const PASSWORD = z.string().min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`).max(PASSWORD_MAX);
+const loginBody = z.object({ username: z.string().min(1).max(OPERATOR_NAME_MAX), password: z.string().min(1).max(PASSWORD_MAX) });
 const newOperator = z.object({ name: NAME, password: PASSWORD, role: z.enum(['admin', 'operator', 'viewer']) });
 /** An account changing its own password: the current one proves it is the person at the screen. */
-const changeOwnPassword = z.object({ currentPassword: z.string().min(1).max(256), newPassword: PASSWORD });
+const changeOwnPassword = z.object({ currentPassword: z.string().min(1).max(PASSWORD_MAX), newPassword: PASSWORD });
 const changeOperator = z.object({ password: PASSWORD.optional(), role: z.enum(['admin', 'operator', 'viewer']).optional() });
 
 async function json<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {

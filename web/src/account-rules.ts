@@ -1,17 +1,15 @@
 /**
  * What the console API accepts for an account, checked in the browser first so that a person reads
  * what is wrong, in words, before anything is sent. The limits are the server's
- * (server/bff/api-routes.ts, its zod schemas NAME and PASSWORD); the server checks again.
+ * (shared/account-limits.ts); the server checks again.
  */
+import { OPERATOR_NAME_MAX, OPERATOR_NAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN } from '../../shared/account-limits';
 
-export const NAME_MAX = 64;
-/** The characters of an account name. */
-const NAME_PATTERN = /^[A-Za-z0-9._@-]+$/;
+export { PASSWORD_MAX, PASSWORD_MIN };
+export const NAME_MAX = OPERATOR_NAME_MAX;
+const NAME_PATTERN = OPERATOR_NAME_PATTERN;
 /** What a name may be, in words (beside the field, and in its message). */
 export const NAME_RULE = `Up to ${NAME_MAX} letters, digits and . _ @ -`;
-
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 256;
 
 /** What is wrong with `password` as a new password (`what` names it in the sentence), or null. */
 export function passwordProblem(password: string, what: string): string | null {
