@@ -73,13 +73,18 @@ async function interrupt(s: Started): Promise<void> {
   s.proc.kill('SIGINT');
   const code = await Promise.race([s.proc.exited, sleep(10_000).then(() => 'still running')]);
   expect(code).toBe(0);
-  const deadline = Date.now() + 5000;
-  let left = children.filter((p) => existsSync(`/proc/${p}`));
+  expect(await stillRunning(children, 5000), 'processes left behind').toEqual([]);
+}
+
+/** Which of `pids` still run after waiting up to `ms` for all of them to end. */
+async function stillRunning(pids: number[], ms: number): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  let left = pids.filter((p) => existsSync(`/proc/${p}`));
   while (left.length > 0 && Date.now() < deadline) {
     await sleep(100);
-    left = children.filter((p) => existsSync(`/proc/${p}`));
+    left = pids.filter((p) => existsSync(`/proc/${p}`));
   }
-  expect(left, 'processes left behind').toEqual([]);
+  return left;
 }
 
 describe('npm start', () => {
@@ -141,13 +146,7 @@ describe('npm start', () => {
     first.proc.kill('SIGKILL');
     await first.proc.exited;
     // Orphaned, they notice within a second or so and stop as on SIGTERM.
-    const deadline = Date.now() + 15_000;
-    let left = children.filter((p) => existsSync(`/proc/${p}`));
-    while (left.length > 0 && Date.now() < deadline) {
-      await sleep(200);
-      left = children.filter((p) => existsSync(`/proc/${p}`));
-    }
-    expect(left, 'demo device processes left behind').toEqual([]);
+    expect(await stillRunning(children, 15_000), 'demo device processes left behind').toEqual([]);
     const second = await start(dataDir, port);
     const ca = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
     const ownerCs = execFileSync(process.execPath, [CLI, 'policy', 'connection-string', 'iothubowner', '--data-dir', dataDir, '--host-name', `localhost:${port}`], { encoding: 'utf8' }).trim();

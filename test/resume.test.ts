@@ -13,7 +13,8 @@ import { createDeviceClient } from '../device/sdk/device-client.js';
 import { parseDeviceConnectionString } from '../shared/connection-string.js';
 import { ResumableStream } from '../shared/resumable-stream.js';
 import { StreamClosedError } from '../shared/ws-duplex.js';
-import { ROOT, spawnCli, spawnProc, startAgent, startEchoServer, startHub, startProxy, stopAll, type HubHandle } from './harness.js';
+import { ROOT, spawnCli, spawnProc, startAgent, startEchoServer, startHub, startProxy, stopAll, type HubHandle, type Proc } from './harness.js';
+import type { ServiceStream } from '../server/sdk/service-client.js';
 import { SCP, SSH, run, startPrivateSshd, type PrivateSshd } from './sshd.js';
 import { restartHub, until } from './fixtures/fault-helpers.js';
 import { deviceToken, expectErrorBody, rest } from './fixtures/bad-input-helpers.js';
@@ -36,6 +37,21 @@ beforeAll(async () => {
 });
 
 afterAll(stopAll);
+
+/**
+ * An agent for `deviceId` mapping echo, and a resumable stream to it with a `windowSeconds` window
+ * whose echo came back (both sides connected); `failed` is the stream's first error.
+ */
+async function echoingStream(deviceId: string, windowSeconds: number): Promise<{ agent: Proc; s: ServiceStream; failed: Promise<unknown> }> {
+  const agent = await startAgent(hub, deviceId, [`echo=127.0.0.1:${echoPort}`]);
+  const s = await hub.service.initiateStream(deviceId, 'echo', { resumable: { windowSeconds } });
+  const failed = new Promise<unknown>((resolve) => s.once('error', resolve));
+  const echoed = new Promise<void>((resolve) => s.once('data', () => resolve()));
+  s.write('x');
+  await echoed;
+  s.on('data', () => undefined);
+  return { agent, s, failed };
+}
 
 /** Kills the hub (SIGKILL, or stops it with SIGTERM) and starts it again on its data directory and port; waits for the agent. */
 async function bounceHub(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
@@ -168,14 +184,7 @@ describe('resume across a hub restart', () => {
   }, 300_000);
 
   it('a stream whose device side never comes back ends with resumeTimeout after its window, for the service side and in the log', async () => {
-    const agent = await startAgent(hub, 'gone-dev', [`echo=127.0.0.1:${echoPort}`]);
-    const s = await hub.service.initiateStream('gone-dev', 'echo', { resumable: { windowSeconds: 3 } });
-    const failed = new Promise<unknown>((resolve) => s.once('error', resolve));
-    // Both sides connected (the echo came back) before the device side goes for good.
-    const echoed = new Promise<void>((resolve) => s.once('data', () => resolve()));
-    s.write('x');
-    await echoed;
-    s.on('data', () => undefined);
+    const { agent, s, failed } = await echoingStream('gone-dev', 3);
     const t0 = Date.now();
     agent.kill('SIGKILL');
     const err = await failed;
@@ -195,13 +204,7 @@ describe('resume across a hub restart', () => {
 
 describe('a device side that restarted', () => {
   it('ends the streams of the agent process before it as soon as a new one says hello (4011 from the hub, saying why), long before the resume window, and keeps working', async () => {
-    const agent = await startAgent(hub, 'reborn-dev', [`echo=127.0.0.1:${echoPort}`]);
-    const s = await hub.service.initiateStream('reborn-dev', 'echo', { resumable: { windowSeconds: 120 } });
-    const failed = new Promise<unknown>((resolve) => s.once('error', resolve));
-    const echoed = new Promise<void>((resolve) => s.once('data', () => resolve()));
-    s.write('x');
-    await echoed;
-    s.on('data', () => undefined);
+    const { agent, s, failed } = await echoingStream('reborn-dev', 120);
     agent.kill('SIGKILL');
     await agent.exited;
     // The same device, a new agent process: its hello names another instance.

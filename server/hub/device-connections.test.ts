@@ -21,15 +21,21 @@ afterEach(async () => {
   }
 });
 
-/** A hub's device channels behind a loopback HTTP server, and a device that said hello; resolves once it is open. */
-async function helloTo(beforeWelcome: (id: string) => Promise<void>): Promise<{ welcomed: Promise<number>; saidAt: number }> {
-  const conns = new DeviceConnections({ heartbeatIntervalMs: 60_000, onChange: () => undefined, beforeWelcome, log: () => undefined });
+/** A hub's device channels (these options) behind a loopback HTTP server, and a device's open WebSocket to them. */
+async function channel(o: ConstructorParameters<typeof DeviceConnections>[0], deviceId: string): Promise<{ conns: DeviceConnections; ws: WebSocket }> {
+  const conns = new DeviceConnections(o);
   const server = createServer();
-  server.on('upgrade', (req, socket, head) => conns.accept(req, socket, head, 'dev-w', Math.floor(Date.now() / 1000) + 3600));
+  server.on('upgrade', (req, socket, head) => conns.accept(req, socket, head, deviceId, Math.floor(Date.now() / 1000) + 3600));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
   open.push({ server, conns, ws });
   await new Promise((r) => ws.once('open', r));
+  return { conns, ws };
+}
+
+/** A device that said hello; resolves once it is sent. */
+async function helloTo(beforeWelcome: (id: string) => Promise<void>): Promise<{ welcomed: Promise<number>; saidAt: number }> {
+  const { ws } = await channel({ heartbeatIntervalMs: 60_000, onChange: () => undefined, beforeWelcome, log: () => undefined }, 'dev-w');
   const welcomed = new Promise<number>((resolve) => ws.on('message', (d) => {
     if (/"welcome"/.test((d as Buffer).toString('utf8'))) resolve(Date.now());
   }));
@@ -63,13 +69,7 @@ it('sends the welcome after the bounded wait when the write never settles, and a
 /** A device channel (hello said and welcomed) on a hub's DeviceConnections; `hellos` counts the store writes a hello makes. */
 async function greeted(): Promise<{ conns: DeviceConnections; ws: WebSocket; hellos: () => number; closed: Promise<{ code: number; reason: string }> }> {
   let hellos = 0;
-  const conns = new DeviceConnections({ heartbeatIntervalMs: 60_000, onChange: () => undefined, onHello: () => { hellos += 1; }, log: () => undefined });
-  const server = createServer();
-  server.on('upgrade', (req, socket, head) => conns.accept(req, socket, head, 'dev-f', Math.floor(Date.now() / 1000) + 3600));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-  open.push({ server, conns, ws });
-  await new Promise((r) => ws.once('open', r));
+  const { conns, ws } = await channel({ heartbeatIntervalMs: 60_000, onChange: () => undefined, onHello: () => { hellos += 1; }, log: () => undefined }, 'dev-f');
   const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString('utf8') })));
   const welcomed = new Promise((r) => ws.once('message', r));
   ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: 'test' }));
