@@ -203,7 +203,8 @@ export class ServiceClient {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const answer = await new Promise<HttpAnswer>((resolve, reject) => {
       const tls = url.protocol === 'https:' ? { agent: this.#agent } : {};
-      const req = send({ protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, path: target, method, headers, ...tls, timeout: options.timeoutMs ?? this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
+      const timeoutMs = options.timeoutMs ?? this.#o.requestTimeoutMs ?? 30_000;
+      const req = send({ protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, path: target, method, headers, ...tls, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -225,7 +226,8 @@ export class ServiceClient {
         });
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new DsError(ErrorCode.DeviceResponseTimeout, `the hub did not answer ${method} ${target.split('?')[0] ?? ''} in time`)));
+      // The hub itself went quiet (not a device: that is the hub's own 504101): as unreachable.
+      req.on('timeout', () => req.destroy(new Error(`no answer to ${method} ${target.split('?')[0] ?? ''} for ${Math.round(timeoutMs / 1000)} s`)));
       req.on('error', reject);
       req.end(text);
     }).catch((err: unknown) => {
