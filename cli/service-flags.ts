@@ -4,6 +4,7 @@
  * stream and proxy.
  */
 import { createServiceClient, type ServiceClient } from '../server/sdk/service-client.js';
+import { DEVICE_ID_PATTERN } from '../shared/limits.js';
 import { CliError, hubConnectionString, numberFlag, readCa, urlFlag } from './args.js';
 
 export const SERVICE_FLAGS = {
@@ -27,6 +28,13 @@ export function serviceClientFromFlags(values: { 'hub-connection-string'?: strin
   const cs = hubConnectionString(values['hub-connection-string']);
   const ca = readCa(values.ca);
   return createServiceClient(cs, { ca, hubUrl });
+}
+
+/** A device id as the hub accepts it; a usage error (exit 2) before the hub is asked, otherwise. */
+export function deviceIdArg(id: string): string {
+  if (id === '') throw new CliError('the device id is empty; give one such as pump-17', 2);
+  if (!DEVICE_ID_PATTERN.test(id)) throw new CliError(`"${id}" is not a device id: 1-128 letters, digits and - . % _ * ? ! ( ) , : = @ $ '`, 2);
+  return id;
 }
 
 /** Waits of a stream initiation, for the commands that open streams. */

@@ -49,7 +49,7 @@ describe('devicestreams CLI', () => {
     expect(cs.out).toMatch(/^HostName=[^;]+;DeviceId=cli-dev;SharedAccessKey=[A-Za-z0-9+/=]+\n$/);
     const missing = cli(['device', 'show', 'nobody'], env);
     expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/not in the registry \(404001\)/);
+    expect(missing.err).toMatch(/device "nobody" is not in the registry; see devicestreams device list \(404001\)/);
     expect(cli(['device', 'disable', 'cli-dev'], env).out).toMatch(/disabled/);
     expect(cli(['device', 'delete', 'cli-dev'], env)).toMatchObject({ code: 0 });
   });
