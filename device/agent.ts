@@ -118,9 +118,19 @@ export function startAgent(o: AgentOptions): Agent {
   };
 
   client.onStreamRequest(handle);
-  client.on('connected', () => o.log(`connected to the hub as ${client.deviceId}`));
+  // Set once the hub said this device was disabled or deleted: the refusals that follow (a deleted
+  // device's key no longer verifies) are about that, not about a wrong key.
+  let revoked = false;
+  client.on('connected', () => {
+    revoked = false;
+    o.log(`connected to the hub as ${client.deviceId}`);
+  });
   client.on('disconnected', (_code: number, why: string) => o.log(`disconnected from the hub: ${why}`));
-  client.on('connectError', (err: Error) => o.log(`cannot connect to the hub: ${err.message}`));
+  client.on('revoked', () => {
+    revoked = true;
+    o.log(`the hub disabled or deleted ${client.deviceId}; retrying at the slowest pace (up to 30 s apart) until it is enabled, or made again with this key`);
+  });
+  client.on('connectError', (err: Error) => o.log(`cannot connect to the hub: ${err.message}${revoked ? ` (${client.deviceId} was disabled or deleted on the hub)` : ''}`));
   client.on('reconnecting', (ms: number) => o.log(`reconnecting in ${(ms / 1000).toFixed(1)} s`));
   client.on('heartbeatTimeout', () => o.log('the hub stopped answering heartbeats; reconnecting'));
   void client.open();

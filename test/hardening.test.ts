@@ -73,6 +73,15 @@ describe('devices disabled or deleted', () => {
     return stream;
   }
 
+  it("tells the agent of a deleted device why it is refused, and it retries at the slowest pace (seconds apart, not at once)", async () => {
+    const agent = await startAgent(hub, 'revoke-agent', [`echo=127.0.0.1:${echoPort}`]);
+    const from = agent.output().length;
+    await hub.service.deleteDevice('revoke-agent');
+    const re = /the hub disabled or deleted revoke-agent; retrying at the slowest pace[^\n]*\n[\s\S]*?reconnecting in ([\d.]+) s/;
+    await until(() => re.test(agent.output().slice(from)), 10_000, 'the agent to say why and when it retries');
+    expect(Number(re.exec(agent.output().slice(from))?.[1])).toBeGreaterThanOrEqual(3);
+  });
+
   for (const [what, revoke, reason] of [
     ['disabling', (id: string) => hub.service.updateDevice(id, { status: 'disabled' }), 'device disabled in the registry'],
     ['deleting', (id: string) => hub.service.deleteDevice(id), 'device deleted from the registry'],

@@ -238,6 +238,11 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
       // so two copies of an agent do not keep knocking each other off.
       this.#attempt = 30;
       this.emit('replaced');
+    } else if (code === CloseCode.DeviceRevoked) {
+      // Disabled or deleted on the hub: it may be enabled (or made again with the same key) one
+      // day, so the client keeps trying, at the slowest pace.
+      this.#attempt = 30;
+      this.emit('revoked');
     }
     this.#scheduleRetry();
   }
