@@ -1,7 +1,21 @@
 /** `devicestreams streams …` — the stream log. */
 import type { StreamLogEntry } from '../../server/sdk/service-client.js';
+import { STREAM_RESULTS } from '../../server/store/records.js';
 import { CliError, numberFlag, parse } from '../args.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, serviceClientFromFlags } from '../service-flags.js';
+
+/** `words` joined by commas in lines that end by column 100, each starting in the help's second column. */
+function column(words: readonly string[]): string {
+  const lines = [''];
+  for (const [i, w] of words.entries()) {
+    const item = `${w}${i < words.length - 1 ? ',' : ''}`;
+    const last = lines.length - 1;
+    if (lines[last] === '') lines[last] = item;
+    else if (`${lines[last]} ${item}`.length > 70) lines.push(item);
+    else lines[last] = `${lines[last]} ${item}`;
+  }
+  return lines.map((l) => `${' '.repeat(30)}${l}`).join('\n');
+}
 
 const HELP = `
 Usage: devicestreams streams <list | show STREAM-ID> [options]
@@ -11,8 +25,8 @@ timestamps and bytes each way.
 
 Options:
   --device ID                 only this device's streams (list)
-  --result R                  only this result: accepted, rejected, deviceNotFound, deviceOffline,
-                              responseTimeout, handshakeTimeout, throttled, hubRestart (list)
+  --result R                  only this result (list), one of:
+${column(STREAM_RESULTS)}
   --operator NAME             only streams opened for this console operator (list)
   --limit N                   at most N records, newest first (default 50)
   --json                      machine-readable output
@@ -30,7 +44,9 @@ function line(s: StreamLogEntry): string {
   const dur = s.durationMs === null ? 'live' : `${(s.durationMs / 1000).toFixed(1)} s`;
   const who = s.operator === null ? s.initiator : `${s.operator} via ${s.initiator}`;
   const closed = s.closedBy === null ? '' : ` closed by ${s.closedBy}${s.reason === null ? '' : ` (${s.reason})`}`;
-  const resumed = s.interruptions > 0 ? `, interrupted ${s.interruptions}× resumed ${s.resumes}×${s.interruptedAt === null ? '' : ' (interrupted now)'}` : '';
+  // An ended stream may keep the time of its last interruption (one that was never resumed).
+  const now = s.interruptedAt !== null && s.state !== 'ended' ? ' (interrupted now)' : '';
+  const resumed = s.interruptions > 0 ? `, interrupted ${s.interruptions}× resumed ${s.resumes}×${now}` : '';
   const t = s.transfer;
   const transfer = t === null || t === undefined ? '' : `, ${t.direction} ${JSON.stringify(t.name)} ${human(t.size)}`;
   return `${s.createdAt} ${s.streamId} ${s.deviceId}/${s.streamName} ${s.result ?? s.state} by ${who}, ${dur}, ↓${human(s.bytesToDevice)} ↑${human(s.bytesFromDevice)}${transfer}${resumed}${closed}`;
@@ -45,26 +61,21 @@ export async function run(argv: string[]): Promise<void> {
     json: { type: 'boolean' },
     ...SERVICE_FLAGS,
   }, HELP);
-  const [action, id] = positionals;
+  const [action, id, ...extra] = positionals;
+  if (action !== undefined && action !== 'list' && action !== 'show') throw new CliError(`unknown action "${action}": use list or show`, 2);
+  if (action === 'show' && id === undefined) throw new CliError('streams show needs a stream id', 2);
+  const unexpected = action === 'show' ? extra[0] : id;
+  if (unexpected !== undefined) throw new CliError(`unexpected argument "${unexpected}"`, 2);
+  if (values.result !== undefined && !(STREAM_RESULTS as readonly string[]).includes(values.result)) {
+    throw new CliError(`--result "${values.result}" is not a result: use one of ${STREAM_RESULTS.join(', ')}`, 2);
+  }
+  const limit = numberFlag(values.limit, '--limit', 50, 1, 1000);
   const service = serviceClientFromFlags(values);
   const out = (v: unknown): void => {
     process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   };
-  if (action === 'list' || action === undefined) {
-    const { streams } = await service.listStreams({
-      deviceId: values.device,
-      result: values.result,
-      operator: values.operator,
-      limit: numberFlag(values.limit, '--limit', 50, 1, 1000),
-    });
-    if (values.json === true) out(streams);
-    else if (streams.length === 0) process.stdout.write('no streams recorded yet\n');
-    else for (const s of streams) process.stdout.write(`${line(s)}\n`);
-    return;
-  }
   if (action === 'show') {
-    if (id === undefined) throw new CliError('streams show needs a stream id', 2);
-    const s = await service.getStream(id);
+    const s = await service.getStream(id as string);
     if (values.json === true) out(s);
     else {
       process.stdout.write(`${line(s)}\n`);
@@ -72,5 +83,9 @@ export async function run(argv: string[]): Promise<void> {
     }
     return;
   }
-  throw new CliError(`unknown action "${action}": use list or show`, 2);
+  const { streams } = await service.listStreams({ deviceId: values.device, result: values.result, operator: values.operator, limit });
+  const filters = (['device', 'result', 'operator'] as const).filter((f) => values[f] !== undefined).map((f) => `--${f} ${JSON.stringify(values[f])}`);
+  if (values.json === true) out(streams);
+  else if (streams.length > 0) for (const s of streams) process.stdout.write(`${line(s)}\n`);
+  else process.stdout.write(filters.length > 0 ? `no streams match ${filters.join(' ')}\n` : 'no streams recorded yet\n');
 }
