@@ -144,16 +144,3 @@ test.describe('as an operator', () => {
     await expect(page.getByRole('button', { name: 'Reconnect' })).toBeFocused();
   });
 });
-
-test('a viewer’s terminal page opens no terminal socket, says why, disables Reconnect and puts focus on Back to devices', async ({ page, stack }) => {
-  await apiLogin(page.request, stack.viewer);
-  const opened: string[] = [];
-  page.on('websocket', (ws) => opened.push(ws.url()));
-  await page.goto(`/terminal/${stack.devices.shell}`);
-  await expect(page.getByRole('status')).toContainText('Not allowed to open a terminal');
-  const reconnect = page.getByRole('button', { name: 'Reconnect' });
-  await expect(reconnect).toBeDisabled();
-  await expect(endedView(page)).toContainText('a viewer cannot open terminals');
-  await expect(page.getByRole('link', { name: 'Back to devices' })).toBeFocused();
-  expect(opened.filter((u) => u.includes('/api/terminal'))).toEqual([]);
-});

@@ -35,7 +35,24 @@ test('the server refuses a terminal socket a viewer opens by script', async ({ p
   expect(closed).toBe(ConsoleCloseCode.Forbidden);
 });
 
-test('a viewer who goes to a terminal page by URL is told they may not open terminals', async ({ page, stack }) => {
-  await page.goto(`/terminal/${stack.devices.shell}`);
-  await expect(page.getByRole('status')).toContainText('Not allowed');
+test('a viewer’s terminal page opens no terminal socket, shows no Reconnect, Files, Copy or terminal, says once why, and leads (focused) to the device’s sessions in History', async ({ page, stack }) => {
+  const device = stack.devices.shell;
+  const sockets: string[] = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  await page.goto(`/terminal/${device}`);
+  const view = page.getByRole('region', { name: 'No terminal for viewers' });
+  await expect(view).toContainText('Your role is viewer: you can see this device and replay its recorded sessions, but not open a terminal or move files.');
+  // One statement: nothing about reconnecting or input, which a viewer never has.
+  await expect(page.getByRole('main')).not.toContainText(/reconnect|input is off|not allowed/i);
+  for (const name of ['Reconnect', 'Reattach', 'Files', 'Copy']) await expect(page.getByRole('button', { name }), name).toHaveCount(0);
+  await expect(page.getByRole('region', { name: 'Terminal', exact: true })).toHaveCount(0);
+  await expect(view.getByRole('link', { name: 'Back to devices' })).toHaveAttribute('href', '/');
+  const history = view.getByRole('link', { name: 'Replay its sessions in History' });
+  await expect(history).toBeFocused();
+  expect(sockets.filter((u) => u.includes('/api/terminal'))).toEqual([]);
+
+  await history.click();
+  await expect(page).toHaveURL(`/history?device=${device}`);
+  await expect(page.getByRole('heading', { name: 'History' })).toBeVisible();
+  await expect(page.getByLabel('Device', { exact: true })).toHaveValue(device);
 });

@@ -13,6 +13,8 @@ import { matchRoute, navigate, paths, useLocation } from './router';
 
 // xterm.js is most of the bundle; only the terminal, replay and live-watch pages need it.
 const TerminalPage = lazy(() => import('./pages/terminal-page'));
+// A viewer's terminal page has no terminal, so it does without xterm.
+const NoTerminalPage = lazy(() => import('./pages/no-terminal-page'));
 const ReplayPage = lazy(() => import('./pages/replay-page'));
 const WatchPage = lazy(() => import('./pages/watch-page'));
 
@@ -95,7 +97,11 @@ export function App() {
             }
           >
             {/* key: a different device is a different session, not an update of this one. */}
-            <TerminalPage key={route.deviceId} deviceId={route.deviceId} me={me.data} />
+            {me.data.role === 'viewer' ? (
+              <NoTerminalPage key={route.deviceId} deviceId={route.deviceId} />
+            ) : (
+              <TerminalPage key={route.deviceId} deviceId={route.deviceId} me={me.data} />
+            )}
           </Suspense>
         ) : route.name === 'replay' || route.name === 'watch' ? (
           <Suspense

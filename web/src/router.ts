@@ -73,7 +73,8 @@ export function matchRoute(pathname: string): Route {
 /** Paths of the screens, so links and redirects are built in one place. */
 export const paths = {
   devices: () => '/',
-  history: () => '/history',
+  /** The stream history; with `device`, filtered to that device's streams. */
+  history: (filter: { device?: string } = {}) => (filter.device !== undefined ? `/history?${new URLSearchParams({ device: filter.device }).toString()}` : '/history'),
   /** Account management (admins). */
   operators: () => '/operators',
   /** Console settings (admins): keystroke recording. */

@@ -19,14 +19,11 @@ export interface TerminalEndedProps {
   /** The reason, as the status line says it. */
   reason: string;
   hint: string | null;
-  /** Why Reconnect is not offered (a viewer); null when it is. */
-  cannotReconnect: string | null;
   canReattach: boolean;
   onReconnect: () => void;
   onReattach: () => void;
-  /** Focus lands here when the session ends (Reconnect, or Back to devices when it is disabled). */
+  /** Focus lands here when the session ends. */
   reconnectRef: Ref<HTMLButtonElement>;
-  backRef: Ref<HTMLAnchorElement>;
 }
 
 export function TerminalEnded(p: TerminalEndedProps) {
@@ -40,11 +37,6 @@ export function TerminalEnded(p: TerminalEndedProps) {
       </h2>
       <p className="terminal-ended-reason">{p.reason}</p>
       {p.hint !== null && <p className="terminal-ended-hint">{p.hint}</p>}
-      {p.cannotReconnect !== null && (
-        <p className="terminal-ended-hint" id="terminal-cannot-reconnect">
-          {p.cannotReconnect}
-        </p>
-      )}
       <p className="terminal-ended-input">Input is off: keystrokes go nowhere until you reconnect.</p>
       <div className="terminal-ended-actions">
         <button
@@ -52,8 +44,6 @@ export function TerminalEnded(p: TerminalEndedProps) {
           type="button"
           className="button button-small button-primary"
           onClick={p.onReconnect}
-          disabled={p.cannotReconnect !== null}
-          aria-describedby={p.cannotReconnect !== null ? 'terminal-cannot-reconnect' : undefined}
         >
           Reconnect
         </button>
@@ -62,7 +52,7 @@ export function TerminalEnded(p: TerminalEndedProps) {
             Reattach
           </button>
         )}
-        <Link ref={p.backRef} to={paths.devices()} className="button button-small">
+        <Link to={paths.devices()} className="button button-small">
           Back to devices
         </Link>
       </div>

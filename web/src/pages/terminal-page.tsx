@@ -7,8 +7,8 @@
  * the Devices page's Connect opens a new one.
  *
  * Keyboard: Esc then Tab leaves the terminal (leave-terminal.ts; the status line says so), and when
- * the session ends focus moves to Reconnect on the ended view. A viewer's page opens no socket: it
- * says at once why there is no terminal.
+ * the session ends focus moves to Reconnect on the ended view. Viewers open no terminals: theirs is
+ * no-terminal-page.tsx.
  */
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
@@ -28,17 +28,6 @@ import '../terminal/terminal.css';
 const noop = () => () => undefined;
 const initialState = initialSessionState(null);
 
-/** A viewer's terminal page: ended before it starts, saying why. */
-const viewerState: SessionState = {
-  ...initialState,
-  phase: 'closed',
-  message: 'Not allowed to open a terminal: your role is viewer.',
-  ended: true,
-  tone: 'failed',
-  hint: 'Viewers see devices, history and replays. An admin can give your account the operator role.',
-};
-const VIEWER_CANNOT_RECONNECT = 'Reconnect is off: a viewer cannot open terminals.';
-
 /** The session the address names, read once when the page mounts. */
 function sessionInUrl(): string | undefined {
   const id = new URLSearchParams(window.location.search).get('session');
@@ -54,17 +43,14 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
   useDocumentTitle(`Terminal · ${deviceId}`);
   const hostRef = useRef<HTMLDivElement>(null);
   const reconnectRef = useRef<HTMLButtonElement>(null);
-  const backRef = useRef<HTMLAnchorElement>(null);
   const [session, setSession] = useState<TerminalSession | null>(null);
-  const viewer = me.role === 'viewer';
-  const sessionState = useSessionState(session);
-  const state = viewer ? viewerState : sessionState;
+  const state = useSessionState(session);
   const queryClient = useQueryClient();
   const [copied, setCopied] = useState<'copied' | 'nothing' | null>(null);
 
   useEffect(() => {
     const host = hostRef.current;
-    if (host === null || viewer) return;
+    if (host === null) return;
     const s = new TerminalSession(host, {
       deviceId,
       sessionId: sessionInUrl(),
@@ -81,17 +67,17 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
       s.dispose();
       setSession(null);
     };
-  }, [deviceId, viewer]);
+  }, [deviceId]);
 
   // A refused upgrade (stale cookie) or a logout elsewhere ends the socket; asking the server who
   // we are sends the person to the login page when the session is really gone.
   const { phase, closeCode, opened } = state;
   useEffect(() => {
-    if (phase !== 'closed' || viewer) return;
+    if (phase !== 'closed') return;
     if (!opened || closeCode === ConsoleCloseCode.LoggedOut || closeCode === ConsoleCloseCode.Revoked || closeCode === ConsoleCloseCode.Forbidden) {
       void queryClient.invalidateQueries({ queryKey: queryKeys.me() });
     }
-  }, [phase, closeCode, opened, viewer, queryClient]);
+  }, [phase, closeCode, opened, queryClient]);
 
   useEffect(() => {
     if (copied === null) return;
@@ -110,12 +96,10 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
   const closed = state.phase === 'closed';
   const reattachable = closed && state.canReattach;
 
-  // The session ended: focus goes to Reconnect (or, when there is none to press, Back to devices),
-  // out of a terminal that takes no more input.
+  // The session ended: focus goes to Reconnect, out of a terminal that takes no more input.
   useEffect(() => {
-    if (phase !== 'closed') return;
-    (viewer ? backRef.current : reconnectRef.current)?.focus();
-  }, [phase, viewer]);
+    if (phase === 'closed') reconnectRef.current?.focus();
+  }, [phase]);
 
   return (
     <main className="terminal-page">
@@ -134,7 +118,7 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
         <span className="terminal-notice" aria-live="polite">
           {state.notice ?? ''}
         </span>
-        {!viewer && <RecordingIndicator />}
+        <RecordingIndicator />
         <span className="terminal-leave-hint" id="terminal-leave-hint">
           {closed ? 'Tab leaves the terminal' : `${LEAVE_KEY_TEXT} leaves the terminal`}
         </span>
@@ -158,12 +142,10 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
             tone={state.tone ?? 'failed'}
             reason={state.message}
             hint={state.hint}
-            cannotReconnect={viewer ? VIEWER_CANNOT_RECONNECT : null}
             canReattach={reattachable}
             onReconnect={() => session?.restart()}
             onReattach={() => session?.reattach()}
             reconnectRef={reconnectRef}
-            backRef={backRef}
           />
         )}
       </div>
