@@ -118,7 +118,7 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
         <span className="terminal-notice" aria-live="polite">
           {state.notice ?? ''}
         </span>
-        <RecordingIndicator />
+        <RecordingIndicator shown={state.recorded} />
         <span className="terminal-leave-hint" id="terminal-leave-hint">
           {closed ? 'Tab leaves the terminal' : `${LEAVE_KEY_TEXT} leaves the terminal`}
         </span>

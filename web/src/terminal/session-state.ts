@@ -20,6 +20,12 @@ export interface SessionState {
   opened: boolean;
   /** The resumable session this terminal shows, once known. */
   sessionId: string | null;
+  /**
+   * The session reached the device's shell (the console server said "connected"), so the console
+   * server is recording it: it starts the recording before it says so. Stays true once the session
+   * ends, since what ran was recorded; false again for a new session.
+   */
+  recorded: boolean;
   /** Closed, and the session is over (its shell exited or was ended): only a new session helps. */
   ended: boolean;
   /** Closed, but the session may still be there (another page took it over): it can be reattached. */
@@ -34,7 +40,7 @@ export interface SessionState {
 
 /** The state before anything has happened. */
 export function initialSessionState(sessionId: string | null): SessionState {
-  return { phase: 'connecting', message: 'Connecting…', rttMs: null, closeCode: null, opened: false, sessionId, ended: false, canReattach: false, notice: null, hint: null, tone: null };
+  return { phase: 'connecting', message: 'Connecting…', rttMs: null, closeCode: null, opened: false, sessionId, recorded: false, ended: false, canReattach: false, notice: null, hint: null, tone: null };
 }
 
 /** The status line of each phase before the end. */

@@ -145,6 +145,7 @@ export class TerminalSession {
     this.#droppedAt = null;
     this.#attempts = 0;
     this.#terminal.reset();
+    this.#setState({ ...this.#state, recorded: false });
     this.#open();
     this.#terminal.focus();
   }
@@ -313,7 +314,10 @@ export class TerminalSession {
     if (msg === undefined) return;
     switch (msg.type) {
       case 'status':
-        if (msg.phase === 'connected') conn.streamUp = true;
+        if (msg.phase === 'connected') {
+          conn.streamUp = true;
+          if (!this.#state.recorded) this.#setState({ ...this.#state, recorded: true });
+        }
         // While coming back, the line keeps saying so until the session is reattached.
         if (this.#droppedAt !== null) this.#setState({ ...this.#state, message: `${PHASE_MESSAGES.reconnecting} (${PHASE_MESSAGES[msg.phase].toLowerCase()})` });
         else if (msg.phase !== 'connected' || conn.mode !== 'attach') this.#setState({ ...this.#state, phase: msg.phase, message: PHASE_MESSAGES[msg.phase] });
