@@ -118,7 +118,7 @@ test('offline for 10 s: the page says reconnecting, then resumes; keystrokes typ
   await expect(page.getByRole('status')).toHaveText('Shell exited with code 0');
 });
 
-test('the sessions list reattaches a session from another tab, and the first tab is told it was taken over', async ({ page, context, stack }) => {
+test('the sessions list reattaches a session from another tab; the first tab says the session was opened in another tab or window (not "Session ended"), offers Reattach first and focused and no Reconnect, and Reattach takes the same shell back', async ({ page, context, stack }) => {
   await apiLogin(page.request, stack.operator);
   await openTerminal(page, stack.devices.shell);
   const pid = await shellPid(page, 'TAB1');
@@ -129,10 +129,26 @@ test('the sessions list reattaches a session from another tab, and the first tab
   await panel.getByRole('link', { name: `Reattach the session on ${stack.devices.shell}` }).first().click();
   await expect(other.getByRole('status')).toHaveText('Connected');
   expect(await shellPid(other, 'TAB2')).toBe(pid);
-  await expect(page.getByRole('status')).toContainText('Taken over');
-  await expect(page.getByRole('button', { name: 'Reattach' })).toBeVisible();
-  await typeLine(other, 'exit');
-  await expect(other.getByRole('status')).toHaveText('Shell exited with code 0');
+
+  // The first tab: the server's sentence, a view named for where the session went, Reattach first.
+  await expect(page.getByRole('status')).toHaveText('This terminal session was opened in another tab or window.');
+  const view = page.getByRole('region', { name: 'Open in another tab or window' });
+  await expect(view).toContainText('Its shell goes on running there.');
+  await expect(page.getByText(/Session ended/)).toHaveCount(0);
+  await expect(view.getByRole('button', { name: 'Reconnect' })).toHaveCount(0);
+  const actions = view.getByRole('button');
+  await expect(actions).toHaveText(['Reattach', 'Start a new shell']);
+  await expect(actions.first()).toBeFocused();
+  await expect(actions.first()).toHaveClass(/button-primary/);
+  await expect(actions.last()).not.toHaveClass(/button-primary/);
+
+  // Enter on the focused Reattach: the same shell is back here, and the other tab is told.
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status')).toHaveText('Connected');
+  await expect(other.getByRole('status')).toHaveText('This terminal session was opened in another tab or window.');
+  expect(await shellPid(page, 'BACK')).toBe(pid);
+  await typeLine(page, 'exit');
+  await expect(page.getByRole('status')).toHaveText('Shell exited with code 0');
   await other.close();
 });
 

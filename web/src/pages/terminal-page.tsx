@@ -7,8 +7,8 @@
  * the Devices page's Connect opens a new one.
  *
  * Keyboard: Esc then Tab leaves the terminal (leave-terminal.ts; the status line says so), and when
- * the session ends focus moves to Reconnect on the ended view. Viewers open no terminals: theirs is
- * no-terminal-page.tsx.
+ * the session ends focus moves to the ended view's main action (Reconnect, or Reattach). Viewers
+ * open no terminals: theirs is no-terminal-page.tsx.
  */
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
@@ -42,7 +42,7 @@ function useSessionState(session: TerminalSession | null): SessionState {
 export default function TerminalPage({ deviceId, me }: { deviceId: string; me: Me }) {
   useDocumentTitle(`Terminal · ${deviceId}`);
   const hostRef = useRef<HTMLDivElement>(null);
-  const reconnectRef = useRef<HTMLButtonElement>(null);
+  const primaryRef = useRef<HTMLButtonElement>(null);
   const [session, setSession] = useState<TerminalSession | null>(null);
   const state = useSessionState(session);
   const queryClient = useQueryClient();
@@ -96,9 +96,10 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
   const closed = state.phase === 'closed';
   const reattachable = closed && state.canReattach;
 
-  // The session ended: focus goes to Reconnect, out of a terminal that takes no more input.
+  // The session ended: focus goes to the ended view's main action (Reconnect, or Reattach when
+  // another tab took the session over), out of a terminal that takes no more input.
   useEffect(() => {
-    if (phase === 'closed') reconnectRef.current?.focus();
+    if (phase === 'closed') primaryRef.current?.focus();
   }, [phase]);
 
   return (
@@ -145,7 +146,7 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
             canReattach={reattachable}
             onReconnect={() => session?.restart()}
             onReattach={() => session?.reattach()}
-            reconnectRef={reconnectRef}
+            primaryRef={primaryRef}
           />
         )}
       </div>

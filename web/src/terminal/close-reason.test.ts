@@ -21,6 +21,7 @@ describe('describeTerminalClose', () => {
     expect(say({ code: ConsoleCloseCode.Offline })).toBe('Device is offline');
     expect(say({ code: ConsoleCloseCode.Timeout })).toBe('Timed out waiting for the device');
     expect(say({ code: ConsoleCloseCode.ConnectionLost })).toBe('Connection lost');
+    expect(say({ code: ConsoleCloseCode.TakenOver })).toBe('This terminal session was opened in another tab or window.');
     expect(say({ code: 1006 })).toBe('Connection lost');
     for (const code of Object.values(ConsoleCloseCode)) expect(say({ code })).not.toBe('');
   });
@@ -42,7 +43,8 @@ describe('endTone', () => {
     expect(endTone({ code: 1000, exitCode: 0, localError: null })).toBe('clean');
     expect(endTone({ code: 1000, exitCode: null, localError: null })).toBe('clean');
     expect(endTone({ code: 1000, exitCode: 3, localError: null })).toBe('neutral');
-    expect(endTone({ code: ConsoleCloseCode.TakenOver, exitCode: null, localError: null })).toBe('neutral');
+    expect(endTone({ code: ConsoleCloseCode.TakenOver, exitCode: null, localError: null })).toBe('elsewhere');
+    expect(endTone({ code: ConsoleCloseCode.SessionEnded, exitCode: null, localError: null })).toBe('neutral');
     expect(endTone({ code: ConsoleCloseCode.Offline, exitCode: null, localError: null })).toBe('failed');
     expect(endTone({ code: 1006, exitCode: null, localError: null })).toBe('failed');
     expect(endTone({ code: 1000, exitCode: 0, localError: 'malformed' })).toBe('failed');

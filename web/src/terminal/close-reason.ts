@@ -23,6 +23,9 @@ export interface TerminalCloseInfo {
   localError: string | null;
 }
 
+/** A session another tab or window took over, as the console server says it (server/bff/terminal-socket.ts). */
+export const TAKEN_OVER_SENTENCE = 'This terminal session was opened in another tab or window.';
+
 /** The base sentence for each close code; the server's message, when there is one, follows it. */
 const sentences: Record<number, string> = {
   [ConsoleCloseCode.Rejected]: 'Device rejected the terminal',
@@ -36,7 +39,7 @@ const sentences: Record<number, string> = {
   [ConsoleCloseCode.LoggedOut]: 'Logged out',
   [ConsoleCloseCode.Revoked]: 'Your access changed',
   [ConsoleCloseCode.SessionEnded]: 'Session ended',
-  [ConsoleCloseCode.TakenOver]: 'Taken over',
+  [ConsoleCloseCode.TakenOver]: TAKEN_OVER_SENTENCE,
   [ConsoleCloseCode.Disabled]: 'Device is disabled',
   1001: 'The console server is going away',
   1006: 'Connection lost',
@@ -64,14 +67,16 @@ export function describeTerminalClose(info: TerminalCloseInfo): string {
 
 /**
  * How an ended terminal looks: `clean` when the shell exited 0 or the session closed normally,
- * `neutral` when it ended as asked but not cleanly (a non-zero exit, taken over by another page,
- * ended on the device), `failed` when it could not start or broke.
+ * `neutral` when it ended as asked but not cleanly (a non-zero exit, ended on the device),
+ * `elsewhere` when the session goes on in another tab or window that took it over, `failed` when
+ * it could not start or broke.
  */
-export type EndTone = 'clean' | 'neutral' | 'failed';
+export type EndTone = 'clean' | 'neutral' | 'elsewhere' | 'failed';
 
 export function endTone(info: Pick<TerminalCloseInfo, 'code' | 'exitCode' | 'localError'>): EndTone {
   if (info.localError !== null) return 'failed';
   if (info.code === ConsoleCloseCode.Normal) return info.exitCode === null || info.exitCode === 0 ? 'clean' : 'neutral';
-  if (info.code === ConsoleCloseCode.TakenOver || info.code === ConsoleCloseCode.SessionEnded) return 'neutral';
+  if (info.code === ConsoleCloseCode.TakenOver) return 'elsewhere';
+  if (info.code === ConsoleCloseCode.SessionEnded) return 'neutral';
   return 'failed';
 }

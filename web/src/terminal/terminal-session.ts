@@ -31,7 +31,7 @@ import {
   type HelloSession,
   type TerminalFrame,
 } from '../../../shared/terminal-protocol';
-import { describeTerminalClose, endTone, type EndTone } from './close-reason';
+import { TAKEN_OVER_SENTENCE, describeTerminalClose, endTone, type EndTone } from './close-reason';
 import { listen, listenWindow, newConnection, PING_INTERVAL_MS, sendBinary, sendFrame, sendInput, sendPing, unanswered, type Connection, type Disposable } from './connection';
 import { LeaveKey } from './leave-terminal';
 import { PHASE_MESSAGES, bytesText, initialSessionState, type SessionState } from './session-state';
@@ -372,7 +372,8 @@ export class TerminalSession {
     }
     const takenOver = conn.closeFrame?.code === SessionCloseCode.TakenOver || code === ConsoleCloseCode.TakenOver;
     if (takenOver) {
-      this.#closed(code, conn.opened, false, 'Taken over: this session was opened in another tab or window', 'neutral');
+      const hint = 'Its shell goes on running there. Reattach brings it back to this tab (the other one is told).';
+      this.#closed(code, conn.opened, false, conn.errorMessage ?? TAKEN_OVER_SENTENCE, 'elsewhere', hint);
       return;
     }
     if (conn.closeFrame !== null) {
