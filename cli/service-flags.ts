@@ -4,7 +4,8 @@
  * stream and proxy.
  */
 import { createServiceClient, type ServiceClient } from '../server/sdk/service-client.js';
-import { DEVICE_ID_PATTERN } from '../shared/limits.js';
+import { DsError } from '../shared/errors.js';
+import { DEVICE_ID_PATTERN, STREAM_NAME_PATTERN } from '../shared/limits.js';
 import { CliError, hubConnectionString, numberFlag, readCa, urlFlag } from './args.js';
 
 export const SERVICE_FLAGS = {
@@ -20,14 +21,19 @@ export const SERVICE_FLAGS_HELP = `  --hub-connection-string CS  service connect
 
 /**
  * The service client the flags (and their environment fallbacks) describe. Everything is checked
- * before the hub is asked anything: a missing connection string, a --hub-url that is not an
- * http(s) URL and a CA file without a certificate are usage errors (exit 2).
+ * before the hub is asked anything: a missing or malformed connection string, a --hub-url that is
+ * not an http(s) URL and a CA file without a certificate are usage errors (exit 2).
  */
 export function serviceClientFromFlags(values: { 'hub-connection-string'?: string | undefined; ca?: string | undefined; 'hub-url'?: string | undefined }): ServiceClient {
   const hubUrl = urlFlag(values['hub-url'], '--hub-url', ['https:', 'http:'], 'https://HOST[:PORT], e.g. https://localhost:8443 (http:// for a hub run with --insecure)');
   const cs = hubConnectionString(values['hub-connection-string']);
   const ca = readCa(values.ca);
-  return createServiceClient(cs, { ca, hubUrl });
+  try {
+    return createServiceClient(cs, { ca, hubUrl });
+  } catch (err) {
+    if (err instanceof DsError) throw new CliError(`${err.message} (--hub-connection-string or IOTHUB_CONNECTION_STRING)`, 2);
+    throw err;
+  }
 }
 
 /** A device id as the hub accepts it; a usage error (exit 2) before the hub is asked, otherwise. */
@@ -35,6 +41,15 @@ export function deviceIdArg(id: string): string {
   if (id === '') throw new CliError('the device id is empty; give one such as pump-17', 2);
   if (!DEVICE_ID_PATTERN.test(id)) throw new CliError(`"${id}" is not a device id: 1-128 letters, digits and - . % _ * ? ! ( ) , : = @ $ '`, 2);
   return id;
+}
+
+/**
+ * A stream name as the hub accepts it (what an agent's --map may name); a usage error (exit 2)
+ * otherwise. `stream`, `proxy` and `cp` check it before anything starts.
+ */
+export function streamNameFlag(name: string, flag: string): string {
+  if (!STREAM_NAME_PATTERN.test(name)) throw new CliError(`${flag} "${name}" is not a stream name: 1-64 letters, digits, "-", "." and "_"`, 2);
+  return name;
 }
 
 /** Waits of a stream initiation, for the commands that open streams. */
@@ -45,11 +60,13 @@ export const STREAM_TIMEOUT_FLAGS = {
   'no-resume': { type: 'boolean' },
 } as const;
 
+/** The help of the timeout flags; each command adds its own line for --no-resume, or none (cp refuses it). */
 export const STREAM_TIMEOUT_FLAGS_HELP = `  --connect-timeout SECS      wait this long for an offline device (default 10)
   --response-timeout SECS     wait this long for the device's answer (default 10)
   --resume-window SECS        a stream whose connection is lost (hub restart, network cut) comes
-                              back within this long without losing a byte (default 120; 1-600)
-  --no-resume                 a plain (v1) stream: no half-close, a lost connection ends it`;
+                              back within this long without losing a byte (default 120; 1-600)`;
+
+export const NO_RESUME_HELP = `  --no-resume                 a plain (v1) stream: no half-close, a lost connection ends it`;
 
 /**
  * The stream options the flags ask for; `say` is told (one line each) when a resumable stream is

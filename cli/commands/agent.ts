@@ -55,6 +55,15 @@ function logWithHint(line: string): void {
   logLine(hint === undefined ? line : `${line}; ${hint}`);
 }
 
+/** One --map, or a usage error saying what is wrong with it. */
+function mapping(text: string): [string, Target] {
+  try {
+    return parseMapping(text);
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err), 2);
+  }
+}
+
 /** The flags' settings, or the configuration file's when --config is given (never both). */
 function settings(values: { config?: string | undefined; 'connection-string'?: string | undefined; ca?: string | undefined; map?: string[] | undefined; 'hub-url'?: string | undefined; proxy?: string | undefined }): AgentConfig {
   if (values.config !== undefined) {
@@ -78,7 +87,7 @@ function settings(values: { config?: string | undefined; 'connection-string'?: s
   if (cs === undefined || cs === '') throw new CliError('no device connection string: pass --connection-string or --config FILE, or set DEVICE_CONNECTION_STRING', 2);
   const targets = new Map<string, Target>();
   for (const m of values.map ?? []) {
-    const [name, target] = parseMapping(m);
+    const [name, target] = mapping(m);
     if (targets.has(name)) throw new CliError(`--map: stream name "${name}" is mapped twice`, 2);
     targets.set(name, target);
   }

@@ -7,7 +7,7 @@ import { CliError, logLine, parse } from '../args.js';
 import { FileTransferError, download, upload } from '../file-copy.js';
 import { closeWhenDone } from '../../server/sdk/file-client.js';
 import { createProgress } from '../progress.js';
-import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
+import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, deviceIdArg, serviceClientFromFlags, streamNameFlag, streamTimeouts } from '../service-flags.js';
 
 const HELP = `
 Usage: devicestreams cp [--stream NAME] [options] LOCAL DEVICE-ID:PATH
@@ -39,7 +39,7 @@ function remote(arg: string): { device: string; path: string } | undefined {
   if (m === null) return undefined;
   const path = m[2] as string;
   if (path === '') throw new CliError(`${arg}: give a path after the colon, e.g. ${m[1]}:logs/app.log`, 2);
-  return { device: m[1] as string, path };
+  return { device: deviceIdArg(m[1] as string), path };
 }
 
 function isDirectory(path: string): boolean {
@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<void> {
   const dst = remote(to);
   if ((src === undefined) === (dst === undefined)) throw new CliError('exactly one of the two must be DEVICE-ID:PATH (a local path with a colon: write it as ./NAME)', 2);
   if (values['no-resume'] === true) throw new CliError('cp needs a resumable (v2) stream for end of input; leave out --no-resume', 2);
-  const streamName = values.stream ?? DEFAULT_FILES_STREAM;
+  const streamName = streamNameFlag(values.stream ?? DEFAULT_FILES_STREAM, '--stream');
   const service = serviceClientFromFlags(values);
   const options = streamTimeouts(values, (line) => logLine(line));
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { ResumableStream } from '../../shared/resumable-stream.js';
 import { CliError, describeError, logLine, parse, parseHostPort } from '../args.js';
-import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, serviceClientFromFlags, streamTimeouts } from '../service-flags.js';
+import { NO_RESUME_HELP, SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, deviceIdArg, serviceClientFromFlags, streamNameFlag, streamTimeouts } from '../service-flags.js';
 import { keepServingWithoutStdout } from '../outputs.js';
 
 const HELP = `
@@ -24,6 +24,7 @@ Options:
   --listen HOST:PORT          local address (port 0 picks a free one; the port is printed)
 ${SERVICE_FLAGS_HELP}
 ${STREAM_TIMEOUT_FLAGS_HELP}
+${NO_RESUME_HELP}
   -h, --help                  this help
 `;
 
@@ -59,8 +60,11 @@ export async function run(argv: string[]): Promise<void> {
   if (deviceId === undefined || streamName === undefined || values.listen === undefined) {
     throw new CliError('--device, --stream and --listen are required (see --help)', 2);
   }
+  // Every flag is checked before listening: a name the hub refuses would fail each connection.
+  deviceIdArg(deviceId);
+  streamNameFlag(streamName, '--stream');
   const { host, port } = parseHostPort(values.listen, '--listen');
-  streamTimeouts(values); // checks the flags before listening
+  streamTimeouts(values);
   const service = serviceClientFromFlags(values);
   await lookAtDevice(service, deviceId);
 
