@@ -50,15 +50,57 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/** What a failure to read the local file `path` means, in a sentence that names it. */
+function localReadError(code: string | undefined, path: string): string {
+  switch (code) {
+    case 'ENOENT': return `${path}: no such file here; check the local path`;
+    case 'ENOTDIR': return `${path}: a part of that path is not a directory here; check the local path`;
+    case 'EACCES':
+    case 'EPERM': return `${path}: not allowed to read it here`;
+    case 'ELOOP': return `${path}: too many symbolic links on the way to it here`;
+    case 'ENAMETOOLONG': return `${path}: the name is too long for this file system`;
+    case 'EMFILE':
+    case 'ENFILE': return `${path}: too many files are open on this machine to read it; try again`;
+    default: return `${path}: cannot read it here (${code ?? 'unknown error'})`;
+  }
+}
+
+/**
+ * What a failure to write the downloaded file means, in a sentence that names `target` as the
+ * user gave it: the temporary file beside it (gone by now) is ours, not theirs.
+ */
+function localWriteError(code: string | undefined, target: string): string {
+  const why = ((): string => {
+    switch (code) {
+      case 'ENOENT': return 'its directory does not exist here';
+      case 'ENOTDIR': return 'a part of that path is not a directory here';
+      case 'EISDIR':
+      case 'ENOTEMPTY':
+      case 'EEXIST': return 'a directory of that name is in the way here; give another name, or that directory to keep the file\'s name';
+      case 'EACCES':
+      case 'EPERM': return 'not allowed to write there';
+      case 'EROFS': return 'the file system there is read-only';
+      case 'ENOSPC': return 'no space left on the file system there';
+      case 'EDQUOT': return 'the disk quota there is used up';
+      case 'ENAMETOOLONG': return 'the name is too long for the file system there';
+      case 'ELOOP': return 'too many symbolic links on the way to it';
+      case 'EMFILE':
+      case 'ENFILE': return 'too many files are open on this machine; try again';
+      default: return `the file system refused (${code ?? 'unknown error'})`;
+    }
+  })();
+  return `cannot write ${target}: ${why}; nothing was written`;
+}
+
+/** The calls a download makes on the local file system (a socket's errors have other calls, or none). */
+const FILE_WRITE_CALLS = new Set(['open', 'write', 'fsync', 'fdatasync', 'close', 'rename']);
+
 async function openLocal(path: string): Promise<{ fh: FileHandle; size: number }> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CliError(`${path}: no such file here; check the local path`);
-    if (code === 'EACCES') throw new CliError(`${path}: not allowed to read it here`);
-    throw new CliError(`${path}: ${code ?? String(err)}`);
+    throw new CliError(localReadError((err as NodeJS.ErrnoException).code, path));
   }
   const st = await fh.stat();
   if (!st.isFile()) {
@@ -106,6 +148,8 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   const source = src as { device: string; path: string };
+  // A LOCAL ending in / names a directory: one that is not there is said now, not after the copy.
+  if (/\/$/.test(to) && !isDirectory(to)) throw new CliError(`${to}: no such directory here; create it first, or give a file name`);
   const target = isDirectory(to) ? join(to, posix.basename(source.path)) : to;
   const stream = await service.initiateStream(source.device, streamName, { ...options, transfer: { direction: 'download', path: source.path } });
   try {
@@ -117,8 +161,8 @@ export async function run(argv: string[]): Promise<void> {
     await closeWhenDone(stream);
   } catch (err) {
     if (err instanceof FileTransferError) throw new CliError(err.message);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOSPC') throw new CliError(`cannot write ${target} here (${code}); check the local path`);
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && FILE_WRITE_CALLS.has(e.syscall ?? '')) throw new CliError(localWriteError(e.code, target));
     throw err;
   } finally {
     stream.destroy();
