@@ -74,7 +74,10 @@ function SessionRow({ session: s, mine, showOperator, now, ending, onEnd }: { se
   return (
     <tr>
       <th scope="row" className="mono">
-        {s.deviceId}
+        {/* Cut short on screen by CSS only (styles.css .cell-id): the text, the row's name and a copy keep the whole id. */}
+        <span className="cell-id" title={s.deviceId}>
+          {s.deviceId}
+        </span>
       </th>
       {showOperator && <td data-label="Operator">{s.operator}</td>}
       <td data-label="Started">

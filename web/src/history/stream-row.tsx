@@ -23,7 +23,11 @@ export function StreamRow({ stream: s, me }: { stream: ConsoleStream; me: Me }) 
   return (
     <tr>
       <th scope="row" className="mono">
-        {s.deviceId} <span className="sub">{s.streamName}</span>
+        {/* Cut short on screen by CSS only (styles.css .cell-id): the text, the row's name and a copy keep the whole id. */}
+        <span className="cell-id stream-device" title={s.deviceId}>
+          {s.deviceId}
+        </span>{' '}
+        <span className="sub">{s.streamName}</span>
         <TransferLabel stream={s} />
       </th>
       <td data-label="Operator">{s.operator ?? <span className="muted" title="Opened by a client other than the console">{s.initiator}</span>}</td>
