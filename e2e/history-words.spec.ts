@@ -23,3 +23,13 @@ test('a refused attempt reads "refused by the device" with no duration, and its 
   await expect(details).toContainText(entry?.reason ?? 'missing');
   await expect(details).toContainText(entry?.streamId ?? 'missing');
 });
+
+test("History's Result filter offers every result the hub records, nodeLost (a cluster node's streams) included, and filtering by it asks the log for it", async ({ page, stack }) => {
+  await apiLogin(page.request, stack.operator);
+  await page.goto('/history');
+  const options = await page.getByLabel('Result', { exact: true }).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value).filter((v) => v !== ''));
+  expect(options).toEqual(['accepted', 'rejected', 'deviceNotFound', 'deviceOffline', 'responseTimeout', 'handshakeTimeout', 'throttled', 'hubRestart', 'nodeLost']);
+  const asked = page.waitForRequest((r) => r.url().includes('/api/streams') && r.url().includes('result=nodeLost'));
+  await page.getByLabel('Result', { exact: true }).selectOption('nodeLost');
+  await asked;
+});

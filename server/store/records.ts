@@ -4,6 +4,7 @@
  */
 import type { Role } from '../../shared/console-api.js';
 import type { TransferLabel } from '../../shared/transfer.js';
+import type { StreamResult } from '../../shared/stream-results.js';
 
 export type DeviceStatus = 'enabled' | 'disabled';
 
@@ -72,21 +73,8 @@ export interface PolicyRecord {
 }
 
 export type StreamState = 'pending' | 'accepted' | 'open' | 'ended';
-export type StreamResult =
-  | 'accepted'
-  | 'rejected'
-  | 'deviceNotFound'
-  | 'deviceOffline'
-  | 'responseTimeout'
-  | 'handshakeTimeout'
-  | 'throttled'
-  | 'hubRestart'
-  | 'nodeLost';
+export { STREAM_RESULTS, type StreamResult } from '../../shared/stream-results.js';
 export type ClosedBy = 'device' | 'service' | 'hub' | 'gateway';
-
-export const STREAM_RESULTS: readonly StreamResult[] = [
-  'accepted', 'rejected', 'deviceNotFound', 'deviceOffline', 'responseTimeout', 'handshakeTimeout', 'throttled', 'hubRestart', 'nodeLost',
-];
 
 export interface StreamRecord {
   id: string;

@@ -91,16 +91,7 @@ export interface StreamFilters {
 }
 
 /** Stream results the hub records (see ARCHITECTURE.md, the stream log). */
-export const STREAM_RESULTS = [
-  'accepted',
-  'rejected',
-  'deviceNotFound',
-  'deviceOffline',
-  'responseTimeout',
-  'handshakeTimeout',
-  'throttled',
-  'hubRestart',
-] as const;
+export { STREAM_RESULTS } from '../../shared/stream-results';
 
 /** Rows per History page. */
 export const STREAM_PAGE_SIZE = 50;
