@@ -233,7 +233,7 @@ export class ServiceClient {
     }).catch((err: unknown) => {
       if (err instanceof DsError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
-      throw new Error(`cannot reach the hub at ${this.#base.origin}: ${msg}`);
+      throw new Error(`cannot reach the hub at ${this.#base.origin}: ${msg}`, { cause: err });
     });
     if (answer.status >= 300) {
       if (isErrorBody(answer.body)) throw new DsError(answer.body.errorCode as never, answer.body.message);
