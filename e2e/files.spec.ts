@@ -1,7 +1,7 @@
 /**
  * Files from the terminal page: an operator chooses a file, uploads it with progress to a path on
  * the device (its file server's root), downloads it back through the browser's own download, and
- * reads a clear refusal for a path out of the root; a viewer's panel says it offers nothing.
+ * reads a clear refusal for a path out of the root; a viewer has no Files, and the console refuses them.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -150,10 +150,12 @@ test('an operator uploads a chosen file with a progress bar and a dropped one, c
   });
 });
 
-test('a viewer\'s file panel says the role may not move files', async ({ page, stack }) => {
+test('a viewer\'s terminal page offers no Files, and the console refuses a viewer\'s file download (403)', async ({ page, stack }) => {
   await apiLogin(page.request, stack.viewer);
   await page.goto(`/terminal/${stack.devices.shell}`);
-  await page.getByRole('button', { name: 'Files' }).click();
-  await expect(page.getByRole('alert')).toContainText('Not allowed to move files: your role is viewer.');
+  await expect(page.getByRole('heading', { name: 'No terminal for viewers' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Files' })).toHaveCount(0);
   await expect(page.getByLabel('Choose a file, or drop one here')).toHaveCount(0);
+  const download = await page.request.get(`/api/devices/${stack.devices.shell}/files?path=anything.txt`);
+  expect(download.status()).toBe(403);
 });

@@ -100,7 +100,7 @@ export function App() {
             {me.data.role === 'viewer' ? (
               <NoTerminalPage key={route.deviceId} deviceId={route.deviceId} />
             ) : (
-              <TerminalPage key={route.deviceId} deviceId={route.deviceId} me={me.data} />
+              <TerminalPage key={route.deviceId} deviceId={route.deviceId} />
             )}
           </Suspense>
         ) : route.name === 'replay' || route.name === 'watch' ? (

@@ -2,18 +2,17 @@
  * Files on the terminal page's device: a "Files" button in the toolbar opens a panel to upload a
  * file (chosen with the file input, or dropped on the panel) to a path on the device, with a
  * progress bar and Cancel, and to download a file by its path through the browser's own download.
- * Operators and admins only: a viewer's panel says why it offers nothing. Esc closes the panel and
- * puts focus back on the button.
+ * Operators and admins only, as the console server rules: a viewer's terminal page has no terminal
+ * and no Files (no-terminal-page.tsx). Esc closes the panel and puts focus back on the button.
  */
 import { useEffect, useId, useRef, useState, type DragEvent, type FormEvent } from 'react';
-import type { Me } from '../../../shared/console-api';
 import { MAX_CONSOLE_UPLOAD_BYTES } from '../../../shared/console-files';
 import { formatBytes } from '../format';
 import { uploadPath } from '../files/file-transfer';
 import { progressText, useFileDownload, useFileUpload } from '../hooks/use-file-transfer';
 import '../files/file-transfer.css';
 
-export function FileTransferButton({ deviceId, me }: { deviceId: string; me: Me }) {
+export function FileTransferButton({ deviceId }: { deviceId: string }) {
   const [open, setOpen] = useState(false);
   const buttonRef = useRef<HTMLButtonElement>(null);
   const panelId = useId();
@@ -26,18 +25,17 @@ export function FileTransferButton({ deviceId, me }: { deviceId: string; me: Me 
       <button ref={buttonRef} type="button" className="button button-small button-dark" aria-expanded={open} aria-controls={panelId} onClick={() => setOpen(!open)}>
         Files
       </button>
-      {open && <FileTransferPanel id={panelId} deviceId={deviceId} me={me} onClose={close} />}
+      {open && <FileTransferPanel id={panelId} deviceId={deviceId} onClose={close} />}
     </>
   );
 }
 
-function FileTransferPanel({ id, deviceId, me, onClose }: { id: string; deviceId: string; me: Me; onClose: () => void }) {
+function FileTransferPanel({ id, deviceId, onClose }: { id: string; deviceId: string; onClose: () => void }) {
   const headingId = useId();
   const panelRef = useRef<HTMLElement>(null);
   useEffect(() => {
     panelRef.current?.querySelector<HTMLElement>('input, a[href], button:not(.file-panel-close)')?.focus();
   }, []);
-  const allowed = me.role === 'admin' || me.role === 'operator';
   return (
     <section
       ref={panelRef}
@@ -57,19 +55,11 @@ function FileTransferPanel({ id, deviceId, me, onClose }: { id: string; deviceId
           Close
         </button>
       </div>
-      {allowed ? (
-        <>
-          <UploadForm deviceId={deviceId} />
-          <DownloadForm deviceId={deviceId} />
-          <p className="file-panel-note">
-            Paths are on the device, relative to its file server&apos;s root. The device needs <code>devicestreams file-server</code> mapped as <code>files</code> on its agent.
-          </p>
-        </>
-      ) : (
-        <p className="form-error" role="alert">
-          Not allowed to move files: your role is {me.role}. Operators and admins can upload and download files; an admin can change your role.
-        </p>
-      )}
+      <UploadForm deviceId={deviceId} />
+      <DownloadForm deviceId={deviceId} />
+      <p className="file-panel-note">
+        Paths are on the device, relative to its file server&apos;s root. The device needs <code>devicestreams file-server</code> mapped as <code>files</code> on its agent.
+      </p>
     </section>
   );
 }

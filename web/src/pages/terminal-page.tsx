@@ -13,7 +13,6 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { ConsoleCloseCode } from '../../../shared/console-protocol';
-import type { Me } from '../../../shared/console-api';
 import { queryKeys } from '../api';
 import { FileTransferButton } from '../components/file-transfer-panel';
 import { RecordingIndicator } from '../components/recording-indicator';
@@ -39,7 +38,7 @@ function useSessionState(session: TerminalSession | null): SessionState {
   return useSyncExternalStore(subscribe, () => session?.getState() ?? initialState);
 }
 
-export default function TerminalPage({ deviceId, me }: { deviceId: string; me: Me }) {
+export default function TerminalPage({ deviceId }: { deviceId: string }) {
   useDocumentTitle(`Terminal · ${deviceId}`);
   const hostRef = useRef<HTMLDivElement>(null);
   const primaryRef = useRef<HTMLButtonElement>(null);
@@ -124,7 +123,7 @@ export default function TerminalPage({ deviceId, me }: { deviceId: string; me: M
           {closed ? 'Tab leaves the terminal' : `${LEAVE_KEY_TEXT} leaves the terminal`}
         </span>
         <div className="terminal-actions">
-          <FileTransferButton deviceId={deviceId} me={me} />
+          <FileTransferButton deviceId={deviceId} />
           <button type="button" className="button button-small button-dark" onClick={onCopy} title="Copy the selection (Ctrl+Shift+C)">
             Copy
           </button>
