@@ -19,7 +19,7 @@ import { AckSchedule } from './ack-schedule.js';
 import { retryLeg } from './leg-retry.js';
 import { LegWatch } from './leg-watch.js';
 import { ResendBuffer } from './resend-buffer.js';
-import { closeWithin } from './ws-close.js';
+import { closeWithin, wsClosed } from './ws-close.js';
 import { StreamClosedError, closeOnceRead } from './ws-duplex.js';
 
 export interface ResumableStreamOptions {
@@ -91,6 +91,7 @@ export class ResumableStream extends Duplex {
   #done = false;
   /** A v1 peer closed the stream cleanly (1000): writes are held (closeOnceRead). */
   #farClosed = false;
+  #legClosed: Promise<void> = Promise.resolve();
   /** Close code and reason of the leg that ended the stream. */
   closeCode: number | undefined;
   closeReason = '';
@@ -106,6 +107,16 @@ export class ResumableStream extends Duplex {
       if (this.#peer === 'unknown' && !this.destroyed) this.destroy(new StreamClosedError(CloseCode.HandshakeTimeout, 'the other side did not connect in time'));
     }, o.pairingTimeoutMs ?? HANDSHAKE_DEADLINE_MS + 5000);
     this.#pairingTimer.unref();
+  }
+
+  /**
+   * Resolves once the leg is closed after the stream was destroyed (its close frame out and
+   * answered, or cut off after 2 s), and the hub told when it was given up while interrupted: a
+   * process exiting right after a destroy waits for it, or the other side and the hub would see a
+   * lost connection (and wait out a resume window) instead.
+   */
+  legClosed(): Promise<void> {
+    return this.#legClosed;
   }
 
   /** Whether the other side speaks v2 (known once both sides are connected). */
@@ -426,11 +437,13 @@ export class ResumableStream extends Duplex {
       if (this.#peer !== 'v2' && err === null) closeWithin(ws, 1000, '', 2000);
       else closeWithin(ws, CloseCode.Aborted, (err?.message ?? 'the other side closed the stream').slice(0, 120), 2000);
     }
+    if (ws !== undefined) this.#legClosed = wsClosed(ws);
     const interrupted = this.#resuming || this.#awaitingPeerResume;
     const gaveUp = err instanceof StreamClosedError && err.closeCode === CloseCode.ResumeTimeout;
     if (!finished && interrupted && !gaveUp && this.#o.abandon !== undefined) {
       // No leg to tell the other side on: the hub ends the stream and tells it.
-      this.#o.abandon((err?.message ?? 'closed while interrupted').slice(0, 120)).catch(() => undefined);
+      const told = this.#o.abandon((err?.message ?? 'closed while interrupted').slice(0, 120)).catch(() => undefined);
+      this.#legClosed = Promise.all([this.#legClosed, told]).then(() => undefined);
     }
     this.#done = true;
     callback(err);

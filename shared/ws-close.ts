@@ -21,3 +21,8 @@ export function closeWithin(ws: WebSocket, code: number, reason: string, graceMs
   timer.unref();
   ws.once('close', () => clearTimeout(timer));
 }
+
+/** Resolves once `ws` is closed (at once when it is). */
+export function wsClosed(ws: WebSocket): Promise<void> {
+  return ws.readyState === ws.CLOSED ? Promise.resolve() : new Promise((resolve) => ws.once('close', () => resolve()));
+}

@@ -11,7 +11,7 @@ import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { describeClose } from './close-codes.js';
 import { BRIDGE_HIGH_WATER_BYTES, BRIDGE_LOW_WATER_BYTES, MAX_FRAME_BYTES } from './limits.js';
-import { closeWithin } from './ws-close.js';
+import { closeWithin, wsClosed } from './ws-close.js';
 
 /** The stream was closed by the far side (or the network) with a code other than 1000. */
 export class StreamClosedError extends Error {
@@ -150,6 +150,14 @@ export class WebSocketDuplex extends Duplex {
       if (err === null) closeWithin(this.#ws, 1000, '', 2000);
       else closeWithin(this.#ws, 4001, err.message, 2000);
     }
+    this.#legClosed = wsClosed(this.#ws);
     callback(err);
   }
+
+  /** Resolves once the WebSocket is closed after a destroy (see ResumableStream.legClosed). */
+  legClosed(): Promise<void> {
+    return this.#legClosed;
+  }
+
+  #legClosed: Promise<void> = Promise.resolve();
 }

@@ -71,6 +71,22 @@ describe('devicestreams cp and the local file system', () => {
     expect(entries(local)).toEqual(before);
   });
 
+  it('a download that fails here ends its stream before the command exits, logged with why, in all of eight runs (none waits out a resume window)', async () => {
+    const since = Date.now();
+    for (let i = 0; i < 8; i++) expect(cp(`${DEV}:sub/README.md`, join(local, 'nodir', 'x.md')).code).toBe(1);
+    // Read within 5 s of the last exit (the end report is a store write): a stream cut off by the
+    // exit would stay open for its 120 s resume window.
+    let streams = (await hub.service.listStreams({ deviceId: DEV, since, limit: 20 })).streams;
+    for (const until = Date.now() + 5000; streams.some((s) => s.state !== 'ended') && Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      streams = (await hub.service.listStreams({ deviceId: DEV, since, limit: 20 })).streams;
+    }
+    expect(streams).toHaveLength(8);
+    for (const s of streams) {
+      expect(s, s.streamId).toMatchObject({ state: 'ended', closedBy: 'service', closeCode: 4011 });
+      expect(s.reason).toMatch(/the copy failed here: cannot write .*nodir\/x\.md: its directory does not exist here/);
+    }
+  });
+
   it('an upload from a path through a regular file says so naming that path, without a raw errno', () => {
     const from = join(local, 'afile.txt', 'x.md');
     const r = cp(from, `${DEV}:x.md`);

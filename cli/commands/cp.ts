@@ -6,6 +6,7 @@ import { DEFAULT_FILES_STREAM } from '../../shared/file-protocol.js';
 import { CliError, logLine, parse } from '../args.js';
 import { FileTransferError, download, upload } from '../file-copy.js';
 import { closeWhenDone } from '../../server/sdk/file-client.js';
+import type { ServiceStream } from '../../server/sdk/service-client.js';
 import { createProgress } from '../progress.js';
 import { SERVICE_FLAGS, SERVICE_FLAGS_HELP, STREAM_TIMEOUT_FLAGS, STREAM_TIMEOUT_FLAGS_HELP, deviceIdArg, serviceClientFromFlags, streamNameFlag, streamTimeouts } from '../service-flags.js';
 
@@ -132,12 +133,16 @@ export async function run(argv: string[]): Promise<void> {
     try {
       const stream = await service.initiateStream(dst.device, streamName, { ...options, transfer: { direction: 'upload', path } });
       const progress = createProgress(`${basename(from)} → ${dst.device}:${path}`, size);
+      let failure: unknown;
       try {
         await upload(stream, fh, size, path, (n) => progress.update(n));
         progress.done();
         await closeWhenDone(stream);
+      } catch (err) {
+        failure = err;
+        throw err;
       } finally {
-        stream.destroy();
+        await giveUp(stream, failure);
       }
     } catch (err) {
       throw err instanceof FileTransferError ? new CliError(err.message) : err;
@@ -152,6 +157,7 @@ export async function run(argv: string[]): Promise<void> {
   if (/\/$/.test(to) && !isDirectory(to)) throw new CliError(`${to}: no such directory here; create it first, or give a file name`);
   const target = isDirectory(to) ? join(to, posix.basename(source.path)) : to;
   const stream = await service.initiateStream(source.device, streamName, { ...options, transfer: { direction: 'download', path: source.path } });
+  let failure: unknown;
   try {
     let progress = createProgress('', 0);
     await download(stream, source.path, target, (size) => {
@@ -160,11 +166,27 @@ export async function run(argv: string[]): Promise<void> {
     progress.done();
     await closeWhenDone(stream);
   } catch (err) {
-    if (err instanceof FileTransferError) throw new CliError(err.message);
     const e = err as NodeJS.ErrnoException;
-    if (typeof e.code === 'string' && FILE_WRITE_CALLS.has(e.syscall ?? '')) throw new CliError(localWriteError(e.code, target));
-    throw err;
+    failure = err instanceof FileTransferError ? new CliError(err.message)
+      : typeof e.code === 'string' && FILE_WRITE_CALLS.has(e.syscall ?? '') ? new CliError(localWriteError(e.code, target))
+      : err;
+    throw failure;
   } finally {
-    stream.destroy();
+    await giveUp(stream, failure);
   }
+}
+
+/**
+ * Ends the stream: cleanly after a copy, or given up with why (the device and the stream log read
+ * it) after a failure — and waits, at most 3 s, until that is said: the command exits right after,
+ * and a stream cut off by the exit would be taken for a lost connection and wait out its resume
+ * window on the hub.
+ */
+async function giveUp(stream: ServiceStream, failure: unknown): Promise<void> {
+  if (failure === undefined) stream.destroy();
+  else {
+    stream.on('error', () => undefined);
+    stream.destroy(new Error(`the copy failed here: ${failure instanceof Error ? failure.message : 'an unexpected error'}`.slice(0, 120)));
+  }
+  await Promise.race([stream.legClosed(), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
 }
