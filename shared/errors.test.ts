@@ -9,7 +9,7 @@ describe('ErrorCode', () => {
     for (const [name, code] of codes) {
       expect(code, name).toBeGreaterThanOrEqual(100_000);
       expect(code, name).toBeLessThan(1_000_000);
-      expect([400, 401, 403, 404, 405, 408, 409, 412, 413, 429, 500, 502, 503, 504], name).toContain(statusOf(code));
+      expect([400, 401, 403, 404, 405, 408, 409, 412, 413, 429, 431, 500, 502, 503, 504], name).toContain(statusOf(code));
     }
   });
 

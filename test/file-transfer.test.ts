@@ -98,7 +98,7 @@ afterAll(async () => {
 });
 
 describe('cp through the file server', () => {
-  it('uploads and downloads 100 MiB with equal SHA-256, the file server\'s RSS growing < 60 MiB and each cp\'s peak RSS < 60 MiB above a 1 MiB copy\'s', async () => {
+  it('uploads and downloads 100 MiB with equal SHA-256, the file server\'s RSS growing < 90 MiB and each cp\'s peak RSS < 90 MiB above a 1 MiB copy\'s (bounded, not the file)', async () => {
     const local = join(tempDir(), 'big.bin');
     writeFileSync(local, randomBytes(100 * MiB));
     const want = await sha256File(local);
@@ -131,9 +131,13 @@ describe('cp through the file server', () => {
     const serverPeak = serverRss.stop();
     expect(await sha256File(back)).toBe(want);
     console.log(`100 MiB: upload ${upMs} ms, download ${downMs} ms; file server RSS ${(serverBefore / MiB).toFixed(0)} → peak ${(serverPeak / MiB).toFixed(0)} MiB; cp peak RSS upload ${(upPeak / MiB).toFixed(0)} MiB, download ${(downPeak / MiB).toFixed(0)} MiB, 1 MiB copy ${(cliBase / MiB).toFixed(0)} MiB`);
-    expect(serverPeak - serverBefore).toBeLessThan(60 * MiB);
-    expect(upPeak - cliBase).toBeLessThan(60 * MiB);
-    expect(downPeak - cliBase).toBeLessThan(60 * MiB);
+    // Bounded, not the file: copies that held the file would be 100 MiB or more above. Not tighter:
+    // V8 collects the Buffers passed through only once ~64 MiB of them are outside its heap, so on a
+    // busy machine (the whole suite beside it) a process briefly holds that much garbage (+68 MiB
+    // seen once; +32 to +44 MiB alone).
+    expect(serverPeak - serverBefore).toBeLessThan(90 * MiB);
+    expect(upPeak - cliBase).toBeLessThan(90 * MiB);
+    expect(downPeak - cliBase).toBeLessThan(90 * MiB);
     expect(listing(root).filter((n) => n.includes('.ds-upload-'))).toEqual([]);
     expect(readdirSync(join(back, '..')).filter((n) => n.includes('.ds-download-'))).toEqual([]);
   }, 180_000);
