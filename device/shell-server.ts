@@ -147,20 +147,16 @@ export function createShellServer(options: ShellServerOptions = {}): ShellServer
     }
   };
 
-  /**
-   * Makes room for one more shell: ends the session detached longest; false when none is detached,
-   * else the ids of the sessions it ended (the new session's SESSION frame names them, so a console
-   * that lists them as detached can drop them).
-   */
-  const makeRoom = (): string[] | false => {
+  /** Makes room for one more shell: ends the session detached longest; false when none is detached. */
+  const makeRoom = (): boolean => {
     const live = [...sessions].filter((s) => !s.ending);
-    if (live.length < o.maxSessions) return [];
+    if (live.length < o.maxSessions) return true;
     let oldest: ShellSession | undefined;
     for (const s of live) if (s.detachedAt !== undefined && (oldest?.detachedAt === undefined || s.detachedAt < oldest.detachedAt)) oldest = s;
     if (oldest === undefined) return false;
     o.log(`${oldest.label}: ending it to make room for a new session (${o.maxSessions} at most)`);
     oldest.endNow({ code: SessionCloseCode.Ended, message: `The session was ended to make room for a new one (this device allows ${o.maxSessions} at once) after it had been detached the longest.` });
-    return oldest.id === undefined ? [] : [oldest.id];
+    return true;
   };
 
   const onHello = (conn: ClientConnection, hello: Extract<TerminalFrame, { type: 'hello' }>): void => {
@@ -178,8 +174,7 @@ export function createShellServer(options: ShellServerOptions = {}): ShellServer
         conn.fail('shutting down');
         return;
       }
-      const replaced = makeRoom();
-      if (replaced === false) {
+      if (!makeRoom()) {
         if (hello.version === TERMINAL_RESUMABLE_VERSION) conn.close(SessionCloseCode.Full, `This device already runs ${o.maxSessions} terminal sessions, all of them attached; close one first.`);
         else conn.fail(`${o.maxSessions} sessions already open`);
         return;
@@ -188,7 +183,7 @@ export function createShellServer(options: ShellServerOptions = {}): ShellServer
       const session = new ShellSession(`session ${nextSession++}`, resumable, o, (end) => forget(session, end));
       const term = TERM_PATTERN.test(hello.term) ? hello.term : o.defaultTerm;
       try {
-        session.start(conn, { term, cols: hello.cols, rows: hello.rows }, replaced);
+        session.start(conn, { term, cols: hello.cols, rows: hello.rows });
       } catch (err) {
         conn.fail(`cannot start ${o.shell}: ${err instanceof Error ? err.message : String(err)}`);
         return;

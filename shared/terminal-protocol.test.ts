@@ -29,7 +29,6 @@ const RESUMABLE: TerminalFrame[] = [
   { type: 'hello', version: TERMINAL_RESUMABLE_VERSION, cols: 80, rows: 24, term: 'xterm', session: { mode: 'new' } },
   { type: 'session', sessionId: '00112233445566778899aabbccddeeff', secret: new Uint8Array(32).fill(7), detachTimeoutSeconds: 600 },
   { type: 'session', sessionId: 'ffeeddccbbaa99887766554433221100', secret: new Uint8Array(0), detachTimeoutSeconds: 0 },
-  { type: 'session', sessionId: 'ffeeddccbbaa99887766554433221100', secret: new Uint8Array(0), detachTimeoutSeconds: 1, replaced: ['00112233445566778899aabbccddeeff', '0102030405060708090a0b0c0d0e0f10'] },
   {
     type: 'hello',
     version: TERMINAL_RESUMABLE_VERSION,
@@ -71,10 +70,6 @@ describe('encodeFrame: the wire bytes', () => {
     const id = '0102030405060708090a0b0c0d0e0f10';
     expect(encodeFrame({ type: 'session', sessionId: id, secret: new Uint8Array(0), detachTimeoutSeconds: 600 })).toEqual(
       bytes(FrameType.Session, 0, 0, 0, 21, ...Array.from({ length: 16 }, (_, i) => i + 1), 0, 0, 2, 0x58, 0),
-    );
-    // The sessions it replaced, when there are any, after the secret: a count and their ids.
-    expect(encodeFrame({ type: 'session', sessionId: id, secret: new Uint8Array(0), detachTimeoutSeconds: 600, replaced: [id] })).toEqual(
-      bytes(FrameType.Session, 0, 0, 0, 38, ...Array.from({ length: 16 }, (_, i) => i + 1), 0, 0, 2, 0x58, 0, 1, ...Array.from({ length: 16 }, (_, i) => i + 1)),
     );
     expect(encodeFrame({ type: 'attached', inputReceived: 1, outputOffset: 2, detachTimeoutSeconds: 3 })).toEqual(
       bytes(FrameType.Attached, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 3),
@@ -272,12 +267,6 @@ describe('FrameDecoder', () => {
       const hugeOffset = rawFrame(FrameType.Hello, bytes(2, 0, 80, 0, 24, 0, 1, ...new Array<number>(16).fill(1), 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
       expectProtocolError(() => new FrameDecoder().push(hugeOffset), /offset beyond 2\^53/);
       expectProtocolError(() => new FrameDecoder().push(rawFrame(FrameType.Close, bytes(0))), /CLOSE code 0/);
-      // SESSION's replaced sessions: a count of 1 to 16, then exactly that many ids.
-      const session = (...rest: number[]) => rawFrame(FrameType.Session, bytes(...new Array<number>(16).fill(1), 0, 0, 0, 9, 0, ...rest));
-      expectProtocolError(() => new FrameDecoder().push(session(0)), /SESSION must name 1 to 16 replaced sessions/);
-      expectProtocolError(() => new FrameDecoder().push(session(17, ...new Array<number>(17 * 16).fill(2))), /SESSION must name 1 to 16 replaced sessions/);
-      expectProtocolError(() => new FrameDecoder().push(session(2, ...new Array<number>(16).fill(2))), /SESSION payload is too short/);
-      expectProtocolError(() => new FrameDecoder().push(session(1, ...new Array<number>(17).fill(2))), /SESSION payload is too long/);
     });
 
     it('after good frames in the same chunk', () => {

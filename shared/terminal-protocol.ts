@@ -87,8 +87,6 @@ export const SESSION_ID_BYTES = 16;
 export const SESSION_SECRET_BYTES = 32;
 /** Session ids as the protocol's users see them. */
 export const SESSION_ID_PATTERN = /^[0-9a-f]{32}$/;
-/** Most sessions a SESSION frame says it replaced (a server ends one per new session). */
-export const MAX_REPLACED_SESSIONS = 16;
 /** Longest CLOSE message (UTF-8 bytes); longer ones are cut. */
 const MAX_CLOSE_MESSAGE = 256;
 
@@ -115,11 +113,8 @@ export type TerminalFrame =
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'ack'; bytes: number }
-  /**
-   * A new resumable session: its id, its secret (empty once a console has taken it out), its detach
-   * timeout, and the detached sessions the server ended to make room for it (absent when none).
-   */
-  | { type: 'session'; sessionId: string; secret: Uint8Array; detachTimeoutSeconds: number; replaced?: readonly string[] }
+  /** A new resumable session: its id, its secret (empty once a console has taken it out), its detach timeout. */
+  | { type: 'session'; sessionId: string; secret: Uint8Array; detachTimeoutSeconds: number }
   /** Reattached: the input the server has received, where its replay starts, its detach timeout. */
   | { type: 'attached'; inputReceived: number; outputOffset: number; detachTimeoutSeconds: number }
   /** Refused, or let go; the connection closes after it. */
@@ -236,18 +231,9 @@ export function encodeFrame(f: TerminalFrame): Uint8Array {
     case 'ack':
       if (!Number.isInteger(f.bytes) || f.bytes < 0 || f.bytes > 0xffffffff) throw new TerminalProtocolError(`ACK of ${f.bytes} bytes is out of range`);
       return frame(FrameType.Ack, new PayloadWriter().u32(f.bytes).done());
-    case 'session': {
+    case 'session':
       if (!Number.isInteger(f.detachTimeoutSeconds) || f.detachTimeoutSeconds < 0 || f.detachTimeoutSeconds > 0xffffffff) throw new TerminalProtocolError('detach timeout out of range');
-      const w = new PayloadWriter().bytes(sessionIdBytes(f.sessionId)).u32(f.detachTimeoutSeconds).u8(checkSecret(f.secret).length).bytes(f.secret);
-      // Appended only when there is something to say, so a frame without it is what servers before it sent.
-      const replaced = f.replaced ?? [];
-      if (replaced.length > MAX_REPLACED_SESSIONS) throw new TerminalProtocolError(`a SESSION frame names at most ${MAX_REPLACED_SESSIONS} replaced sessions`);
-      if (replaced.length > 0) {
-        w.u8(replaced.length);
-        for (const id of replaced) w.bytes(sessionIdBytes(id));
-      }
-      return frame(FrameType.Session, w.done());
-    }
+      return frame(FrameType.Session, new PayloadWriter().bytes(sessionIdBytes(f.sessionId)).u32(f.detachTimeoutSeconds).u8(checkSecret(f.secret).length).bytes(f.secret).done());
     case 'attached':
       if (!Number.isInteger(f.detachTimeoutSeconds) || f.detachTimeoutSeconds < 0 || f.detachTimeoutSeconds > 0xffffffff) throw new TerminalProtocolError('detach timeout out of range');
       return frame(FrameType.Attached, new PayloadWriter().u64(f.inputReceived, 'input offset').u64(f.outputOffset, 'output offset').u32(f.detachTimeoutSeconds).done());
@@ -294,12 +280,8 @@ function decodePayload(type: number, p: Uint8Array): TerminalFrame {
       const sessionId = sessionIdText(r.bytes(SESSION_ID_BYTES));
       const detachTimeoutSeconds = r.u32();
       const secret = readSecret(r);
-      if (r.left === 0) return { type: 'session', sessionId, secret, detachTimeoutSeconds };
-      const count = r.u8();
-      if (count === 0 || count > MAX_REPLACED_SESSIONS) throw new TerminalProtocolError(`SESSION must name 1 to ${MAX_REPLACED_SESSIONS} replaced sessions when it names any`);
-      const replaced = Array.from({ length: count }, () => sessionIdText(r.bytes(SESSION_ID_BYTES)));
       r.end();
-      return { type: 'session', sessionId, secret, detachTimeoutSeconds, replaced };
+      return { type: 'session', sessionId, secret, detachTimeoutSeconds };
     }
     case FrameType.Attached: {
       const r = new PayloadReader(p, 'ATTACHED');

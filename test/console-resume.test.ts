@@ -248,27 +248,6 @@ describe('resumable terminals through the console', () => {
     await until(async () => !(await sessions(rita)).some((s) => s.sessionId === sessionId), 5000, 'no longer listed');
   });
 
-  it("drops a detached session from the lists once the device ended it to make room for a new one, and only that one", async () => {
-    const shell = await startShellServer([...SHELL_ARGS, '--detach-timeout', '60', '--max-sessions', '2']);
-    await startAgent(hub, 'res-full', [shell.map]);
-    const ids: string[] = [];
-    for (const _ of [1, 2]) {
-      const t = await Tab.open('res-full', rita, { mode: 'new' });
-      ids.push((await t.frame('session')).sessionId);
-      t.ws.terminate();
-      await until(async () => (await sessions(rita)).some((s) => s.sessionId === ids.at(-1) && !s.attached), 10_000, 'listed as detached');
-    }
-    // A third: the device ends the first (detached longest) to make room.
-    const third = await Tab.open('res-full', otto, { mode: 'new' });
-    const newest = (await third.frame('session')).sessionId;
-    // The page is not told what was replaced (nor the secret).
-    expect((await third.frame('session')).replaced).toBeUndefined();
-    await until(async () => !(await sessions(rita)).some((s) => s.sessionId === ids[0]), 5000, 'the replaced session no longer listed');
-    const listed = (await sessions(admin, true)).filter((s) => s.deviceId === 'res-full').map((s) => s.sessionId).sort();
-    expect(listed).toEqual([ids[1], newest].sort());
-    third.ws.terminate();
-  });
-
   it('a version-1 page gets a plain session through the console, as before', async () => {
     const t = new Tab('res-dev', rita);
     await new Promise((r) => t.ws.once('open', r));

@@ -134,8 +134,7 @@ export class ShellSession {
   }
 
   /** Starts the shell on a PTY of `spec` with `conn` attached; throws when it cannot be started. */
-  /** Starts the shell for `conn`; `replaced`: sessions ended to make room for it (its SESSION frame names them). */
-  start(conn: ClientConnection, spec: PtySpec, replaced: readonly string[] = []): void {
+  start(conn: ClientConnection, spec: PtySpec): void {
     const o = this.#o;
     const user = o.user;
     const cmd = user === undefined || user.uid === process.getuid?.() ? { file: o.shell, args: [...o.args] } : commandAs(user, o.shell, o.args);
@@ -146,7 +145,7 @@ export class ShellSession {
     this.#conn = conn;
     conn.attachTo(this);
     // Announced before any output: the PTY's first read comes on a later turn of the event loop.
-    if (this.id !== undefined) conn.sendFrame({ type: 'session', sessionId: this.id, secret: this.secret, detachTimeoutSeconds: Math.round(o.detachTimeoutMs / 1000), ...(replaced.length === 0 ? {} : { replaced }) });
+    if (this.id !== undefined) conn.sendFrame({ type: 'session', sessionId: this.id, secret: this.secret, detachTimeoutSeconds: Math.round(o.detachTimeoutMs / 1000) });
     pty.onData((data) => this.#onPtyData(data));
     pty.onExit(({ exitCode, signal }) => this.#onShellExit(signal !== undefined && signal > 0 ? 128 + signal : exitCode));
     this.#input = ptyInputSocket(pty);

@@ -129,12 +129,6 @@ export class ResumableTerminals {
     await this.#o.store.terminalSessions.delete(sessionId);
   }
 
-  /** The device ended `sessionId` to make room for a new one: forgotten if it is that device's. */
-  async replaced(deviceId: string, sessionId: string): Promise<void> {
-    const row = await this.#o.store.terminalSessions.get(sessionId);
-    if (row?.deviceId === deviceId) await this.#o.store.terminalSessions.delete(sessionId);
-  }
-
   /** Sessions of one operator, or everyone's (`operatorId` undefined), not expired. */
   async list(operatorId: string | undefined): Promise<TerminalSessionInfo[]> {
     return (await this.#o.store.terminalSessions.list({ operatorId, now: Date.now(), limit: MAX_LISTED })).map(present);

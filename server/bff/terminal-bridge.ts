@@ -253,14 +253,7 @@ export class TerminalSessions {
         link.seq = await this.#o.resumable.announced(announced);
       });
       this.#o.log(`terminal ${link.streamId}: resumable session ${f.sessionId} (detach timeout ${f.detachTimeoutSeconds} s)`);
-      // Sessions the shell server ended to make room for this one: nobody can reattach them now.
-      for (const id of f.replaced ?? []) {
-        this.#o.log(`terminal ${link.streamId}: session ${id} on ${link.deviceId} was ended by the device to make room`);
-        this.#later(link, 'replaced', () => this.#o.resumable.replaced(link.deviceId, id));
-      }
-      // The page needs neither the secret nor what was replaced.
-      const { replaced: _replaced, ...forPage } = f;
-      return encodeFrame({ ...forPage, secret: new Uint8Array(0) });
+      return encodeFrame({ ...f, secret: new Uint8Array(0) });
     }
     if (f.type === 'attached' && link.sessionId !== undefined) {
       const id = link.sessionId;
