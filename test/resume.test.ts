@@ -203,10 +203,12 @@ describe('resume across a hub restart', () => {
 });
 
 describe('a device side that restarted', () => {
-  it('ends the streams of the agent process before it as soon as a new one says hello (4011 from the hub, saying why), long before the resume window, and keeps working', async () => {
+  it('ends the interrupted streams of the agent process before it as soon as a new one says hello (4011 from the hub, saying why), long before the resume window; a stream asked for meanwhile goes to the new one', async () => {
     const { agent, s, failed } = await echoingStream('reborn-dev', 120);
     agent.kill('SIGKILL');
     await agent.exited;
+    // Asked while the device is away: it waits for the device, and the new agent takes it.
+    const asked = hub.service.initiateStream('reborn-dev', 'echo', { resumable: { windowSeconds: 120 }, connectTimeoutSeconds: 30 });
     // The same device, a new agent process: its hello names another instance.
     await startAgent(hub, 'reborn-dev', [`echo=127.0.0.1:${echoPort}`]);
     const outcome = await Promise.race([failed, new Promise((r) => setTimeout(() => r('still waiting after 60 s'), 60_000))]);
@@ -219,12 +221,13 @@ describe('a device side that restarted', () => {
     });
     expect(record).toMatchObject({ closedBy: 'hub', closeCode: 4011 });
     expect(record.reason).toMatch(/device side restarted/);
-    // The new agent serves new streams.
-    const next = await hub.service.initiateStream('reborn-dev', 'echo', { resumable: { windowSeconds: 120 } });
-    const back = new Promise<string>((resolve) => next.once('data', (d: Buffer) => resolve(d.toString())));
-    next.write('again');
-    expect(await back).toBe('again');
-    next.destroy();
+    // The stream asked for while it was away, and a new one, are the new agent's: they work.
+    for (const next of [await asked, await hub.service.initiateStream('reborn-dev', 'echo', { resumable: { windowSeconds: 120 } })]) {
+      const back = new Promise<string>((resolve) => next.once('data', (d: Buffer) => resolve(d.toString())));
+      next.write('again');
+      expect(await back).toBe('again');
+      next.destroy();
+    }
   });
 });
 

@@ -26,6 +26,13 @@ import { postJson } from '../../shared/http-json.js';
 import { proxyFor, type ProxySetting } from '../../shared/proxy.js';
 import { backoffDelay } from './backoff.js';
 
+
+/**
+ * Said in every hello of every client of this process: the hub tells a new agent process (a
+ * restart) from this one, whose streams go on across its reconnections and across clients it
+ * closes and makes again.
+ */
+const PROCESS_INSTANCE = randomUUID();
 export interface DeviceClientOptions {
   /** PEM of the CA that signed the hub's certificate (the hub's own CA by default setup). */
   ca?: string | Buffer | undefined;
@@ -98,8 +105,6 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
   #watchdog: NodeJS.Timeout | undefined;
   #connecting = false;
   #firstOpen: { resolve: () => void } | undefined;
-  /** Said in every hello: the hub tells this client's streams from those of a client before it. */
-  readonly #instance = randomUUID();
 
   constructor(connectionString: string, options: DeviceClientOptions) {
     super();
@@ -201,7 +206,7 @@ class DeviceClientImpl extends EventEmitter implements DeviceClient {
     ws.on('ping', () => this.#feedWatchdog());
     ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString('utf8')));
     ws.resume();
-    ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: this.#o.agent, instance: this.#instance, ...(this.#o.services === undefined ? {} : { services: [...this.#o.services].slice(0, MAX_ANNOUNCED_SERVICES) }) }));
+    ws.send(encodeControlMessage({ type: 'hello', protocol: CONTROL_PROTOCOL_VERSION, agent: this.#o.agent, instance: PROCESS_INSTANCE, ...(this.#o.services === undefined ? {} : { services: [...this.#o.services].slice(0, MAX_ANNOUNCED_SERVICES) }) }));
     // The old channel (if this is a renewal) is replaced at the hub; close our end too.
     previous?.close(1000, 'renewed');
     this.#renewTimer = setTimeout(() => void this.#connect(), this.#o.tokenTtlSeconds * 800);

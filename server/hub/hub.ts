@@ -136,16 +136,20 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     },
   });
   /**
-   * A hello from another agent instance than the device's last: the process before it is gone, and
-   * with it its side of every stream it had (a resumable one would wait out its window for a
-   * resume that cannot come). Those streams end now (4011, saying why); streams made since this
-   * channel was accepted are the new instance's and stay.
+   * A hello from another agent instance (process) than the device's last: the one before is gone,
+   * and with it its side of the streams it had. Those of them the endpoint already saw interrupted
+   * would wait out their resume window for a resume that cannot come: they end now (4011, saying
+   * why). Streams that are not interrupted stay (a second process with the same identity may hold
+   * them), and so do streams accepted since this channel was (the new instance's).
    */
   async function deviceRestarted(deviceId: string, instance: string, since: number): Promise<void> {
     try {
       const before = await o.store.devices.swapInstance(deviceId, instance);
-      if (before === null || before === undefined || before === instance) return;
-      const n = await broker.endDeviceStreams(deviceId, 'the device side restarted (a new agent process): its end of the stream is gone', { closeCode: CloseCode.Aborted, createdBefore: since });
+      if (before === null || before === undefined) return;
+      const n = await broker.endDeviceStreams(deviceId, 'the device side restarted (a new agent process): its end of the stream is gone', {
+        closeCode: CloseCode.Aborted,
+        keep: (s) => s.interruptedAt === null || s.acceptedAt === null || s.acceptedAt >= since,
+      });
       if (n > 0) o.log(`device ${deviceId}: its agent restarted; ended ${n} stream(s) of the one before`);
     } catch (err) {
       o.log(`device ${deviceId}: could not check its agent instance: ${String(err)}`);

@@ -18,7 +18,7 @@ import type { StreamRequestMessage, StreamResponseMessage } from '../../shared/c
 import { DsError, ErrorCode } from '../../shared/errors.js';
 import { signStreamToken } from '../../shared/stream-token.js';
 import type { TransferLabel } from '../../shared/transfer.js';
-import type { StreamBytes, StreamEnd, StreamResult, Store } from '../store/store.js';
+import type { StreamBytes, StreamEnd, StreamRecord, StreamResult, Store } from '../store/store.js';
 import type { HubMetrics } from './metrics.js';
 
 export interface InitiateRequest {
@@ -317,10 +317,10 @@ export class StreamBroker {
    * streaming endpoint closes both sides with 4004 and reports the hub as closer with `reason`.
    * Streams not yet handed to an endpoint end in the log at once; one whose endpoint does not
    * report within a few seconds (unreachable) is recorded as ended anyway. `how` gives another close
-   * code, and may keep the streams made since a time.
+   * code, and may keep some of the streams.
    */
-  async endDeviceStreams(deviceId: string, reason: string, how: { closeCode?: number; createdBefore?: number } = {}): Promise<number> {
-    const live = (await this.#o.store.streams.liveFor(deviceId)).filter((s) => how.createdBefore === undefined || s.createdAt < how.createdBefore);
+  async endDeviceStreams(deviceId: string, reason: string, how: { closeCode?: number; keep?: (s: StreamRecord) => boolean } = {}): Promise<number> {
+    const live = (await this.#o.store.streams.liveFor(deviceId)).filter((s) => how.keep?.(s) !== true);
     const closeCode = how.closeCode ?? CloseCode.DeviceRevoked;
     const end: StreamEnd = { closedBy: 'hub', closeCode, reason, bytesToDevice: 0, bytesFromDevice: 0 };
     for (const s of live) {

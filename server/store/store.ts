@@ -84,7 +84,10 @@ export interface DeviceRepository {
   syncNode(node: string, held: readonly HeldConnection[], at: number): Promise<number>;
   /** Records what the agent said in its hello (its name, the stream names it serves or null when it did not say); true when either changed. */
   setAgent(deviceId: string, agent: string, services: readonly string[] | null): Promise<boolean>;
-  /** Records the agent instance of the device's latest hello; resolves with the one before it (null: none; undefined: no such device). */
+  /**
+   * Records the agent instance of the device's latest hello; resolves with the one it replaced (null:
+   * none before), or undefined when nothing changed (the same instance, or no such device).
+   */
   swapInstance(deviceId: string, instance: string): Promise<string | null | undefined>;
 }
 

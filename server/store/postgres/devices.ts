@@ -190,9 +190,10 @@ export class PgDevices implements DeviceRepository {
   }
 
   async swapInstance(deviceId: string, instance: string): Promise<string | null | undefined> {
-    // One statement: the row is locked while the old value is read and the new one written.
+    // One statement: the row is locked while the old value is read and the new one written; the
+    // same instance again (each reconnection and token renewal) writes nothing.
     const [r] = await this.#db.rows<{ previous: string | null }>(
-      'UPDATE devices d SET agent_instance = $2 FROM (SELECT device_id, agent_instance FROM devices WHERE device_id = $1 FOR UPDATE) old WHERE d.device_id = old.device_id RETURNING old.agent_instance AS previous',
+      'UPDATE devices d SET agent_instance = $2 FROM (SELECT device_id, agent_instance FROM devices WHERE device_id = $1 FOR UPDATE) old WHERE d.device_id = old.device_id AND old.agent_instance IS DISTINCT FROM $2 RETURNING old.agent_instance AS previous',
       [deviceId, instance],
     );
     return r === undefined ? undefined : r.previous;

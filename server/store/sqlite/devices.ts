@@ -174,7 +174,7 @@ export class SqliteDevices implements DeviceRepository {
   async swapInstance(deviceId: string, instance: string): Promise<string | null | undefined> {
     return this.#db.transaction(() => {
       const row = this.#sql.get<[string], { agent_instance: string | null }>('SELECT agent_instance FROM devices WHERE device_id = ?').get(deviceId);
-      if (row === undefined) return undefined;
+      if (row === undefined || row.agent_instance === instance) return undefined;
       this.#sql.get('UPDATE devices SET agent_instance = ? WHERE device_id = ?').run(instance, deviceId);
       return row.agent_instance;
     })();
