@@ -87,6 +87,26 @@ describe('requests the HTTP parser refuses', () => {
   });
 });
 
+describe('a connection that goes on sending after its parse error', () => {
+  it('gets one answer however much garbage follows while the good request before it is answered', async () => {
+    const c = await raw(await serve());
+    c.s.write('POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}BAD METHOD / HTTP/1.1\r\n\r\n');
+    for (let i = 0; i < 200; i++) c.s.write(`more garbage ${i}\r\n`);
+    await c.closed;
+    const text = c.text();
+    expect(text.startsWith('HTTP/1.1 200 OK')).toBe(true);
+    expect(text.match(/HTTP\/1\.1 400 /g)).toHaveLength(1);
+  });
+
+  it('is closed at once when the fault is inside the body of the request being answered (a bad chunk size): that request can never end', async () => {
+    const c = await raw(await serve());
+    c.s.write('POST /slow HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
+    const closed = await Promise.race([c.closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open after 5 s'), 5000))]);
+    expect(closed).toBe('closed');
+    expect(c.text()).not.toContain('200 OK');
+  });
+});
+
 describe('a body its handler answered without reading', () => {
   it(`closes the connection ${LINGER_MS / 1000} s after the answer while the client still trickles the body`, { timeout: LINGER_MS + 10_000 }, async () => {
     const c = await raw(await serve());

@@ -45,42 +45,63 @@ function rawAnswer(err: DsError): string {
 
 /** Installs both on `server`. */
 export function answerBadRequests(server: Server): void {
-  // The response being made on each connection: a parse error of the request after it waits for it.
-  const current = new WeakMap<Socket, ServerResponse>();
+  // The request being answered on each connection: a parse error of the request after it waits for it.
+  const current = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+  // Connections whose parse error is being answered: llhttp repeats the error for every chunk that
+  // follows, and only the first is answered (the others add nothing: no listener, no write).
+  const answering = new WeakSet<Socket>();
   server.on('clientError', (err: Error & { code?: string; reason?: unknown }, socket: Socket) => {
+    // A repeat of an error being answered: ignored (the linger timer ends the connection).
+    if (answering.has(socket)) return;
     const answer = clientErrorAnswer(err);
     if (answer === undefined || !socket.writable) {
       socket.destroy();
       return;
     }
+    const pending = current.get(socket);
+    // The fault is inside the body of the request being answered (a bad chunk size, say): that
+    // request cannot end, so the connection goes now, as Node's own handling does.
+    if (pending !== undefined && !pending.req.complete) {
+      socket.destroy();
+      return;
+    }
+    answering.add(socket);
     const write = (): void => {
-      // end() sends the answer and then a FIN; the socket is destroyed once it is out (or at once
-      // when the peer does not take it within the linger time).
+      // end() sends the answer and then a FIN; what the peer still sends is read and dropped so
+      // that its close is seen (an unread receive buffer would make the close a reset, which can
+      // lose the answer on its way), and the linger time bounds it all.
+      socket.resume();
       socket.end(rawAnswer(answer));
       setTimeout(() => socket.destroy(), LINGER_MS).unref();
     };
-    const pending = current.get(socket);
-    if (pending !== undefined && !pending.writableFinished) {
-      pending.once('finish', write);
+    if (pending !== undefined && !pending.res.writableFinished) {
+      // Nothing more is read meanwhile (more of the garbage would only repeat the error).
+      socket.pause();
+      pending.res.once('finish', write);
       // A response that never finishes (its connection failed) leaves nothing to answer after.
-      pending.once('close', () => {
-        if (!pending.writableFinished) socket.destroy();
+      pending.res.once('close', () => {
+        if (!pending.res.writableFinished) socket.destroy();
       });
       return;
     }
     write();
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    current.set(req.socket, res);
+    current.set(req.socket, { req, res });
     res.once('finish', () => {
-      if (current.get(req.socket) === res) current.delete(req.socket);
+      if (current.get(req.socket)?.res === res) current.delete(req.socket);
       if (req.complete) return;
       // Answered before its body was read: Node reads the rest to keep the connection; a body
       // that does not finish arriving soon closes it.
-      const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+      const socket = req.socket;
+      const timer = setTimeout(() => socket.destroy(), LINGER_MS);
       timer.unref();
-      req.once('end', () => clearTimeout(timer));
-      req.socket.once('close', () => clearTimeout(timer));
+      const gone = (): void => clearTimeout(timer);
+      socket.once('close', gone);
+      req.once('end', () => {
+        clearTimeout(timer);
+        socket.off('close', gone);
+      });
     });
   });
 }
