@@ -183,6 +183,10 @@ describe('malformed REST input', () => {
       expectError(await rest(hub, 'GET', path), 404000, /no route for GET/);
       expectError(await rest(hub, 'GET', path, { auth: null, headers: { accept: 'application/json' } }), 404000, /no route for GET/);
     }
+    // A browser behind a proxy that adds Basic auth still gets the console's pages (or, unbuilt, its 503 page).
+    const page = await rest(hub, 'GET', '/devices-page-route', { auth: 'Basic dXNlcjpwYXNz', headers: { accept: 'text/html' } });
+    expect([200, 503]).toContain(page.status);
+    expect(page.headers['content-type']).toMatch(/text\/(html|plain)/);
   });
 
   it('invalid JSON is 400001', async () => {

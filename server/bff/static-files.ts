@@ -29,11 +29,13 @@ export const SECURITY_HEADERS: Record<string, string> = {
 
 /**
  * Whether a request for a path that is no file may be a browser opening a page of the console (its
- * routes live in the page: index.html answers them). A client of the hub's API — a SAS token in
- * Authorization, or an Accept that takes JSON and not HTML — gets the hub's JSON 404 instead.
+ * routes live in the page: index.html answers them). A client of the hub's API — a SAS or bearer
+ * token in Authorization, or an Accept that takes JSON and not HTML — gets the hub's JSON 404 instead.
  */
 function wantsPage(req: IncomingMessage): boolean {
-  if (req.headers.authorization !== undefined) return false;
+  // A SAS token (or a bearer token) is a program's; Basic or other schemes may be a proxy's in front
+  // of the console, on every page a browser opens.
+  if (/^\s*(SharedAccessSignature|Bearer)\s/i.test(req.headers.authorization ?? '')) return false;
   const accept = req.headers.accept;
   return accept === undefined || /\btext\/html\b|\*\/\*/.test(accept);
 }
