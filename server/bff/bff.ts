@@ -4,6 +4,7 @@
  * only through the hub's REST API, so it runs in the hub's process or in its own. Nothing it sends
  * the browser carries a key, a token or a connection string.
  */
+import { utf8Prefix } from '../../shared/ws-close.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -230,7 +231,7 @@ export async function createBff(o: BffOptions): Promise<Bff> {
           const end = (code: ConsoleCloseCodeValue, message: string): void => {
             if (ws.readyState !== ws.OPEN) return;
             ws.send(JSON.stringify({ type: 'error', code, message }));
-            ws.close(code, message.slice(0, 120));
+            ws.close(code, utf8Prefix(message, 123));
           };
           const untrack = sockets.track({ sessionKey: caller.session.tokenHash, operatorId: caller.operatorId, role: caller.me.role, close: end });
           ws.once('close', untrack);

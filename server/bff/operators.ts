@@ -30,9 +30,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
 }
 
 /** A password hash that matches nothing, so unknown names cost as much time as known ones. */
-let decoy: string | undefined;
-async function decoyHash(): Promise<string> {
-  decoy ??= await hashPassword(randomBytes(16).toString('base64'));
+let decoy: Promise<string> | undefined;
+function decoyHash(): Promise<string> {
+  // The promise is kept, so logins that come at once share one hash rather than each making one.
+  decoy ??= hashPassword(randomBytes(16).toString('base64'));
   return decoy;
 }
 
@@ -89,8 +90,8 @@ export class OperatorAccounts {
    */
   async authenticate(name: string, password: string, known = false): Promise<Operator | undefined> {
     const row = await this.#repo.getWithHash(name);
-    const stored = row?.passwordHash ?? (await decoyHash());
-    const ok = await this.#gate.run(known, () => verifyPassword(password, stored));
+    // The decoy is made inside the gate too: the first flood of unknown names makes it.
+    const ok = await this.#gate.run(known, async () => verifyPassword(password, row?.passwordHash ?? (await decoyHash())));
     if (!ok || row === undefined) return undefined;
     const { passwordHash: _hash, ...operator } = row;
     return operator;
