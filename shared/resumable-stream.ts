@@ -110,10 +110,9 @@ export class ResumableStream extends Duplex {
   }
 
   /**
-   * Resolves once the leg is closed after the stream was destroyed (its close frame out and
-   * answered, or cut off after 2 s), and the hub told when it was given up while interrupted: a
-   * process exiting right after a destroy waits for it, or the other side and the hub would see a
-   * lost connection (and wait out a resume window) instead.
+   * Once the leg is closed after a destroy (answered, or cut off after 2 s) and the hub told of a
+   * give-up while interrupted: what a process exiting right after waits for, or the other side
+   * and the hub would see a lost connection (and wait out a resume window).
    */
   legClosed(): Promise<void> {
     return this.#legClosed;

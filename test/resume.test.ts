@@ -207,8 +207,11 @@ describe('a device side that restarted', () => {
     const { agent, s, failed } = await echoingStream('reborn-dev', 120);
     agent.kill('SIGKILL');
     await agent.exited;
-    // Asked while the device is away: it waits for the device, and the new agent takes it.
+    // Asked while the device is away (the hub has seen its channel go): it waits for the device,
+    // and the new agent takes it.
+    await until('the hub to see the device offline', async () => ((await hub.service.getDevice('reborn-dev')).connectionState === 'Disconnected' ? true : undefined));
     const asked = hub.service.initiateStream('reborn-dev', 'echo', { resumable: { windowSeconds: 120 }, connectTimeoutSeconds: 30 });
+    asked.catch(() => undefined);
     // The same device, a new agent process: its hello names another instance.
     await startAgent(hub, 'reborn-dev', [`echo=127.0.0.1:${echoPort}`]);
     const outcome = await Promise.race([failed, new Promise((r) => setTimeout(() => r('still waiting after 60 s'), 60_000))]);

@@ -364,8 +364,7 @@ export class TerminalSessions {
       if (!isBinary) {
         try {
           const msg = JSON.parse(buf.toString('utf8')) as { type?: unknown; t?: unknown };
-          // Answered only while the page reads what it is sent: a page that pings without reading
-          // would otherwise have its pongs queue here without end.
+          // Answered only while the page reads (a page pinging unread would queue pongs without end).
           if (msg.type === 'ping' && typeof msg.t === 'number' && ws.bufferedAmount <= PONG_MAX_BUFFERED_BYTES) send(ws, { type: 'pong', t: msg.t });
         } catch {
           // ignore text that is not a ping
